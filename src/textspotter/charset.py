@@ -1,0 +1,123 @@
+"""Character sets: the mapping between recognizer token ids and text.
+
+Token ids follow the published models (spec §2.3, §6.4): 0 is blank/padding, 1 is end-of-sequence, 2 is the
+"rare" token (decoded as ``^``), and id ``k >= 3`` is ``charset[k - 3]``. Each charset entry is a string, usually
+one character; the vocabulary size of the recognizer is ``len(charset) + 3``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["BLANK", "EOS", "RARE", "RARE_TEXT", "NUM_SPECIAL_TOKENS", "Charset"]
+
+BLANK = 0
+EOS = 1
+RARE = 2
+RARE_TEXT = "^"
+NUM_SPECIAL_TOKENS = 3
+
+
+@dataclass(frozen=True)
+class Charset:
+    """An ordered list of character strings; token id = index + 3.
+
+    >>> cs = Charset(("a", "b"))
+    >>> cs.encode("ab", max_length=4)
+    [3, 4, 1, 0]
+    >>> cs.decode([3, 4, 1, 3])
+    'ab'
+    """
+
+    characters: tuple[str, ...]
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        chars = tuple(self.characters)
+        object.__setattr__(self, "characters", chars)
+        for i, c in enumerate(chars):
+            if not isinstance(c, str) or not c:
+                raise ValueError(f"charset entry {i} must be a non-empty string, got {c!r}")
+        index: dict[str, int] = {}
+        for i, c in enumerate(chars):
+            index.setdefault(c, i + NUM_SPECIAL_TOKENS)
+        object.__setattr__(self, "_index", index)
+
+    @property
+    def num_tokens(self) -> int:
+        """Vocabulary size of a recognizer using this charset (characters + 3 special tokens)."""
+        return len(self.characters) + NUM_SPECIAL_TOKENS
+
+    def __len__(self) -> int:
+        return len(self.characters)
+
+    def __contains__(self, char: object) -> bool:
+        return char in self._index
+
+    @classmethod
+    def from_text(cls, text: Iterable[str]) -> Charset:
+        """Build a charset of the distinct characters of ``text``, sorted by code point."""
+        return cls(tuple(sorted(set("".join(text)))))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Charset:
+        """Read a published ``charset.txt``: a UTF-8 JSON array of strings."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"charset file not found: {path}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: charset must be a UTF-8 JSON array of strings ({exc})") from exc
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: charset must be a JSON array of strings, got {type(data).__name__}")
+        return cls(tuple(data))
+
+    def to_file(self, path: str | os.PathLike[str]) -> None:
+        """Write the charset in the published ``charset.txt`` form (a JSON array of strings)."""
+        Path(path).write_text(json.dumps(list(self.characters), ensure_ascii=False), encoding="utf-8")
+
+    def token_id(self, char: str) -> int:
+        """Return the token id of one charset entry, or ``RARE`` if it is not in the charset."""
+        return self._index.get(char, RARE)
+
+    def encode(self, text: str, *, max_length: int | None = None) -> list[int]:
+        """Encode text character by character, append EOS, and pad with blanks to ``max_length``.
+
+        Characters absent from the charset become the rare token (2). If the text plus EOS is longer than
+        ``max_length`` it is truncated (the EOS is dropped with it), so callers that need every label exact
+        should check ``len(text) < max_length`` first.
+        """
+        ids = [self.token_id(c) for c in text] + [EOS]
+        if max_length is not None:
+            ids = ids[:max_length] + [BLANK] * max(0, max_length - len(ids))
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Decode token ids as the published greedy decoder does: skip blanks, stop at EOS, rare → ``^``.
+
+        Duplicates are not merged (the recognizer is not CTC-trained). An id past the vocabulary raises
+        ``ValueError``.
+        """
+        out: list[str] = []
+        for raw in ids:
+            i = int(raw)
+            if i == BLANK:
+                continue
+            if i == EOS:
+                break
+            if i == RARE:
+                out.append(RARE_TEXT)
+                continue
+            k = i - NUM_SPECIAL_TOKENS
+            if k < 0 or k >= len(self.characters):
+                raise ValueError(f"token id {i} is outside the vocabulary of {self.num_tokens} tokens")
+            out.append(self.characters[k])
+        return "".join(out)
+
+    def to_json(self) -> list[str]:
+        return list(self.characters)

@@ -1,0 +1,1 @@
+"""The ``textspotter`` command line: one entry point, one module per subcommand."""

@@ -1,0 +1,209 @@
+"""The one result type: Document → Page → Paragraph → Line → Word.
+
+Every quad here is ``[4, 2]`` (x, y) in pixels of the **original** page image (after EXIF rotation, or the PDF page
+rendered at the requested DPI), clockwise from the top-left vertex. Reading order is the order of the tuples; each
+element also carries its ``order`` index (words: within their line; lines: within their paragraph; paragraphs:
+within their page) so that a flattened view keeps it.
+
+JSON, plain text, hOCR, ALTO, the published dict list and the HTTP responses are all views of these objects
+(``textspotter.export``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Quad", "Word", "Line", "Paragraph", "Page", "Document"]
+
+Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
+
+
+def as_quad(points: Any) -> Quad:
+    """Convert any ``[4, 2]`` sequence (list, numpy array, tensor) into a tuple-of-tuples quad of floats."""
+    rows = [tuple(float(v) for v in p) for p in points]
+    if len(rows) != 4 or any(len(r) != 2 for r in rows):
+        raise ValueError(f"a quad needs 4 (x, y) points, got {points!r}")
+    return tuple(rows)  # type: ignore[return-value]
+
+
+def bounding_quad(quads: list[Quad]) -> Quad:
+    """Return the axis-aligned quad that encloses all given quads (clockwise from top-left)."""
+    if not quads:
+        raise ValueError("bounding_quad needs at least one quad")
+    xs = [p[0] for q in quads for p in q]
+    ys = [p[1] for q in quads for p in q]
+    x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+
+def _quad_to_list(quad: Quad) -> list[list[float]]:
+    return [[round(x, 2), round(y, 2)] for x, y in quad]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One detected and read region.
+
+    Attributes:
+        text: decoded text (may be empty for an invalid region).
+        quad: ``[4, 2]`` vertices in original-image pixels, clockwise from top-left.
+        confidence: overall confidence in [0, 1]: harmonic mean of detection and text confidence (spec §6.4).
+        detection_confidence: mean detector probability of the region's cells, in [0, 1].
+        text_confidence: recognizer confidence of the text, in [0, 1].
+        order: index of the word within its line (reading order).
+        valid: ``len(text) > 0 and confidence > 0.5`` (the published validity rule).
+    """
+
+    text: str
+    quad: Quad
+    confidence: float
+    detection_confidence: float
+    text_confidence: float
+    order: int = 0
+    valid: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "quad": _quad_to_list(self.quad),
+            "confidence": round(self.confidence, 5),
+            "detection_confidence": round(self.detection_confidence, 5),
+            "text_confidence": round(self.text_confidence, 5),
+            "order": self.order,
+            "valid": self.valid,
+        }
+
+
+@dataclass(frozen=True)
+class Line:
+    """Words linked into one line, in reading order.
+
+    Attributes:
+        words: the words, in reading order.
+        quad: axis-aligned box over the word quads (the published "sentence" box), original-image pixels.
+        confidence: mean of the word confidences.
+        order: index of the line within its paragraph.
+    """
+
+    words: tuple[Word, ...]
+    quad: Quad
+    confidence: float
+    order: int = 0
+
+    @property
+    def text(self) -> str:
+        """Word texts joined with single spaces (as the published models do, also for CJK)."""
+        return " ".join(w.text for w in self.words if w.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "quad": _quad_to_list(self.quad),
+            "confidence": round(self.confidence, 5),
+            "order": self.order,
+            "words": [w.to_dict() for w in self.words],
+        }
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Lines linked into one paragraph (text block), in reading order."""
+
+    lines: tuple[Line, ...]
+    quad: Quad
+    confidence: float
+    order: int = 0
+
+    @property
+    def text(self) -> str:
+        """Line texts joined with newlines."""
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for line in self.lines for w in line.words)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "quad": _quad_to_list(self.quad),
+            "confidence": round(self.confidence, 5),
+            "order": self.order,
+            "lines": [line.to_dict() for line in self.lines],
+        }
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page image and what was read on it.
+
+    Attributes:
+        width, height: size of the original page image in pixels.
+        paragraphs: paragraphs in reading order.
+        index: page number within its document (0-based).
+        timings: seconds spent per stage on this page (informational; may be empty).
+    """
+
+    width: int
+    height: int
+    paragraphs: tuple[Paragraph, ...] = ()
+    index: int = 0
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        return tuple(line for p in self.paragraphs for line in p.lines)
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for p in self.paragraphs for w in p.words)
+
+    def text(self) -> str:
+        """Reading-order text: lines separated by newlines, paragraphs by a blank line."""
+        return "\n\n".join(p.text for p in self.paragraphs if p.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "width": self.width,
+            "height": self.height,
+            "paragraphs": [p.to_dict() for p in self.paragraphs],
+        }
+
+
+@dataclass(frozen=True)
+class Document:
+    """The result for one input (an image, a multi-page TIFF or a PDF).
+
+    Attributes:
+        pages: the pages, in input order.
+        source: a printable name of the input (a path, or ``"<bytes>"``, ``"<array>"`` ...).
+        error: ``None`` on success; otherwise why this input could not be read (then ``pages`` is empty).
+            A batch with one bad input returns such a Document for it and normal results for the others.
+    """
+
+    pages: tuple[Page, ...] = ()
+    source: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def __iter__(self) -> Iterator[Page]:
+        return iter(self.pages)
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def text(self) -> str:
+        """Reading-order text of all pages; pages separated by a form feed (``\\f``)."""
+        return "\f".join(p.text() for p in self.pages)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source, "pages": [p.to_dict() for p in self.pages]}
+        if self.error is not None:
+            out["error"] = self.error
+        return out

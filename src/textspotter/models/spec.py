@@ -1,0 +1,263 @@
+"""ModelSpec: everything that travels with a set of weights (architecture, charset, preprocessing, decoding).
+
+A model folder of ours holds ``model.safetensors`` and ``model.json`` (``ModelSpec.to_dict()``). The pipeline takes
+every size, constant and threshold from the spec, never from function defaults. Fields that the architecture spec
+marks **[inferred]** (spec §9, §11) are ordinary fields here so that they can be corrected without code changes;
+their docstrings say so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..charset import Charset
+
+__all__ = [
+    "RegNetConfig",
+    "DetectorConfig",
+    "RecognizerConfig",
+    "RelationalConfig",
+    "PreprocessConfig",
+    "PostprocessConfig",
+    "ModelSpec",
+    "REGNET_Y_8GF",
+    "REGNET_X_8GF",
+]
+
+SPEC_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RegNetConfig:
+    """A RegNet backbone given by its explicit per-stage numbers (torchvision naming, spec §3.2).
+
+    Attributes:
+        stem_width: output channels of the 3×3 stride-2 stem conv.
+        widths: output width of each of the 4 stages.
+        depths: number of ResBottleneck blocks per stage.
+        group_widths: channels per group of each stage's 3×3 conv (groups = width / group_width).
+        se_ratio: squeeze-excitation ratio relative to the block input width; 0 disables SE (RegNet X).
+        bottleneck_multiplier: bottleneck width / output width (1.0 for all published models).
+    """
+
+    stem_width: int = 32
+    widths: tuple[int, int, int, int] = (224, 448, 896, 2016)
+    depths: tuple[int, int, int, int] = (2, 4, 10, 1)
+    group_widths: tuple[int, int, int, int] = (56, 56, 56, 56)
+    se_ratio: float = 0.25
+    bottleneck_multiplier: float = 1.0
+
+
+REGNET_Y_8GF = RegNetConfig()
+"""The v1 backbone (verified by exact parameter count, spec §3.2)."""
+
+REGNET_X_8GF = RegNetConfig(
+    stem_width=32, widths=(80, 240, 720, 1920), depths=(2, 5, 15, 1), group_widths=(80, 120, 120, 120), se_ratio=0.0
+)
+"""The v2 backbone **[inferred]** (spec §3.2, §9)."""
+
+NAMED_BACKBONES = {"regnet_y_8gf": REGNET_Y_8GF, "regnet_x_8gf": REGNET_X_8GF}
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """FOTS detector: RegNet backbone → U-Net merge → ASPP head (spec §3).
+
+    Attributes:
+        backbone: RegNet stage numbers.
+        merge_widths: output widths of the three merge steps (published: 512, 256, 128). The last one is the width
+            ``C`` of the shared feature map F that the recognizer and relational model read.
+        aspp_dilations: dilations of the ASPP branches (published: 1, 2, 4, ..., 64).
+        num_aspp: number of stacked ASPP modules in the head (published: 2).
+        scope: distance scale of the RBOX output in detector pixels. v1: 512; v2: **[inferred]** 2048 (spec §9).
+    """
+
+    backbone: RegNetConfig = REGNET_Y_8GF
+    merge_widths: tuple[int, int, int] = (512, 256, 128)
+    aspp_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    num_aspp: int = 2
+    scope: float = 512.0
+
+    @property
+    def feature_channels(self) -> int:
+        return self.merge_widths[-1]
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """Transformer recognizer over rectified feature strips (spec §6).
+
+    Attributes:
+        depth: base width; the Transformer width is ``D = 2 * depth``.
+        num_layers, nhead: Transformer encoder layers and heads. ``nhead`` cannot be read from weights.
+        dim_feedforward: FFN width; ``None`` means ``D`` (v1: 256).
+        max_width: sequence length T (strip width in feature cells).
+        num_tokens: vocabulary V = len(charset) + 3.
+        use_pre_norm: legacy standalone LayerNorm before the Transformer.
+        use_final_norm: LayerNorm after the last layer (``tx.norm``).
+        norm_first: pre-norm Transformer layers. v2: **[inferred]** True (spec §9).
+    """
+
+    depth: int = 128
+    num_layers: int = 3
+    nhead: int = 8
+    dim_feedforward: int | None = None
+    max_width: int = 32
+    num_tokens: int = 858
+    use_pre_norm: bool = False
+    use_final_norm: bool = False
+    norm_first: bool = False
+    strip_height: int = 8
+
+    @property
+    def feature_depth(self) -> int:
+        return 2 * self.depth
+
+
+@dataclass(frozen=True)
+class RelationalConfig:
+    """Global relational model over k-nearest-neighbour region pairs (spec §7).
+
+    Attributes:
+        k: neighbourhood size including the null token (published pipeline: 16, so 15 neighbours).
+        num_layers, nhead, dim_feedforward: Transformer over (region, neighbour) tokens (published: 4, 8, 512).
+        initial_depth: half the token width (published: 128 → tokens of 256).
+        dropout: Transformer dropout (training only).
+        quad_downscale: quads are divided by this before geometry features (published: 1024, independent of L).
+        grid_size: (rows, cols) of the rectified feature crop (published: 2×3).
+    """
+
+    k: int = 16
+    num_layers: int = 4
+    nhead: int = 8
+    dim_feedforward: int = 512
+    initial_depth: int = 128
+    dropout: float = 0.1
+    quad_downscale: float = 1024.0
+    grid_size: tuple[int, int] = (2, 3)
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How a page image becomes the detector input (spec §1.2, §4.5).
+
+    Attributes:
+        infer_length: side L of the square detector input (published: 1024).
+        pad_color: RGB in [0, 1] used to pad the page to a square (published: white).
+        pad_how: ``"bottom_right"`` (published default) or ``"center"``.
+        mean, std: ImageNet normalisation applied inside the detector (stored as its buffers too).
+    """
+
+    infer_length: int = 1024
+    pad_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    pad_how: str = "bottom_right"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Decoding constants (spec §4.2, §4.4, §6.4).
+
+    Attributes:
+        prob_threshold, iou_threshold: quad NMS thresholds (published: 0.5, 0.5).
+        use_prefilter: the v2 centerness × probability 3×3 peak pre-filter before NMS.
+        prefilter_peak_kernel: its max-pool window.
+        text_confidence: ``"product"`` (v1 release: Π p_t) or ``"geometric_mean"`` (v2 package).
+    """
+
+    prob_threshold: float = 0.5
+    iou_threshold: float = 0.5
+    use_prefilter: bool = False
+    prefilter_peak_kernel: int = 3
+    text_confidence: str = "product"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture + charset + preprocessing + decoding of one model; saved as ``model.json``."""
+
+    name: str
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
+    relational: RelationalConfig = field(default_factory=RelationalConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    charset: Charset | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.charset is not None and self.charset.num_tokens != self.recognizer.num_tokens:
+            raise ValueError(
+                f"charset has {len(self.charset)} characters (+3 special = {self.charset.num_tokens} tokens) "
+                f"but the recognizer has num_tokens={self.recognizer.num_tokens}"
+            )
+        if self.preprocess.pad_how not in ("bottom_right", "center"):
+            raise ValueError(f"pad_how must be 'bottom_right' or 'center', got {self.preprocess.pad_how!r}")
+        if self.postprocess.text_confidence not in ("product", "geometric_mean"):
+            raise ValueError(
+                f"text_confidence must be 'product' or 'geometric_mean', got {self.postprocess.text_confidence!r}"
+            )
+
+    def replace(self, **changes: Any) -> ModelSpec:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        def conv(obj: Any) -> Any:
+            if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+                return {f.name: conv(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+            if isinstance(obj, tuple):
+                return [conv(v) for v in obj]
+            return obj
+
+        out: dict[str, Any] = {"format_version": SPEC_FORMAT_VERSION}
+        for f in dataclasses.fields(self):
+            if f.name == "charset":
+                out["charset"] = None if self.charset is None else self.charset.to_json()
+            else:
+                out[f.name] = conv(getattr(self, f.name))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Build a spec from ``to_dict()`` output; unknown keys raise ``ValueError`` naming the key."""
+        data = dict(data)
+        version = data.pop("format_version", SPEC_FORMAT_VERSION)
+        if version != SPEC_FORMAT_VERSION:
+            raise ValueError(f"unsupported model.json format_version {version} (expected {SPEC_FORMAT_VERSION})")
+        kwargs: dict[str, Any] = {}
+        nested = {
+            "detector": DetectorConfig,
+            "recognizer": RecognizerConfig,
+            "relational": RelationalConfig,
+            "preprocess": PreprocessConfig,
+            "postprocess": PostprocessConfig,
+        }
+        for key, value in data.items():
+            if key in nested:
+                kwargs[key] = _build(nested[key], value, key)
+            elif key == "charset":
+                kwargs[key] = None if value is None else Charset(tuple(value))
+            elif key in ("name", "description"):
+                kwargs[key] = value
+            else:
+                raise ValueError(f"unknown key {key!r} in model spec")
+        return cls(**kwargs)
+
+
+def _build(cls: type, value: dict[str, Any], where: str) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError(f"model spec field {where!r} must be an object, got {type(value).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs: dict[str, Any] = {}
+    for key, v in value.items():
+        if key not in names:
+            raise ValueError(f"unknown key {where}.{key!r} in model spec")
+        if key == "backbone":
+            v = _build(RegNetConfig, v, f"{where}.backbone") if isinstance(v, dict) else NAMED_BACKBONES[v]
+        elif isinstance(v, list):
+            v = tuple(v)
+        kwargs[key] = v
+    return cls(**kwargs)

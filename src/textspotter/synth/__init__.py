@@ -1,0 +1,1 @@
+"""textspotter.synth."""
