@@ -121,3 +121,22 @@ class Charset:
 
     def to_json(self) -> list[str]:
         return list(self.characters)
+
+
+# Printable ASCII, the Latin-1 letters and signs, and the typographic punctuation common in documents.
+_LATIN_EXTRA = (
+    "¡¢£¤¥¦§¨©ª«¬®¯°±²³´µ¶·¸¹º»¼½¾¿ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖ×ØÙÚÛÜÝÞßàáâãäåæçèéêëìíîïðñòóôõö÷øùúûüýþÿ"
+    "ŒœŠšŸŽžƒŁłŃńŚśŹźŻżĆćĘęĄąČčĎďĚěŇňŘřŤťŮů"
+    "–—‘’‚“”„†‡•…‰′″‹›€™−≤≥≠≈∞√∑∏∫∂∆∇∈∉∩∪⊂⊃→←↑↓↔⇒⇔αβγδεζηθικλμνξοπρστυφχψωΓΔΘΛΞΠΣΦΨΩ"
+)
+
+
+def latin_charset() -> Charset:
+    """Return the charset of textspotter's own English/Latin models.
+
+    Printable ASCII (space excluded: words never contain it), Latin-1 and Central-European letters, typographic
+    punctuation, common math symbols and Greek letters: the characters of scientific and business documents.
+    """
+    ascii_chars = [chr(c) for c in range(33, 127)]
+    extra = [c for c in dict.fromkeys(_LATIN_EXTRA) if c not in ascii_chars]
+    return Charset(tuple(ascii_chars + extra))
