@@ -109,7 +109,14 @@ class Line:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """Lines linked into one paragraph (text block), in reading order."""
+    """Lines linked into one paragraph (text block), in reading order.
+
+    Attributes:
+        lines: the lines, in reading order.
+        quad: axis-aligned box over the line boxes (the published "paragraph" box), original-image pixels.
+        confidence: mean of the line confidences (spec §8.3).
+        order: index of the paragraph within its page.
+    """
 
     lines: tuple[Line, ...]
     quad: Quad
