@@ -1,1 +1,32 @@
-"""textspotter.ops."""
+"""Pure-PyTorch replacements of the reference ``nemotron_ocr_cpp`` operations (spec §1.3).
+
+Every op works on CPU and on any device torch supports, without a compiled extension. See ``docs/ops.md`` for
+where each op follows the CUDA or the CPU reference behaviour.
+"""
+
+from .boxes import PREFILTER_SUPPRESSED_LOGIT, prefilter_confidence, rrect_to_quads
+from .decode import MIN_PROBABILITY, decode_greedy, f_measure
+from .distances import point_segment_distance, quad_distances, ragged_quad_distances
+from .graph import RELATION_THRESHOLD, dense_relations_to_graph, group_relations
+from .nms import quad_nms
+from .rectify import calc_quad_width, indirect_grid_sample, quad_rectify_grid, region_counts_to_indices
+
+__all__ = [
+    "MIN_PROBABILITY",
+    "PREFILTER_SUPPRESSED_LOGIT",
+    "RELATION_THRESHOLD",
+    "calc_quad_width",
+    "decode_greedy",
+    "dense_relations_to_graph",
+    "f_measure",
+    "group_relations",
+    "indirect_grid_sample",
+    "point_segment_distance",
+    "prefilter_confidence",
+    "quad_distances",
+    "quad_nms",
+    "quad_rectify_grid",
+    "ragged_quad_distances",
+    "region_counts_to_indices",
+    "rrect_to_quads",
+]

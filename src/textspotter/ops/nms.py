@@ -1,0 +1,283 @@
+"""Quad non-maximal suppression of the dense detector output (CUDA reference semantics, spec §4.3).
+
+The reference op has a CUDA and a CPU implementation that differ; official runs use CUDA, so this module follows the
+CUDA algorithm (the choices are listed in ``docs/ops.md``). Four steps:
+
+1. **Row-span collapse.** Each feature-map row is cut into 32-cell segments. A cell is valid when its probability is
+   ``≥ prob_threshold`` and its quad's shoelace area is ``> 8``. A valid cell continues the span of its left
+   neighbour when that neighbour lies in the same segment, is valid, and their AABB IoU is ``≥ iou_threshold``;
+   otherwise it starts a new span. A span becomes one quad: the probability-weighted mean of its cells' vertices,
+   with confidence = mean cell probability and ``NumQuads`` = cell count. Spans are ordered by the flat index of
+   their first cell.
+2. **Adjacency** between the spans of one image, on AABBs: a pair with IoU ``≥ iou_threshold`` is adjacent (and
+   the higher index is "not a start"); otherwise, if one box has more than 80 % of its area inside the other and
+   their heights are within 10 % (ratio ``> 0.9``), the contained one is marked "not a start" (suppressed, not
+   merged).
+3. **Transitive closure** of the adjacency.
+4. **Collapse** of each surviving component into one quad, weighted by ``NumQuads · Confidence``.
+
+Everything is vectorised: step 1 runs on the cells above the probability threshold of the whole batch at once,
+steps 2–4 on pairwise span matrices per image (row-chunked to bound memory) with the closure computed by min-label
+propagation to convergence.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..geometry import quad_aabb, quad_area
+
+__all__ = ["quad_nms", "SEGMENT_CELLS", "MIN_CELL_AREA", "CONTAINMENT_THRESHOLD", "HEIGHT_RATIO_THRESHOLD"]
+
+SEGMENT_CELLS = 32
+"""Row segment length of the CUDA kernel: spans never cross a multiple of 32 columns (spec §4.3 step 1)."""
+
+MIN_CELL_AREA = 8.0
+"""A cell's quad must have a shoelace area strictly greater than this, in squared detector pixels (step 1)."""
+
+CONTAINMENT_THRESHOLD = 0.8
+"""Fraction of a span box inside another above which it may be suppressed as contained (step 2)."""
+
+HEIGHT_RATIO_THRESHOLD = 0.9
+"""Containment only suppresses when min/max of the two AABB heights exceeds this (step 2)."""
+
+# Rows of the [m, m] pairwise span matrices evaluated at once (bounds memory to a few MB per temporary).
+_PAIR_ROW_CHUNK = 512
+
+
+def _pairwise_aabb_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return the elementwise IoU of boxes ``a`` and ``b`` (``[..., 4]`` x0, y0, x1, y1) → ``[...]``."""
+    lt = torch.maximum(a[..., :2], b[..., :2])
+    rb = torch.minimum(a[..., 2:], b[..., 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[..., 2] - a[..., 0]).clamp(min=0) * (a[..., 3] - a[..., 1]).clamp(min=0)
+    area_b = (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
+    union = area_a + area_b - inter
+    return torch.where(union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), torch.zeros_like(inter))
+
+
+def _collapse_row_spans(
+    quads: torch.Tensor, probs: torch.Tensor, prob_threshold: float, iou_threshold: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Step 1 over the whole batch.
+
+    Args:
+        quads: ``[B, H, W, 4, 2]`` float32 cell quads.
+        probs: ``[B, H, W]`` float32 cell probabilities.
+        prob_threshold: minimum probability of a valid cell.
+        iou_threshold: minimum AABB IoU with the left neighbour to continue its span.
+
+    Returns:
+        ``(vertices [S, 4, 2], confidence [S], num_quads [S], spans_per_image [B] int64)`` for all ``S`` spans of
+        the batch, image-major and, within an image, by flat index of the span's first cell.
+    """
+    batch, height, width = probs.shape
+    # Only cells above the probability threshold can be valid: gather them first (flat, row-major, image-major)
+    # so that all further work scales with the number of candidate cells, not with the map size.
+    candidates = (probs >= prob_threshold).reshape(-1).nonzero().squeeze(1)
+    candidate_quads = quads.reshape(-1, 4, 2)[candidates]
+    keep = quad_area(candidate_quads) > MIN_CELL_AREA
+    cells = candidates[keep]
+    cell_quads = candidate_quads[keep]
+    cell_probs = probs.reshape(-1)[cells]
+    boxes = quad_aabb(cell_quads)  # (n_cells, 4)
+
+    # A cell's left neighbour, if valid, is the previous valid cell in flat order: flat indices differ by exactly 1.
+    # Column 0 and every multiple of 32 start a segment (and, at column 0, a new row or image): never a continuation.
+    column = cells % width
+    continues = torch.zeros(cells.shape[0], dtype=torch.bool, device=probs.device)
+    continues[1:] = (
+        (cells[1:] - cells[:-1] == 1)
+        & (column[1:] % SEGMENT_CELLS != 0)
+        & (_pairwise_aabb_iou(boxes[:-1], boxes[1:]) >= iou_threshold)
+    )
+    starts = ~continues
+    # Flat order puts every continuing cell right after its left neighbour, so its span is the last span start
+    # at or before it; numbering starts by cumulative count orders spans by first cell.
+    span_ids = torch.cumsum(starts, 0) - 1
+    num_spans = int(starts.sum())
+    weighted = torch.zeros((num_spans, 4, 2), dtype=torch.float32, device=probs.device)
+    weighted.index_add_(0, span_ids, cell_probs[:, None, None] * cell_quads)
+    prob_sum = torch.zeros(num_spans, dtype=torch.float32, device=probs.device).index_add_(0, span_ids, cell_probs)
+    counts = torch.zeros(num_spans, dtype=torch.float32, device=probs.device).index_add_(
+        0, span_ids, torch.ones_like(cell_probs)
+    )
+    vertices = weighted / prob_sum[:, None, None]
+    confidence = prob_sum / counts
+    span_image = cells[starts] // (height * width)
+    spans_per_image = torch.bincount(span_image, minlength=batch)
+    return vertices, confidence, counts, spans_per_image
+
+
+def _span_relations(boxes: torch.Tensor, iou_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 2 for one image.
+
+    Args:
+        boxes: ``[m, 4]`` float32 AABBs of the span quads.
+        iou_threshold: IoU at or above which two spans are adjacent.
+
+    Returns:
+        ``(adjacent [m, m] bool symmetric with a true diagonal, is_start [m] bool)``.
+    """
+    num = boxes.shape[0]
+    device = boxes.device
+    area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
+    height = boxes[:, 3] - boxes[:, 1]
+    tiny = torch.finfo(torch.float32).tiny
+    adjacent = torch.zeros((num, num), dtype=torch.bool, device=device)
+    not_start = torch.zeros(num, dtype=torch.bool, device=device)
+    col_index = torch.arange(num, device=device)
+    for start in range(0, num, _PAIR_ROW_CHUNK):
+        rows = slice(start, min(start + _PAIR_ROW_CHUNK, num))
+        row_index = col_index[rows]
+        r_box, c_box = boxes[rows, None, :], boxes[None, :, :]
+        lt = torch.maximum(r_box[..., :2], c_box[..., :2])
+        rb = torch.minimum(r_box[..., 2:], c_box[..., 2:])
+        wh = (rb - lt).clamp(min=0)
+        inter = wh[..., 0] * wh[..., 1]  # (rows, m)
+        area_r, area_c = area[rows, None], area[None, :]
+        union = area_r + area_c - inter
+        iou = torch.where(union > 0, inter / union.clamp(min=tiny), torch.zeros_like(inter))
+        pct_r = torch.where(area_r > 0, inter / area_r.clamp(min=tiny), torch.zeros_like(inter))
+        pct_c = torch.where(area_c > 0, inter / area_c.clamp(min=tiny), torch.zeros_like(inter))
+        h_r, h_c = height[rows, None], height[None, :]
+        h_max = torch.maximum(h_r, h_c)
+        ratio = torch.where(h_max > 0, torch.minimum(h_r, h_c) / h_max.clamp(min=tiny), torch.zeros_like(h_max))
+
+        upper = col_index[None, :] > row_index[:, None]  # the kernel visits pairs c > r (c = r is self-adjacent)
+        block_adjacent = (iou >= iou_threshold) | (col_index[None, :] == row_index[:, None])
+        adjacent[rows] = block_adjacent
+        # IoU branch: the higher index of an adjacent pair is not a start.
+        not_start |= (block_adjacent & upper).any(0)
+        # Containment branch (only when not IoU-adjacent): suppress the mostly-contained box of similar height.
+        contained = upper & ~block_adjacent & (ratio > HEIGHT_RATIO_THRESHOLD)
+        r_inside = pct_r > CONTAINMENT_THRESHOLD
+        c_inside = pct_c > CONTAINMENT_THRESHOLD
+        not_start[rows] |= (contained & r_inside).any(1)
+        not_start |= (contained & ~r_inside & c_inside).any(0)
+    # The kernel decides each pair once, at (r, c ≥ r); mirror that decision so the graph is undirected.
+    adjacent = torch.triu(adjacent)
+    adjacent |= adjacent.T.clone()
+    return adjacent, ~not_start
+
+
+def _component_min_labels(adjacent: torch.Tensor) -> torch.Tensor:
+    """Return ``[m]`` int64: for each node the lowest node index of its connected component (step 3).
+
+    Min-label propagation along the edge list, iterated until no label changes; each iteration is one vectorised
+    ``scatter_reduce``, and pointer jumping (``label ← label[label]``) shortens the walk along long chains. Unlike
+    the CUDA kernel's depth-9 DFS stack, this never truncates.
+    """
+    num = adjacent.shape[0]
+    labels = torch.arange(num, device=adjacent.device)
+    src, dst = adjacent.nonzero(as_tuple=True)
+    while True:
+        new = labels.scatter_reduce(0, src, labels[dst], reduce="amin", include_self=True)
+        new = new[new]
+        if torch.equal(new, labels):
+            return labels
+        labels = new
+
+
+def quad_nms(
+    quads: torch.Tensor,
+    probs: torch.Tensor,
+    *,
+    prob_threshold: float = 0.5,
+    iou_threshold: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Merge the dense per-cell quads of a batch into text regions (CUDA semantics of spec §4.3).
+
+    Choices where the spec is ambiguous (also in ``docs/ops.md``):
+
+    * ``iou_threshold`` is used both for span chaining (step 1) and span adjacency (step 2); the spec writes
+      "≥ 0.5" for both and the pipeline passes 0.5.
+    * Adjacency is undirected (IoU is symmetric), so step 3 yields connected components.
+    * A component's representative is its lowest index that is still a start after step 2 (no lower-index
+      IoU-adjacent span and not suppressed as contained). This is what the sequential reading of steps 2–3
+      gives: the lowest surviving start reaches the whole component and un-starts everything above it. A
+      component without any such index (e.g. a lone suppressed span, or a chain whose lowest span was suppressed
+      and whose other spans all have a lower adjacent neighbour) produces **no** output.
+    * The "adjacency set" merged in step 4 is the whole connected component reached in step 3 (including
+      suppressed members and members below the representative), not just the representative's direct
+      neighbours. A contained span that is adjacent to nothing is dropped rather than merged.
+    * Outputs are ordered by representative index per image, images in batch order. The CUDA extra
+      condition for batches > 1 ("non-empty adjacency list") always holds since every span is adjacent to
+      itself, so batch size does not change the result (the v1 per-image and v2 batched calls agree).
+    * The feature-map width need not be a multiple of 32: the last segment of a row is then shorter.
+
+    Args:
+        quads: ``[B, H, W, 4, 2]`` cell quads in detector-input pixels (from :func:`rrect_to_quads`).
+        probs: ``[B, H, W]`` cell probabilities in [0, 1] (``sigmoid`` of the confidence logits).
+        prob_threshold: minimum probability of a cell, in (0, 1].
+        iou_threshold: AABB IoU threshold of steps 1 and 2, in [0, 1].
+
+    Returns:
+        ``(quads [N, 4, 2] float32, confidence [N] float32, region_counts [B] int64)``: merged quads in
+        detector-input pixels (clockwise from top-left as their cells), each region's mean cell probability,
+        and the number of regions of each image (regions are image-major). On the device of the inputs.
+
+    Raises:
+        ValueError: on shape mismatches or thresholds out of range.
+
+    >>> q = torch.tensor([[0.0, 0.0], [8.0, 0.0], [8.0, 4.0], [0.0, 4.0]]).expand(1, 1, 2, 4, 2)
+    >>> out_quads, conf, counts = quad_nms(q, torch.tensor([[[0.9, 0.7]]]))
+    >>> out_quads.shape, conf, counts
+    (torch.Size([1, 4, 2]), tensor([0.8000]), tensor([1]))
+    """
+    if not isinstance(quads, torch.Tensor) or quads.ndim != 5 or tuple(quads.shape[-2:]) != (4, 2):
+        raise ValueError(f"quads must be a [B, H, W, 4, 2] tensor, got {getattr(quads, 'shape', type(quads))}")
+    if not isinstance(probs, torch.Tensor) or probs.shape != quads.shape[:3]:
+        raise ValueError(
+            f"probs must be a [B, H, W] tensor matching quads {tuple(quads.shape[:3])}, "
+            f"got {getattr(probs, 'shape', type(probs))}"
+        )
+    if not 0.0 < prob_threshold <= 1.0:
+        raise ValueError(f"prob_threshold must be in (0, 1], got {prob_threshold}")
+    if not 0.0 <= iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+    device = quads.device
+    batch = quads.shape[0]
+    vertices, confidence, num_quads, spans_per_image = _collapse_row_spans(
+        quads.float(), probs.float(), prob_threshold, iou_threshold
+    )
+    out_quads: list[torch.Tensor] = []
+    out_conf: list[torch.Tensor] = []
+    region_counts = torch.zeros(batch, dtype=torch.int64, device=device)
+    offset = 0
+    for b, num in enumerate(spans_per_image.tolist()):
+        if num == 0:
+            continue
+        span_vertices = vertices[offset : offset + num]
+        # Step 4 weight of a span: NumQuads · Confidence (= its total cell probability).
+        span_weight = num_quads[offset : offset + num] * confidence[offset : offset + num]
+        span_count = num_quads[offset : offset + num]
+        offset += num
+
+        adjacent, is_start = _span_relations(quad_aabb(span_vertices), iou_threshold)
+        labels = _component_min_labels(adjacent)
+        index = torch.arange(num, device=device)
+        sentinel = torch.full((num,), num, dtype=torch.int64, device=device)
+        rep_of_label = sentinel.scatter_reduce(0, labels, torch.where(is_start, index, sentinel), reduce="amin")
+        rep_of_span = rep_of_label[labels]
+        kept = rep_of_span < num
+        reps, output_of_span = torch.unique(rep_of_span[kept], sorted=True, return_inverse=True)
+        num_out = reps.numel()
+        weight = torch.zeros(num_out, dtype=torch.float32, device=device).index_add_(
+            0, output_of_span, span_weight[kept]
+        )
+        weighted_vertices = torch.zeros((num_out, 4, 2), dtype=torch.float32, device=device).index_add_(
+            0, output_of_span, span_weight[kept, None, None] * span_vertices[kept]
+        )
+        count = torch.zeros(num_out, dtype=torch.float32, device=device).index_add_(0, output_of_span, span_count[kept])
+        out_quads.append(weighted_vertices / weight[:, None, None])
+        out_conf.append(weight / count)
+        region_counts[b] = num_out
+    if not out_quads:
+        return (
+            torch.zeros((0, 4, 2), dtype=torch.float32, device=device),
+            torch.zeros(0, dtype=torch.float32, device=device),
+            region_counts,
+        )
+    return torch.cat(out_quads), torch.cat(out_conf), region_counts

@@ -1,0 +1,315 @@
+"""Tests of textspotter.ops.nms (CUDA semantics of spec §4.3)."""
+
+import pytest
+import torch
+
+from textspotter.ops.nms import _collapse_row_spans, _component_min_labels, quad_nms
+
+
+def _box(x0, y0, x1, y1):
+    return torch.tensor([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=torch.float32)
+
+
+def _empty_map(height, width, batch=1):
+    # Degenerate (zero-area) quads with probability 0: never valid.
+    return torch.zeros(batch, height, width, 4, 2), torch.zeros(batch, height, width)
+
+
+def _put(quads, probs, b, y, x, box, p):
+    quads[b, y, x] = _box(*box)
+    probs[b, y, x] = p
+
+
+# --- a literal, loop-based reading of §4.3 (sequential DFS), used as an independent reference ----------------------
+
+
+def _aabb(q):
+    xs, ys = [v[0] for v in q], [v[1] for v in q]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _inter_areas(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return w * h, area_a, area_b
+
+
+def _iou(a, b):
+    inter, area_a, area_b = _inter_areas(a, b)
+    union = area_a + area_b - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _shoelace(q):
+    return abs(sum(q[i][0] * q[(i + 1) % 4][1] - q[(i + 1) % 4][0] * q[i][1] for i in range(4))) / 2
+
+
+def _reference_nms_image(quads, probs, prob_threshold=0.5, iou_threshold=0.5):
+    height, width = len(probs), len(probs[0])
+    spans = []  # [sum p·vertices (4x2), sum p, n]
+    for y in range(height):
+        current, prev_quad = None, None
+        for x in range(width):
+            q, p = quads[y][x], probs[y][x]
+            if not (p >= prob_threshold and _shoelace(q) > 8):
+                current = None
+                continue
+            if current is not None and x % 32 != 0 and _iou(_aabb(prev_quad), _aabb(q)) >= iou_threshold:
+                span = current
+            else:
+                span = [[[0.0, 0.0] for _ in range(4)], 0.0, 0]
+                spans.append(span)
+                current = span
+            for k in range(4):
+                for d in range(2):
+                    span[0][k][d] += p * q[k][d]
+            span[1] += p
+            span[2] += 1
+            prev_quad = q
+    embeds = [([[v / s[1] for v in vert] for vert in s[0]], s[1] / s[2], s[2]) for s in spans]
+    m = len(embeds)
+    boxes = [_aabb(e[0]) for e in embeds]
+    adjacency = [[r] for r in range(m)]
+    start = [True] * m
+    for r in range(m):
+        for c in range(r + 1, m):
+            inter, area_r, area_c = _inter_areas(boxes[r], boxes[c])
+            union = area_r + area_c - inter
+            iou = inter / union if union > 0 else 0.0
+            if iou >= iou_threshold:
+                adjacency[r].append(c)
+                adjacency[c].append(r)
+                start[c] = False
+            else:
+                pct_r, pct_c = inter / area_r, inter / area_c
+                if pct_r > 0.8 or pct_c > 0.8:
+                    h_r, h_c = boxes[r][3] - boxes[r][1], boxes[c][3] - boxes[c][1]
+                    if min(h_r, h_c) / max(h_r, h_c) > 0.9:
+                        if pct_r > 0.8:
+                            start[r] = False
+                        else:
+                            start[c] = False
+    out = []
+    for a in range(m):
+        if not start[a]:
+            continue
+        seen, stack = {a}, [a]
+        while stack:
+            node = stack.pop()
+            for nxt in adjacency[node]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        for node in seen:
+            if node > a:
+                start[node] = False
+        weight = sum(embeds[k][2] * embeds[k][1] for k in seen)
+        verts = [
+            [sum(embeds[k][2] * embeds[k][1] * embeds[k][0][i][d] for k in seen) / weight for d in range(2)]
+            for i in range(4)
+        ]
+        out.append((verts, weight / sum(embeds[k][2] for k in seen)))
+    return out
+
+
+def _text_like_map(gen, height, width, num_words, noise_cells=20):
+    """Rows of word-like blobs whose cells predict jittered versions of the word's box, plus random noise."""
+    quads = torch.zeros(height, width, 4, 2)
+    probs = torch.rand(height, width, generator=gen) * 0.4
+    for _ in range(num_words):
+        y0 = int(torch.randint(0, height - 3, (1,), generator=gen))
+        x0 = int(torch.randint(0, width - 6, (1,), generator=gen))
+        rows = int(torch.randint(1, 4, (1,), generator=gen))
+        cols = int(torch.randint(2, 12, (1,), generator=gen))
+        box = torch.tensor([4.0 * x0, 4.0 * y0, 4.0 * (x0 + cols), 4.0 * (y0 + rows)])
+        for y in range(y0, min(height, y0 + rows)):
+            for x in range(x0, min(width, x0 + cols)):
+                jitter = (torch.rand(4, generator=gen) - 0.5) * 3.0
+                quads[y, x] = _box(*(box + jitter).tolist())
+                probs[y, x] = 0.5 + 0.5 * float(torch.rand(1, generator=gen))
+    for _ in range(noise_cells):
+        y = int(torch.randint(0, height, (1,), generator=gen))
+        x = int(torch.randint(0, width, (1,), generator=gen))
+        cx, cy = 4.0 * x + 2, 4.0 * y + 2
+        size = torch.rand(2, generator=gen) * 20 + 1
+        quads[y, x] = _box(cx - size[0].item(), cy - size[1].item(), cx + size[0].item(), cy + size[1].item())
+        probs[y, x] = float(torch.rand(1, generator=gen))
+    return quads, probs
+
+
+# --- hand-computed cases --------------------------------------------------------------------------------------------
+
+
+def test_two_overlapping_adjacent_cells_merge_into_one_span():
+    quads, probs = _empty_map(2, 8)
+    _put(quads, probs, 0, 0, 0, (0, 0, 16, 8), 0.9)
+    _put(quads, probs, 0, 0, 1, (2, 0, 18, 8), 0.6)  # AABB IoU 112 / 144 = 0.78 ≥ 0.5
+    vertices, confidence, counts, per_image = _collapse_row_spans(quads, probs, 0.5, 0.5)
+    assert per_image.tolist() == [1] and counts.tolist() == [2.0]
+    out_quads, out_conf, region_counts = quad_nms(quads, probs)
+    expected = (0.9 * _box(0, 0, 16, 8) + 0.6 * _box(2, 0, 18, 8)) / 1.5  # probability-weighted mean
+    assert region_counts.tolist() == [1]
+    assert torch.allclose(out_quads[0], expected, atol=1e-5)
+    assert out_conf.tolist() == pytest.approx([0.75])
+    assert torch.allclose(vertices[0], expected, atol=1e-5) and confidence.tolist() == pytest.approx([0.75])
+
+
+def test_low_iou_neighbours_stay_separate_and_are_ordered_by_first_cell():
+    quads, probs = _empty_map(3, 8)
+    _put(quads, probs, 0, 2, 1, (0, 0, 8, 8), 0.8)
+    _put(quads, probs, 0, 2, 2, (20, 0, 28, 8), 0.7)
+    _put(quads, probs, 0, 0, 5, (40, 0, 48, 8), 0.6)  # first in flat order
+    out_quads, out_conf, counts = quad_nms(quads, probs)
+    assert counts.tolist() == [3]
+    assert out_conf.tolist() == pytest.approx([0.6, 0.8, 0.7])
+    assert out_quads[1].tolist() == _box(0, 0, 8, 8).tolist()
+
+
+def test_spans_in_different_segments_merge_in_steps_2_to_4():
+    # W = 40 is not a multiple of 32: segments are columns 0–31 and 32–39.
+    quads, probs = _empty_map(1, 40)
+    for x, p in ((30, 0.9), (31, 0.8), (32, 0.7), (33, 0.6), (38, 0.9), (39, 0.9)):
+        _put(quads, probs, 0, 0, x, (100, 0, 140, 10) if x < 38 else (200, 0, 240, 10), p)
+    _, _, counts, per_image = _collapse_row_spans(quads, probs, 0.5, 0.5)
+    assert per_image.tolist() == [3] and counts.tolist() == [2.0, 2.0, 2.0]  # the boundary at 32 splits the run
+    out_quads, out_conf, region_counts = quad_nms(quads, probs)
+    assert region_counts.tolist() == [2]
+    assert out_conf.tolist() == pytest.approx([0.75, 0.9])
+    assert torch.allclose(out_quads[0], _box(100, 0, 140, 10))
+
+
+def test_transitive_closure_merges_a_chain():
+    quads, probs = _empty_map(3, 4)
+    _put(quads, probs, 0, 0, 0, (0, 0, 20, 10), 0.9)
+    _put(quads, probs, 0, 1, 0, (4, 0, 24, 10), 0.8)  # IoU 0.67 with both neighbours
+    _put(quads, probs, 0, 2, 0, (8, 0, 28, 10), 0.7)  # IoU 0.43 with the first: linked only through the middle
+    out_quads, out_conf, counts = quad_nms(quads, probs)
+    assert counts.tolist() == [1]
+    expected = (0.9 * _box(0, 0, 20, 10) + 0.8 * _box(4, 0, 24, 10) + 0.7 * _box(8, 0, 28, 10)) / 2.4
+    assert torch.allclose(out_quads[0], expected, atol=1e-5)
+    assert out_conf.item() == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("small_first", [True, False])
+def test_mostly_contained_box_of_similar_height_is_suppressed_not_merged(small_first):
+    quads, probs = _empty_map(2, 4)
+    small_row, big_row = (0, 1) if small_first else (1, 0)
+    _put(quads, probs, 0, big_row, 0, (0, 0, 40, 10), 0.6)
+    _put(quads, probs, 0, small_row, 0, (5, 0.25, 15, 9.75), 0.95)  # inside, IoU 0.24, height ratio 0.95
+    out_quads, out_conf, counts = quad_nms(quads, probs)
+    assert counts.tolist() == [1]
+    assert out_quads[0].tolist() == _box(0, 0, 40, 10).tolist()  # untouched by the small box
+    assert out_conf.tolist() == pytest.approx([0.6])
+
+
+def test_contained_box_of_different_height_is_kept():
+    quads, probs = _empty_map(2, 4)
+    _put(quads, probs, 0, 0, 0, (0, 0, 40, 10), 0.6)
+    _put(quads, probs, 0, 1, 0, (5, 2, 15, 7), 0.95)  # inside but height ratio 0.5
+    _, out_conf, counts = quad_nms(quads, probs)
+    assert counts.tolist() == [2]
+    assert out_conf.tolist() == pytest.approx([0.6, 0.95])
+
+
+def test_component_with_suppressed_lowest_index_keeps_its_lowest_start_and_merges_everything():
+    # Spans by index: s0 (suppressed: inside B), B, a, c; edges s0–c and a–c (IoU ≥ 0.5), a–s0 not adjacent.
+    # Component {s0, a, c}: s0 is suppressed, c has the lower neighbour s0, so a (no lower neighbour) represents
+    # it, and the merge covers the whole component including s0 (documented choice).
+    quads, probs = _empty_map(4, 2)
+    boxes = [(10, 0, 20, 10), (0, 0, 100, 10), (10, 5, 20, 25), (10, 0, 20, 20)]
+    ps = [0.9, 0.6, 0.8, 0.7]
+    for row, (box, p) in enumerate(zip(boxes, ps)):
+        _put(quads, probs, 0, row, 0, box, p)
+    out_quads, out_conf, counts = quad_nms(quads, probs)
+    assert counts.tolist() == [2]
+    assert out_quads[0].tolist() == _box(*boxes[1]).tolist()  # B (representative 1) comes first
+    expected = (0.9 * _box(*boxes[0]) + 0.8 * _box(*boxes[2]) + 0.7 * _box(*boxes[3])) / 2.4
+    assert torch.allclose(out_quads[1], expected, atol=1e-5)
+    assert out_conf.tolist() == pytest.approx([0.6, 0.8])
+
+
+def test_component_without_any_start_is_dropped():
+    # s0 is inside B (suppressed); s2 overlaps s0 (IoU 0.91) so it is not a start either, and is itself inside B.
+    quads, probs = _empty_map(3, 2)
+    _put(quads, probs, 0, 0, 0, (10, 0, 20, 10), 0.9)
+    _put(quads, probs, 0, 1, 0, (0, 0, 44, 10.5), 0.6)
+    _put(quads, probs, 0, 2, 0, (10, 0, 21, 10), 0.9)
+    out_quads, _, counts = quad_nms(quads, probs)
+    assert counts.tolist() == [1]
+    assert out_quads[0].tolist() == _box(0, 0, 44, 10.5).tolist()
+
+
+def test_component_labels_match_a_breadth_first_search():
+    gen = torch.Generator().manual_seed(5)
+    num = 60
+    order = torch.randperm(num, generator=gen)
+    adjacent = torch.eye(num, dtype=torch.bool)
+    for a, b in zip(order[:-1].tolist(), order[1:].tolist()):  # one long path visiting nodes in random order...
+        if a % 7:  # ...cut into several components
+            adjacent[a, b] = adjacent[b, a] = True
+    labels = _component_min_labels(adjacent).tolist()
+    for node in range(num):
+        seen, frontier = {node}, [node]
+        while frontier:
+            frontier = [j for i in frontier for j in adjacent[i].nonzero().squeeze(1).tolist() if j not in seen]
+            seen.update(frontier)
+        assert labels[node] == min(seen)
+
+
+def test_validity_thresholds():
+    quads, probs = _empty_map(1, 8)
+    _put(quads, probs, 0, 0, 0, (0, 0, 4, 2), 0.9)  # area 8: not > 8
+    _put(quads, probs, 0, 0, 2, (10, 0, 20, 10), 0.49)  # below the probability threshold
+    _put(quads, probs, 0, 0, 4, (30, 0, 40, 10), 0.5)  # exactly at it: valid
+    _, out_conf, counts = quad_nms(quads, probs)
+    assert counts.tolist() == [1] and out_conf.tolist() == [0.5]
+    _, _, counts = quad_nms(quads, probs, prob_threshold=0.6)
+    assert counts.tolist() == [0]
+
+
+def test_empty_results_have_the_documented_shapes():
+    quads, probs = _empty_map(4, 4, batch=3)
+    out_quads, out_conf, counts = quad_nms(quads, probs)
+    assert out_quads.shape == (0, 4, 2) and out_quads.dtype == torch.float32
+    assert out_conf.shape == (0,) and out_conf.dtype == torch.float32
+    assert counts.tolist() == [0, 0, 0] and counts.dtype == torch.int64
+
+
+def test_batch_equals_per_image_calls():
+    gen = torch.Generator().manual_seed(1)
+    maps = [_text_like_map(gen, 12, 40, 6) for _ in range(3)]
+    quads = torch.stack([m[0] for m in maps])
+    probs = torch.stack([m[1] for m in maps])
+    probs[1] = 0.0  # an empty image in the middle
+    batch_quads, batch_conf, counts = quad_nms(quads, probs)
+    singles = [quad_nms(quads[b : b + 1], probs[b : b + 1]) for b in range(3)]
+    assert counts.tolist() == [int(s[2]) for s in singles] and counts[1] == 0
+    assert torch.equal(batch_quads, torch.cat([s[0] for s in singles]))
+    assert torch.equal(batch_conf, torch.cat([s[1] for s in singles]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_literal_loop_reference_on_text_like_maps(seed):
+    gen = torch.Generator().manual_seed(seed)
+    quads, probs = _text_like_map(gen, 14, 70, num_words=12)  # W = 70: three segments, the last one short
+    out_quads, out_conf, counts = quad_nms(quads[None], probs[None])
+    reference = _reference_nms_image(quads.tolist(), probs.tolist())
+    assert counts.tolist() == [len(reference)]
+    assert len(reference) > 5
+    for k, (verts, conf) in enumerate(reference):
+        assert torch.allclose(out_quads[k].double(), torch.tensor(verts, dtype=torch.float64), atol=1e-3)
+        assert out_conf[k].item() == pytest.approx(conf, abs=1e-5)
+
+
+def test_input_validation():
+    quads, probs = _empty_map(2, 2)
+    with pytest.raises(ValueError, match="probs"):
+        quad_nms(quads, probs[:, :1])
+    with pytest.raises(ValueError, match="quads"):
+        quad_nms(quads[0], probs)
+    with pytest.raises(ValueError, match="prob_threshold"):
+        quad_nms(quads, probs, prob_threshold=0.0)
+    with pytest.raises(ValueError, match="iou_threshold"):
+        quad_nms(quads, probs, iou_threshold=1.5)
