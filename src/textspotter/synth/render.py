@@ -1,0 +1,562 @@
+"""Typesetting: break text into lines, draw them with Pillow (RAQM layout), and record exact word boxes.
+
+**Word box definition.** Every word's quad spans, horizontally, the word's advance: from the pen position before
+its first glyph to the pen position after its last glyph, as HarfBuzz lays it out (kerning and ligatures included;
+italic overhangs may poke out by a pixel or two). Vertically it spans the *line box of the script* in that face and
+size: from the highest to the lowest ink of a few reference letters of the script (``Hbdfhklgjpqy`` for Latin,
+``国永鬱`` for Chinese, see ``languages._REFERENCE``), measured once per face and size. All words of a script in
+one face and size therefore have boxes of the same height, aligned on the baseline, whatever their letters ("ace"
+and "Thy" alike), which is the stable target a detector learns; accents above capitals and Arabic marks may extend a
+little beyond. Vertical (top-to-bottom) words span the em width of the column and their advance downwards; their
+vertex 0 is the top-right corner, so vertex 0 → 1 runs along the reading direction.
+
+**Draw calls.** A left-to-right line that needs no reordering is drawn with one call and its word boxes come from
+the advance widths of its words (equal to the shaped prefix widths, as Pillow lays text out with the same
+HarfBuzz advances). Justified lines and lines with right-to-left words are drawn word by word at positions from a
+word-level bidirectional ordering (a simplification of the Unicode algorithm that is exact when each word has one
+direction): labels stay in logical order. Chinese and Japanese lines are drawn with one call and cut into words at
+spaces and after punctuation, their positions measured on the drawn line's prefixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .annotate import AnnotationBuilder
+from .fonts import FontCatalogue, FontFace
+from .languages import LanguageSpec, script_of
+
+__all__ = ["TextStyle", "PlannedLine", "Plan", "Typesetter", "visual_order", "word_direction"]
+
+# Characters that must not start a line in Chinese and Japanese (kinsoku): they hang at the end of the previous one.
+_NO_LINE_START = set("，。、；：？！」』）》〉】,.;:?!)%・ー")
+# Characters after which a Chinese/Japanese word (detector unit) ends.
+_UNIT_BREAK_AFTER = set("，。、；：？！」』）》〉】,;:?!")
+_UNIT_BREAK_BEFORE = set("「『（《〈【")
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """A face, a pixel size and an RGB colour."""
+
+    face: FontFace
+    size: int
+    color: tuple[int, int, int] = (20, 20, 20)
+
+
+@dataclass
+class PlannedLine:
+    """One line of a paragraph, ready to draw.
+
+    Attributes:
+        words: the line's words in logical order (spaced scripts), or the line's text as one entry (unspaced).
+        widths: advance width of each entry of ``words``.
+        width: advance width of the whole line with single spaces.
+        last: whether this is the paragraph's last line (never justified).
+    """
+
+    words: list[str]
+    widths: list[float]
+    width: float
+    last: bool = False
+
+
+@dataclass
+class Plan:
+    """A paragraph broken into lines for one style, language and width."""
+
+    lines: list[PlannedLine]
+    style: TextStyle
+    spec: LanguageSpec
+    width: float
+    ascent: float
+    descent: float
+    pitch: float
+    indent: float = 0.0
+
+    def height(self, count: int | None = None) -> float:
+        """Height of the first ``count`` lines (all by default): top of the first box to bottom of the last."""
+        n = len(self.lines) if count is None else min(count, len(self.lines))
+        return 0.0 if n == 0 else (n - 1) * self.pitch + self.ascent + self.descent
+
+    def lines_fitting(self, height: float) -> int:
+        """How many lines fit in ``height`` pixels."""
+        if height < self.ascent + self.descent:
+            return 0
+        return min(len(self.lines), int((height - self.ascent - self.descent) // self.pitch) + 1)
+
+    def split(self, count: int) -> tuple[Plan, Plan]:
+        """Split after ``count`` lines (the first part's last line is then justified like any inner line)."""
+        head = Plan(self.lines[:count], self.style, self.spec, self.width, self.ascent, self.descent, self.pitch)
+        head.indent = self.indent
+        tail = Plan(self.lines[count:], self.style, self.spec, self.width, self.ascent, self.descent, self.pitch)
+        return head, tail
+
+
+def word_direction(word: str) -> str:
+    """Classify a word for bidirectional ordering: ``L``, ``R``, ``EN`` (number) or ``N`` (neutral)."""
+    has_digit = False
+    for c in word:
+        script = script_of(c)
+        if script in ("arabic", "hebrew"):
+            return "R"
+        if script != "common":
+            return "L"
+        has_digit = has_digit or c.isdigit()
+    return "EN" if has_digit else "N"
+
+
+def visual_order(types: list[str], base: str) -> tuple[list[int], list[str]]:
+    """Order words visually (left to right) from their direction types and the paragraph direction.
+
+    A word-level form of the Unicode bidirectional algorithm: numbers take the direction of the preceding strong
+    word (right-to-left at a right-to-left paragraph start, where they also count as right-to-left for ordering),
+    neutrals take the direction of their neighbours when both agree and the paragraph's otherwise, then runs are
+    reversed by embedding level (rule L2).
+
+    Args:
+        types: per word ``L``, ``R``, ``EN`` or ``N`` in logical order.
+        base: paragraph direction, ``ltr`` or ``rtl``.
+
+    Returns:
+        (indices in visual left-to-right order, resolved ``L``/``R`` direction of each word in logical order).
+    """
+    strong = "R" if base == "rtl" else "L"
+    resolved: list[str | None] = []
+    last = strong if base == "rtl" else None
+    for t in types:
+        if t == "EN":
+            resolved.append("L" if last == "L" or (last is None and base == "ltr") else "R")
+        elif t == "N":
+            resolved.append(None)
+        else:
+            resolved.append(t)
+            last = t
+    for i, r in enumerate(resolved):
+        if r is None:
+            before = next((resolved[j] for j in range(i - 1, -1, -1) if resolved[j] is not None), strong)
+            after = next((resolved[j] for j in range(i + 1, len(resolved)) if resolved[j] is not None), strong)
+            resolved[i] = before if before == after else strong
+    final: list[str] = [r or strong for r in resolved]
+    # Embedding levels (rule I1/I2): right-to-left words are odd, left-to-right words even.
+    ltr_level = 2 if base == "rtl" else 0
+    levels = [1 if r == "R" else ltr_level for r in final]
+    order = list(range(len(final)))
+    for level in range(max(levels, default=0), 0, -1):
+        i = 0
+        while i < len(order):
+            if levels[order[i]] >= level:
+                j = i
+                while j < len(order) and levels[order[j]] >= level:
+                    j += 1
+                order[i:j] = order[i:j][::-1]
+                i = j
+            else:
+                i += 1
+    return order, final
+
+
+def _unspaced_tokens(text: str) -> list[str]:
+    """Split Chinese/Japanese running text into breakable tokens: one CJK character, or a run of Latin/digits."""
+    tokens: list[str] = []
+    run = ""
+    for c in text:
+        if c.isascii() and not c.isspace() or (script_of(c) in ("latin", "cyrillic", "greek")):
+            run += c
+            continue
+        if run:
+            tokens.append(run)
+            run = ""
+        tokens.append(c)
+    if run:
+        tokens.append(run)
+    return tokens
+
+
+def unspaced_units(line: str) -> list[tuple[int, int]]:
+    """Cut a Chinese/Japanese line into detector words: runs between spaces, ended after clause punctuation.
+
+    Returns ``(start, end)`` character ranges into ``line``.
+    """
+    spans: list[tuple[int, int]] = []
+    start = None
+    for i, c in enumerate(line):
+        if c.isspace():
+            if start is not None:
+                spans.append((start, i))
+                start = None
+            continue
+        if c in _UNIT_BREAK_BEFORE and start is not None:
+            spans.append((start, i))
+            start = None
+        if start is None:
+            start = i
+        if c in _UNIT_BREAK_AFTER:
+            spans.append((start, i + 1))
+            start = None
+    if start is not None:
+        spans.append((start, len(line)))
+    return spans
+
+
+class Typesetter:
+    """Lay out and draw text on a page image while recording word, line and paragraph annotations.
+
+    Args:
+        image: the RGB page to draw on (modified in place).
+        catalogue: fonts and their coverage.
+        annotations: where words, lines and paragraphs are recorded.
+    """
+
+    def __init__(self, image: Image.Image, catalogue: FontCatalogue, annotations: AnnotationBuilder) -> None:
+        self.image = image
+        self.draw = ImageDraw.Draw(image)
+        self.catalogue = catalogue
+        self.annotations = annotations
+
+    # ---------------------------------------------------------------------------------------------- fonts
+    def font(self, style: TextStyle) -> ImageFont.FreeTypeFont:
+        return self.catalogue.font(style.face, style.size)
+
+    def metrics(self, style: TextStyle, spec: LanguageSpec) -> tuple[float, float]:
+        """``(ascent, descent)`` of the word boxes of this style and language (see the module docstring)."""
+        return self.catalogue.line_metrics(style.face, style.size, spec.reference)
+
+    def fit(self, text: str, style: TextStyle, spec: LanguageSpec) -> str:
+        """Drop what the face cannot draw: whole words for spaced scripts, characters for Chinese and Japanese."""
+        chars = self.catalogue.chars(style.face)
+        if spec.spaced:
+            return " ".join(w for w in text.split() if chars.issuperset(w))
+        kept = "".join(c for c in text if c in chars or c == " ")
+        return " ".join(kept.split())
+
+    def _length(self, style: TextStyle, text: str, direction: str = "ltr") -> float:
+        return self.catalogue.advance(style.face, style.size, text, direction)
+
+    # --------------------------------------------------------------------------------------------- layout
+    def plan(
+        self,
+        text: str,
+        style: TextStyle,
+        spec: LanguageSpec,
+        width: float,
+        *,
+        leading: float = 1.25,
+        indent: float = 0.0,
+    ) -> Plan:
+        """Break ``text`` into lines of at most ``width`` pixels (the first line ``indent`` narrower).
+
+        The text must already fit the face (:meth:`fit`). A word wider than a line is cut into pieces that fit.
+        """
+        ascent, descent = self.metrics(style, spec)
+        pitch = max(leading * style.size, ascent + descent + 1)
+        if spec.spaced:
+            lines = self._break_spaced(text, style, width, indent)
+        else:
+            lines = self._break_unspaced(text, style, width, indent)
+        if lines:
+            lines[-1].last = True
+        plan = Plan(lines, style, spec, width, ascent, descent, pitch)
+        plan.indent = indent
+        return plan
+
+    def _break_spaced(self, text: str, style: TextStyle, width: float, indent: float) -> list[PlannedLine]:
+        space = self._length(style, " ")
+        lines: list[PlannedLine] = []
+        words: list[str] = []
+        widths: list[float] = []
+        current = 0.0
+        for word in text.split():
+            direction = "rtl" if word_direction(word) == "R" else "ltr"
+            pieces = [(word, self._length(style, word, direction))]
+            if pieces[0][1] > width:
+                pieces = self._cut(word, style, direction, width)
+            for piece, piece_width in pieces:
+                available = width - (indent if not lines else 0.0)
+                needed = piece_width if not words else current + space + piece_width
+                if words and needed > available:
+                    lines.append(PlannedLine(words, widths, current))
+                    words, widths, needed = [], [], piece_width
+                words.append(piece)
+                widths.append(piece_width)
+                current = needed
+        if words:
+            lines.append(PlannedLine(words, widths, current))
+        return lines
+
+    def _cut(self, word: str, style: TextStyle, direction: str, width: float) -> list[tuple[str, float]]:
+        font = self.font(style)
+        pieces, start = [], 0
+        while start < len(word):
+            end = start + 1
+            while end < len(word) and font.getlength(word[start : end + 1], direction=direction) <= width:
+                end += 1
+            piece = word[start:end]
+            pieces.append((piece, font.getlength(piece, direction=direction)))
+            start = end
+        return pieces
+
+    def _break_unspaced(self, text: str, style: TextStyle, width: float, indent: float) -> list[PlannedLine]:
+        font = self.font(style)
+        lines: list[PlannedLine] = []
+        current = ""
+        current_width = 0.0
+        for token in _unspaced_tokens(text):
+            token_width = self._length(style, token)
+            available = width - (indent if not lines else 0.0)
+            if token.isspace():
+                if current:
+                    current += " "
+                    current_width += token_width
+                continue
+            hanging = token[0] in _NO_LINE_START
+            if current and current_width + token_width > available and not hanging:
+                line = current.rstrip()
+                lines.append(PlannedLine([line], [font.getlength(line)], font.getlength(line)))
+                current, current_width = "", 0.0
+            current += token
+            current_width += token_width
+        if current.strip():
+            line = current.strip()
+            lines.append(PlannedLine([line], [font.getlength(line)], font.getlength(line)))
+        return lines
+
+    # ----------------------------------------------------------------------------------------------- draw
+    def draw_plan(self, plan: Plan, x: float, y_top: float, *, align: str = "start") -> tuple[list[int], float]:
+        """Draw a planned paragraph in the box starting at ``x`` (``plan.width`` wide) with its top at ``y_top``.
+
+        Args:
+            align: ``start`` (left for left-to-right text, right for right-to-left), ``end``, ``center`` or
+                ``justify`` (the last line aligned to the start).
+
+        Returns:
+            (ids of the recorded lines, y of the bottom of the last line's box).
+        """
+        line_ids: list[int] = []
+        for i, line in enumerate(plan.lines):
+            baseline = y_top + plan.ascent + i * plan.pitch
+            indent = plan.indent if i == 0 else 0.0
+            line_id = self.draw_line(line, plan.style, plan.spec, x, baseline, plan.width, align=align, indent=indent)
+            if line_id is not None:
+                line_ids.append(line_id)
+        return line_ids, y_top + plan.height()
+
+    def paragraph(
+        self,
+        text: str,
+        style: TextStyle,
+        spec: LanguageSpec,
+        x: float,
+        y_top: float,
+        width: float,
+        *,
+        align: str = "start",
+        leading: float = 1.25,
+        indent: float = 0.0,
+    ) -> float:
+        """Fit, plan, draw and record one paragraph; return the bottom y of its last line (``y_top`` if empty)."""
+        text = self.fit(text, style, spec)
+        if not text:
+            return y_top
+        plan = self.plan(text, style, spec, width, leading=leading, indent=indent)
+        line_ids, bottom = self.draw_plan(plan, x, y_top, align=align)
+        self.annotations.add_paragraph(line_ids)
+        return bottom
+
+    def draw_line(
+        self,
+        line: PlannedLine,
+        style: TextStyle,
+        spec: LanguageSpec,
+        x: float,
+        baseline: float,
+        width: float,
+        *,
+        align: str = "start",
+        indent: float = 0.0,
+    ) -> int | None:
+        """Draw one planned line in the box ``[x, x + width]`` and record its words; return the line id."""
+        word_ids = self.place_line(line, style, spec, x, baseline, width, align=align, indent=indent)
+        return self.annotations.add_line(word_ids)
+
+    def place_line(
+        self,
+        line: PlannedLine,
+        style: TextStyle,
+        spec: LanguageSpec,
+        x: float,
+        baseline: float,
+        width: float,
+        *,
+        align: str = "start",
+        indent: float = 0.0,
+    ) -> list[int]:
+        """Draw one planned line and record its words (but no line); return the word ids in reading order."""
+        if not spec.spaced:
+            return self._place_unspaced(line, style, spec, x, baseline, width, align, indent)
+        font = self.font(style)
+        ascent, descent = self.metrics(style, spec)
+        rtl = spec.direction == "rtl"
+        types = [word_direction(w) for w in line.words]
+        order, resolved = visual_order(types, spec.direction)
+        space = self._length(style, " ")
+        justify = align == "justify" and not line.last and len(line.words) > 1
+        gap = (width - indent - sum(line.widths)) / (len(line.words) - 1) if justify else space
+        start = x + (0.0 if rtl else indent)
+        end = x + width - (indent if rtl else 0.0)
+
+        def left_edge(total: float) -> float:
+            if justify:
+                return start
+            if align == "center":
+                return (start + end - total) / 2
+            if (align == "end") != rtl:  # right-aligned: "end" in left-to-right text, "start" in right-to-left text
+                return end - total
+            return start
+
+        total = sum(line.widths) + gap * (len(line.words) - 1)
+        one_call = not justify and all(r == "L" for r in resolved)
+        widths = list(line.widths)
+        positions = [0.0] * len(line.words)
+        if one_call:
+            text = " ".join(line.words)
+            measured = font.getlength(text)
+            if abs(measured - total) > 0.01:
+                # Spaces shaped inside a script run can differ from an isolated space (Hangul in CJK faces):
+                # measure the real prefixes of the drawn line instead.
+                left = left_edge(measured)
+                offset = 0
+                for i, word in enumerate(line.words):
+                    positions[i] = left + (font.getlength(text[:offset]) if offset else 0.0)
+                    widths[i] = left + font.getlength(text[: offset + len(word)]) - positions[i]
+                    offset += len(word) + 1
+            else:
+                cursor = left_edge(total)
+                for i in range(len(line.words)):
+                    positions[i] = cursor
+                    cursor += widths[i] + gap
+            self.draw.text((positions[0], baseline), text, font=font, fill=style.color, anchor="ls")
+        else:
+            cursor = left_edge(total)
+            for i in order:
+                positions[i] = cursor
+                cursor += widths[i] + gap
+        ids = []
+        for i, word in enumerate(line.words):
+            x0 = positions[i]
+            if not one_call:
+                direction = "rtl" if resolved[i] == "R" else "ltr"
+                self.draw.text((x0, baseline), word, font=font, fill=style.color, anchor="ls", direction=direction)
+            x1 = x0 + widths[i]
+            quad = [
+                [x0, baseline - ascent],
+                [x1, baseline - ascent],
+                [x1, baseline + descent],
+                [x0, baseline + descent],
+            ]
+            ids.append(self.annotations.add_word(word, np.asarray(quad), spec.code))
+        return ids
+
+    def _place_unspaced(
+        self,
+        line: PlannedLine,
+        style: TextStyle,
+        spec: LanguageSpec,
+        x: float,
+        baseline: float,
+        width: float,
+        align: str,
+        indent: float,
+    ) -> list[int]:
+        font = self.font(style)
+        ascent, descent = self.metrics(style, spec)
+        text, total = line.words[0], line.width
+        if align == "center":
+            left = x + indent + (width - indent - total) / 2
+        elif align == "end":
+            left = x + width - total
+        else:
+            left = x + indent
+        self.draw.text((left, baseline), text, font=font, fill=style.color, anchor="ls")
+        ids = []
+        for start, end in unspaced_units(text):
+            x0 = left + (font.getlength(text[:start]) if start else 0.0)
+            x1 = left + font.getlength(text[:end])
+            quad = [
+                [x0, baseline - ascent],
+                [x1, baseline - ascent],
+                [x1, baseline + descent],
+                [x0, baseline + descent],
+            ]
+            ids.append(self.annotations.add_word(text[start:end], np.asarray(quad), spec.code))
+        return ids
+
+    def single_line(
+        self,
+        text: str,
+        style: TextStyle,
+        spec: LanguageSpec,
+        x: float,
+        baseline: float,
+        width: float,
+        *,
+        align: str = "start",
+    ) -> list[int]:
+        """Fit and draw ``text`` as one line (words that do not fit in ``width`` are dropped); return word ids."""
+        text = self.fit(text, style, spec)
+        if not text:
+            return []
+        plan = self.plan(text, style, spec, width)
+        if not plan.lines:
+            return []
+        line = plan.lines[0]
+        line.last = True
+        return self.place_line(line, style, spec, x, baseline, width, align=align)
+
+    def text_width(self, text: str, style: TextStyle, spec: LanguageSpec) -> float:
+        """Advance width of ``text`` on one line (single spaces)."""
+        if not spec.spaced:
+            return self.font(style).getlength(text)
+        words = text.split()
+        widths = sum(self._length(style, w, "rtl" if word_direction(w) == "R" else "ltr") for w in words)
+        return widths + self._length(style, " ") * max(0, len(words) - 1)
+
+    # ------------------------------------------------------------------------------------------- vertical
+    def vertical_column(
+        self, text: str, style: TextStyle, spec: LanguageSpec, x_center: float, y_top: float, height: float
+    ) -> tuple[int | None, int]:
+        """Draw Chinese/Japanese text top to bottom in one column; return (line id, characters consumed).
+
+        Only characters the face covers and that are not ASCII are drawn (Latin runs are not set sideways here).
+        Punctuation may hang below ``height`` (kinsoku).
+        """
+        font = self.font(style)
+        chars = self.catalogue.chars(style.face)
+        column = ""
+        used = 0.0
+        consumed = 0
+        for c in text:
+            if c.isascii() or c not in chars or c.isspace():
+                consumed += 1
+                continue
+            advance = font.getlength(c, direction="ttb")
+            if column and used + advance > height and c not in _NO_LINE_START:
+                break
+            column += c
+            used += advance
+            consumed += 1
+        if not column:
+            return None, consumed
+        self.draw.text((x_center, y_top), column, font=font, fill=style.color, anchor="mt", direction="ttb")
+        half = style.size / 2
+        ids = []
+        for start, end in unspaced_units(column):
+            y0 = y_top + (font.getlength(column[:start], direction="ttb") if start else 0.0)
+            y1 = y_top + font.getlength(column[:end], direction="ttb")
+            # Vertex 0 is top-right: the top edge of the text as written (vertex 0 → 1) runs down the column.
+            quad = [[x_center + half, y0], [x_center + half, y1], [x_center - half, y1], [x_center - half, y0]]
+            ids.append(self.annotations.add_word(column[start:end], np.asarray(quad), spec.code))
+        return self.annotations.add_line(ids), consumed
