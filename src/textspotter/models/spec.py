@@ -24,6 +24,8 @@ __all__ = [
     "ModelSpec",
     "REGNET_Y_8GF",
     "REGNET_X_8GF",
+    "NAMED_BACKBONES",
+    "RELATIONAL_POS_CHANNELS",
 ]
 
 SPEC_FORMAT_VERSION = 1
@@ -49,6 +51,26 @@ class RegNetConfig:
     se_ratio: float = 0.25
     bottleneck_multiplier: float = 1.0
 
+    def __post_init__(self) -> None:
+        for name in ("widths", "depths", "group_widths"):
+            value = tuple(getattr(self, name))
+            object.__setattr__(self, name, value)  # lists (e.g. from JSON) become tuples: hashable, comparable
+            if len(value) != 4 or any(int(v) != v or v < 1 for v in value):
+                raise ValueError(f"RegNetConfig.{name} must be 4 positive integers, got {value!r}")
+        if self.stem_width < 1:
+            raise ValueError(f"RegNetConfig.stem_width must be positive, got {self.stem_width}")
+        if not 0.0 <= self.se_ratio < 1.0:
+            raise ValueError(f"RegNetConfig.se_ratio must be in [0, 1), got {self.se_ratio}")
+        if self.bottleneck_multiplier <= 0:
+            raise ValueError(f"RegNetConfig.bottleneck_multiplier must be positive, got {self.bottleneck_multiplier}")
+        for stage, (width, group_width) in enumerate(zip(self.widths, self.group_widths)):
+            bottleneck = int(round(width * self.bottleneck_multiplier))
+            if bottleneck % min(group_width, bottleneck):
+                raise ValueError(
+                    f"RegNetConfig stage {stage}: bottleneck width {bottleneck} is not divisible by "
+                    f"group width {group_width}"
+                )
+
 
 REGNET_Y_8GF = RegNetConfig()
 """The v1 backbone (verified by exact parameter count, spec §3.2)."""
@@ -60,6 +82,9 @@ REGNET_X_8GF = RegNetConfig(
 
 NAMED_BACKBONES = {"regnet_y_8gf": REGNET_Y_8GF, "regnet_x_8gf": REGNET_X_8GF}
 
+RELATIONAL_POS_CHANNELS = 14
+"""Geometry channels of each region encoding (8 quad coords, 2 + 2 directions, width, height; spec §7.2)."""
+
 
 @dataclass(frozen=True)
 class DetectorConfig:
@@ -70,8 +95,10 @@ class DetectorConfig:
         merge_widths: output widths of the three merge steps (published: 512, 256, 128). The last one is the width
             ``C`` of the shared feature map F that the recognizer and relational model read.
         aspp_dilations: dilations of the ASPP branches (published: 1, 2, 4, ..., 64).
-        num_aspp: number of stacked ASPP modules in the head (published: 2).
+        num_aspp: number of stacked ASPP modules in the head (published: 2; 0 leaves only the 3×3 block).
         scope: distance scale of the RBOX output in detector pixels. v1: 512; v2: **[inferred]** 2048 (spec §9).
+        head_width: channels of the ASPP modules and the head's 3×3 block; ``None`` means ``feature_channels``
+            (published: 128 = C, which makes every ASPP residual). Our own small models may go narrower.
     """
 
     backbone: RegNetConfig = REGNET_Y_8GF
@@ -79,10 +106,33 @@ class DetectorConfig:
     aspp_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     num_aspp: int = 2
     scope: float = 512.0
+    head_width: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "merge_widths", tuple(self.merge_widths))
+        object.__setattr__(self, "aspp_dilations", tuple(self.aspp_dilations))
+        if len(self.merge_widths) != 3 or any(w < 1 for w in self.merge_widths):
+            raise ValueError(f"DetectorConfig.merge_widths must be 3 positive integers, got {self.merge_widths!r}")
+        if not self.aspp_dilations or any(d < 1 for d in self.aspp_dilations):
+            raise ValueError(
+                f"DetectorConfig.aspp_dilations must be non-empty positive integers, got {self.aspp_dilations!r}"
+            )
+        if self.num_aspp < 0:
+            raise ValueError(f"DetectorConfig.num_aspp must be >= 0, got {self.num_aspp}")
+        if self.scope <= 0:
+            raise ValueError(f"DetectorConfig.scope must be positive, got {self.scope}")
+        if self.head_width is not None and self.head_width < 1:
+            raise ValueError(f"DetectorConfig.head_width must be positive or None, got {self.head_width}")
 
     @property
     def feature_channels(self) -> int:
+        """Width C of the shared feature map F (the last merge width)."""
         return self.merge_widths[-1]
+
+    @property
+    def head_channels(self) -> int:
+        """Width of the output head (``head_width``, or C when unset)."""
+        return self.feature_channels if self.head_width is None else self.head_width
 
 
 @dataclass(frozen=True)
@@ -98,6 +148,10 @@ class RecognizerConfig:
         use_pre_norm: legacy standalone LayerNorm before the Transformer.
         use_final_norm: LayerNorm after the last layer (``tx.norm``).
         norm_first: pre-norm Transformer layers. v2: **[inferred]** True (spec §9).
+        strip_height: rows of the rectified input strip; the conv stack halves it three times, so it must be 8.
+        conv_width: width of the first two conv blocks of the encoder (``encoder.0`` outputs it, ``encoder.1`` and
+            ``encoder.3`` twice it); ``None`` means the input width C (published).
+        dropout: Transformer dropout (published: 0.0).
     """
 
     depth: int = 128
@@ -110,10 +164,39 @@ class RecognizerConfig:
     use_final_norm: bool = False
     norm_first: bool = False
     strip_height: int = 8
+    conv_width: int | None = None
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.depth < 1 or self.num_layers < 1 or self.nhead < 1:
+            raise ValueError(
+                f"RecognizerConfig depth, num_layers and nhead must be positive, got "
+                f"{self.depth}, {self.num_layers}, {self.nhead}"
+            )
+        if (2 * self.depth) % self.nhead:
+            raise ValueError(f"RecognizerConfig: width D = 2*depth = {2 * self.depth} is not divisible by nhead")
+        if self.max_width < 1:
+            raise ValueError(f"RecognizerConfig.max_width must be positive, got {self.max_width}")
+        if self.num_tokens < 4:
+            raise ValueError(f"RecognizerConfig.num_tokens must be >= 4 (3 special tokens + 1), got {self.num_tokens}")
+        if self.strip_height != 8:
+            raise ValueError(f"RecognizerConfig.strip_height must be 8 (three 2x poolings), got {self.strip_height}")
+        if self.dim_feedforward is not None and self.dim_feedforward < 1:
+            raise ValueError(f"RecognizerConfig.dim_feedforward must be positive or None, got {self.dim_feedforward}")
+        if self.conv_width is not None and self.conv_width < 1:
+            raise ValueError(f"RecognizerConfig.conv_width must be positive or None, got {self.conv_width}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"RecognizerConfig.dropout must be in [0, 1), got {self.dropout}")
 
     @property
     def feature_depth(self) -> int:
+        """Width D of the Transformer and of the returned features (2 * depth)."""
         return 2 * self.depth
+
+    @property
+    def feedforward_width(self) -> int:
+        """The FFN width actually built (``dim_feedforward`` or D)."""
+        return self.feature_depth if self.dim_feedforward is None else self.dim_feedforward
 
 
 @dataclass(frozen=True)
@@ -137,6 +220,35 @@ class RelationalConfig:
     dropout: float = 0.1
     quad_downscale: float = 1024.0
     grid_size: tuple[int, int] = (2, 3)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "grid_size", tuple(self.grid_size))
+        if self.k < 2:
+            raise ValueError(f"RelationalConfig.k must be >= 2 (null token + 1 neighbour), got {self.k}")
+        if self.initial_depth <= 1 + RELATIONAL_POS_CHANNELS:
+            raise ValueError(
+                f"RelationalConfig.initial_depth must exceed {1 + RELATIONAL_POS_CHANNELS}, got {self.initial_depth}"
+            )
+        if self.num_layers < 1 or self.nhead < 1 or self.dim_feedforward < 1:
+            raise ValueError("RelationalConfig num_layers, nhead and dim_feedforward must be positive")
+        if self.token_width % self.nhead:
+            raise ValueError(f"RelationalConfig: token width {self.token_width} is not divisible by nhead {self.nhead}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"RelationalConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.quad_downscale <= 0:
+            raise ValueError(f"RelationalConfig.quad_downscale must be positive, got {self.quad_downscale}")
+        if len(self.grid_size) != 2 or min(self.grid_size) < 1:
+            raise ValueError(f"RelationalConfig.grid_size must be 2 positive integers, got {self.grid_size!r}")
+
+    @property
+    def token_width(self) -> int:
+        """Width of one (region, neighbour) token: ``2 * initial_depth`` (published 256)."""
+        return 2 * self.initial_depth
+
+    @property
+    def semantic_width(self) -> int:
+        """Output width of ``combined_proj``: ``initial_depth - 1 - 14`` (published 113)."""
+        return self.initial_depth - 1 - RELATIONAL_POS_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -256,7 +368,12 @@ def _build(cls: type, value: dict[str, Any], where: str) -> Any:
         if key not in names:
             raise ValueError(f"unknown key {where}.{key!r} in model spec")
         if key == "backbone":
-            v = _build(RegNetConfig, v, f"{where}.backbone") if isinstance(v, dict) else NAMED_BACKBONES[v]
+            if isinstance(v, dict):
+                v = _build(RegNetConfig, v, f"{where}.backbone")
+            elif v in NAMED_BACKBONES:
+                v = NAMED_BACKBONES[v]
+            else:
+                raise ValueError(f"unknown backbone {v!r} in model spec (known: {sorted(NAMED_BACKBONES)})")
         elif isinstance(v, list):
             v = tuple(v)
         kwargs[key] = v

@@ -1,0 +1,140 @@
+"""Transformer recognizer over rectified detector-feature strips (spec §6).
+
+A conv stack reduces each ``[C, 8, T]`` strip to ``[D, 1, T]``; a learned position encoding is added and a
+Transformer encoder mixes the T positions; a linear classifier predicts one token per position independently
+(non-autoregressive, no CTC merging). State-dict keys follow the published ``TransformerRecognizer`` (spec §6.3).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .spec import RecognizerConfig
+
+__all__ = ["RecognizerOutput", "Recognizer", "conv_bias_bn"]
+
+
+class RecognizerOutput(NamedTuple):
+    """Recognizer outputs for ``N`` strips.
+
+    Attributes:
+        logits: ``[N, T, V]`` per-position token logits (0 blank, 1 EOS, 2 rare, 3+ characters).
+        features: ``[N, T, D]`` the Transformer output, read by the relational model.
+    """
+
+    logits: torch.Tensor
+    features: torch.Tensor
+
+
+def conv_bias_bn(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    """Return ``Sequential(0: Conv2d(bias=True), 1: BatchNorm2d, 2: ReLU)`` with "same" padding.
+
+    The published ``conv2d_block``: the bias *and* the BN are both present (proven by the exact parameter counts,
+    spec §10); the index order is inferred (spec §11).
+    """
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=True),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Recognizer(nn.Module):
+    """The Transformer recognizer.
+
+    Args:
+        config: architecture (depth, layers, heads, FFN, T, V, norms).
+        in_channels: width C of the detector feature map (``nic``).
+
+    Attributes:
+        feature_depth: D, width of the returned features.
+        max_width: T, the strip width / sequence length.
+
+    >>> from textspotter.models import get_spec
+    >>> spec = get_spec("tiny-test")
+    >>> rec = Recognizer(spec.recognizer, in_channels=spec.detector.feature_channels).eval()
+    >>> out = rec(torch.zeros(2, spec.detector.feature_channels, 8, spec.recognizer.max_width))
+    >>> tuple(out.logits.shape) == (2, spec.recognizer.max_width, spec.recognizer.num_tokens)
+    True
+    """
+
+    def __init__(self, config: RecognizerConfig, in_channels: int) -> None:
+        super().__init__()
+        self.config = config
+        self.in_channels = in_channels
+        depth = config.depth
+        width = in_channels if config.conv_width is None else config.conv_width
+        final_depth = config.feature_depth
+        self.feature_depth = final_depth
+        self.max_width = config.max_width
+        # Index layout of the published Sequential (spec §6.1): pools at 2, 5, 8 halve the 8-row strip to 1 row.
+        self.encoder = nn.Sequential(
+            conv_bias_bn(in_channels, width, 3),
+            conv_bias_bn(width, 2 * width, 3),
+            nn.MaxPool2d((2, 1)),
+            conv_bias_bn(2 * width, 2 * width, 3),
+            conv_bias_bn(2 * width, 2 * depth, 3),
+            nn.MaxPool2d((2, 1)),
+            conv_bias_bn(2 * depth, final_depth, 3),
+            conv_bias_bn(final_depth, 2 * final_depth, 3),
+            nn.MaxPool2d((2, 1)),
+            conv_bias_bn(2 * final_depth, final_depth, 1),
+        )
+        self.position_encoding = nn.Parameter(torch.zeros(1, final_depth, config.max_width))
+        if config.use_pre_norm:
+            self.pre_norm = nn.LayerNorm(final_depth)
+        layer = nn.TransformerEncoderLayer(
+            d_model=final_depth,
+            nhead=config.nhead,
+            dim_feedforward=config.feedforward_width,
+            dropout=config.dropout,
+            batch_first=True,
+            norm_first=config.norm_first or config.use_pre_norm,
+        )
+        final_norm = nn.LayerNorm(final_depth) if (config.use_final_norm or config.norm_first) else None
+        # Nested tensors only pay off with padding masks, which the recognizer never uses.
+        self.tx = nn.TransformerEncoder(layer, config.num_layers, norm=final_norm, enable_nested_tensor=False)
+        self.classifier = nn.Linear(final_depth, config.num_tokens)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Random initialisation for training: He-normal convs, BN (1, 0), small position encoding."""
+        for module in self.encoder.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.normal_(self.position_encoding, std=0.02)
+        nn.init.normal_(self.classifier.weight, std=0.02)
+        nn.init.zeros_(self.classifier.bias)
+
+    def forward(self, strips: torch.Tensor) -> RecognizerOutput:
+        """Classify every position of each strip.
+
+        Args:
+            strips: ``[N, C, 8, T]`` rectified detector features (C = ``in_channels``, T = ``max_width``).
+
+        Returns:
+            :class:`RecognizerOutput`; ``N = 0`` gives empty ``[0, T, V]`` / ``[0, T, D]`` tensors.
+
+        Raises:
+            ValueError: if ``strips`` does not have shape ``[N, C, 8, T]``.
+        """
+        expected = (self.in_channels, self.config.strip_height, self.max_width)
+        if strips.ndim != 4 or tuple(strips.shape[1:]) != expected:
+            raise ValueError(f"strips must have shape [N, {', '.join(map(str, expected))}], got {tuple(strips.shape)}")
+        # (N, C, 8, T) -> (N, D, 1, T) -> (N, D, T)
+        x = self.encoder(strips).squeeze(2)
+        x = x + self.position_encoding
+        # (N, D, T) -> (N, T, D)
+        x = x.permute(0, 2, 1)
+        if self.config.use_pre_norm:
+            x = self.pre_norm(x)
+        x = self.tx(x)
+        return RecognizerOutput(self.classifier(x), x)
