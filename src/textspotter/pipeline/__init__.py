@@ -1,1 +1,44 @@
-"""textspotter.pipeline."""
+"""textspotter.pipeline: page images → Documents.
+
+* :class:`OCR` runs everything (``ocr.py``);
+* ``stages.py`` exposes each stage on tensors: :func:`detect`, :func:`recognize`, :func:`relate`;
+* ``preprocess.py`` renders pages into detector views and maps coordinates back (:class:`ScaleOptions` for tiles);
+* ``assemble.py`` turns readings and relations into a ``Page`` (validity, pruning, boxes, reading order).
+"""
+
+from .assemble import AssemblyOptions, PageReadings, assemble_page, reading_order
+from .ocr import OCR, DetectedRegions, RecognizedRegions, default_model_dir
+from .preprocess import DetectorView, ScaleOptions
+from .stages import (
+    DetectionOptions,
+    Detections,
+    RecognitionOptions,
+    Recognitions,
+    RelationOptions,
+    crop_features,
+    detect,
+    recognize,
+    relate,
+)
+
+__all__ = [
+    "OCR",
+    "DetectedRegions",
+    "RecognizedRegions",
+    "default_model_dir",
+    "ScaleOptions",
+    "DetectorView",
+    "DetectionOptions",
+    "RecognitionOptions",
+    "RelationOptions",
+    "AssemblyOptions",
+    "Detections",
+    "Recognitions",
+    "PageReadings",
+    "detect",
+    "crop_features",
+    "recognize",
+    "relate",
+    "assemble_page",
+    "reading_order",
+]

@@ -1,0 +1,250 @@
+"""Per-region readings + grouped relations → one ``Page`` (spec §6.4, §7.6 step 5, §8.3).
+
+Input per page: each region's text, quad (original-page pixels), detection confidence and text confidence, and the
+relational model's grouping (paragraphs → lines → word indices, in graph order; ``ops.group_relations``).
+
+Output: a ``Page`` whose
+
+* words carry ``confidence = f_measure(detection, text)`` (harmonic mean) and ``valid = text != "" and
+  confidence > 0.5`` (spec §6.4);
+* paragraphs without any valid word are dropped unless ``include_invalid`` (spec §7.6 step 5); invalid words inside
+  kept paragraphs stay, as in the published output;
+* lines have the axis-aligned box over their word quads and the mean word confidence; paragraphs the box over their
+  line boxes and the mean line confidence (the published "sentence" and "paragraph" items, spec §8.3);
+* words within a line and lines within a paragraph keep the relational graph's order;
+* paragraphs are put in a column-aware reading order (``reading_order``), because the graph leaves paragraph order
+  undefined (the official code collects paragraphs in a Python ``set``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..document import Line, Page, Paragraph, Word, as_quad, bounding_quad
+from ..geometry import quad_height
+from ..ops import f_measure
+
+__all__ = ["AssemblyOptions", "PageReadings", "assemble_page", "reading_order"]
+
+# Boxes may overlap by this fraction of the page's median word height and still count as separated by a gap:
+# axis-aligned boxes of slightly slanted or tall-glyph lines overlap their neighbours by a few pixels.
+_GAP_TOLERANCE = 0.25
+
+
+@dataclass(frozen=True)
+class AssemblyOptions:
+    """How readings become a ``Page``.
+
+    Attributes:
+        include_invalid: keep paragraphs in which no word is valid (the published ``include_invalid``).
+    """
+
+    include_invalid: bool = False
+
+
+@dataclass(frozen=True)
+class PageReadings:
+    """What the stages found on one page, before grouping.
+
+    Attributes:
+        texts: decoded text of each of the ``n`` regions.
+        quads: ``[n, 4, 2]`` float32 region quads in original-page pixels.
+        detection_confidence: ``[n]`` float32 detector confidence in [0, 1] (mean cell probability after NMS).
+        text_confidence: ``[n]`` float32 recognizer confidence in [0, 1].
+        groups: paragraphs → lines → region indices in graph order (``ops.group_relations``), or None when the
+            relational model did not run (then every region is its own line and paragraph).
+        width, height: original page size in pixels.
+        index: page number within its document.
+        timings: seconds per stage spent on this page.
+    """
+
+    texts: Sequence[str]
+    quads: np.ndarray
+    detection_confidence: np.ndarray
+    text_confidence: np.ndarray
+    groups: list[list[list[int]]] | None
+    width: int
+    height: int
+    index: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.texts)
+        shapes = {
+            "quads": (tuple(self.quads.shape), (n, 4, 2)),
+            "detection_confidence": (tuple(self.detection_confidence.shape), (n,)),
+            "text_confidence": (tuple(self.text_confidence.shape), (n,)),
+        }
+        for name, (got, want) in shapes.items():
+            if got != want:
+                raise ValueError(f"PageReadings.{name} must have shape {want} for {n} texts, got {got}")
+
+
+def _complete_groups(groups: list[list[list[int]]] | None, count: int) -> list[list[list[int]]]:
+    """Return ``groups`` with every region index in ``range(count)`` present exactly once.
+
+    Indices missing from the grouping (or all of them when it is None) become one-word paragraphs, so that nothing
+    the detector found is silently lost; repeated indices keep their first place.
+    """
+    seen: set[int] = set()
+    out: list[list[list[int]]] = []
+    for paragraph in groups or []:
+        lines = []
+        for line in paragraph:
+            kept = []
+            for index in map(int, line):
+                if 0 <= index < count and index not in seen:
+                    seen.add(index)
+                    kept.append(index)
+            if kept:
+                lines.append(kept)
+        if lines:
+            out.append(lines)
+    out.extend([[i]] for i in range(count) if i not in seen)
+    return out
+
+
+def _split_on_gaps(boxes: np.ndarray, members: list[int], axis: int, tolerance: float) -> list[list[int]]:
+    """Split ``members`` into runs separated by gaps of the boxes' projections on ``axis`` (0: x, 1: y).
+
+    Runs are returned in increasing coordinate order; inside a run the members keep increasing start order.
+    """
+    starts = boxes[members, axis]
+    ends = boxes[members, axis + 2]
+    order = np.argsort(starts, kind="stable")
+    runs: list[list[int]] = []
+    run_end = -np.inf
+    for k in order:
+        if not runs or starts[k] >= run_end - tolerance:
+            runs.append([])
+            run_end = ends[k]
+        runs[-1].append(members[k])
+        run_end = max(run_end, ends[k])
+    return runs
+
+
+def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0) -> list[int]:
+    """Order axis-aligned boxes for reading: columns left to right, each read top to bottom.
+
+    The rule is a recursive XY-cut that keeps columns together across rows:
+
+    1. If vertical gaps that no box crosses split the boxes into columns, read the columns left to right,
+       each ordered recursively.
+    2. Otherwise cut the boxes into horizontal bands at the gaps that no box crosses, and join consecutive bands
+       as long as their union still splits into columns (so a two-column body stays one block even where both
+       columns happen to have a paragraph break at the same height, while a full-width title or footer stays
+       a band of its own). Read the blocks top to bottom, each ordered recursively.
+    3. Boxes that overlap in both directions are read by top edge, then left edge.
+
+    Args:
+        boxes: ``[n, 4]`` (x_min, y_min, x_max, y_max) in any pixel space.
+        tolerance: overlap in pixels still treated as a gap (absorbs slightly overlapping boxes).
+
+    Returns:
+        The box indices in reading order (a permutation of ``range(n)``).
+
+    >>> reading_order(np.array([[0, 0, 10, 5], [20, 0, 30, 5], [0, 10, 10, 15]], dtype=float))
+    [0, 2, 1]
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+    def has_columns(members: list[int]) -> bool:
+        return len(_split_on_gaps(boxes, members, 0, tolerance)) > 1
+
+    def order(members: list[int]) -> list[int]:
+        if len(members) <= 1:
+            return list(members)
+        columns = _split_on_gaps(boxes, members, 0, tolerance)
+        if len(columns) > 1:
+            return [i for column in columns for i in order(column)]
+        bands = _split_on_gaps(boxes, members, 1, tolerance)
+        if len(bands) == 1:
+            return sorted(members, key=lambda i: (boxes[i, 1], boxes[i, 0]))
+        blocks: list[list[int]] = []
+        for band in bands:
+            # The union of all bands has no columns (step 1 failed), so every block stays a strict subset.
+            if blocks and has_columns(blocks[-1] + band):
+                blocks[-1] = blocks[-1] + band
+            else:
+                blocks.append(band)
+        return [i for block in blocks for i in order(block)]
+
+    return order(list(range(boxes.shape[0])))
+
+
+def _box(quad: tuple) -> list[float]:
+    """(x_min, y_min, x_max, y_max) of an axis-aligned quad (clockwise from top-left)."""
+    return [quad[0][0], quad[0][1], quad[2][0], quad[2][1]]
+
+
+def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = None) -> Page:
+    """Build the ``Page`` of one image from its readings (see the module docstring for the rules).
+
+    Args:
+        readings: texts, quads (original-page pixels), confidences and grouping of the page's regions.
+        options: validity pruning; defaults to ``AssemblyOptions()``.
+
+    Returns:
+        The page with paragraphs in reading order; an empty page when nothing was detected or kept.
+    """
+    options = options or AssemblyOptions()
+    count = len(readings.texts)
+    detection = np.asarray(readings.detection_confidence, dtype=np.float32)
+    text_conf = np.asarray(readings.text_confidence, dtype=np.float32)
+    overall = f_measure(torch.from_numpy(detection), torch.from_numpy(text_conf)).numpy() if count else detection
+    quads = np.asarray(readings.quads, dtype=np.float32)
+
+    def word(i: int, order: int) -> Word:
+        text = readings.texts[i]
+        confidence = float(overall[i])
+        return Word(
+            text=text,
+            quad=as_quad(quads[i]),
+            confidence=confidence,
+            detection_confidence=float(detection[i]),
+            text_confidence=float(text_conf[i]),
+            order=order,
+            valid=len(text) > 0 and confidence > 0.5,
+        )
+
+    paragraphs: list[tuple[list[Line], tuple]] = []
+    for group in _complete_groups(readings.groups, count):
+        lines: list[Line] = []
+        for line_order, members in enumerate(group):
+            words = tuple(word(i, k) for k, i in enumerate(members))
+            lines.append(
+                Line(
+                    words=words,
+                    quad=bounding_quad([w.quad for w in words]),
+                    confidence=float(np.mean([w.confidence for w in words])),
+                    order=line_order,
+                )
+            )
+        if not options.include_invalid and not any(w.valid for line in lines for w in line.words):
+            continue
+        paragraphs.append((lines, bounding_quad([line.quad for line in lines])))
+
+    if paragraphs:
+        tolerance = _GAP_TOLERANCE * float(np.median(quad_height(quads)))
+        order = reading_order(np.array([_box(quad) for _, quad in paragraphs]), tolerance=tolerance)
+    else:
+        order = []
+    return Page(
+        width=readings.width,
+        height=readings.height,
+        index=readings.index,
+        timings=dict(readings.timings),
+        paragraphs=tuple(
+            Paragraph(
+                lines=tuple(paragraphs[i][0]),
+                quad=paragraphs[i][1],
+                confidence=float(np.mean([line.confidence for line in paragraphs[i][0]])),
+                order=rank,
+            )
+            for rank, i in enumerate(order)
+        ),
+    )

@@ -1,0 +1,592 @@
+"""``OCR``: any page image → a structured, ordered ``Document`` (spec §1.2).
+
+>>> from textspotter import OCR
+>>> ocr = OCR()                                         # the shipped default model     # doctest: +SKIP
+>>> ocr("page.png")                                     # the published dict list       # doctest: +SKIP
+[{'text': 'Hello world', 'confidence': 0.97, 'left': 0.1, 'upper': 0.2, 'right': 0.6, 'lower': 0.1}, ...]
+>>> doc = ocr.read(["page.png", "paper.pdf"])[1]       # one Document per input        # doctest: +SKIP
+>>> print(doc.text())                                   # pages → paragraphs → lines    # doctest: +SKIP
+
+The work per batch of pages: render each page into its detector views (``preprocess``), detect regions in all
+views in batches (``stages.detect``), keep one detection per word when a page has several views
+(``multiscale``), read every region from its view's features (``stages.recognize``), relate the regions of each
+page (``stages.relate``), and build the pages (``assemble``). Pages are streamed: only ``batch_size`` detector
+inputs' worth of pages is decoded and held at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..document import Document, Page
+from ..export.published import MERGE_LEVELS, to_model_card, to_published
+from ..imageio import ImageOptions, PageImage, describe_source, iter_pages
+from .assemble import AssemblyOptions, PageReadings, assemble_page
+from .multiscale import select_view_detections
+from .preprocess import DetectorView, ScaleOptions, render_views, tile_views
+from .stages import (
+    DetectionOptions,
+    Groups,
+    RecognitionOptions,
+    Recognitions,
+    RelationOptions,
+    detect,
+    recognize,
+    relate,
+)
+
+__all__ = ["OCR", "DetectedRegions", "RecognizedRegions", "default_model_dir", "MERGE_LEVELS"]
+
+# Exceptions that mean "this input cannot be read" (imageio raises ImageError(ValueError), TypeError and
+# FileNotFoundError; other OSErrors cover unreadable paths such as directories or missing permissions).
+_INPUT_ERRORS = (ValueError, TypeError, OSError)
+
+_STAGES = ("load", "preprocess", "detect", "recognize", "relate", "assemble")
+
+
+def default_model_dir() -> Path:
+    """Return the folder of the shipped default model (``textspotter/weights/default``)."""
+    return Path(__file__).resolve().parent.parent / "weights" / "default"
+
+
+@dataclass(frozen=True)
+class DetectedRegions:
+    """Text regions found on one page (``OCR.detect``).
+
+    Attributes:
+        quads: ``[N, 4, 2]`` float32 quads in original-page pixels, clockwise from top-left.
+        confidence: ``[N]`` float32 detection confidence in [0, 1].
+        width, height: page size in pixels.
+    """
+
+    quads: np.ndarray
+    confidence: np.ndarray
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class RecognizedRegions:
+    """What the recognizer read in given regions of one page (``OCR.recognize``).
+
+    Attributes:
+        texts: the text of each region.
+        confidence: ``[N]`` float32 text confidence in [0, 1].
+    """
+
+    texts: list[str]
+    confidence: np.ndarray
+
+
+@dataclass
+class _Regions:
+    """The regions of a batch of pages, page-major, with everything the later stages need."""
+
+    features: torch.Tensor  # (V, C, Hf, Wf) float32, one map per detector view
+    input_size: tuple[int, int]
+    view_index: torch.Tensor  # (N,) int64 view of each region
+    crop_quads: torch.Tensor  # (N, 4, 2) in its view's detector pixels
+    geometry_quads: torch.Tensor  # (N, 4, 2) in its page's single-view detector pixels
+    original_quads: torch.Tensor  # (N, 4, 2) in original-page pixels
+    detection_confidence: torch.Tensor  # (N,)
+    page_counts: list[int] = field(default_factory=list)
+
+
+def _resolve_device(device: str | torch.device, model: torch.nn.Module, explicit_model: bool) -> torch.device:
+    if isinstance(device, str) and device == "auto":
+        if explicit_model:
+            return next(model.parameters()).device
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or a torch device, got {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available; use device='cpu' or 'auto'")
+    return resolved
+
+
+def _load_model(model: Any) -> tuple[torch.nn.Module, bool]:
+    """Return ``(model, given_as_instance)`` for ``OCR(model=...)``."""
+    from ..models.registry import OCRModel
+
+    if isinstance(model, OCRModel):
+        return model, True
+    if model is None:
+        folder = default_model_dir()
+        if not (folder / "model.json").is_file():
+            raise FileNotFoundError(
+                f"no default weights are installed (expected a model folder at {folder}); pass a model folder "
+                "with OCR(model='path/to/model') (ours, or a published Nemotron OCR v1/v2 folder), or a model "
+                "instance such as OCR(model=textspotter.models.create_model('tiny-test')) for random weights"
+            )
+        model = folder
+    if isinstance(model, (str, os.PathLike)):
+        from ..models.checkpoints import load_model
+
+        return load_model(model), False
+    raise TypeError(f"model must be None, a model folder path or an OCRModel, got {type(model).__name__}")
+
+
+def _check_merge_level(merge_level: str) -> None:
+    if merge_level not in MERGE_LEVELS:
+        raise ValueError(f"merge_level must be one of {', '.join(map(repr, MERGE_LEVELS))}; got {merge_level!r}")
+
+
+def _is_batch(images: Any) -> bool:
+    """A list or tuple is a batch of inputs; anything else (path, bytes, array, tensor, PIL...) is one input."""
+    return isinstance(images, (list, tuple))
+
+
+class OCR:
+    """Read text from images and PDFs: detect words, read them, link them into lines and paragraphs.
+
+    Args:
+        model: a model folder (ours, or a published Nemotron OCR v1/v2 folder; see ``models.checkpoints``), an
+            ``OCRModel`` instance, or None for the shipped default model.
+        device: ``"auto"`` (the instance's device for a model instance, else CUDA when available, else CPU),
+            ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or a ``torch.device``. The model is moved there and put in eval
+            mode; inference follows the model's dtype (cast it, e.g. ``model.half()``, before passing it).
+        batch_size: detector inputs per forward pass (pages in single-scale mode; tiles count one each). Also
+            the number of pages whose regions are recognized and related together.
+        image_options: how inputs are decoded (PDF dpi and password, pixel limit).
+        scale: the single view only (published), or also zoomed tiles for small text (``ScaleOptions``).
+        detection: NMS threshold and pre-filter overrides (default: the model spec's values).
+        recognition: recognizer chunk size.
+        relation: relational model chunk size.
+        assembly: validity pruning.
+
+    Raises:
+        FileNotFoundError: no default weights are installed, or the model folder does not exist.
+        TypeError: ``model`` is of an unsupported type.
+        ValueError: bad device, a model without charset, or bad options.
+
+    >>> from textspotter.models import create_model
+    >>> ocr = OCR(model=create_model("tiny-test"), device="cpu")
+    >>> ocr(np.full((64, 96, 3), 255, dtype=np.uint8))   # a blank page: nothing to read
+    []
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        *,
+        device: str | torch.device = "auto",
+        batch_size: int = 8,
+        image_options: ImageOptions | None = None,
+        scale: ScaleOptions | None = None,
+        detection: DetectionOptions | None = None,
+        recognition: RecognitionOptions | None = None,
+        relation: RelationOptions | None = None,
+        assembly: AssemblyOptions | None = None,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        for name, value, kind in (
+            ("image_options", image_options, ImageOptions),
+            ("scale", scale, ScaleOptions),
+            ("detection", detection, DetectionOptions),
+            ("recognition", recognition, RecognitionOptions),
+            ("relation", relation, RelationOptions),
+            ("assembly", assembly, AssemblyOptions),
+        ):
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
+        loaded, explicit = _load_model(model)
+        if loaded.spec.charset is None:
+            raise ValueError(f"model {loaded.spec.name!r} has no charset: its texts cannot be decoded")
+        self.device = _resolve_device(device, loaded, explicit)
+        self.model = loaded.to(self.device).eval()
+        self.batch_size = batch_size
+        self.image_options = image_options or ImageOptions()
+        self.scale = scale or ScaleOptions()
+        self.detection = detection or DetectionOptions()
+        self.recognition = recognition or RecognitionOptions()
+        self.relation = relation or RelationOptions()
+        self.assembly = assembly or AssemblyOptions()
+
+    @property
+    def spec(self):  # noqa: ANN201 - ModelSpec; imported lazily with the models
+        """The model's ``ModelSpec`` (architecture, charset, preprocessing, decoding constants)."""
+        return self.model.spec
+
+    def __repr__(self) -> str:
+        return (
+            f"OCR(model={self.spec.name!r}, device={str(self.device)!r}, batch_size={self.batch_size}, "
+            f"scale={self.scale.mode!r})"
+        )
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Whole pipeline
+
+    def __call__(self, images: Any, merge_level: str = "paragraph") -> list[dict] | list[list[dict]]:
+        """Return the published Nemotron OCR output (spec §8.3).
+
+        Args:
+            images: one input (path, bytes, base64, file object, PIL image, array, tensor, PDF...) or a list of
+                inputs.
+            merge_level: ``"word"``, ``"sentence"`` (lines) or ``"paragraph"``.
+
+        Returns:
+            For one single-page input, a list of ``{"text", "confidence", "left", "upper", "right", "lower"}``
+            dicts normalised to [0, 1], where, as published, ``"upper"`` is the **largest** y and ``"lower"`` the
+            smallest. For a list of inputs, or a multi-page input (PDF, TIFF), one such list per page, in order.
+
+        Raises:
+            ValueError: an unknown merge level (checked before any work), or an input that cannot be read
+                (``imageio.ImageError``). Unlike :meth:`read`, any unreadable input raises.
+            FileNotFoundError, TypeError: a missing path, an unsupported input type.
+        """
+        _check_merge_level(merge_level)
+        pages = [page for doc in self._documents(images, strict=True) for page in doc.pages]
+        if not _is_batch(images) and len(pages) == 1:
+            return to_published(pages[0], merge_level)
+        return [to_published(page, merge_level) for page in pages]
+
+    def model_card(self, images: Any, merge_level: str = "paragraph") -> dict | list[dict]:
+        """Return the model card's form ``{"ocr_boxes", "ocr_txts", "ocr_confs"}`` (boxes in original pixels).
+
+        Same inputs, errors and one-versus-several-pages rule as :meth:`__call__`.
+        """
+        _check_merge_level(merge_level)
+        pages = [page for doc in self._documents(images, strict=True) for page in doc.pages]
+        if not _is_batch(images) and len(pages) == 1:
+            return to_model_card(pages[0], merge_level)
+        return [to_model_card(page, merge_level) for page in pages]
+
+    def read(self, images: Any, *, progress: Callable[[int], None] | None = None) -> list[Document]:
+        """Read inputs into Documents (Page → Paragraph → Line → Word, in reading order).
+
+        Args:
+            images: one input or a list of inputs (see :meth:`__call__`).
+            progress: called with the number of pages just finished, after each batch (e.g. ``tqdm.update``).
+
+        Returns:
+            One ``Document`` per input, in input order. An input that cannot be read gives a Document with
+            ``error`` set (and no pages); the others are read normally.
+        """
+        return list(self.read_iter(images, progress=progress))
+
+    def read_iter(self, images: Any, *, progress: Callable[[int], None] | None = None) -> Iterator[Document]:
+        """Like :meth:`read`, but yield each Document as soon as its pages are done (for long batches)."""
+        return self._documents(images, strict=False, progress=progress)
+
+    def _documents(
+        self, images: Any, *, strict: bool, progress: Callable[[int], None] | None = None
+    ) -> Iterator[Document]:
+        inputs = list(images) if _is_batch(images) else [images]
+        names: list[str] = []
+        errors: dict[int, str] = {}
+        done_pages: dict[int, list[Page]] = {}
+        loaded_counts: dict[int, int] = {}  # pages per input, once the input is fully decoded
+        pending: list[tuple[int, PageImage, float]] = []
+        next_doc = 0
+
+        def finished() -> Iterator[Document]:
+            nonlocal next_doc
+            while next_doc < len(inputs) and next_doc in loaded_counts:
+                pages = done_pages.get(next_doc, [])
+                if next_doc not in errors and len(pages) < loaded_counts[next_doc]:
+                    return
+                if next_doc in errors:
+                    yield Document(source=names[next_doc], error=errors[next_doc])
+                else:
+                    yield Document(pages=tuple(pages), source=names[next_doc])
+                done_pages.pop(next_doc, None)
+                next_doc += 1
+
+        def flush() -> None:
+            batch = [(d, page, load) for d, page, load in pending if d not in errors]
+            pending.clear()
+            if not batch:
+                return
+            results = self._read_pages([page for _, page, _ in batch], [load for _, _, load in batch])
+            for (d, _, _), page in zip(batch, results):
+                done_pages.setdefault(d, []).append(page)
+            if progress is not None:
+                progress(len(batch))
+
+        pending_views = 0
+        for d, source in enumerate(inputs):
+            names.append(describe_source(source, position=d if len(inputs) > 1 else None))
+            pages_seen = 0
+            start = time.perf_counter()
+            iterator = iter_pages(source, options=self.image_options, name=names[d])
+            while True:
+                try:
+                    page = next(iterator)
+                except StopIteration:
+                    break
+                except _INPUT_ERRORS as exc:
+                    if strict:
+                        raise
+                    errors[d] = str(exc)
+                    break
+                pending.append((d, page, time.perf_counter() - start))
+                pages_seen += 1
+                pending_views += self._view_count(page)
+                if pending_views >= self.batch_size:
+                    flush()
+                    pending_views = 0
+                    yield from finished()
+                start = time.perf_counter()
+            loaded_counts[d] = pages_seen
+            yield from finished()
+        flush()
+        yield from finished()
+
+    def _view_count(self, page: PageImage) -> int:
+        if self.scale.mode == "single":
+            return 1
+        return 1 + len(tile_views(page.height, page.width, self.spec.preprocess, self.scale))
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Stages on pages
+
+    def _sync(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def _render(self, pages: Sequence[PageImage]) -> tuple[torch.Tensor, list[list[DetectorView]]]:
+        """Return all detector inputs ``[V, 3, L, Wpad]`` of the pages (page-major) and each page's views."""
+        inputs: list[torch.Tensor] = []
+        views: list[list[DetectorView]] = []
+        for page in pages:
+            page_inputs, page_views = render_views(page.image, self.spec.preprocess, self.scale, device=self.device)
+            inputs.extend(page_inputs)
+            views.append(page_views)
+        return torch.stack(inputs), views
+
+    def _detect_regions(self, pages: Sequence[PageImage], timings: dict[str, float]) -> _Regions:
+        start = self._sync()
+        images, views = self._render(pages)
+        timings["preprocess"] += self._sync() - start
+        start = self._sync()
+        found = detect(self.model, images, batch_size=self.batch_size, options=self.detection)
+        del images
+        per_view = torch.split(found.quads, found.region_counts.tolist())
+        pieces: dict[str, list[torch.Tensor]] = {k: [] for k in ("view", "crop", "geometry", "original", "conf")}
+        page_counts: list[int] = []
+        first_view, first_region = 0, 0
+        for page_views in views:
+            quads = per_view[first_view : first_view + len(page_views)]
+            count = sum(q.shape[0] for q in quads)
+            crop = found.quads[first_region : first_region + count]
+            conf = found.confidence[first_region : first_region + count]
+            view_index = torch.cat([torch.full((q.shape[0],), first_view + v) for v, q in enumerate(quads)])
+            view_index = view_index.to(crop.device)
+            original = torch.cat([view.to_original(q) for view, q in zip(page_views, quads)])
+            tiled = torch.cat([torch.full((q.shape[0],), view.tiled) for view, q in zip(page_views, quads)])
+            if len(page_views) > 1:
+                margin = self.scale.edge_margin
+                cut = torch.cat([view.touches_cut_edge(q, margin).cpu() for view, q in zip(page_views, quads)])
+                keep = select_view_detections(
+                    original, conf, view_index, tiled=tiled, cut=cut, duplicate_overlap=self.scale.duplicate_overlap
+                )
+                crop, conf, view_index, original = crop[keep], conf[keep], view_index[keep], original[keep]
+                tiled = tiled[keep.cpu()]
+            # The relational model was trained on single-view geometry: give it that, whatever view read the word.
+            single = page_views[0]
+            geometry = torch.where(tiled.to(crop.device)[:, None, None], single.to_detector(original), crop)
+            for key, value in zip(pieces, (view_index, crop, geometry, original, conf)):
+                pieces[key].append(value)
+            page_counts.append(int(crop.shape[0]))
+            first_view += len(page_views)
+            first_region += count
+        timings["detect"] += self._sync() - start
+        return _Regions(
+            features=found.features,
+            input_size=found.input_size,
+            view_index=torch.cat(pieces["view"]),
+            crop_quads=torch.cat(pieces["crop"]),
+            geometry_quads=torch.cat(pieces["geometry"]),
+            original_quads=torch.cat(pieces["original"]),
+            detection_confidence=torch.cat(pieces["conf"]),
+            page_counts=page_counts,
+        )
+
+    def _recognize_regions(self, regions: _Regions) -> Recognitions:
+        return recognize(
+            self.model,
+            regions.features,
+            regions.crop_quads,
+            regions.view_index,
+            input_size=regions.input_size,
+            options=self.recognition,
+        )
+
+    def _relate_regions(self, regions: _Regions, read: Recognitions) -> list[Groups]:
+        return relate(
+            self.model,
+            regions.features,
+            regions.crop_quads,
+            regions.view_index,
+            torch.tensor(regions.page_counts, dtype=torch.int64),
+            read.features,
+            input_size=regions.input_size,
+            geometry_quads=regions.geometry_quads,
+            options=self.relation,
+        )
+
+    def _read_pages(self, pages: Sequence[PageImage], load_times: Sequence[float]) -> list[Page]:
+        """Run every stage on a batch of pages and return their ``Page`` results."""
+        timings = dict.fromkeys(_STAGES, 0.0)
+        with torch.inference_mode():
+            regions = self._detect_regions(pages, timings)
+            start = self._sync()
+            read = self._recognize_regions(regions)
+            timings["recognize"] += self._sync() - start
+            start = self._sync()
+            groups = self._relate_regions(regions, read)
+            timings["relate"] += self._sync() - start
+        start = time.perf_counter()
+        quads = regions.original_quads.cpu().numpy()
+        detection = regions.detection_confidence.cpu().numpy()
+        text_conf = read.confidence.cpu().numpy()
+        results: list[Page] = []
+        offset = 0
+        # Batch stages are shared by the pages: each page is charged an equal part of them.
+        shared = {k: v / len(pages) for k, v in timings.items()}
+        for p, page in enumerate(pages):
+            n = regions.page_counts[p]
+            results.append(
+                assemble_page(
+                    PageReadings(
+                        texts=read.texts[offset : offset + n],
+                        quads=quads[offset : offset + n],
+                        detection_confidence=detection[offset : offset + n],
+                        text_confidence=text_conf[offset : offset + n],
+                        groups=groups[p],
+                        width=page.width,
+                        height=page.height,
+                        index=page.index,
+                        timings={**shared, "load": load_times[p]},
+                    ),
+                    options=self.assembly,
+                )
+            )
+            offset += n
+        assemble_share = (time.perf_counter() - start) / len(pages)
+        for page in results:
+            page.timings["assemble"] = assemble_share
+        return results
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Single stages on one page
+
+    def _one_page(self, image: Any, page: int) -> PageImage:
+        if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+            raise ValueError(f"page must be a non-negative int, got {page!r}")
+        for decoded in iter_pages(image, options=self.image_options):
+            if decoded.index == page:
+                return decoded
+        raise ValueError(f"{describe_source(image)}: has no page {page}")
+
+    def detect(self, image: Any, *, page: int = 0) -> DetectedRegions:
+        """Run only the detector (and the multi-view merge of ``scale``) on one page.
+
+        Args:
+            image: any input accepted by :meth:`read`.
+            page: page number for multi-page inputs.
+
+        Returns:
+            The regions' quads in original-page pixels and their detection confidences, in NMS order.
+        """
+        decoded = self._one_page(image, page)
+        timings = dict.fromkeys(_STAGES, 0.0)
+        with torch.inference_mode():
+            regions = self._detect_regions([decoded], timings)
+        return DetectedRegions(
+            quads=regions.original_quads.cpu().numpy().astype(np.float32),
+            confidence=regions.detection_confidence.cpu().numpy().astype(np.float32),
+            width=decoded.width,
+            height=decoded.height,
+        )
+
+    def _given_regions(self, image: Any, quads: Any, page: int) -> _Regions:
+        """Detector features of one page and the given quads placed in the view that shows each best."""
+        array = np.asarray(quads, dtype=np.float32)
+        if array.size and (array.ndim != 3 or array.shape[1:] != (4, 2)):
+            raise ValueError(f"quads must have shape [N, 4, 2] in original-page pixels, got {array.shape}")
+        original = torch.from_numpy(array.reshape(-1, 4, 2))
+        decoded = self._one_page(image, page)
+        inputs, views = render_views(decoded.image, self.spec.preprocess, self.scale, device=self.device)
+        single = views[0]
+        with torch.inference_mode():
+            features = _features(self.model, torch.stack(inputs), self.batch_size)
+        original = original.to(self.device)
+        view_index = torch.zeros(original.shape[0], dtype=torch.int64, device=self.device)
+        crop = single.to_detector(original)
+        # The single view reads every quad, unless it lies wholly inside a tile (away from its edges): more pixels.
+        margin = self.scale.edge_margin
+        for v, view in enumerate(views):
+            if not view.tiled:
+                continue
+            local = view.to_detector(original)
+            inside = (local.amin(dim=1) >= margin).all(-1) & (local[..., 0].amax(dim=1) <= view.width - margin)
+            inside &= local[..., 1].amax(dim=1) <= view.height - margin
+            take = inside & (view_index == 0)
+            view_index[take] = v
+            crop[take] = local[take]
+        return _Regions(
+            features=features,
+            input_size=(views[0].height, views[0].width),
+            view_index=view_index,
+            crop_quads=crop,
+            geometry_quads=single.to_detector(original),
+            original_quads=original,
+            detection_confidence=torch.ones(original.shape[0], device=self.device),
+            page_counts=[int(original.shape[0])],
+        )
+
+    def recognize(self, image: Any, quads: Any, *, page: int = 0) -> RecognizedRegions:
+        """Read the text inside given quads of one page (runs the detector only for its feature map).
+
+        Args:
+            image: any input accepted by :meth:`read`.
+            quads: ``[N, 4, 2]`` quads in original-page pixels, clockwise from the top-left vertex.
+            page: page number for multi-page inputs.
+
+        Returns:
+            The text and text confidence of each quad, in the given order.
+        """
+        regions = self._given_regions(image, quads, page)
+        with torch.inference_mode():
+            read = self._recognize_regions(regions)
+        return RecognizedRegions(texts=read.texts, confidence=read.confidence.cpu().numpy().astype(np.float32))
+
+    def relate(self, image: Any, quads: Any, *, page: int = 0) -> Groups:
+        """Group given word quads of one page into lines and paragraphs with the relational model.
+
+        Args:
+            image: any input accepted by :meth:`read`.
+            quads: ``[N, 4, 2]`` word quads in original-page pixels, clockwise from the top-left vertex.
+            page: page number for multi-page inputs.
+
+        Returns:
+            Paragraphs → lines → indices into ``quads``, words and lines in the relational graph's reading order
+            (paragraph order is undefined; ``assemble.reading_order`` orders paragraph boxes).
+        """
+        regions = self._given_regions(image, quads, page)
+        with torch.inference_mode():
+            return self._relate_regions(regions, self._recognize_regions(regions))[0]
+
+
+def _features(model: torch.nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Run the detector in batches and return its float32 feature maps ``[B, C, H/4, W/4]``."""
+    detector = model.detector
+    param = next(detector.parameters())
+    maps = [
+        detector(images[i : i + batch_size].to(device=param.device, dtype=param.dtype)).features.float()
+        for i in range(0, images.shape[0], batch_size)
+    ]
+    return torch.cat(maps)

@@ -1,0 +1,357 @@
+"""Page image → detector input, and detector coordinates → original-page coordinates (spec §1.2 steps 1–3, §4.5).
+
+The published models read a page as one square view: the page is padded to a square of side ``S = max(H, W)`` with
+the pad colour of the model spec (white, bottom-right by default), resized bilinearly (``align_corners=True``) to
+``L × L`` and, when ``L`` is not a multiple of 128, right-padded with zeros to the next multiple (v2 package).
+Detected quads come back by ``× S / L``; with centre padding we also subtract the page offset, which the official
+code forgets (spec §4.5).
+
+Beyond the published single view, a page can also be read as overlapping ``L × L`` tiles of a larger rendering of
+the same padded square, in addition to the single view (``ScaleOptions``), so that small text keeps enough detector
+pixels. Every detector input,
+whole page or tile, is described by a ``DetectorView`` that maps its pixels to the original page.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models.spec import PreprocessConfig
+
+__all__ = [
+    "ScaleOptions",
+    "DetectorView",
+    "page_view",
+    "tile_views",
+    "tiled_side",
+    "render_square",
+    "render_page",
+    "render_views",
+]
+
+# The published code right-pads the detector input width to a multiple of 128 (spec §1.2 step 3): the CUDA NMS
+# works on 32-cell row segments of the L/4-wide map.
+_WIDTH_MULTIPLE = 128
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    """How many detector views read each page.
+
+    Attributes:
+        mode: ``"single"`` reads the page once at ``L × L`` (the published behaviour). ``"tiled"`` also reads it as
+            overlapping ``L × L`` tiles of a rendering ``zoom`` times larger, and keeps, for each word found more
+            than once, the best reading (see ``pipeline.multiscale``); the single view stays because it holds whole
+            the words that are larger than a tile.
+        zoom: size of the tiled rendering relative to the single view (2.0: text twice as large in detector pixels).
+        max_upscale: cap on detector pixels per original pixel for the tiled rendering, so that small images are
+            not blown up for nothing; when the cap leaves no gain over the single view, tiling is skipped.
+        overlap: fraction of the tile side shared by neighbouring tiles; words narrower than the overlap are seen
+            whole in at least one tile.
+        duplicate_overlap: two detections of different views are the same word when their intersection covers at
+            least this fraction of the smaller one's box (a word cut by a tile edge is mostly inside the whole one).
+        edge_margin: detections closer than this (in detector pixels) to a tile edge that cuts through the page are
+            treated as possibly cut, and lose against a duplicate that is not.
+    """
+
+    mode: str = "single"
+    zoom: float = 2.0
+    max_upscale: float = 2.0
+    overlap: float = 0.25
+    duplicate_overlap: float = 0.5
+    edge_margin: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("single", "tiled"):
+            raise ValueError(f"ScaleOptions.mode must be 'single' or 'tiled', got {self.mode!r}")
+        if not self.zoom >= 1.0:
+            raise ValueError(f"ScaleOptions.zoom must be >= 1, got {self.zoom!r}")
+        if not self.max_upscale > 0:
+            raise ValueError(f"ScaleOptions.max_upscale must be > 0, got {self.max_upscale!r}")
+        if not 0.0 <= self.overlap < 0.9:
+            raise ValueError(f"ScaleOptions.overlap must be in [0, 0.9), got {self.overlap!r}")
+        if not 0.0 < self.duplicate_overlap <= 1.0:
+            raise ValueError(f"ScaleOptions.duplicate_overlap must be in (0, 1], got {self.duplicate_overlap!r}")
+        if self.edge_margin < 0:
+            raise ValueError(f"ScaleOptions.edge_margin must be >= 0, got {self.edge_margin!r}")
+
+
+@dataclass(frozen=True)
+class DetectorView:
+    """One detector input (the whole page or a tile) and the map from its pixels to the original page.
+
+    ``original = detector * scale + offset`` for x and y alike. Coordinates are pixel positions with the origin at
+    the top-left corner of the top-left pixel.
+
+    Attributes:
+        scale: original pixels per detector pixel (``S / L`` for the single view).
+        offset_x, offset_y: original-page position of detector pixel (0, 0) (negative for centre padding).
+        height, width: size of the detector input in pixels (``L`` and ``L`` rounded up to a multiple of 128).
+        cut_edges: (left, top, right, bottom): whether that edge of the view cuts through the page next to another
+            tile (words there may be truncated). All False for the single view.
+        tiled: whether the view is a tile of the zoomed rendering (False for the published single view).
+    """
+
+    scale: float
+    offset_x: float
+    offset_y: float
+    height: int
+    width: int
+    cut_edges: tuple[bool, bool, bool, bool] = (False, False, False, False)
+    tiled: bool = False
+
+    def to_original(self, quads: torch.Tensor) -> torch.Tensor:
+        """Map ``[..., 4, 2]`` detector-view quads to original-page pixels (same dtype and device)."""
+        offset = quads.new_tensor([self.offset_x, self.offset_y])
+        return quads * self.scale + offset
+
+    def to_detector(self, quads: torch.Tensor) -> torch.Tensor:
+        """Map ``[..., 4, 2]`` original-page quads to this view's detector pixels (same dtype and device)."""
+        offset = quads.new_tensor([self.offset_x, self.offset_y])
+        return (quads - offset) / self.scale
+
+    def touches_cut_edge(self, quads: torch.Tensor, margin: float) -> torch.Tensor:
+        """Return ``[N]`` bool: whether each detector-view quad ``[N, 4, 2]`` comes within ``margin`` of a cut edge."""
+        touches = torch.zeros(quads.shape[0], dtype=torch.bool, device=quads.device)
+        if not any(self.cut_edges):
+            return touches
+        lo, hi = quads.amin(dim=1), quads.amax(dim=1)  # (N, 4, 2) -> (N, 2)
+        left, top, right, bottom = self.cut_edges
+        if left:
+            touches |= lo[:, 0] <= margin
+        if top:
+            touches |= lo[:, 1] <= margin
+        if right:
+            touches |= hi[:, 0] >= self.width - margin
+        if bottom:
+            touches |= hi[:, 1] >= self.height - margin
+        return touches
+
+
+def _padded_width(infer_length: int) -> int:
+    return math.ceil(infer_length / _WIDTH_MULTIPLE) * _WIDTH_MULTIPLE
+
+
+def _square_offset(height: int, width: int, pad_how: str) -> tuple[int, int]:
+    """Return the (x, y) position of the page inside its padded square."""
+    side = max(height, width)
+    if pad_how == "center":
+        return (side - width) // 2, (side - height) // 2
+    return 0, 0
+
+
+def page_view(height: int, width: int, config: PreprocessConfig) -> DetectorView:
+    """Return the published single view of an ``height × width`` page (spec §1.2, §4.5).
+
+    Args:
+        height, width: original page size in pixels (both ≥ 1).
+        config: the model's preprocessing (``infer_length`` L, ``pad_how``).
+
+    Returns:
+        A view with ``scale = S / L`` and, for centre padding, the offset that puts quads back on the page.
+    """
+    side = max(height, width)
+    scale = side / config.infer_length
+    pad_x, pad_y = _square_offset(height, width, config.pad_how)
+    return DetectorView(
+        scale=scale,
+        offset_x=-pad_x,
+        offset_y=-pad_y,
+        height=config.infer_length,
+        width=_padded_width(config.infer_length),
+    )
+
+
+def _tile_starts(extent: int, tile: int, stride: int) -> list[int]:
+    """Evenly spread tile start positions covering ``[0, extent)`` with at most ``stride`` between starts."""
+    if extent <= tile:
+        return [0]
+    count = math.ceil((extent - tile) / stride) + 1
+    return [round(i * (extent - tile) / (count - 1)) for i in range(count)]
+
+
+def tiled_side(height: int, width: int, config: PreprocessConfig, options: ScaleOptions) -> int | None:
+    """Return the side ``R`` of the zoomed square rendering used for tiles, or None when tiling gains nothing.
+
+    ``R = L · zoom``, capped so that one original pixel becomes at most ``max_upscale`` detector pixels (but never
+    below ``L``). Returns None when the capped ``R`` is not larger than ``L``.
+    """
+    side = max(height, width)
+    length = config.infer_length
+    target = min(length * options.zoom, max(side * options.max_upscale, length))
+    rendered = int(round(target))
+    return rendered if rendered > length else None
+
+
+def tile_views(height: int, width: int, config: PreprocessConfig, options: ScaleOptions) -> list[DetectorView]:
+    """Return the ``L × L`` tile views of a page rendered at side ``R`` (see ``tiled_side``), row-major.
+
+    Tiles cover only the page (placed at the top-left of its square: tiles need no centring), overlap by
+    ``options.overlap`` of a tile, and are padded with the pad colour where they pass the page. Empty list when
+    tiling gains nothing over the single view.
+    """
+    rendered = tiled_side(height, width, config, options)
+    if rendered is None:
+        return []
+    length = config.infer_length
+    side = max(height, width)
+    scale = side / rendered
+    page_w = math.ceil(width / scale)
+    page_h = math.ceil(height / scale)
+    stride = max(1, int(length * (1.0 - options.overlap)))
+    xs, ys = _tile_starts(page_w, length, stride), _tile_starts(page_h, length, stride)
+    views = []
+    for row, y in enumerate(ys):
+        for col, x in enumerate(xs):
+            cut = (col > 0, row > 0, col < len(xs) - 1, row < len(ys) - 1)
+            views.append(
+                DetectorView(
+                    scale=scale,
+                    offset_x=x * scale,
+                    offset_y=y * scale,
+                    height=length,
+                    width=_padded_width(length),
+                    cut_edges=cut,
+                    tiled=True,
+                )
+            )
+    return views
+
+
+def _sample_axis(
+    out_size: int, square_size: int, page_start: int, page_size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear (``align_corners=True``) sampling of one axis of the padded square, expressed on the page.
+
+    Output pixel ``j`` samples the square at ``j · (square_size − 1) / (out_size − 1)`` (in float32, as PyTorch's
+    ``upsample_bilinear2d`` does), between square pixels ``i0`` and ``i0 + 1`` with weight ``w`` on the second.
+
+    Returns:
+        ``(first, second, first_is_pad, second_is_pad, weight)``, each ``[out_size]``: int64 page indices (clamped
+        into the page), bool masks of the samples that fall on the padding, float32 weights.
+    """
+    scale = torch.tensor((square_size - 1) / (out_size - 1) if out_size > 1 else 0.0, dtype=torch.float32)
+    position = torch.arange(out_size, dtype=torch.float32) * scale
+    first = position.to(torch.int64)  # non-negative, so truncation is the floor
+    second = torch.where(first < square_size - 1, first + 1, first)
+    weight = position - first.to(torch.float32)
+    first, second = first - page_start, second - page_start
+    first_pad, second_pad = (first < 0) | (first >= page_size), (second < 0) | (second >= page_size)
+    tensors = (first.clamp(0, page_size - 1), second.clamp(0, page_size - 1), first_pad, second_pad, weight)
+    return tuple(t.to(device) for t in tensors)  # type: ignore[return-value]
+
+
+def render_square(
+    image: np.ndarray | torch.Tensor,
+    side: int,
+    config: PreprocessConfig,
+    *,
+    pad_how: str | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Pad a page to a square with the pad colour and resize it to ``side × side`` (spec §1.2 steps 1–3).
+
+    Equal (to float rounding, ~1e-6) to padding the page into its ``S × S`` square and calling
+    ``F.interpolate(..., size=(side, side), mode="bilinear", align_corners=True)``, but computed as separable
+    gathers and linear interpolations of the page itself: the padded square (58 MB of floats for a 200-dpi letter
+    page) is never built, and only the ``side`` rows needed are converted to float.
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB page (numpy or tensor).
+        side: output side in pixels.
+        config: the model's preprocessing (pad colour, default placement).
+        pad_how: placement override (``"bottom_right"`` or ``"center"``); None uses ``config.pad_how``.
+        device: where to build the result.
+
+    Returns:
+        ``[3, side, side]`` float32 in [0, 1].
+    """
+    if isinstance(image, np.ndarray) and not image.flags.writeable:
+        image = image.copy()  # torch cannot view read-only memory (e.g. np.asarray of a PIL image)
+    pixels = torch.as_tensor(image).to(device)
+    if pixels.dtype != torch.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"page image must be [H, W, 3] uint8, got {tuple(pixels.shape)} {pixels.dtype}")
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    square_side = max(height, width)
+    pad_x, pad_y = _square_offset(height, width, pad_how or config.pad_how)
+    color = torch.tensor(config.pad_color, dtype=torch.float32, device=pixels.device)
+
+    def gather(values: torch.Tensor, dim: int, index: torch.Tensor, is_pad: torch.Tensor) -> torch.Tensor:
+        picked = values.index_select(dim, index).float()
+        if values.dtype == torch.uint8:
+            picked /= 255.0
+        if bool(is_pad.any()):
+            if dim == 0:
+                picked[is_pad] = color
+            else:
+                picked[:, is_pad] = color
+        return picked
+
+    # Rows first, on the uint8 page in (H, W, 3) layout, then columns; (side, side, 3) -> (3, side, side).
+    row_a, row_b, pad_a, pad_b, row_w = _sample_axis(side, square_side, pad_y, height, pixels.device)
+    rows = torch.lerp(gather(pixels, 0, row_a, pad_a), gather(pixels, 0, row_b, pad_b), row_w.view(-1, 1, 1))
+    col_a, col_b, pad_a, pad_b, col_w = _sample_axis(side, square_side, pad_x, width, pixels.device)
+    out = torch.lerp(gather(rows, 1, col_a, pad_a), gather(rows, 1, col_b, pad_b), col_w.view(1, -1, 1))
+    return out.permute(2, 0, 1).contiguous()
+
+
+def _fit_width(square: torch.Tensor, width: int) -> torch.Tensor:
+    """Right-pad ``[3, L, L]`` with zeros to ``[3, L, width]`` (the v2 package pads with 0.0, spec §1.2 step 3)."""
+    if square.shape[-1] == width:
+        return square
+    return F.pad(square, (0, width - square.shape[-1]), value=0.0)
+
+
+def render_page(
+    image: np.ndarray | torch.Tensor, config: PreprocessConfig, *, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, DetectorView]:
+    """Build the published single detector input of a page: ``[3, L, Wpad]`` float32 in [0, 1], and its view."""
+    view = page_view(int(image.shape[0]), int(image.shape[1]), config)
+    return _fit_width(render_square(image, config.infer_length, config, device=device), view.width), view
+
+
+def render_views(
+    image: np.ndarray | torch.Tensor,
+    config: PreprocessConfig,
+    options: ScaleOptions,
+    *,
+    device: torch.device | str = "cpu",
+) -> tuple[list[torch.Tensor], list[DetectorView]]:
+    """Build every detector input of one page for the given scale mode.
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB page.
+        config: the model's preprocessing.
+        options: which views to build.
+        device: where to build the inputs.
+
+    Returns:
+        ``(inputs, views)``: inputs are ``[3, L, Wpad]`` float32 in [0, 1]; the single view comes first, then the
+        tiles (if any) in row-major order.
+    """
+    single, view = render_page(image, config, device=device)
+    inputs, views = [single], [view]
+    if options.mode == "single":
+        return inputs, views
+    height, width = int(image.shape[0]), int(image.shape[1])
+    tiles = tile_views(height, width, config, options)
+    if not tiles:
+        return inputs, views
+    rendered = render_square(
+        image, tiled_side(height, width, config, options), config, pad_how="bottom_right", device=device
+    )
+    length = config.infer_length
+    color = torch.tensor(config.pad_color, dtype=rendered.dtype, device=rendered.device).view(3, 1, 1)
+    for tile_view in tiles:
+        x0, y0 = round(tile_view.offset_x / tile_view.scale), round(tile_view.offset_y / tile_view.scale)
+        crop = rendered[:, y0 : y0 + length, x0 : x0 + length]
+        tile = color.expand(3, length, length).clone()
+        tile[:, : crop.shape[1], : crop.shape[2]] = crop
+        inputs.append(_fit_width(tile, tile_view.width))
+        views.append(tile_view)
+    return inputs, views

@@ -1,0 +1,381 @@
+"""The three inference stages on tensors, each usable alone (spec §1.2 steps 4–11, §4–§7).
+
+* :func:`detect` — detector input images → text regions (quads in detector pixels, confidences) and the shared
+  feature map F.
+* :func:`recognize` — F + quads → texts, text confidences and the recognizer features the relational model reads.
+* :func:`relate` — F + quads + recognizer features → per image, paragraphs → lines → region indices.
+
+``textspotter.pipeline.ocr.OCR`` chains them for whole pages (and offers page-level ``detect`` / ``recognize`` /
+``relate`` methods on images); these functions are for callers that hold tensors already.
+
+All quads here are ``[N, 4, 2]`` float32 (x, y) in pixels of the detector input they were found in (the
+``input_size`` image), clockwise from top-left. Regions of a batch are image-major, with ``image_indices [N]``
+(or ``region_counts [B]``) saying which image each belongs to. Call under ``torch.inference_mode()``; the
+functions follow the device and dtype of the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..ops import (
+    decode_greedy,
+    group_relations,
+    indirect_grid_sample,
+    prefilter_confidence,
+    quad_nms,
+    quad_rectify_grid,
+    region_counts_to_indices,
+    rrect_to_quads,
+)
+
+__all__ = [
+    "DetectionOptions",
+    "RecognitionOptions",
+    "RelationOptions",
+    "Detections",
+    "Recognitions",
+    "Groups",
+    "detect",
+    "crop_features",
+    "recognize",
+    "relate",
+]
+
+Groups = list[list[list[int]]]
+"""One image's grouping: paragraphs → lines → region indices (local to the image), in graph order."""
+
+
+@dataclass(frozen=True)
+class DetectionOptions:
+    """Detector stage settings; ``None`` takes the value saved in the model spec (``spec.postprocess``).
+
+    Attributes:
+        prob_threshold: minimum cell probability kept by the quad NMS.
+        iou_threshold: AABB IoU at which the quad NMS joins cells.
+        use_prefilter: apply the v2 centerness × probability peak filter before NMS (spec §4.4).
+    """
+
+    prob_threshold: float | None = None
+    iou_threshold: float | None = None
+    use_prefilter: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("prob_threshold", "iou_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"DetectionOptions.{name} must be in [0, 1] or None, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RecognitionOptions:
+    """Recognizer stage settings.
+
+    Attributes:
+        chunk_size: regions per recognizer forward pass (bounds memory; results do not depend on it).
+    """
+
+    chunk_size: int = 128
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            raise ValueError(f"RecognitionOptions.chunk_size must be a positive int, got {self.chunk_size!r}")
+
+
+@dataclass(frozen=True)
+class RelationOptions:
+    """Relational stage settings.
+
+    Attributes:
+        chunk_size: regions per relational forward pass; whole images are kept together, so an image with more
+            regions than this runs alone.
+    """
+
+    chunk_size: int = 128
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            raise ValueError(f"RelationOptions.chunk_size must be a positive int, got {self.chunk_size!r}")
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Text regions of a batch of detector inputs.
+
+    Attributes:
+        quads: ``[N, 4, 2]`` float32 region quads in detector-input pixels, image-major.
+        confidence: ``[N]`` float32 mean cell probability of each region, in [0, 1].
+        region_counts: ``[B]`` int64 number of regions of each image.
+        features: ``[B, C, H/4, W/4]`` float32 shared feature map F.
+        input_size: ``(H, W)`` of the detector inputs in pixels.
+    """
+
+    quads: torch.Tensor
+    confidence: torch.Tensor
+    region_counts: torch.Tensor
+    features: torch.Tensor
+    input_size: tuple[int, int]
+
+    @property
+    def image_indices(self) -> torch.Tensor:
+        """``[N]`` int64 image index of every region."""
+        return region_counts_to_indices(self.region_counts, self.quads.shape[0])
+
+
+@dataclass(frozen=True)
+class Recognitions:
+    """What the recognizer read in each region.
+
+    Attributes:
+        texts: decoded text of each of the ``N`` regions (greedy; spec §6.4).
+        confidence: ``[N]`` float32 text confidence in [0, 1] (product or geometric mean, from the model spec).
+        features: ``[N, T, D]`` float32 recognizer features (input of the relational model).
+    """
+
+    texts: list[str]
+    confidence: torch.Tensor
+    features: torch.Tensor
+
+
+def _model_dtype(module: torch.nn.Module) -> torch.dtype:
+    return next(module.parameters()).dtype
+
+
+def _model_device(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def detect(
+    model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 8, options: DetectionOptions | None = None
+) -> Detections:
+    """Find text regions in detector inputs (spec §1.2 steps 4–7).
+
+    Runs the detector in batches of ``batch_size``, optionally pre-filters the confidence map (spec §4.4),
+    turns the rotated boxes into quads and merges them with the quad NMS (spec §4.3).
+
+    Args:
+        model: an ``OCRModel`` (uses ``model.detector`` and ``model.spec.postprocess``).
+        images: ``[B, 3, H, W]`` float RGB in [0, 1], already padded and resized (``preprocess.render_views``);
+            H and W multiples of 32.
+        batch_size: images per detector forward pass (results do not depend on it).
+        options: threshold and pre-filter overrides.
+
+    Returns:
+        :class:`Detections` on the model's device; the feature map is float32 whatever the model dtype.
+
+    >>> from textspotter.models import create_model
+    >>> model = create_model("tiny-test").eval()
+    >>> with torch.inference_mode():
+    ...     found = detect(model, torch.rand(2, 3, 128, 128))
+    >>> found.region_counts.shape, found.features.shape[0]
+    (torch.Size([2]), 2)
+    """
+    options = options or DetectionOptions()
+    post = model.spec.postprocess
+    prob_threshold = post.prob_threshold if options.prob_threshold is None else options.prob_threshold
+    iou_threshold = post.iou_threshold if options.iou_threshold is None else options.iou_threshold
+    use_prefilter = post.use_prefilter if options.use_prefilter is None else options.use_prefilter
+    if images.ndim != 4 or images.shape[1] != 3 or images.shape[0] == 0:
+        raise ValueError(f"images must have shape [B, 3, H, W] with B >= 1, got {tuple(images.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    detector = model.detector
+    device, dtype = _model_device(detector), _model_dtype(detector)
+    quads, confidence, counts, features = [], [], [], []
+    for start in range(0, images.shape[0], batch_size):
+        batch = images[start : start + batch_size].to(device=device, dtype=dtype)
+        out = detector(batch)
+        logits = out.confidence.float()
+        rboxes = out.rboxes.float()
+        if use_prefilter:
+            logits = prefilter_confidence(logits, rboxes, kernel=post.prefilter_peak_kernel)
+        cell_size = batch.shape[-2] // logits.shape[-2]
+        batch_quads, batch_conf, batch_counts = quad_nms(
+            rrect_to_quads(rboxes, cell_size=cell_size),
+            torch.sigmoid(logits),
+            prob_threshold=prob_threshold,
+            iou_threshold=iou_threshold,
+        )
+        quads.append(batch_quads)
+        confidence.append(batch_conf)
+        counts.append(batch_counts)
+        # Crops are sampled from the fp32 feature map (spec §1.2 step 8), whatever the detector ran in.
+        features.append(out.features.float())
+    return Detections(
+        quads=torch.cat(quads).float(),
+        confidence=torch.cat(confidence).float(),
+        region_counts=torch.cat(counts).to(torch.int64),
+        features=torch.cat(features),
+        input_size=(int(images.shape[-2]), int(images.shape[-1])),
+    )
+
+
+def crop_features(
+    features: torch.Tensor,
+    quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    output_size: tuple[int, int],
+    isotropic: bool,
+) -> torch.Tensor:
+    """Sample the feature map along each quad into a rectified grid (spec §5).
+
+    Args:
+        features: ``[B, C, Hf, Wf]`` float32 feature map F.
+        quads: ``[N, 4, 2]`` quads in detector-input pixels.
+        image_indices: ``[N]`` int64 index into ``features`` of each quad.
+        input_size: ``(H, W)`` of the detector input (the quads' pixel space).
+        output_size: ``(rows, cols)`` of the crop: ``(8, T)`` for the recognizer, ``(2, 3)`` for the relational
+            model.
+        isotropic: keep the quad's aspect ratio (recognizer; columns past the text are zero) or stretch it over
+            the whole grid (relational model).
+
+    Returns:
+        ``[N, C, rows, cols]`` float32 crops.
+    """
+    grid = quad_rectify_grid(
+        quads.float(), input_size[0], input_size[1], output_size[0], output_size[1], isotropic=isotropic
+    )
+    return indirect_grid_sample(features, grid, image_indices.to(torch.int64))
+
+
+def recognize(
+    model: torch.nn.Module,
+    features: torch.Tensor,
+    quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    options: RecognitionOptions | None = None,
+) -> Recognitions:
+    """Read the text of each quad from the detector features (spec §5, §6).
+
+    Args:
+        model: an ``OCRModel`` (uses ``model.recognizer`` and the charset and confidence rule of ``model.spec``).
+        features: ``[B, C, Hf, Wf]`` float32 feature map F of the detector inputs.
+        quads: ``[N, 4, 2]`` quads in detector-input pixels.
+        image_indices: ``[N]`` int64 index into ``features`` of each quad.
+        input_size: ``(H, W)`` of the detector inputs.
+        options: chunk size.
+
+    Returns:
+        :class:`Recognitions` (texts, ``[N]`` text confidences, ``[N, T, D]`` recognizer features).
+    """
+    options = options or RecognitionOptions()
+    spec = model.spec
+    if spec.charset is None:
+        raise ValueError(f"model {spec.name!r} has no charset: its texts cannot be decoded")
+    recognizer = model.recognizer
+    dtype = _model_dtype(recognizer)
+    config = spec.recognizer
+    texts: list[str] = []
+    confidence, recog_features = [], []
+    for start in range(0, quads.shape[0], options.chunk_size):
+        strips = crop_features(
+            features,
+            quads[start : start + options.chunk_size],
+            image_indices[start : start + options.chunk_size],
+            input_size=input_size,
+            output_size=(config.strip_height, config.max_width),
+            isotropic=True,
+        )
+        out = recognizer(strips.to(dtype))
+        chunk_texts, chunk_conf = decode_greedy(out.logits.float(), spec.charset, mode=spec.postprocess.text_confidence)
+        texts.extend(chunk_texts)
+        confidence.append(chunk_conf.float())
+        recog_features.append(out.features.float())
+    if not texts:
+        device = features.device
+        return Recognitions(
+            texts=[],
+            confidence=torch.zeros(0, device=device),
+            features=torch.zeros(0, config.max_width, config.feature_depth, device=device),
+        )
+    return Recognitions(texts=texts, confidence=torch.cat(confidence), features=torch.cat(recog_features))
+
+
+def _image_chunks(region_counts: Sequence[int], chunk_size: int) -> list[tuple[int, int]]:
+    """Group consecutive images into ``(first, end)`` ranges of at most ``chunk_size`` regions (≥ 1 image each)."""
+    chunks: list[tuple[int, int]] = []
+    first, total = 0, 0
+    for i, count in enumerate(region_counts):
+        if i > first and total + count > chunk_size:
+            chunks.append((first, i))
+            first, total = i, 0
+        total += count
+    if len(region_counts) > first:
+        chunks.append((first, len(region_counts)))
+    return chunks
+
+
+def relate(
+    model: torch.nn.Module,
+    features: torch.Tensor,
+    quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    region_counts: torch.Tensor,
+    recognizer_features: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    geometry_quads: torch.Tensor | None = None,
+    options: RelationOptions | None = None,
+) -> list[Groups]:
+    """Link regions into lines and paragraphs with the relational model (spec §7).
+
+    The relational model reads, per region, a ``(2, 3)`` stretched crop of the feature map, the region's quad and
+    its recognizer features, and relates each region to its nearest neighbours on the same page. Its dense word /
+    line relations are decoded into chains (``ops.group_relations``, spec §7.6 steps 1–4).
+
+    Args:
+        model: an ``OCRModel`` (uses ``model.relational``).
+        features: ``[B, C, Hf, Wf]`` float32 feature map F of the detector inputs.
+        quads: ``[N, 4, 2]`` quads in detector-input pixels, used to crop ``features``.
+        image_indices: ``[N]`` int64 index into ``features`` of each quad.
+        region_counts: ``[P]`` int64 regions per page; regions are page-major. A page is what the relational model
+            relates; it is usually one detector input, but may span several (tiles of one page).
+        recognizer_features: ``[N, T, D]`` float32 from :func:`recognize`.
+        input_size: ``(H, W)`` of the detector inputs.
+        geometry_quads: ``[N, 4, 2]`` quads that the relational model sees as geometry, in the page's single-view
+            detector pixels (the space it was trained in); None uses ``quads``.
+        options: chunk size.
+
+    Returns:
+        Per page, paragraphs → lines → region indices **local to the page** (0 … n_p − 1), in graph order.
+    """
+    from ..models.relational import relations_to_dense
+
+    options = options or RelationOptions()
+    relational = model.relational
+    counts = [int(c) for c in region_counts.tolist()]
+    geometry = quads if geometry_quads is None else geometry_quads
+    offsets = [0]
+    for count in counts:
+        offsets.append(offsets[-1] + count)
+    groups: list[Groups] = []
+    for first, end in _image_chunks(counts, options.chunk_size):
+        lo, hi = offsets[first], offsets[end]
+        chunk_counts = region_counts[first:end].to(device="cpu", dtype=torch.int64)
+        if hi == lo:
+            groups.extend([] for _ in range(end - first))
+            continue
+        crops = crop_features(
+            features,
+            quads[lo:hi],
+            image_indices[lo:hi],
+            input_size=input_size,
+            output_size=tuple(model.spec.relational.grid_size),
+            isotropic=False,
+        )
+        # The relational model casts its inputs to float32 itself (spec §2.2).
+        out = relational(crops, geometry[lo:hi], chunk_counts, recognizer_features[lo:hi])
+        words, lines, line_log_var = relations_to_dense(out, chunk_counts)
+        for page_words, page_lines, page_log_var in zip(words, lines, line_log_var):
+            if page_words.shape[0] == 0:
+                groups.append([])
+                continue
+            groups.append(group_relations(page_words.float(), page_lines.float(), page_log_var.float()))
+    return groups

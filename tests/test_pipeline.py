@@ -1,0 +1,440 @@
+"""Unit tests of the pipeline pieces: preprocessing, assembly and reading order, view merging, tensor stages."""
+
+import numpy as np
+import pytest
+import torch
+
+from test_pipeline_fakes import fake_model, page_with_boxes
+from textspotter.models import create_model
+from textspotter.models.spec import PreprocessConfig
+from textspotter.pipeline import (
+    AssemblyOptions,
+    DetectionOptions,
+    PageReadings,
+    RecognitionOptions,
+    RelationOptions,
+    ScaleOptions,
+    assemble_page,
+    detect,
+    reading_order,
+    recognize,
+    relate,
+)
+from textspotter.pipeline.multiscale import select_view_detections
+from textspotter.pipeline.preprocess import (
+    DetectorView,
+    page_view,
+    render_page,
+    render_square,
+    render_views,
+    tile_views,
+)
+from textspotter.pipeline.stages import _image_chunks
+
+# ----------------------------------------------------------------------------------------------------------------
+# Preprocessing
+
+
+def test_page_view_scales_back_by_side_over_length():
+    config = PreprocessConfig(infer_length=256)
+    view = page_view(300, 600, config)
+    assert (view.scale, view.offset_x, view.offset_y, view.height, view.width) == (600 / 256, 0, 0, 256, 256)
+    quad = torch.tensor([[[10.0, 20.0], [30.0, 20.0], [30.0, 40.0], [10.0, 40.0]]])
+    assert torch.allclose(view.to_original(quad), quad * 600 / 256)
+    assert torch.allclose(view.to_detector(view.to_original(quad)), quad)
+
+
+def test_centre_padding_offset_is_subtracted():
+    config = PreprocessConfig(infer_length=256, pad_how="center")
+    view = page_view(300, 600, config)  # page sits 150 px down in its 600×600 square
+    assert (view.offset_x, view.offset_y) == (0, -150)
+    top_left_of_page = torch.tensor([[[0.0, 150 * 256 / 600]] * 4])
+    assert torch.allclose(view.to_original(top_left_of_page), torch.zeros(1, 4, 2), atol=1e-4)
+
+
+@pytest.mark.parametrize("pad_how", ["bottom_right", "center"])
+def test_render_page_pads_with_the_pad_colour(pad_how):
+    config = PreprocessConfig(infer_length=128, pad_color=(1.0, 0.5, 0.0), pad_how=pad_how)
+    image = np.zeros((64, 128, 3), dtype=np.uint8)  # black page, half as tall as wide
+    tensor, view = render_page(image, config)
+    assert tensor.shape == (3, 128, 128) and tensor.dtype == torch.float32
+    page_rows = slice(0, 64) if pad_how == "bottom_right" else slice(32, 96)
+    pad_rows = slice(64, 128) if pad_how == "bottom_right" else slice(0, 32)
+    assert float(tensor[:, page_rows].abs().max()) == 0.0
+    assert torch.allclose(tensor[:, pad_rows].mean((1, 2)), torch.tensor([1.0, 0.5, 0.0]))
+    assert view.offset_y == (0 if pad_how == "bottom_right" else -32)
+
+
+def test_render_page_pads_width_to_a_multiple_of_128_with_zeros():
+    config = PreprocessConfig(infer_length=160)
+    tensor, view = render_page(np.full((50, 50, 3), 255, dtype=np.uint8), config)
+    assert tensor.shape == (3, 160, 256) and (view.height, view.width) == (160, 256)
+    assert float(tensor[:, :, :160].min()) == 1.0 and float(tensor[:, :, 160:].abs().max()) == 0.0
+
+
+def test_render_resizes_bilinearly_with_aligned_corners():
+    config = PreprocessConfig(infer_length=128)
+    image = np.zeros((256, 256, 3), dtype=np.uint8)
+    image[:, :, 0] = np.arange(256, dtype=np.uint8)[None, :]  # a horizontal ramp 0..255
+    tensor, _ = render_page(image, config)
+    # align_corners=True keeps both end pixels exactly: 0 at the left edge, 255 at the right.
+    assert float(tensor[0, 0, 0]) == 0.0 and float(tensor[0, 0, -1]) == 1.0
+    assert torch.allclose(tensor[0, 0], torch.linspace(0, 1, 128), atol=1e-6)
+
+
+@pytest.mark.parametrize("pad_how", ["bottom_right", "center"])
+@pytest.mark.parametrize(("height", "width", "side"), [(220, 170, 128), (30, 60, 128), (60, 30, 256), (1, 7, 32)])
+def test_render_square_equals_padding_then_interpolating(pad_how, height, width, side):
+    config = PreprocessConfig(pad_color=(1.0, 0.5, 0.25), pad_how=pad_how)
+    image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    square_side = max(height, width)
+    x0 = (square_side - width) // 2 if pad_how == "center" else 0
+    y0 = (square_side - height) // 2 if pad_how == "center" else 0
+    square = torch.tensor(config.pad_color).view(3, 1, 1).repeat(1, square_side, square_side)
+    square[:, y0 : y0 + height, x0 : x0 + width] = torch.from_numpy(image).permute(2, 0, 1) / 255.0
+    expected = torch.nn.functional.interpolate(square[None], size=(side, side), mode="bilinear", align_corners=True)
+    assert torch.allclose(render_square(image, side, config), expected[0], atol=1e-6)
+
+
+def test_tiles_cover_the_page_with_overlap_and_mark_cut_edges():
+    config = PreprocessConfig(infer_length=256)
+    options = ScaleOptions(mode="tiled", zoom=2.0, max_upscale=4.0, overlap=0.25)
+    views = tile_views(1000, 700, config, options)  # rendered at 512: page 512 × 358 → 3 × 2 tiles
+    assert len(views) == 6 and all(v.tiled for v in views)
+    xs = sorted({v.offset_x for v in views})
+    ys = sorted({v.offset_y for v in views})
+    assert xs[0] == 0 and ys[0] == 0
+    side = views[0].scale * 256  # a tile's side in original pixels
+    assert xs[-1] + side >= 700 - 1e-6 and ys[-1] + side >= 1000 - 1e-6  # the page is covered
+    assert all(b - a <= side * 0.75 + 1e-6 for a, b in zip(ys, ys[1:]))  # neighbours overlap by ≥ 25 %
+    corner = next(v for v in views if v.offset_x == 0 and v.offset_y == 0)
+    assert corner.cut_edges == (False, False, True, True)
+
+
+def test_tiling_is_skipped_when_it_gains_nothing():
+    config = PreprocessConfig(infer_length=256)
+    options = ScaleOptions(mode="tiled", max_upscale=1.0)
+    assert tile_views(200, 200, config, options) == []  # already upscaled by the single view
+    inputs, views = render_views(np.zeros((200, 200, 3), dtype=np.uint8), config, options)
+    assert len(inputs) == 1 and not views[0].tiled
+
+
+def test_render_views_puts_the_single_view_first():
+    config = PreprocessConfig(infer_length=128)
+    inputs, views = render_views(np.zeros((300, 200, 3), dtype=np.uint8), config, ScaleOptions(mode="tiled"))
+    assert not views[0].tiled and all(v.tiled for v in views[1:]) and len(views) > 1
+    assert all(t.shape == (3, 128, 128) for t in inputs)
+
+
+def test_touches_cut_edge():
+    view = DetectorView(scale=1.0, offset_x=0, offset_y=0, height=100, width=100, cut_edges=(False, False, True, False))
+    quads = torch.tensor(
+        [[[1.0, 1.0], [20.0, 1.0], [20.0, 10.0], [1.0, 10.0]], [[80.0, 1.0], [99.0, 1.0], [99.0, 10.0], [80.0, 10.0]]]
+    )
+    assert view.touches_cut_edge(quads, margin=4.0).tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"mode": "pyramid"}, {"zoom": 0.5}, {"overlap": 0.95}, {"duplicate_overlap": 0.0}, {"edge_margin": -1.0}],
+)
+def test_scale_options_reject_bad_values(kwargs):
+    with pytest.raises(ValueError, match="ScaleOptions"):
+        ScaleOptions(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Assembly
+
+
+def _box(x0, y0, x1, y1):
+    return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def _readings(texts, boxes, detection, text_conf, groups, **kwargs):
+    return PageReadings(
+        texts=texts,
+        quads=np.array([_box(*b) for b in boxes], dtype=np.float32).reshape(-1, 4, 2),
+        detection_confidence=np.array(detection, dtype=np.float32),
+        text_confidence=np.array(text_conf, dtype=np.float32),
+        groups=groups,
+        width=kwargs.pop("width", 200),
+        height=kwargs.pop("height", 100),
+        **kwargs,
+    )
+
+
+def test_assemble_validity_boxes_confidences_and_graph_order():
+    readings = _readings(
+        texts=["world", "Hello", "again", ""],
+        boxes=[(60, 10, 100, 20), (10, 10, 50, 20), (10, 30, 50, 42), (60, 30, 70, 42)],
+        detection=[0.9, 0.8, 0.9, 0.9],
+        text_conf=[0.9, 1.0, 0.3, 0.9],
+        groups=[[[1, 0], [2, 3]]],
+        index=3,
+        timings={"detect": 0.5},
+    )
+    page = assemble_page(readings)
+    assert (page.width, page.height, page.index, page.timings) == (200, 100, 3, {"detect": 0.5})
+    (paragraph,) = page.paragraphs
+    first, second = paragraph.lines
+    assert [w.text for w in first.words] == ["Hello", "world"]  # the graph's order, not the input order
+    assert [w.order for w in first.words] == [0, 1] and [line.order for line in paragraph.lines] == [0, 1]
+    hello = first.words[0]
+    assert hello.confidence == pytest.approx(2 / (1 / 0.8 + 1 / 1.0))
+    assert (hello.detection_confidence, hello.text_confidence, hello.valid) == (pytest.approx(0.8), 1.0, True)
+    again, empty = second.words
+    assert not again.valid  # f(0.9, 0.3) = 0.45 ≤ 0.5
+    assert not empty.valid  # no text
+    assert first.quad == ((10, 10), (100, 10), (100, 20), (10, 20))
+    assert first.confidence == pytest.approx((hello.confidence + first.words[1].confidence) / 2)
+    assert paragraph.quad == ((10, 10), (100, 10), (100, 42), (10, 42))
+    assert paragraph.confidence == pytest.approx((first.confidence + second.confidence) / 2)
+    assert page.text() == "Hello world\nagain"
+
+
+def test_assemble_prunes_paragraphs_without_a_valid_word():
+    readings = _readings(
+        texts=["good", "bad", ""],
+        boxes=[(10, 10, 50, 20), (10, 50, 50, 60), (60, 50, 90, 60)],
+        detection=[0.9, 0.9, 0.9],
+        text_conf=[0.9, 0.1, 0.9],
+        groups=[[[0]], [[1, 2]]],
+    )
+    assert [p.text for p in assemble_page(readings).paragraphs] == ["good"]
+    kept = assemble_page(readings, options=AssemblyOptions(include_invalid=True))
+    assert [p.text for p in kept.paragraphs] == ["good", "bad"]
+
+
+def test_assemble_keeps_regions_missing_from_the_grouping():
+    readings = _readings(
+        texts=["a", "b", "c"],
+        boxes=[(10, 10, 20, 20), (30, 10, 40, 20), (10, 40, 20, 50)],
+        detection=[0.9] * 3,
+        text_conf=[0.9] * 3,
+        groups=[[[0, 0, 1]]],  # index 2 missing, index 0 repeated
+    )
+    page = assemble_page(readings)
+    assert [[w.text for w in line.words] for line in page.lines] == [["a", "b"], ["c"]]
+    no_relations = assemble_page(_readings(["x", "y"], [(50, 0, 60, 9), (0, 0, 9, 9)], [0.9] * 2, [0.9] * 2, None))
+    assert [p.text for p in no_relations.paragraphs] == ["y", "x"]  # one paragraph per word, read left to right
+
+
+def test_assemble_empty_page():
+    page = assemble_page(_readings([], [], [], [], []))
+    assert page.paragraphs == () and page.text() == ""
+
+
+def test_page_readings_check_shapes():
+    with pytest.raises(ValueError, match="quads"):
+        PageReadings(["a"], np.zeros((2, 4, 2)), np.zeros(1), np.zeros(1), None, 10, 10)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reading order
+
+
+def test_reading_order_two_columns_between_title_and_footer():
+    boxes = np.array(
+        [
+            [0, 0, 200, 10],  # 0 title, full width
+            [110, 20, 200, 50],  # 1 right column, first paragraph
+            [0, 20, 90, 50],  # 2 left column, first paragraph
+            [0, 60, 90, 90],  # 3 left column, second paragraph: its gap lines up with the right column's
+            [110, 60, 200, 90],  # 4 right column, second paragraph
+            [0, 100, 200, 110],  # 5 footer
+        ],
+        dtype=float,
+    )
+    assert reading_order(boxes) == [0, 2, 3, 1, 4, 5]
+
+
+def test_reading_order_continues_a_column_below_the_other_one_ending():
+    boxes = np.array([[0, 0, 90, 40], [110, 0, 200, 40], [0, 50, 90, 90]], dtype=float)
+    assert reading_order(boxes) == [0, 2, 1]
+
+
+def test_reading_order_single_column_and_overlaps():
+    column = np.array([[0, 30, 50, 40], [0, 0, 80, 10], [0, 15, 60, 25]], dtype=float)
+    assert reading_order(column) == [1, 2, 0]
+    overlapping = np.array([[10, 5, 60, 30], [0, 0, 50, 20], [40, 10, 90, 40]], dtype=float)
+    assert reading_order(overlapping) == [1, 0, 2]  # no gap anywhere: top edge, then left edge
+
+
+def test_reading_order_tolerance_absorbs_small_overlaps():
+    boxes = np.array([[0, 0, 100, 12], [0, 10, 45, 30], [55, 10, 100, 30]], dtype=float)
+    assert reading_order(boxes) == [0, 1, 2]
+    assert reading_order(boxes, tolerance=3) == [0, 1, 2]
+    columns = np.array([[0, 0, 52, 50], [50, 0, 100, 50]], dtype=float)  # 2 px overlap between the columns
+    assert reading_order(columns, tolerance=3) == [0, 1]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Merging views
+
+
+def _quads(*boxes):
+    return torch.tensor([_box(*b) for b in boxes], dtype=torch.float32)
+
+
+def test_select_prefers_uncut_then_tiled_then_confident():
+    quads = _quads((0, 0, 100, 10), (0, 0, 60, 10), (0, 0, 100, 10), (200, 0, 260, 10))
+    keep = select_view_detections(
+        quads,
+        torch.tensor([0.6, 0.99, 0.9, 0.5]),
+        torch.tensor([1, 2, 0, 0]),
+        tiled=torch.tensor([True, True, False, False]),
+        cut=torch.tensor([False, True, False, False]),
+        duplicate_overlap=0.5,
+    )
+    # 1 is a cut piece of 0; 2 is the single view's reading of the same word; 3 is elsewhere.
+    assert keep.tolist() == [0, 3]
+
+
+def test_select_never_merges_detections_of_one_view():
+    quads = _quads((0, 0, 100, 10), (10, 0, 90, 10))
+    keep = select_view_detections(
+        quads,
+        torch.tensor([0.9, 0.8]),
+        torch.tensor([0, 0]),
+        tiled=torch.tensor([False, False]),
+        cut=torch.tensor([False, False]),
+        duplicate_overlap=0.5,
+    )
+    assert keep.tolist() == [0, 1]
+    none = select_view_detections(
+        torch.zeros(0, 4, 2),
+        torch.zeros(0),
+        torch.zeros(0, dtype=torch.int64),
+        tiled=torch.zeros(0, dtype=torch.bool),
+        cut=torch.zeros(0, dtype=torch.bool),
+        duplicate_overlap=0.5,
+    )
+    assert none.tolist() == []
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tensor stages
+
+
+@pytest.fixture(scope="module")
+def model():
+    return fake_model()
+
+
+def _detector_input(model, boxes, size=(300, 400)):
+    image = page_with_boxes(size[0], size[1], boxes)
+    tensor, view = render_page(image, model.spec.preprocess)
+    return tensor[None], view
+
+
+def test_detect_finds_the_rectangles_in_detector_space(model):
+    images, view = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)])
+    with torch.inference_mode():
+        found = detect(model, images)
+    assert found.region_counts.tolist() == [2] and found.confidence.min() > 0.99
+    boxes = torch.cat([view.to_original(found.quads).amin(1), view.to_original(found.quads).amax(1)], 1)
+    expected = torch.tensor([[20, 20, 120, 60], [200, 150, 380, 200]], dtype=torch.float32)
+    assert torch.allclose(boxes, expected, atol=4 * view.scale)  # within one detector cell
+    assert found.features.dtype == torch.float32 and found.features.shape[0] == 1
+    assert found.image_indices.tolist() == [0, 0]
+
+
+def test_detect_options_override_the_spec(model):
+    images, _ = _detector_input(model, [(20, 20, 120, 60)])
+    with torch.inference_mode():
+        found = detect(model, images, options=DetectionOptions(prob_threshold=1.0))
+    assert found.quads.shape == (0, 4, 2)  # no cell reaches probability 1
+    with pytest.raises(ValueError, match="prob_threshold"):
+        DetectionOptions(prob_threshold=2.0)
+
+
+def test_detect_batches_give_the_same_regions(model):
+    first, _ = _detector_input(model, [(20, 20, 120, 60)])
+    second, _ = _detector_input(model, [(50, 100, 300, 140), (50, 200, 200, 240)])
+    images = torch.cat([first, second, first])
+    with torch.inference_mode():
+        together = detect(model, images, batch_size=3)
+        apart = detect(model, images, batch_size=1)
+    assert together.region_counts.tolist() == apart.region_counts.tolist() == [1, 2, 1]
+    assert torch.allclose(together.quads, apart.quads, atol=1e-4)
+    assert torch.allclose(together.features, apart.features, atol=1e-4)
+
+
+def test_recognize_and_relate_on_given_quads(model):
+    images, _ = _detector_input(model, [(20, 20, 120, 60), (140, 20, 240, 60), (20, 100, 200, 140)])
+    with torch.inference_mode():
+        found = detect(model, images)
+        one_chunk = recognize(model, found.features, found.quads, found.image_indices, input_size=found.input_size)
+        chunked = recognize(
+            model,
+            found.features,
+            found.quads,
+            found.image_indices,
+            input_size=found.input_size,
+            options=RecognitionOptions(chunk_size=1),
+        )
+        groups = relate(
+            model,
+            found.features,
+            found.quads,
+            found.image_indices,
+            found.region_counts,
+            one_chunk.features,
+            input_size=found.input_size,
+        )
+    spec = model.spec.recognizer
+    assert len(one_chunk.texts) == 3 and one_chunk.texts == chunked.texts
+    assert torch.allclose(one_chunk.confidence, chunked.confidence, atol=1e-5)
+    assert one_chunk.features.shape == (3, spec.max_width, spec.feature_depth)
+    assert ((one_chunk.confidence >= 0) & (one_chunk.confidence <= 1)).all()
+    (page_groups,) = groups
+    assert sorted(i for paragraph in page_groups for line in paragraph for i in line) == [0, 1, 2]
+
+
+def test_recognize_and_relate_with_no_regions(model):
+    features = torch.zeros(2, model.spec.detector.feature_channels, 64, 64)
+    quads = torch.zeros(0, 4, 2)
+    indices = torch.zeros(0, dtype=torch.int64)
+    with torch.inference_mode():
+        read = recognize(model, features, quads, indices, input_size=(256, 256))
+        groups = relate(model, features, quads, indices, torch.tensor([0, 0]), read.features, input_size=(256, 256))
+    assert read.texts == [] and read.confidence.shape == (0,)
+    assert groups == [[], []]
+
+
+def test_relate_chunks_keep_pages_whole_and_agree(model):
+    images = torch.cat(
+        [
+            _detector_input(model, [(20, 20, 120, 60), (140, 20, 240, 60)])[0],
+            _detector_input(model, [(20, 20, 120, 60), (20, 100, 200, 140), (220, 100, 380, 140)])[0],
+        ]
+    )
+    with torch.inference_mode():
+        found = detect(model, images)
+        read = recognize(model, found.features, found.quads, found.image_indices, input_size=found.input_size)
+        args = (model, found.features, found.quads, found.image_indices, found.region_counts, read.features)
+        whole = relate(*args, input_size=found.input_size)
+        chunked = relate(*args, input_size=found.input_size, options=RelationOptions(chunk_size=1))
+    assert whole == chunked and len(whole) == 2
+
+
+def test_image_chunks():
+    assert _image_chunks([3, 0, 2, 5, 1], 5) == [(0, 3), (3, 4), (4, 5)]
+    assert _image_chunks([9], 2) == [(0, 1)]
+    assert _image_chunks([], 4) == []
+
+
+def test_stage_options_reject_bad_chunk_sizes():
+    with pytest.raises(ValueError, match="chunk_size"):
+        RecognitionOptions(chunk_size=0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        RelationOptions(chunk_size=-1)
+
+
+def test_random_tiny_model_runs_every_stage():
+    model = create_model("tiny-test").eval()
+    with torch.inference_mode():
+        found = detect(model, torch.rand(2, 3, 128, 128))
+        read = recognize(model, found.features, found.quads, found.image_indices, input_size=found.input_size)
+    assert found.region_counts.shape == (2,) and len(read.texts) == found.quads.shape[0]

@@ -1,0 +1,357 @@
+"""Tests of the ``OCR`` API: outputs, batching, scale modes, single stages and bad inputs."""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from test_imageio import _encrypted_pdf, _pdf_with_pages
+from test_pipeline_fakes import fake_model, page_with_boxes, read_always
+from textspotter import OCR, Document
+from textspotter.imageio import ImageError, ImageOptions
+from textspotter.models import create_model
+from textspotter.models.spec import PreprocessConfig
+from textspotter.ops import f_measure
+from textspotter.pipeline import AssemblyOptions, RecognitionOptions, RelationOptions, ScaleOptions
+from textspotter.pipeline.ocr import default_model_dir
+
+BOXES = [(40, 40, 200, 72), (240, 40, 400, 72), (40, 120, 300, 152), (400, 300, 560, 340)]
+PUBLISHED_KEYS = {"text", "confidence", "left", "upper", "right", "lower"}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return fake_model()
+
+
+@pytest.fixture(scope="module")
+def ocr(model):
+    # Random recognizer weights give low text confidence, so every word is invalid: keep them to see them.
+    return OCR(model=model, device="cpu", assembly=AssemblyOptions(include_invalid=True))
+
+
+@pytest.fixture(scope="module")
+def page():
+    return page_with_boxes(400, 600, BOXES)
+
+
+def _aabbs(quads):
+    quads = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)
+    return np.concatenate([quads.min(1), quads.max(1)], axis=1)
+
+
+def _match(found, expected, tolerance):
+    """Each expected box has exactly one found box within ``tolerance`` pixels on every side."""
+    found = _aabbs(found) if np.asarray(found).ndim == 3 else np.asarray(found, dtype=np.float64)
+    assert len(found) == len(expected)
+    for box in np.asarray(expected, dtype=np.float64):
+        assert (np.abs(found - box).max(1) <= tolerance).sum() == 1, (box, found)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Construction
+
+
+def test_no_default_weights_gives_a_clear_error():
+    if (default_model_dir() / "model.json").is_file():
+        pytest.skip("default weights are installed")
+    with pytest.raises(FileNotFoundError, match="no default weights.*model="):
+        OCR()
+
+
+def test_constructor_errors(tmp_path):
+    with pytest.raises(TypeError, match="model must be"):
+        OCR(model=42)
+    with pytest.raises(FileNotFoundError, match="missing-model"):
+        OCR(model=tmp_path / "missing-model")
+    with pytest.raises(ValueError, match="batch_size"):
+        OCR(model=create_model("tiny-test"), batch_size=0)
+    with pytest.raises(TypeError, match="scale must be a ScaleOptions"):
+        OCR(model=create_model("tiny-test"), scale="tiled")
+    with pytest.raises(ValueError, match="device"):
+        OCR(model=create_model("tiny-test"), device="warp-drive")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            OCR(model=create_model("tiny-test"), device="cuda")
+
+
+def test_model_instance_is_put_in_eval_mode_on_its_device():
+    model = create_model("tiny-test")
+    ocr = OCR(model=model)
+    assert ocr.model is model and not model.training and ocr.device == torch.device("cpu")
+    assert "tiny-test" in repr(ocr)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Outputs
+
+
+def test_published_output(ocr, page):
+    items = ocr(page, merge_level="word")
+    assert len(items) == 4 and all(set(item) == PUBLISHED_KEYS for item in items)
+    for item in items:
+        assert 0 <= item["left"] < item["right"] <= 1 and 0 <= item["lower"] < item["upper"] <= 1
+        assert isinstance(item["text"], str) and 0 <= item["confidence"] <= 1
+    # Normalised boxes, "upper" = largest y (the published quirk): back in pixels they are the drawn rectangles.
+    boxes = [(i["left"] * 600, i["lower"] * 400, i["right"] * 600, i["upper"] * 400) for i in items]
+    _match(boxes, BOXES, tolerance=4 * 600 / 256)
+    assert len(ocr(page, merge_level="paragraph")) <= len(ocr(page, merge_level="sentence")) <= 4
+
+
+def test_published_output_shape_follows_the_input(ocr, page):
+    assert isinstance(ocr(page)[0], dict)
+    batch = ocr([page, page[:200]])
+    assert len(batch) == 2 and all(isinstance(items, list) for items in batch)
+    assert batch[0] == ocr(page)
+    blank = np.full((64, 64, 3), 255, dtype=np.uint8)
+    assert ocr(blank) == [] and ocr([blank]) == [[]]
+
+
+def test_unknown_merge_level_names_the_valid_ones(ocr, page):
+    with pytest.raises(ValueError, match="'word', 'sentence', 'paragraph'.*'line'"):
+        ocr(page, merge_level="line")
+    with pytest.raises(ValueError, match="merge_level"):
+        ocr(b"not an image", merge_level="block")  # checked before any input is read
+
+
+def test_model_card_output(ocr, page):
+    card = ocr.model_card(page, merge_level="word")
+    assert set(card) == {"ocr_boxes", "ocr_txts", "ocr_confs"}
+    assert len(card["ocr_boxes"]) == len(card["ocr_txts"]) == len(card["ocr_confs"]) == 4
+    _match(card["ocr_boxes"], BOXES, tolerance=4 * 600 / 256)
+    assert [item["text"] for item in ocr(page, "word")] == card["ocr_txts"]
+
+
+def test_read_returns_ordered_documents(ocr, page):
+    (doc,) = ocr.read(page)
+    assert isinstance(doc, Document) and doc.ok and doc.source == "<array>"
+    (result,) = doc.pages
+    assert (result.width, result.height, result.index) == (600, 400, 0)
+    assert [p.order for p in result.paragraphs] == list(range(len(result.paragraphs)))
+    for paragraph in result.paragraphs:
+        assert [line.order for line in paragraph.lines] == list(range(len(paragraph.lines)))
+        for line in paragraph.lines:
+            assert [w.order for w in line.words] == list(range(len(line.words)))
+    words = result.words
+    _match([w.quad for w in words], BOXES, tolerance=4 * 600 / 256)
+    for word in words:
+        assert word.detection_confidence > 0.99 and 0 <= word.text_confidence <= 1
+        assert word.confidence == pytest.approx(f_measure(word.detection_confidence, word.text_confidence))
+        assert word.valid == (bool(word.text) and word.confidence > 0.5)
+    assert set(result.timings) == {"load", "preprocess", "detect", "recognize", "relate", "assemble"}
+    data = doc.to_dict()
+    assert data["source"] == "<array>" and len(data["pages"][0]["paragraphs"]) == len(result.paragraphs)
+    assert doc.text() == result.text()
+
+
+def test_invalid_words_are_pruned_by_default(model, page):
+    # The random recognizer is unsure of everything: every word is invalid, so every paragraph goes (§7.6 step 5).
+    pruned = OCR(model=model)
+    assert pruned(page) == []
+    assert pruned.read(page)[0].pages[0].paragraphs == ()
+
+
+def test_confident_recognizer_gives_valid_words(page):
+    model = fake_model()
+    read_always(model, "Hi!")
+    ocr = OCR(model=model)
+    assert [item["text"] for item in ocr(page, merge_level="word")] == ["Hi!"] * 4
+    assert all(item["confidence"] > 0.99 for item in ocr(page, merge_level="paragraph"))
+    assert all(w.valid for w in ocr.read(page)[0].pages[0].words)
+
+
+def test_multi_page_inputs_and_sources(ocr, tmp_path):
+    pages = [page_with_boxes(300, 300, [(20, 20, 150, 60)]), page_with_boxes(300, 300, [(20, 200, 280, 240)])]
+    path = tmp_path / "two.pdf"
+    Image.fromarray(pages[0]).save(path, save_all=True, append_images=[Image.fromarray(pages[1])], resolution=72)
+    (doc,) = ocr.read(path, progress=None)
+    assert doc.source == str(path) and [p.index for p in doc.pages] == [0, 1]
+    assert len(ocr(path)) == 2  # a multi-page input gives one list per page
+    counted = []
+    docs = ocr.read([path, pages[0]], progress=counted.append)
+    assert [len(d.pages) for d in docs] == [2, 1] and sum(counted) == 3
+    assert docs[1].source == "<array #1>"
+
+
+def test_every_input_kind(ocr, page, tmp_path):
+    png = io.BytesIO()
+    Image.fromarray(page).save(png, format="PNG")
+    path = tmp_path / "page.png"
+    path.write_bytes(png.getvalue())
+    inputs = [
+        str(path),
+        path,
+        png.getvalue(),
+        base64.b64encode(png.getvalue()).decode(),
+        io.BytesIO(png.getvalue()),
+        Image.fromarray(page),
+        page,
+        torch.from_numpy(page).permute(2, 0, 1).contiguous(),
+    ]
+    docs = ocr.read(inputs)
+    assert all(d.ok for d in docs)
+    reference = docs[-2].pages[0]
+    for doc in docs:
+        assert [w.text for w in doc.pages[0].words] == [w.text for w in reference.words]
+
+
+def test_exif_orientation_is_honoured(ocr):
+    upright = page_with_boxes(200, 300, [(20, 20, 150, 60)])
+    stored = Image.fromarray(np.ascontiguousarray(np.rot90(upright, k=1)))  # stored rotated 90° anticlockwise
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    data = io.BytesIO()
+    stored.save(data, format="JPEG", exif=exif, quality=95)
+    (result,) = ocr.read(data.getvalue())[0].pages
+    assert (result.width, result.height) == (300, 200)
+    _match([w.quad for w in result.words], [(20, 20, 150, 60)], tolerance=4 * 300 / 256 + 2)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Batching
+
+
+def test_batches_give_the_same_results_as_one_at_a_time(model):
+    rng = np.random.default_rng(0)
+    pages = []
+    for height, width in [(400, 600), (300, 300), (500, 350), (256, 700), (380, 380)]:
+        boxes = []
+        for _ in range(4):
+            x0, y0 = int(rng.integers(0, width - 120)), int(rng.integers(0, height - 40))
+            boxes.append((x0, y0, x0 + int(rng.integers(40, 120)), y0 + int(rng.integers(16, 40))))
+        pages.append(page_with_boxes(height, width, boxes))
+    pages.insert(2, np.full((200, 300, 3), 255, dtype=np.uint8))  # a page without text inside a batch
+    keep = AssemblyOptions(include_invalid=True)
+    one = OCR(model=model, batch_size=1, assembly=keep, recognition=RecognitionOptions(chunk_size=3))
+    many = OCR(model=model, batch_size=4, assembly=keep, relation=RelationOptions(chunk_size=5))
+    single = [one.read(p)[0] for p in pages]
+    batched = many.read(pages)
+    assert [len(d.pages[0].words) > 0 for d in batched] == [True, True, False, True, True, True]
+    for a, b in zip(single, batched):
+        words_a, words_b = a.pages[0].words, b.pages[0].words
+        assert len(words_a) == len(words_b)
+        assert [w.text for w in words_a] == [w.text for w in words_b]
+        assert np.allclose([w.quad for w in words_a], [w.quad for w in words_b], atol=1e-4)
+        assert np.allclose([w.confidence for w in words_a], [w.confidence for w in words_b], atol=1e-4)
+        assert a.text() == b.text()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Scale modes and centre padding
+
+
+def test_centre_padding_quads_land_on_the_page():
+    model = fake_model()
+    model.spec = model.spec.replace(preprocess=PreprocessConfig(infer_length=256, pad_how="center"))
+    boxes = [(40, 40, 200, 72), (400, 300, 560, 340)]
+    found = OCR(model=model).detect(page_with_boxes(400, 600, boxes))
+    _match(found.quads, boxes, tolerance=4 * 600 / 256)
+
+
+def test_tiles_read_small_text_that_the_single_view_misses(model):
+    # 6 px tall: less than one detector cell at 1200 → 256, more than one in tiles rendered 4× larger.
+    big, small = (100, 100, 700, 260), (100, 600, 160, 606)
+    page = page_with_boxes(1200, 900, [big, small])
+    single = OCR(model=model).detect(page)
+    _match(single.quads, [big], tolerance=4 * 1200 / 256)
+    tiled = OCR(model=model, scale=ScaleOptions(mode="tiled", zoom=4.0, max_upscale=2.0)).detect(page)
+    # One detection per rectangle: the big one (wider than a tile) from the single view, the small one from a tile.
+    _match(tiled.quads, [big, small], tolerance=4 * 1200 / 256)
+    small_quad = _aabbs(tiled.quads)[_aabbs(tiled.quads)[:, 1] > 500][0]
+    assert np.abs(small_quad - small).max() <= 4
+
+
+def test_tiled_read_gives_one_word_per_rectangle(model):
+    boxes = [(30, 30, 300, 60), (30, 500, 90, 506), (600, 900, 880, 960), (700, 100, 760, 110)]
+    page = page_with_boxes(1000, 900, boxes)
+    ocr = OCR(
+        model=model,
+        scale=ScaleOptions(mode="tiled", zoom=4.0, max_upscale=2.0),
+        assembly=AssemblyOptions(include_invalid=True),
+        batch_size=3,
+    )
+    (doc,) = ocr.read([page])
+    _match([w.quad for w in doc.pages[0].words], boxes, tolerance=4 * 1000 / 256)
+    assert all(len(w.text) > 0 for w in doc.pages[0].words)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Single stages
+
+
+def test_single_stages_agree_with_the_pipeline(ocr, page):
+    found = ocr.detect(page)
+    assert found.quads.shape == (4, 4, 2) and found.quads.dtype == np.float32
+    assert (found.width, found.height) == (600, 400) and (found.confidence > 0.99).all()
+    read = ocr.recognize(page, found.quads)
+    words = ocr.read(page)[0].pages[0].words
+    by_quad = {tuple(np.round(np.asarray(w.quad), 2).ravel()): w for w in words}
+    for quad, text, conf in zip(found.quads, read.texts, read.confidence):
+        word = by_quad[tuple(np.round(quad.astype(np.float64), 2).ravel())]
+        assert word.text == text and word.text_confidence == pytest.approx(float(conf), abs=1e-5)
+    groups = ocr.relate(page, found.quads)
+    assert sorted(i for paragraph in groups for line in paragraph for i in line) == [0, 1, 2, 3]
+    assert ocr.recognize(page, np.zeros((0, 4, 2))).texts == []
+    with pytest.raises(ValueError, match="quads"):
+        ocr.recognize(page, np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="no page 3"):
+        ocr.detect(page, page=3)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Bad inputs
+
+
+@pytest.fixture(scope="module")
+def tiny_ocr():
+    return OCR(model=create_model("tiny-test"), image_options=ImageOptions(max_pixels=1_000_000))
+
+
+@pytest.mark.parametrize(
+    ("make_input", "error", "message"),
+    [
+        (lambda tmp: tmp / "missing.png", FileNotFoundError, "missing.png"),
+        (lambda tmp: _write(tmp / "empty.png", b""), ImageError, "empty.png: .*empty"),
+        (lambda tmp: _write(tmp / "corrupt.png", b"\x89PNG\r\n\x1a\n garbage"), ImageError, "corrupt.png"),
+        (lambda tmp: b"\x00\x01 definitely not an image", ImageError, "<bytes>"),
+        (lambda tmp: np.zeros((0, 10, 3), dtype=np.uint8), ImageError, "<array>: .*(empty|zero)"),
+        (lambda tmp: np.zeros((2000, 1000), dtype=np.uint8), ImageError, "<array>: .*pixels"),
+        (lambda tmp: object(), TypeError, "unsupported input type"),
+        (lambda tmp: np.zeros((10, 10, 3), dtype=np.complex64), ImageError, "<array>: .*dtype"),
+        (lambda tmp: np.zeros((2, 10, 10, 3), dtype=np.uint8), ImageError, "<array>: .*shape"),
+        (lambda tmp: np.full((10, 10, 3), 7.5, dtype=np.float32), ImageError, r"<array>: .*\[0, 1\]"),
+        (lambda tmp: _encrypted_pdf("secret", "owner"), ImageError, "encrypted"),
+        (lambda tmp: _pdf_with_pages([]), ImageError, "no pages"),
+    ],
+    ids=[
+        "missing",
+        "empty-file",
+        "corrupt-file",
+        "bytes",
+        "zero-size",
+        "too-large",
+        "type",
+        "dtype",
+        "shape",
+        "range",
+        "encrypted-pdf",
+        "empty-pdf",
+    ],
+)
+def test_bad_inputs_raise_alone_and_are_reported_in_a_batch(tiny_ocr, tmp_path, make_input, error, message):
+    bad = make_input(tmp_path)
+    with pytest.raises(error, match=message):
+        tiny_ocr(bad)
+    good = np.full((64, 64, 3), 255, dtype=np.uint8)
+    docs = tiny_ocr.read([good, bad, good])
+    assert [d.ok for d in docs] == [True, False, True]
+    assert docs[1].pages == () and docs[1].error
+    assert len(docs[0].pages) == len(docs[2].pages) == 1
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
