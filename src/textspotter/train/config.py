@@ -1,0 +1,382 @@
+"""Training configuration: nested dataclasses ↔ YAML, with ``--set a.b=c`` overrides.
+
+The resolved configuration (defaults, then the YAML file, then the overrides) is validated against the dataclasses:
+an unknown key is a ``ValueError`` naming it, and values are checked against the field types. ``to_dict`` gives the
+plain form that is saved as ``config.yaml`` next to every checkpoint.
+
+>>> config = resolve_config(overrides=["train.steps=10", "optim.lr=3e-4", "train.freeze=[detector]"])
+>>> config.train.steps, config.optim.lr, config.train.freeze
+(10, 0.0003, ['detector'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..data.augment import AugmentConfig
+from ..data.targets import TargetConfig
+from .losses import LossConfig
+
+__all__ = [
+    "ModelSection",
+    "DataSection",
+    "OptimSection",
+    "RunSection",
+    "EvalSection",
+    "TrainConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "apply_overrides",
+    "resolve_config",
+    "save_config",
+]
+
+
+@dataclass
+class ModelSection:
+    """Which model is trained.
+
+    Attributes:
+        name: registry name (``textspotter.models.list_models()``) of a randomly initialised model.
+        init: a model folder to start from instead (ours, or a published v1/v2 folder; ``load_model``).
+        infer_length: detector input side L used for training and written into the saved spec; None keeps the spec's.
+    """
+
+    name: str = "small"
+    init: str | None = None
+    infer_length: int | None = None
+
+
+@dataclass
+class DataSection:
+    """Where training pages come from and how they are batched.
+
+    Attributes:
+        source: ``"synth"`` (generated on the fly in the DataLoader workers) or ``"manifest"``.
+        manifests: dataset folders for ``source: manifest``.
+        synth: fields of ``textspotter.synth.SynthConfig`` for ``source: synth``.
+        seed: seed of the page stream (synthesis, shuffles, augmentation).
+        batch_size: pages per micro-batch and process.
+        crop_size: train on ``crop_size × crop_size`` windows of each page's detector input (0: whole inputs); the
+            text keeps its inference size and a step costs ``(crop_size / infer_length)²`` of a whole page.
+        workers: DataLoader worker processes per training process.
+        prefetch: micro-batches prepared ahead by each worker.
+        shuffle: shuffle manifest pages each epoch.
+        augment: augmentation strengths.
+        targets: target-encoding parameters.
+    """
+
+    source: str = "synth"
+    manifests: list[str] = field(default_factory=list)
+    synth: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    batch_size: int = 4
+    crop_size: int = 0
+    workers: int = 2
+    prefetch: int = 2
+    shuffle: bool = True
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    targets: TargetConfig = field(default_factory=TargetConfig)
+
+    def __post_init__(self) -> None:
+        if self.source not in ("synth", "manifest"):
+            raise ValueError(f"data.source must be 'synth' or 'manifest', got {self.source!r}")
+        if self.source == "manifest" and not self.manifests:
+            raise ValueError("data.source is 'manifest' but data.manifests is empty")
+        if self.batch_size < 1 or self.workers < 0 or self.prefetch < 1:
+            raise ValueError("data.batch_size and data.prefetch must be >= 1 and data.workers >= 0")
+
+
+@dataclass
+class OptimSection:
+    """AdamW and the learning-rate schedule.
+
+    Attributes:
+        lr: peak learning rate.
+        weight_decay: decoupled weight decay (not applied to biases, norms and position encodings).
+        betas: AdamW betas.
+        eps: AdamW epsilon.
+        warmup_steps: linear warm-up from 0 to ``lr``.
+        schedule: after warm-up: ``"cosine"`` (down to ``min_lr_ratio · lr`` at ``train.steps``), ``"linear"`` or
+            ``"constant"``.
+        min_lr_ratio: final learning rate relative to ``lr``.
+        grad_clip: clip the global gradient norm to this (0 disables).
+        lr_scale: per-module learning-rate multipliers, e.g. ``{detector: 0.1}`` when fine-tuning.
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_steps: int = 500
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.02
+    grad_clip: float = 5.0
+    lr_scale: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "linear", "constant"):
+            raise ValueError(f"optim.schedule must be cosine, linear or constant, got {self.schedule!r}")
+        if self.lr <= 0 or self.warmup_steps < 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError("optim.lr must be > 0, optim.warmup_steps >= 0, optim.min_lr_ratio in [0, 1]")
+
+
+@dataclass
+class RunSection:
+    """The run itself.
+
+    Attributes:
+        steps: optimizer steps to train.
+        accumulate: micro-batches per optimizer step (gradient accumulation).
+        amp: ``"auto"`` (bf16 autocast on GPU, off on CPU), ``"bf16"`` or ``"off"``.
+        freeze: modules (``detector``, ``recognizer``, ``relational`` or a dotted sub-module such as
+            ``detector.extractor``) whose weights and BatchNorm statistics stay fixed.
+        seed: seed of the model initialisation and of torch's random stream (plus the rank).
+        device: ``"auto"`` (``cuda:LOCAL_RANK`` when available, else CPU), ``"cpu"`` or ``"cuda"``.
+        out_dir: where logs, curves and checkpoints go.
+        log_every: optimizer steps between log records.
+        checkpoint_every: optimizer steps between checkpoints (0: only at the end).
+        keep_checkpoints: most recent checkpoints kept.
+        threads: torch intra-op threads per process (0 leaves torch's default).
+        find_unused_parameters: DDP option; needed when a step can skip a module (a page without words).
+        resume: a checkpoint folder to resume from, ``"auto"`` for the latest one in ``out_dir``, or None.
+    """
+
+    steps: int = 10_000
+    accumulate: int = 1
+    amp: str = "auto"
+    freeze: list[str] = field(default_factory=list)
+    seed: int = 0
+    device: str = "auto"
+    out_dir: str = "runs/train"
+    log_every: int = 10
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    threads: int = 0
+    find_unused_parameters: bool = True
+    resume: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("auto", "bf16", "off"):
+            raise ValueError(f"train.amp must be auto, bf16 or off, got {self.amp!r}")
+        if self.steps < 0 or self.accumulate < 1 or self.log_every < 1 or self.checkpoint_every < 0:
+            raise ValueError("train.steps >= 0, train.accumulate >= 1, log_every >= 1, checkpoint_every >= 0 needed")
+
+
+@dataclass
+class EvalSection:
+    """Periodic evaluation through the full pipeline.
+
+    Attributes:
+        every: optimizer steps between evaluations (0: only at the end when ``at_end``).
+        at_end: evaluate after the last step.
+        pages: held-out synthetic pages (generated with ``seed``; never seen in training).
+        seed: synthesis seed of the held-out split (different from ``data.seed``).
+        synth: ``SynthConfig`` fields of the held-out split; empty means the training ``data.synth``.
+        manifests: held-out manifest folders to evaluate on instead of synthetic pages.
+        iou_threshold: detection match threshold.
+        batch_size: pages per pipeline call.
+        datasets: development datasets also scored at each evaluation (paths or ``textspotter.evaluate``
+            shortcuts such as ``tesseract-test``, ``docbank``), with that module's metrics.
+        data_root: folder of the shortcut datasets.
+        dataset_pages: first pages of each development dataset to use (0: all).
+    """
+
+    every: int = 1000
+    at_end: bool = True
+    pages: int = 16
+    seed: int = 1_000_003
+    synth: dict[str, Any] = field(default_factory=dict)
+    manifests: list[str] = field(default_factory=list)
+    iou_threshold: float = 0.5
+    batch_size: int = 4
+    datasets: list[str] = field(default_factory=list)
+    data_root: str = "../shared/data"
+    dataset_pages: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs (saved as ``config.yaml`` with each checkpoint)."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimSection = field(default_factory=OptimSection)
+    train: RunSection = field(default_factory=RunSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``kind`` and convert it (lists → tuples, ints → floats, ...)."""
+    origin = typing.get_origin(kind)
+    if kind is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, where)
+            except (TypeError, ValueError) as exc:
+                errors.append(str(exc))
+        raise ValueError(f"{where}: {value!r} does not match {kind} ({'; '.join(errors)})")
+    if dataclasses.is_dataclass(kind):
+        if isinstance(value, kind):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        return _from_dict(kind, value, where)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(kind)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        items = typing.get_args(kind)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        if len(items) == 2 and items[1] is Ellipsis:
+            return tuple(_coerce(items[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(items) != len(value):
+            raise ValueError(f"{where}: expected {len(items)} values, got {value!r}")
+        return tuple(_coerce(t, v, f"{where}[{i}]") for i, (t, v) in enumerate(zip(items, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        key_kind, value_kind = typing.get_args(kind)
+        return {_coerce(key_kind, k, where): _coerce(value_kind, v, f"{where}.{k}") for k, v in value.items()}
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads "3e-4" (no dot) as a string; accept any spelling Python reads as a number.
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"{where}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"{where}: unsupported config type {kind!r}")
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            raise ValueError(f"unknown config key {path!r} (known: {', '.join(sorted(names))})")
+        kwargs[key] = _coerce(hints[key], value, path)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"{where or 'config'}: {exc}") from exc
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Build and validate a :class:`TrainConfig` from its plain form (missing keys keep their defaults)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a training config must be a mapping, got {type(data).__name__}")
+    return _from_dict(TrainConfig, data, "")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Return the plain (YAML-ready) form of a config dataclass: tuples become lists."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(config)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides to a plain config (values are parsed as YAML: ``[a, b]``, ``1e-3``, ...).
+
+    Returns a new dict; intermediate mappings are created as needed (unknown keys fail later, in validation).
+
+    Raises:
+        ValueError: if an override has no ``=`` or an empty key.
+    """
+    out = yaml.safe_load(yaml.safe_dump(data))  # deep copy through the plain form
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"override must look like key.path=value, got {override!r}")
+        value = yaml.safe_load(raw) if raw.strip() else None
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def resolve_config(path: str | os.PathLike[str] | None = None, *, overrides: list[str] | None = None) -> TrainConfig:
+    """Defaults, then the YAML file (if any), then the overrides; validated.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: on unknown keys or values of the wrong type.
+    """
+    data = config_to_dict(TrainConfig())
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a training config must be a mapping")
+        data = _merge(data, loaded)
+    data = apply_overrides(data, list(overrides or []))
+    return config_from_dict(data)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def save_config(config: TrainConfig, path: str | os.PathLike[str]) -> None:
+    """Write the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")

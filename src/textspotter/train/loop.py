@@ -1,0 +1,544 @@
+"""The training loop: one generic :class:`Trainer` step, and :func:`train` which wires the OCR task to it.
+
+:class:`Trainer` knows nothing about OCR: it takes a module whose ``forward(batch)`` returns a
+:class:`~textspotter.train.task.StepOutput`, wraps it in DistributedDataParallel when there are several ranks, and
+runs gradient accumulation (``no_sync`` on all but the last micro-batch), gradient clipping, the optimizer and the
+scheduler. :func:`train` builds everything else from a :class:`~textspotter.train.config.TrainConfig`: the model
+(random, or ``--init`` from a folder), the data stream, the joint loss module, periodic evaluation, JSONL logs and
+the curves PNG, and checkpoints with exact resume (see ``train/checkpoint.py``).
+
+>>> from textspotter.train.config import resolve_config
+>>> config = resolve_config(overrides=["model.name=tiny-test", "train.steps=2"])  # doctest: +SKIP
+>>> result = train(config)                                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .checkpoint import (
+    capture_rng_state,
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    restore_rng_state,
+    save_checkpoint,
+)
+from .config import OptimSection, TrainConfig, config_to_dict
+from .distributed import DistInfo, all_gather_objects, all_reduce_sums, barrier, init_distributed, shutdown_distributed
+from .task import JointTrainingModule, StepOutput, freeze_modules, set_train_mode
+
+__all__ = [
+    "Trainer",
+    "TrainResult",
+    "train",
+    "build_model",
+    "build_optimizer",
+    "build_scheduler",
+    "lr_factor",
+    "amp_dtype_for",
+]
+
+LOG_NAME = "log.jsonl"
+CURVES_NAME = "curves.png"
+
+
+def lr_factor(step: int, *, warmup_steps: int, total_steps: int, schedule: str, min_ratio: float) -> float:
+    """Learning-rate multiplier after ``step`` optimizer steps: linear warm-up, then cosine, linear or constant.
+
+    >>> [round(lr_factor(s, warmup_steps=2, total_steps=6, schedule="cosine", min_ratio=0.0), 3) for s in range(7)]
+    [0.0, 0.5, 1.0, 0.854, 0.5, 0.146, 0.0]
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return step / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    span = max(1, total_steps - warmup_steps)
+    progress = min(1.0, max(0.0, (step - warmup_steps) / span))
+    decay = 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+    return min_ratio + (1.0 - min_ratio) * decay
+
+
+def amp_dtype_for(setting: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: ``auto`` → bf16 on GPU and None (float32) on CPU; ``bf16`` → bf16; ``off`` → None."""
+    if setting == "bf16" or (setting == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    """Create the ``OCRModel`` to train: ``model.init`` loaded with ``load_model`` or ``model.name`` from the registry.
+
+    ``model.infer_length`` replaces the spec's detector input side (the saved spec carries it).
+    """
+    from ..models import create_model
+
+    if config.model.init:
+        from ..models.checkpoints import load_model
+
+        model = load_model(config.model.init)
+    else:
+        model = create_model(config.model.name)
+    if config.model.infer_length is not None:
+        length = config.model.infer_length
+        if length % 32:
+            raise ValueError(f"model.infer_length must be a multiple of 32, got {length}")
+        spec = model.spec
+        model.spec = spec.replace(preprocess=dataclasses.replace(spec.preprocess, infer_length=length))
+    if model.spec.charset is None:
+        raise ValueError(f"model {model.spec.name!r} has no charset: recognizer targets cannot be encoded")
+    return model
+
+
+def _is_no_decay(name: str, parameter: nn.Parameter) -> bool:
+    # Biases, norm/BN scales and the learned position encoding are not weight-decayed (standard AdamW practice).
+    return parameter.ndim <= 1 or name.endswith("position_encoding")
+
+
+def build_optimizer(model: nn.Module, optim: OptimSection) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters, grouped by (top-level module learning-rate scale, weight decay)."""
+    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        scale = float(optim.lr_scale.get(name.split(".")[0], 1.0))
+        groups.setdefault((scale, _is_no_decay(name, parameter)), []).append(parameter)
+    if not groups:
+        raise ValueError("nothing to train: every parameter is frozen")
+    unknown = set(optim.lr_scale) - {name.split(".")[0] for name, _ in model.named_parameters()}
+    if unknown:
+        raise ValueError(f"optim.lr_scale names unknown modules: {sorted(unknown)}")
+    param_groups = [
+        {"params": params, "lr": optim.lr * scale, "weight_decay": 0.0 if no_decay else optim.weight_decay}
+        for (scale, no_decay), params in sorted(groups.items())
+    ]
+    return torch.optim.AdamW(param_groups, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimSection, total_steps: int) -> Any:
+    """A ``LambdaLR`` applying :func:`lr_factor` to every group's base learning rate."""
+
+    def factor(step: int) -> float:
+        return lr_factor(
+            step,
+            warmup_steps=optim.warmup_steps,
+            total_steps=total_steps,
+            schedule=optim.schedule,
+            min_ratio=optim.min_lr_ratio,
+        )
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Trainer:
+    """One optimizer step over a list of micro-batches (generic: any module returning ``StepOutput``).
+
+    Args:
+        module: ``forward(batch) -> StepOutput``; batches must have ``.to(device)``.
+        optimizer: over the module's trainable parameters.
+        scheduler: stepped once per optimizer step.
+        info: the process group; with several ranks the module is wrapped in DistributedDataParallel.
+        grad_clip: global gradient-norm clip (0 disables).
+        train_mode: puts the module in training mode (frozen parts in eval mode) before each step.
+        find_unused_parameters: DDP option.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        *,
+        info: DistInfo,
+        grad_clip: float = 0.0,
+        train_mode: Callable[[], None] | None = None,
+        find_unused_parameters: bool = True,
+    ) -> None:
+        self.inner = module
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.info = info
+        self.grad_clip = grad_clip
+        self.train_mode = train_mode or module.train
+        if info.distributed:
+            device_ids = [info.device.index] if info.device.type == "cuda" else None
+            self.module: nn.Module = DistributedDataParallel(
+                module, device_ids=device_ids, find_unused_parameters=find_unused_parameters
+            )
+        else:
+            self.module = module
+        self.parameters = [p for p in module.parameters() if p.requires_grad]
+
+    def step(self, micro_batches: list[Any]) -> dict[str, float]:
+        """Forward/backward every micro-batch, then clip and step once.
+
+        Returns:
+            This rank's sums over the micro-batches of ``loss`` and each loss part, plus ``micro_batches``,
+            ``grad_norm`` (before clipping) and ``lr`` (of the first group, after this step's update).
+        """
+        self.train_mode()
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {"micro_batches": float(len(micro_batches))}
+        for i, batch in enumerate(micro_batches):
+            last = i == len(micro_batches) - 1
+            sync = contextlib.nullcontext() if last or not self.info.distributed else self.module.no_sync()
+            with sync:
+                output: StepOutput = self.module(batch.to(self.info.device, non_blocking=True))
+                (output.loss / len(micro_batches)).backward()
+            sums["loss"] = sums.get("loss", 0.0) + float(output.loss.detach())
+            for key, value in output.parts.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+        if self.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
+        else:
+            norm = torch.linalg.vector_norm(
+                torch.stack([p.grad.norm() for p in self.parameters if p.grad is not None] or [torch.zeros(())])
+            )
+        sums["grad_norm"] = float(norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        sums["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        return sums
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (on every rank).
+
+    Attributes:
+        step: optimizer steps done.
+        out_dir: the run folder.
+        evaluation: the last evaluation's rates (empty if none ran).
+        checkpoint: the last checkpoint folder written (None if none).
+        throughput: ``steps_per_s`` and ``pages_per_s`` (all ranks) over this process's training time.
+        model: the trained ``OCRModel`` (on the training device, in training mode).
+    """
+
+    step: int
+    out_dir: Path
+    evaluation: dict[str, float] = field(default_factory=dict)
+    checkpoint: Path | None = None
+    throughput: dict[str, float] = field(default_factory=dict)
+    model: nn.Module | None = None
+
+
+class _RunLog:
+    """JSONL log and curves PNG of a run; writes only on rank 0."""
+
+    def __init__(self, out_dir: Path, enabled: bool, echo: Callable[[str], None] | None) -> None:
+        self.path = out_dir / LOG_NAME
+        self.curves = out_dir / CURVES_NAME
+        self.enabled = enabled
+        self.echo = echo if enabled else None
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records of steps after ``step`` (a resumed run re-does them)."""
+        if not self.enabled or not self.path.is_file():
+            return
+        kept = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        kept = [line for line in kept if json.loads(line).get("step", 0) <= step]
+        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.echo is not None:
+            shown = " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if k != "time"
+            )
+            self.echo(shown)
+
+    def plot(self) -> None:
+        if not self.enabled:
+            return
+        from .plot import plot_curves, read_log
+
+        plot_curves(read_log(self.path), self.curves)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _make_stream(config: TrainConfig, model: nn.Module, info: DistInfo, start_batch: int) -> Any:
+    from ..data.dataset import ManifestSource, SampleBuilder, SynthSource, TrainingStream
+
+    data = config.data
+    source = SynthSource(data.synth, data.seed) if data.source == "synth" else ManifestSource(data.manifests)
+    spec = model.spec
+    builder = SampleBuilder(
+        preprocess=spec.preprocess,
+        charset=spec.charset,
+        max_width=spec.recognizer.max_width,
+        targets=data.targets,
+        augment=data.augment,
+        crop_size=data.crop_size,
+    )
+    return TrainingStream(
+        source,
+        builder,
+        batch_size=data.batch_size,
+        seed=data.seed,
+        rank=info.rank,
+        world_size=info.world_size,
+        start_batch=start_batch,
+        shuffle=data.shuffle,
+    )
+
+
+def _eval_pages(config: TrainConfig, info: DistInfo) -> list[Any] | None:
+    """This rank's held-out pages, or None when the config names no held-out split."""
+    from .evaluate import manifest_eval_pages, synthetic_eval_pages
+
+    if config.eval.manifests:
+        return manifest_eval_pages(config.eval.manifests, info=info)
+    if config.data.source != "synth" and not config.eval.synth:
+        return None
+    options = config.eval.synth or config.data.synth
+    return synthetic_eval_pages(options, seed=config.eval.seed, count=config.eval.pages, info=info)
+
+
+def _parameter_checksum(model: nn.Module) -> float:
+    """Sum of all parameter values (float64): equal on every rank when DDP keeps them in sync."""
+    with torch.no_grad():
+        return float(sum(p.detach().double().sum() for p in model.parameters()))
+
+
+def _mean_parts(sums: dict[str, float]) -> dict[str, float]:
+    batches = max(sums.get("micro_batches", 0.0), 1.0)
+    steps = max(sums.get("steps", 0.0), 1.0)
+    out = {}
+    for key, value in sums.items():
+        if key in ("micro_batches", "steps", "pages"):
+            continue
+        out[key] = value / (steps if key in ("grad_norm", "lr") else batches)
+    return out
+
+
+def train(
+    config: TrainConfig,
+    *,
+    log: Callable[[str], None] | None = None,
+    env: dict[str, str] | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train (or resume training) as ``config`` says; run under ``torchrun`` for several processes.
+
+    Args:
+        config: the resolved configuration.
+        log: receives one human-readable line per log record (rank 0 only), e.g. ``print``.
+        env: environment to read the ``torchrun`` variables from (default ``os.environ``).
+        stop_after: stop after this optimizer step even though ``train.steps`` is larger (the schedule still
+            follows ``train.steps``); the interruption drill of the resume tests.
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    info = init_distributed(config.train.device, env=env)
+    try:
+        return _train(config, info, log, stop_after)
+    finally:
+        shutdown_distributed(info)
+
+
+def _train(
+    config: TrainConfig, info: DistInfo, log: Callable[[str], None] | None, stop_after: int | None
+) -> TrainResult:
+    from ..data.dataset import make_loader
+    from ..models.registry import OCRModel
+    from ..models.spec import ModelSpec
+
+    run = config.train
+    if run.threads > 0:
+        torch.set_num_threads(run.threads)
+    out_dir = Path(run.out_dir)
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    barrier(info)
+    config_yaml = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+    resume_from: Path | None = None
+    if run.resume == "auto":
+        resume_from = latest_checkpoint(out_dir)
+    elif run.resume:
+        resume_from = Path(run.resume)
+    state = load_checkpoint(resume_from) if resume_from is not None else None
+
+    # Same initialisation on every rank (DDP also broadcasts rank 0's weights).
+    _seed_everything(run.seed)
+    if state is not None:
+        model = OCRModel(ModelSpec.from_dict(state["spec"]))
+        model.load_state_dict(state["model"])
+    else:
+        model = build_model(config)
+    freeze_modules(model, run.freeze)
+    model.to(info.device)
+    amp_dtype = amp_dtype_for(run.amp, info.device)
+    module = JointTrainingModule(model, config.loss, frozen=run.freeze, amp_dtype=amp_dtype)
+    optimizer = build_optimizer(model, config.optim)
+    scheduler = build_scheduler(optimizer, config.optim, run.steps)
+    step, data_position = 0, 0
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, data_position = int(state["step"]), int(state["data_position"])
+        if int(state["world_size"]) != info.world_size:
+            raise ValueError(
+                f"checkpoint {resume_from} was written by {state['world_size']} ranks; exact resume needs the same "
+                f"number, got {info.world_size}"
+            )
+
+    run_log = _RunLog(out_dir, info.is_main, log)
+    if info.is_main:
+        (out_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
+        run_log.truncate_after(step)
+    frozen = list(run.freeze)
+    trainer = Trainer(
+        module,
+        optimizer,
+        scheduler,
+        info=info,
+        grad_clip=config.optim.grad_clip,
+        train_mode=lambda: set_train_mode(model, frozen),
+        find_unused_parameters=run.find_unused_parameters,
+    )
+    stream = _make_stream(config, model, info, data_position)
+    loader = make_loader(
+        stream, workers=config.data.workers, prefetch=config.data.prefetch, pin_memory=info.device.type == "cuda"
+    )
+    # Starting the loader draws a base seed from torch's generator: do it before the random state is set, so that a
+    # resumed run continues exactly where the interrupted one stopped.
+    batches: Iterator[Any] = iter(loader)
+    if state is not None:
+        restore_rng_state(state["rng"][info.rank])
+    else:
+        # Different dropout / sampling noise per rank; the data stream has its own seeds.
+        _seed_everything(run.seed + 1_000_003 * (info.rank + 1))
+    eval_pages: list[Any] | None = None
+    eval_loaded = False
+    result = TrainResult(step=step, out_dir=out_dir, model=model)
+    window: dict[str, float] = {}
+    window_start = time.perf_counter()
+    train_time, pages_done, steps_done = 0.0, 0.0, 0
+    last_step = run.steps if stop_after is None else min(run.steps, stop_after)
+
+    def evaluate() -> None:
+        nonlocal eval_pages, eval_loaded
+        from .evaluate import evaluate_datasets, evaluate_model
+
+        if not eval_loaded:
+            eval_pages, eval_loaded = _eval_pages(config, info), True
+        rates: dict[str, float] = {}
+        if eval_pages is not None:
+            rates, _ = evaluate_model(
+                model,
+                eval_pages,
+                device=info.device,
+                info=info,
+                batch_size=config.eval.batch_size,
+                iou_threshold=config.eval.iou_threshold,
+            )
+        if config.eval.datasets:
+            rates.update(
+                evaluate_datasets(
+                    model,
+                    config.eval.datasets,
+                    data_root=config.eval.data_root,
+                    limit=config.eval.dataset_pages or None,
+                    device=info.device,
+                    info=info,
+                    batch_size=config.eval.batch_size,
+                )
+            )
+        if not rates:
+            return
+        result.evaluation = rates
+        run_log.write({"kind": "eval", "step": step, "time": time.time(), **rates})
+        run_log.plot()
+
+    def checkpoint() -> None:
+        rng_states = all_gather_objects(capture_rng_state(), info)
+        # Every rank must hold the same weights; a silent desync would make the checkpoint rank 0's alone.
+        checksums = all_gather_objects(_parameter_checksum(model), info)
+        if any(c != checksums[0] for c in checksums):
+            raise RuntimeError(f"ranks hold different weights at step {step}: parameter checksums {checksums}")
+        if info.is_main:
+            trainer_state = {
+                "step": step,
+                "data_position": data_position,
+                "world_size": info.world_size,
+                "spec": model.spec.to_dict(),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": rng_states,
+                "parameter_checksums": checksums,
+            }
+            result.checkpoint = save_checkpoint(
+                checkpoint_path(out_dir, step), trainer_state, config_yaml=config_yaml, model=model
+            )
+            prune_checkpoints(out_dir, run.keep_checkpoints)
+            run_log.plot()
+        barrier(info)
+
+    try:
+        while step < last_step:
+            started = time.perf_counter()
+            micro = [next(batches) for _ in range(run.accumulate)]
+            data_wait = time.perf_counter() - started
+            sums = trainer.step(micro)
+            elapsed = time.perf_counter() - started
+            step += 1
+            data_position += run.accumulate
+            train_time += elapsed
+            steps_done += 1
+            pages = float(sum(b.num_pages for b in micro))
+            pages_done += pages
+            for key, value in sums.items():
+                window[key] = window.get(key, 0.0) + value
+            window["steps"] = window.get("steps", 0.0) + 1
+            window["pages"] = window.get("pages", 0.0) + pages
+            window["data_wait"] = window.get("data_wait", 0.0) + data_wait
+            if step % run.log_every == 0 or step == last_step:
+                totals = all_reduce_sums(window, info)
+                seconds = time.perf_counter() - window_start
+                record = {"kind": "train", "step": step, "time": time.time(), **_mean_parts(totals)}
+                record["pages"] = totals["pages"]
+                record["data_wait"] = totals["data_wait"] / max(totals["steps"], 1.0)
+                record["steps_per_s"] = window["steps"] / max(seconds, 1e-9)
+                record["pages_per_s"] = totals["pages"] / max(seconds, 1e-9)
+                run_log.write(record)
+                window, window_start = {}, time.perf_counter()
+            if config.eval.every and step % config.eval.every == 0 or (step == run.steps and config.eval.at_end):
+                evaluate()
+            if (run.checkpoint_every and step % run.checkpoint_every == 0) or step == last_step:
+                checkpoint()
+    finally:
+        del batches  # shuts the DataLoader workers down
+    result.step = step
+    world_pages = all_reduce_sums({"pages": pages_done}, info)["pages"]
+    result.throughput = {
+        "steps_per_s": steps_done / max(train_time, 1e-9),
+        "pages_per_s": world_pages / max(train_time, 1e-9),
+    }
+    return result

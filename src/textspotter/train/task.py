@@ -1,0 +1,186 @@
+"""Joint training step of the detector, recognizer and relational model (the module DDP wraps).
+
+One forward pass over a :class:`~textspotter.data.collate.TrainBatch`, as the published system runs at inference
+but with ground-truth regions:
+
+1. detector on the page inputs → confidence, rotated boxes, feature map F (detector losses against the dense
+   targets);
+2. recognizer strips rectified from F along the (jittered) ground-truth quads, exactly like the pipeline does with
+   detected quads (``ops.quad_rectify_grid`` + ``ops.indirect_grid_sample``, gradients flow into the detector);
+3. relational model on the 2×3 crops of the same quads, the region counts and the (detached) recognizer features,
+   with the quads it reads translated by the page's random offset (the published training augmentation, spec §7.2);
+   its targets are expressed over the neighbours it picked.
+
+Frozen modules (``train.freeze``) run without gradients and in eval mode, and their losses are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..data.collate import TrainBatch
+from ..ops.rectify import region_counts_to_indices
+from ..pipeline.stages import crop_features
+from .losses import (
+    LossConfig,
+    confidence_loss,
+    line_link_loss,
+    rbox_losses,
+    recognizer_loss,
+    relational_targets,
+    word_link_loss,
+)
+
+__all__ = ["StepOutput", "JointTrainingModule", "freeze_modules", "set_train_mode", "resolve_submodule"]
+
+MODULES = ("detector", "recognizer", "relational")
+
+
+class StepOutput(NamedTuple):
+    """What one forward pass returns.
+
+    Attributes:
+        loss: scalar float32 weighted total (differentiable).
+        parts: detached scalar float32 loss components and counts, for logging.
+    """
+
+    loss: torch.Tensor
+    parts: dict[str, torch.Tensor]
+
+
+def resolve_submodule(model: nn.Module, name: str) -> nn.Module:
+    """Return the sub-module at a dotted path (``detector``, ``detector.extractor``, ...).
+
+    Raises:
+        ValueError: if the path names no sub-module.
+    """
+    module = model
+    for part in name.split("."):
+        child = getattr(module, part, None) if part else None
+        if not isinstance(child, nn.Module):
+            raise ValueError(f"train.freeze: {name!r} is not a sub-module of the model (try detector, recognizer, ...)")
+        module = child
+    return module
+
+
+def freeze_modules(model: nn.Module, names: Iterable[str]) -> None:
+    """Stop gradients of the named sub-modules (their BatchNorm statistics are kept fixed by :func:`set_train_mode`)."""
+    for name in names:
+        for parameter in resolve_submodule(model, name).parameters():
+            parameter.requires_grad_(False)
+
+
+def set_train_mode(model: nn.Module, frozen: Iterable[str]) -> None:
+    """Put the model in training mode except frozen sub-modules, which stay in eval mode (fixed BN, no dropout)."""
+    model.train()
+    for name in frozen:
+        resolve_submodule(model, name).eval()
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[None]:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+class JointTrainingModule(nn.Module):
+    """Wrap an ``OCRModel`` so that ``forward(batch)`` returns the joint training loss.
+
+    Args:
+        model: the ``OCRModel`` (attributes ``spec``, ``detector``, ``recognizer``, ``relational``).
+        loss: loss choices and weights.
+        frozen: names of frozen sub-modules (``train.freeze``); a frozen top-level module contributes no loss.
+        amp_dtype: autocast dtype for the detector and recognizer (``torch.bfloat16``), or None for float32.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: LossConfig,
+        *,
+        frozen: Iterable[str] = (),
+        amp_dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_config = loss
+        self.frozen = tuple(frozen)
+        self.amp_dtype = amp_dtype
+        self.trains = {name: name not in self.frozen for name in MODULES}
+
+    def forward(self, batch: TrainBatch) -> StepOutput:
+        """Compute the weighted loss of one micro-batch (all tensors already on the model's device)."""
+        cfg = self.loss_config
+        model = self.model
+        device = batch.images.device
+        parts: dict[str, torch.Tensor] = {}
+        total = batch.images.new_zeros(())
+
+        grad_if = {name: (contextlib.nullcontext() if on else torch.no_grad()) for name, on in self.trains.items()}
+        with grad_if["detector"], _autocast(device, self.amp_dtype):
+            detected = model.detector(batch.images)
+        if self.trains["detector"]:
+            conf = confidence_loss(detected.confidence, batch.score, batch.mask, cfg)
+            iou, angle = rbox_losses(detected.rboxes, batch.geometry, batch.score)
+            detector_total = conf + cfg.geometry_weight * (iou + cfg.angle_weight * angle)
+            total = total + cfg.detector_weight * detector_total
+            parts.update(det_conf=conf.detach(), det_iou=iou.detach(), det_angle=angle.detach())
+
+        num = batch.num_regions
+        if num == 0 or not (self.trains["recognizer"] or self.trains["relational"]):
+            return StepOutput(total, parts)
+        # Grid sampling in float32 like the pipeline (spec §1.2 step 8).
+        features = detected.features.float()
+        input_size = (batch.images.shape[2], batch.images.shape[3])
+        image_index = region_counts_to_indices(batch.region_counts, num)
+        spec = model.spec
+        strips = crop_features(
+            features,
+            batch.quads,
+            image_index,
+            input_size=input_size,
+            output_size=(spec.recognizer.strip_height, spec.recognizer.max_width),
+            isotropic=True,
+        )
+        with grad_if["recognizer"], _autocast(device, self.amp_dtype):
+            recognized = model.recognizer(strips)
+        if self.trains["recognizer"]:
+            rec = recognizer_loss(
+                recognized.logits, batch.tokens, batch.token_valid, label_smoothing=cfg.label_smoothing
+            )
+            total = total + cfg.recognizer_weight * rec
+            parts["rec"] = rec.detach()
+
+        # BatchNorm1d in the relational model needs more than one region in training mode.
+        if self.trains["relational"] and num >= 2:
+            crops = crop_features(
+                features,
+                batch.quads,
+                image_index,
+                input_size=input_size,
+                output_size=tuple(spec.relational.grid_size),
+                isotropic=False,
+            )
+            # The published training translation of the relational quads (spec §7.2); crops use the true quads.
+            shift = batch.relational_shift[image_index] * spec.relational.quad_downscale  # (N, 2)
+            quads = batch.quads + shift[:, None, :]
+            related = model.relational(crops, quads, batch.region_counts, recognized.features.detach())
+            targets = relational_targets(
+                related.neighbours, batch.region_counts, batch.next_word, batch.line_id, batch.next_line
+            )
+            word = word_link_loss(related.logits[..., 0], targets)
+            line = line_link_loss(
+                related.logits[..., 1],
+                related.logits[..., 2],
+                targets,
+                samples=cfg.line_samples,
+                max_log_variance=cfg.max_log_variance,
+            )
+            total = total + cfg.relational_weight * (cfg.word_weight * word + cfg.line_weight * line)
+            parts.update(rel_word=word.detach(), rel_line=line.detach())
+        return StepOutput(total, parts)

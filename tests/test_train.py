@@ -1,0 +1,337 @@
+"""Training machinery: config, losses, schedule, freezing, exact resume, fine-tuning and the CLI (tiny model)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from textspotter.data.toy import write_toy_dataset
+from textspotter.train.config import TrainConfig, config_to_dict, resolve_config, save_config
+from textspotter.train.loop import lr_factor, train
+from textspotter.train.losses import (
+    IGNORE,
+    LossConfig,
+    confidence_loss,
+    line_link_loss,
+    rbox_losses,
+    recognizer_loss,
+    relational_targets,
+    word_link_loss,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny tensors: one intra-op thread is faster, and much faster on a busy machine (no spinning at barriers).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def toy_folder(tmp_path_factory):
+    return write_toy_dataset(tmp_path_factory.mktemp("toy"), pages=4, seed=0, size=128)
+
+
+def tiny_overrides(folder, out, *extra):
+    return [
+        "model.name=tiny-test",
+        "model.infer_length=128",
+        "data.source=manifest",
+        f"data.manifests=[{folder}]",
+        "data.batch_size=2",
+        "data.workers=0",
+        "train.steps=4",
+        "train.log_every=1",
+        "train.checkpoint_every=0",
+        f"train.out_dir={out}",
+        "eval.every=0",
+        "eval.at_end=false",
+        "optim.warmup_steps=2",
+        *extra,
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ config
+
+
+def test_config_yaml_roundtrip_and_overrides(tmp_path):
+    config = resolve_config(overrides=["train.steps=7", "optim.lr=3e-4", "train.freeze=[detector]", "data.synth.x=1"])
+    assert (config.train.steps, config.optim.lr, config.train.freeze, config.data.synth) == (
+        7,
+        3e-4,
+        ["detector"],
+        {"x": 1},
+    )
+    path = tmp_path / "c.yaml"
+    save_config(config, path)
+    again = resolve_config(path, overrides=["train.steps=8"])
+    assert again.train.steps == 8 and config_to_dict(again)["optim"] == config_to_dict(config)["optim"]
+    assert config_to_dict(TrainConfig())["optim"]["betas"] == [0.9, 0.999]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.bogus=1", "unknown config key 'train.bogus'"),
+        ("train.steps=many", "train.steps: expected an integer"),
+        ("data.source=web", "data.source must be"),
+        ("loss.confidence=focal", "LossConfig.confidence"),
+        ("optim.betas=[0.9]", "optim.betas: expected 2 values"),
+    ],
+)
+def test_config_errors_name_the_key(override, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_config(overrides=[override])
+
+
+def test_lr_schedule():
+    def factor(step, schedule):
+        return lr_factor(step, warmup_steps=10, total_steps=110, schedule=schedule, min_ratio=0.1)
+
+    assert factor(0, "cosine") == 0 and factor(5, "cosine") == 0.5 and factor(10, "cosine") == 1
+    assert factor(60, "cosine") == pytest.approx(0.55) and factor(110, "cosine") == pytest.approx(0.1)
+    assert factor(60, "linear") == pytest.approx(0.55) and factor(1000, "linear") == pytest.approx(0.1)
+    assert factor(100, "constant") == 1
+
+
+# ------------------------------------------------------------------------------------------------ losses
+
+
+def test_confidence_loss_mines_hard_negatives_and_respects_the_mask():
+    score = torch.zeros(1, 4, 8)
+    score[0, 1:3, 1:7] = 1
+    mask = torch.ones(1, 4, 8)
+    good = torch.where(score > 0, 6.0, -6.0)
+    bad = good.clone()
+    bad[0, 3, 7] = 6.0  # one confident false positive
+    config = LossConfig(confidence="bce_ohem", ohem_negative_ratio=1.0, ohem_min_negatives=1)
+    assert confidence_loss(bad, score, mask, config) > 10 * confidence_loss(good, score, mask, config)
+    # With 12 positives and ratio 1, only the 12 hardest of the 20 negatives count: the mean of 24 cells.
+    expected = (23 * math.log1p(math.exp(-6)) + math.log1p(math.exp(6))) / 24
+    assert confidence_loss(bad, score, mask, config).item() == pytest.approx(expected, rel=1e-5)
+    mask[0, 3, 7] = 0  # the false positive is in an ignore region
+    assert confidence_loss(bad, score, mask, config).item() == pytest.approx(
+        confidence_loss(good, score, mask, config).item()
+    )
+    dice = LossConfig(confidence="dice")
+    assert confidence_loss(good, score, mask, dice) < 0.1 < 0.9 < confidence_loss(-good, score, mask, dice)
+
+
+def test_rbox_losses_vanish_at_the_target_and_have_gradients():
+    geometry = torch.tensor([[[[4.0, 20.0, 6.0, 10.0, 0.3]]]])
+    score = torch.ones(1, 1, 1)
+    iou, angle = rbox_losses(geometry, geometry, score)
+    assert iou.item() == pytest.approx(0.0, abs=1e-6) and angle.item() == pytest.approx(0.0, abs=1e-6)
+    pred = torch.tensor([[[[2.0, 10.0, 3.0, 5.0, 0.0]]]], requires_grad=True)
+    iou, angle = rbox_losses(pred, geometry, score)
+    (iou + angle).backward()
+    assert iou > 0.5 and angle.item() == pytest.approx(1 - math.cos(0.3), rel=1e-5)
+    assert (pred.grad[..., :4] < 0).all()  # growing the too-small box lowers the loss
+    empty_iou, _ = rbox_losses(pred, geometry, torch.zeros(1, 1, 1))
+    assert empty_iou.item() == 0.0 and empty_iou.requires_grad
+
+
+def test_recognizer_loss_reads_every_position_including_blanks_after_eos():
+    tokens = torch.tensor([[5, 6, 1, 0, 0]])
+    right = torch.nn.functional.one_hot(tokens, 10).float() * 20
+    wrong_tail = right.clone()
+    wrong_tail[0, 4] = torch.nn.functional.one_hot(torch.tensor(7), 10).float() * 20
+    valid = torch.tensor([True])
+    assert recognizer_loss(right, tokens, valid) < 1e-6 < recognizer_loss(wrong_tail, tokens, valid)
+    assert recognizer_loss(wrong_tail, tokens, torch.tensor([False])).item() == 0.0
+
+
+def test_relational_targets_follow_the_chosen_neighbours():
+    # Two images: image 0 has 4 regions (line 0: 0 → 1, line 1: 2 → 3, paragraph 0 → 1); image 1 has 2 regions.
+    counts = torch.tensor([4, 2])
+    neighbours = torch.tensor(
+        [
+            [1, 2, -1],  # region 0: next word 1 is neighbour token 1; next line words {2, 3}: token 2
+            [0, 3, -1],  # region 1: ends its line → word token 0; line 1 word 3 is token 2
+            [0, 1, -1],  # region 2: next word 3 is not a neighbour → IGNORE; last line → line null
+            [2, 0, -1],
+            [1, -1, -1],  # image 1, within-image indices
+            [0, -1, -1],
+        ]
+    )
+    next_word = torch.tensor([1, -1, 3, -1, 1, -1])
+    line_id = torch.tensor([0, 0, 1, 1, 0, 0])
+    next_line = torch.tensor([1, 1, -1, -1, -1, -1])
+    targets = relational_targets(neighbours, counts, next_word, line_id, next_line)
+    assert targets.word.tolist() == [1, 0, IGNORE, 0, 1, 0]
+    assert targets.line[:2].tolist() == [[False, False, True, False], [False, False, True, False]]
+    assert targets.line[2:, 0].all() and targets.line_valid.all()
+    assert targets.candidates[0].tolist() == [True, True, True, False]
+    logits = torch.zeros(6, 4, requires_grad=True)
+    loss = word_link_loss(logits, targets)
+    loss.backward()
+    assert loss.item() == pytest.approx((math.log(3) * 3 + math.log(2) * 2) / 5, rel=1e-5)  # row 2 is ignored
+    assert logits.grad[:, 3].abs().sum() == 0  # padded tokens get no gradient
+
+
+def test_line_link_loss_is_heteroscedastic():
+    counts = torch.tensor([2])
+    targets = relational_targets(
+        torch.tensor([[1], [0]]), counts, torch.tensor([-1, -1]), torch.tensor([0, 1]), torch.tensor([1, -1])
+    )
+    right = torch.tensor([[-5.0, 5.0], [5.0, -5.0]])
+    torch.manual_seed(0)
+    low = line_link_loss(right, torch.full((2, 2), -6.0), targets, samples=64)
+    wrong_log_var = torch.zeros(2, 2, requires_grad=True)
+    loss = line_link_loss(-right, wrong_log_var, targets, samples=256)
+    loss.backward()
+    assert low < 0.01 < loss
+    # A confidently wrong logit is excused by a larger variance: the loss decreases as λ grows.
+    assert wrong_log_var.grad[0, 1] < 0 and wrong_log_var.grad[1, 0] < 0
+
+
+# ------------------------------------------------------------------------------------------------ loop
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_reproduces_an_uninterrupted_run(toy_folder, tmp_path):
+    common = ["train.steps=4", "data.augment.enabled=true", "train.seed=3", "data.seed=5"]
+    straight = train(resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "a", *common)))
+    interrupted = resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "b", *common))
+    first = train(interrupted, stop_after=2)
+    assert first.step == 2 and first.checkpoint.name == "step-00000002"
+    resumed = train(resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "b", *common, "train.resume=auto")))
+    assert resumed.step == 4
+    a, b = _state(straight.model), _state(resumed.model)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:5]
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if r["kind"] == "train"] == [1, 2, 3, 4]
+
+
+def test_freezing_keeps_weights_and_batchnorm_statistics(toy_folder, tmp_path):
+    from textspotter.models import create_model
+    from textspotter.models.checkpoints import save_model
+
+    start = create_model("tiny-test")
+    save_model(start, tmp_path / "init")
+    result = train(
+        resolve_config(
+            overrides=tiny_overrides(
+                toy_folder, tmp_path / "run", f"model.init={tmp_path / 'init'}", "train.freeze=[detector]"
+            )
+        )
+    )
+    before, after = _state(start), _state(result.model)
+    detector_keys = [k for k in before if k.startswith("detector.")]
+    assert any("running_mean" in k for k in detector_keys)
+    assert all(torch.equal(before[k], after[k]) for k in detector_keys)
+    assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("recognizer."))
+    assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("relational."))
+
+
+def test_fine_tuning_from_a_published_folder(toy_folder, tmp_path):
+    from textspotter.models import create_model
+    from textspotter.models.checkpoints import load_model, save_published
+    from textspotter.models.spec import RelationalConfig
+
+    # A tiny architecture the published files can describe (k = 16 and 8 heads are fixed in the published code).
+    relational = RelationalConfig(k=16, num_layers=1, nhead=8, dim_feedforward=64, initial_depth=32)
+    save_published(create_model("tiny-test", relational=relational), tmp_path / "published", layout="v2")
+    result = train(
+        resolve_config(
+            overrides=tiny_overrides(
+                toy_folder, tmp_path / "run", f"model.init={tmp_path / 'published'}", "train.steps=2"
+            )
+        )
+    )
+    assert result.step == 2 and result.model.spec.relational.k == 16
+    reloaded = load_model(result.checkpoint / "model")
+    assert reloaded.spec.preprocess.infer_length == 128  # the training input size travels with the weights
+    assert all(torch.equal(v, result.model.state_dict()[k].cpu()) for k, v in reloaded.state_dict().items())
+
+
+def test_cli_trains_and_writes_logs_curves_and_checkpoints(toy_folder, tmp_path):
+    from textspotter.cli.main import main
+
+    config_path = tmp_path / "tiny.yaml"
+    save_config(resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "unused")), config_path)
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config_path), "--out", str(out), "--steps", "2", "--quiet"]) == 0
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert np.isfinite([r["loss"] for r in records]).all() and {"det_conf", "rec", "rel_word"} <= records[0].keys()
+    checkpoint = out / "checkpoints" / "step-00000002"
+    for name in ("trainer.pt", "config.yaml", "model/model.json", "model/model.safetensors"):
+        assert (checkpoint / name).is_file(), name
+    assert (out / "curves.png").stat().st_size > 1000
+    assert resolve_config(checkpoint / "config.yaml").train.steps == 2
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+def test_page_counters_score_detection_words_lines_and_text():
+    from textspotter.data.manifest import LineAnnotation, PageAnnotation, ParagraphAnnotation, WordAnnotation
+    from textspotter.document import Line, Page, Paragraph, Word, bounding_quad
+    from textspotter.train.evaluate import page_counters, summarize
+
+    def box(x0, y0, x1, y1):
+        return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+    quads = [box(0, 0, 30, 10), box(40, 0, 70, 10), box(0, 20, 30, 30), box(40, 20, 70, 30)]
+    annotation = PageAnnotation(
+        id="p",
+        image="p.png",
+        width=100,
+        height=40,
+        words=[WordAnnotation(text=t, quad=[list(p) for p in q]) for t, q in zip(["ab", "cd", "ef", "gh"], quads)],
+        lines=[LineAnnotation([0, 1]), LineAnnotation([2, 3])],
+        paragraphs=[ParagraphAnnotation([0, 1])],
+    )
+
+    def line(*words):
+        return Line(words=words, quad=bounding_quad([w.quad for w in words]), confidence=1.0)
+
+    # "cd" read as "cx", "gh" missed, a spurious "zz" far away.
+    read = [Word(t, q, 1.0, 1.0, 1.0) for t, q in zip(["ab", "cx", "ef"], quads[:3])]
+    spurious = Word("zz", box(80, 30, 99, 39), 1.0, 1.0, 1.0)
+    lines = (line(read[0], read[1]), line(read[2]), line(spurious))
+    page = Page(width=100, height=40, paragraphs=(Paragraph(lines, bounding_quad([ln.quad for ln in lines]), 1.0),))
+    counters = page_counters(page, annotation)
+    assert (counters["tp"], counters["fp"], counters["fn"]) == (3, 1, 1)
+    assert counters["word_edits"] == 1 + 2 + 2 and counters["word_chars"] == 8  # cx, missed gh, spurious zz
+    assert counters["words_exact"] == 2 and counters["lines_matched"] == 0
+    rates = summarize(counters)
+    assert rates["det_f1"] == pytest.approx(6 / 8) and rates["word_cer"] == pytest.approx(5 / 8)
+    perfect = Page(
+        width=100,
+        height=40,
+        paragraphs=(
+            Paragraph(
+                (
+                    line(*[Word(t, q, 1.0, 1.0, 1.0) for t, q in zip(["ab", "cd"], quads[:2])]),
+                    line(*[Word(t, q, 1.0, 1.0, 1.0) for t, q in zip(["ef", "gh"], quads[2:])]),
+                ),
+                box(0, 0, 70, 30),
+                1.0,
+            ),
+        ),
+    )
+    rates = summarize(page_counters(perfect, annotation))
+    assert rates["det_f1"] == 1 and rates["word_cer"] == 0 and rates["page_cer"] == 0 and rates["line_accuracy"] == 1
+
+
+def test_development_datasets_are_scored_with_the_evaluation_module(shared_data):
+    from textspotter.models import create_model
+    from textspotter.models.spec import PreprocessConfig
+    from textspotter.train.evaluate import evaluate_datasets
+
+    model = create_model("tiny-test", preprocess=PreprocessConfig(infer_length=128))
+    rates = evaluate_datasets(
+        model, ["tesseract-test"], data_root=shared_data, limit=1, device=torch.device("cpu"), batch_size=1
+    )
+    assert {"tesseract-test/cer", "tesseract-test/bag_of_char_error"} <= rates.keys()
+    assert all(math.isfinite(v) for v in rates.values())
