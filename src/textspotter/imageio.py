@@ -39,7 +39,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["ImageOptions", "PageImage", "ImageError", "load_pages", "iter_pages", "describe_source"]
+__all__ = ["INPUT_SUFFIXES", "ImageOptions", "PageImage", "ImageError", "load_pages", "iter_pages", "describe_source"]
+
+# File suffixes that the CLI and the batch job pick up when they expand folders and globs.
+INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".pbm", ".pdf")
 
 # Formats handed to PIL. An explicit list keeps plugins that shell out (EPS → Ghostscript) or that are rarely
 # hardened away from untrusted bytes. (Camera JPEGs that PIL opens as MPO come through the JPEG opener.)

@@ -24,9 +24,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..imageio import INPUT_SUFFIXES
+
 __all__ = ["add_arguments", "run", "expand_paths"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".pbm", ".pdf")
 _MULTI_PAGE_SUFFIXES = (".pdf", ".tif", ".tiff")
 FORMATS = {"json": ".json", "document": ".json", "text": ".txt", "markdown": ".md", "hocr": ".hocr", "alto": ".xml"}
 
@@ -67,7 +68,7 @@ def expand_paths(patterns: list[str]) -> tuple[list[str], list[str]]:
     for pattern in patterns:
         if os.path.isdir(pattern):
             found = sorted(
-                str(p) for p in Path(pattern).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                str(p) for p in Path(pattern).rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES
             )
             if not found:
                 problems.append(f"{pattern}: directory contains no images or PDFs")

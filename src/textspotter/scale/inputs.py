@@ -7,10 +7,9 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["INPUT_SUFFIXES", "expand_inputs", "canonical_source", "read_list_file"]
+from ..imageio import INPUT_SUFFIXES
 
-# The files a folder or pattern contributes: those that ``textspotter read`` picks from a folder.
-INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".pbm", ".pdf")
+__all__ = ["INPUT_SUFFIXES", "expand_inputs", "canonical_source", "read_list_file"]
 
 
 def _is_local(fs: Any) -> bool:
