@@ -7,7 +7,7 @@ fresh output folder. Reports per configuration the median wall time of ``run_bat
 start-up and model loading included) and the pages per second it gives, plus the OCR-busy seconds per page measured
 inside the actors (median over runs of the mean ``ocr`` timing) and the steady rate it implies once the actors are
 up: actors / busy seconds per page (the actors' contention for cores is in their busy time). Results of runs on our
-machines are in benchmarks/results/batch.md.
+machines are in benchmarks/RESULTS.md.
 
     python benchmarks/batch_scale.py --model small --pages 24 --configs 1x1,2x1,1x2 --repeats 3
 

@@ -14,7 +14,7 @@ Usage::
     python benchmarks/pipeline_speed.py --models small v1 --batch-sizes 1 8 --pages 8 --threads 2
 
 Prints a Markdown table (pages/s of wall time, CPU seconds per page, regions/page, wall seconds per page for each
-stage) and the command, machine, date, thread count and load average, ready for ``benchmarks/results/pipeline.md``.
+stage) and the command, machine, date, thread count and load average, ready for ``benchmarks/RESULTS.md``.
 On a shared machine wall time depends on the other processes; CPU time (all threads together) much less so.
 """
 

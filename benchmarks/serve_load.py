@@ -4,7 +4,7 @@ Starts ``python -m textspotter serve`` on a free loopback port (or uses ``--url`
 ``/v1/infer`` requests from ``--clients`` concurrent clients for ``--rounds`` rounds of ``--duration`` seconds after
 a warm-up, and reports requests per second, latency percentiles, errors, the server's mean batch size and its
 resident memory (RSS, summed over its worker processes) after the warm-up and after each round, so that growth
-shows. Results of runs on our machines are in benchmarks/results/serve.md.
+shows. Results of runs on our machines are in benchmarks/RESULTS.md.
 
     python benchmarks/serve_load.py --model tiny-test --clients 8 --duration 20 --rounds 3
 

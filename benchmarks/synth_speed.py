@@ -2,7 +2,7 @@
 
 Runs ``generate_page`` in one process with one OpenCV thread, after a warm-up that loads fonts and word lists, and
 reports the median of several timed rounds, per layout as well as overall. Results go in
-benchmarks/results/synth.md.
+benchmarks/RESULTS.md.
 
     python benchmarks/synth_speed.py                       # English documents, default effects
     python benchmarks/synth_speed.py --lang ja --layouts article,vertical --pages 40

@@ -55,9 +55,11 @@ def _match(found, expected, tolerance):
 # Construction
 
 
-def test_no_default_weights_gives_a_clear_error():
-    if (default_model_dir() / "model.json").is_file():
-        pytest.skip("default weights are installed")
+def test_no_default_weights_gives_a_clear_error(tmp_path, monkeypatch):
+    import textspotter.pipeline.ocr as ocr_module
+
+    assert default_model_dir().name == "default"
+    monkeypatch.setattr(ocr_module, "default_model_dir", lambda: tmp_path / "absent")
     with pytest.raises(FileNotFoundError, match="no default weights.*model="):
         OCR()
 

@@ -1,0 +1,61 @@
+"""End-to-end checks of the shipped default model (src/textspotter/weights/default).
+
+The default model is an early CPU-trained checkpoint (see its MODEL_CARD.md): these tests pin what it does today
+(strict loading, size budget, card, the trained detector finding the example page's words, a deterministic and
+well-formed result) rather than reading quality, which the benchmarks report.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import textspotter
+from textspotter.assets import example_image_path
+from textspotter.charset import latin_charset
+from textspotter.models.checkpoints import load_model
+
+DEFAULT = Path(textspotter.__file__).parent / "weights" / "default"
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    return textspotter.OCR(device="cpu")
+
+
+def test_folder_is_complete_and_within_budget():
+    for name in ("model.json", "model.safetensors", "MODEL_CARD.md"):
+        assert (DEFAULT / name).is_file(), name
+    assert (DEFAULT / "model.safetensors").stat().st_size <= 25 * 1024 * 1024
+    card = (DEFAULT / "MODEL_CARD.md").read_text()
+    for section in ("Training", "Scores"):
+        assert section in card
+
+
+def test_loads_strictly_with_our_charset():
+    model = load_model(DEFAULT)
+    assert model.spec.charset == latin_charset()
+    assert model.spec.recognizer.num_tokens == latin_charset().num_tokens
+
+
+def test_detector_finds_the_words_of_the_example_page(ocr):
+    found = ocr.detect(example_image_path())
+    quads = np.asarray(found.quads)
+    # The example page holds about 80 words; a random detector finds none.
+    assert 20 <= len(quads) <= 400
+    assert np.all(np.asarray(found.confidence) >= 0.5)
+    height, width = found.height, found.width
+    assert quads[..., 0].min() >= -5 and quads[..., 0].max() <= width + 5
+    assert quads[..., 1].min() >= -5 and quads[..., 1].max() <= height + 5
+
+
+def test_full_pipeline_is_deterministic_and_well_formed(ocr):
+    first = ocr(str(example_image_path()), merge_level="word")
+    second = ocr(str(example_image_path()), merge_level="word")
+    assert first == second
+    for item in first:
+        assert set(item) == {"text", "confidence", "left", "upper", "right", "lower"}
+        assert 0.0 <= item["confidence"] <= 1.0
+        assert item["left"] <= item["right"] and item["lower"] <= item["upper"]
