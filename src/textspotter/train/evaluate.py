@@ -106,7 +106,7 @@ def page_counters(page: Page, annotation: PageAnnotation, *, iou_threshold: floa
         len(w.text) for i, (w, skip) in enumerate(zip(words, ignore)) if not skip and i not in matched_refs
     )
     # Detections on ignore words are don't-care (match_quads counts them as neither TP nor FP).
-    on_ignored = _hypotheses_on_ignored(reference_quads, predicted_quads, ignore, matched_hyps, iou_threshold)
+    on_ignored = set(matching.on_ignored)
     word_edits += sum(len(w.text) for j, w in enumerate(predicted) if j not in matched_hyps and j not in on_ignored)
 
     reference_lines = Counter(annotation.line_texts())
@@ -129,17 +129,6 @@ def page_counters(page: Page, annotation: PageAnnotation, *, iou_threshold: floa
         "lines_matched": float(lines_matched),
         "lines": float(sum(reference_lines.values())),
     }
-
-
-def _hypotheses_on_ignored(
-    references: np.ndarray, hypotheses: np.ndarray, ignore: np.ndarray, matched: set[int], iou_threshold: float
-) -> set[int]:
-    if not ignore.any() or len(hypotheses) == 0:
-        return set()
-    from ..metrics.detection import pairwise_iou
-
-    iou = pairwise_iou(references[ignore], hypotheses)
-    return {int(j) for j in np.nonzero((iou >= iou_threshold).any(axis=0))[0] if int(j) not in matched}
 
 
 def summarize(counters: dict[str, float]) -> dict[str, float]:
