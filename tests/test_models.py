@@ -1,5 +1,6 @@
 """Model definitions: registry, published fidelity (counts, keys, shapes), forward contracts, CLI listing."""
 
+import dataclasses
 import json
 import math
 
@@ -273,6 +274,15 @@ def test_config_validation_names_the_field():
         RegNetConfig(widths=(24, 48, 96, 192), group_widths=(16, 16, 16, 16))
     with pytest.raises(ValueError, match="strip_height"):
         RecognizerConfig(strip_height=16)
+    with pytest.raises(ValueError, match="decoding"):
+        RecognizerConfig(decoding="beam")
+
+
+def test_ctc_decoding_is_saved_in_the_spec():
+    spec = get_spec("tiny-test")
+    assert spec.recognizer.decoding == "parallel"
+    ctc = spec.replace(recognizer=dataclasses.replace(spec.recognizer, decoding="ctc"))
+    assert ModelSpec.from_dict(json.loads(json.dumps(ctc.to_dict()))).recognizer.decoding == "ctc"
 
 
 # ------------------------------------------------------------------------------------------------ forward

@@ -72,3 +72,17 @@ def test_f_measure():
     out = f_measure(torch.tensor([0.5, 0.8]), 1.0)
     assert isinstance(out, torch.Tensor) and out.tolist() == pytest.approx([2 / 3, 2 / (1 / 0.8 + 1)])
     assert f_measure(0.9, torch.tensor([0.9])).tolist() == pytest.approx([0.9])
+
+
+def test_collapse_repeats_is_ctc_best_path_decoding():
+    charset = Charset(("a", "b"))  # a = 3, b = 4
+    path = torch.tensor([[3, 3, 0, 3, 4, 4, 0, 0], [0, 4, 0, 4, 3, 0, 3, 3]])
+    logits = torch.full((2, 8, 5), -10.0)
+    logits[torch.arange(2)[:, None], torch.arange(8)[None], path] = 10.0
+    logits[0, 1, 3] = 2.0  # the repeated "a" is less certain; a collapsed position is not in the confidence
+    logits[0, 1, 0] = 1.9
+    texts, conf = decode_greedy(logits, charset, mode="geometric_mean", collapse_repeats=True)
+    assert texts == ["aab", "bbaa"]
+    assert torch.allclose(conf, torch.ones(2), atol=1e-6)
+    # Without collapsing (the published rule) repeats are kept.
+    assert decode_greedy(logits, charset, mode="geometric_mean")[0] == ["aaabb", "bbaaa"]

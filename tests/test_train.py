@@ -145,6 +145,23 @@ def test_recognizer_loss_reads_every_position_including_blanks_after_eos():
     assert recognizer_loss(wrong_tail, tokens, torch.tensor([False])).item() == 0.0
 
 
+def test_ctc_recognizer_loss_accepts_any_alignment_of_the_characters():
+    tokens = torch.tensor([[5, 6, 6, 1, 0, 0, 0, 0]])  # "x y y", EOS, padding
+    valid = torch.tensor([True])
+
+    def path_logits(path):
+        return torch.nn.functional.one_hot(torch.tensor([path]), 10).float() * 20
+
+    # Characters at any columns, with repeats merged and a blank between the two y's: all near-zero loss.
+    for path in ([5, 6, 0, 6, 0, 0, 0, 0], [0, 5, 5, 6, 6, 0, 6, 0], [5, 0, 0, 0, 0, 6, 0, 6]):
+        assert recognizer_loss(path_logits(path), tokens, valid, decoding="ctc") < 1e-4, path
+    # Without the blank the two y's merge into one: the path cannot produce the target.
+    assert recognizer_loss(path_logits([5, 6, 6, 0, 0, 0, 0, 0]), tokens, valid, decoding="ctc") > 1.0
+    assert recognizer_loss(path_logits([5, 6, 0, 6, 0, 0, 0, 0]), tokens, torch.tensor([False]), decoding="ctc") == 0
+    with pytest.raises(ValueError, match="decoding"):
+        recognizer_loss(path_logits([0] * 8), tokens, valid, decoding="beam")
+
+
 def test_relational_targets_follow_the_chosen_neighbours():
     # Two images: image 0 has 4 regions (line 0: 0 → 1, line 1: 2 → 3, paragraph 0 → 1); image 1 has 2 regions.
     counts = torch.tensor([4, 2])

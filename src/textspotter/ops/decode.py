@@ -18,7 +18,11 @@ ConfidenceMode = Literal["product", "geometric_mean"]
 
 
 def decode_greedy(
-    logits: torch.Tensor, charset: Charset | Sequence[str], *, mode: ConfidenceMode = "product"
+    logits: torch.Tensor,
+    charset: Charset | Sequence[str],
+    *,
+    mode: ConfidenceMode = "product",
+    collapse_repeats: bool = False,
 ) -> tuple[list[str], torch.Tensor]:
     """Decode recognizer logits greedily and compute each text's confidence (spec §6.4).
 
@@ -31,10 +35,14 @@ def decode_greedy(
     * ``"geometric_mean"`` (v2 package): ``exp(Σ_real log max(p_t, 1e-8) / max(1, #real))`` over the "real"
       positions, non-blank and before the first EOS; 1.0 when there is none.
 
+    With ``collapse_repeats`` (recognizers with ``decoding="ctc"``, ours), a position whose id equals the previous
+    position's id is treated as a blank before the rules above: CTC best-path decoding ("aa-a" → "aa").
+
     Args:
         logits: ``[N, T, V]`` recognizer logits.
         charset: the model's :class:`~textspotter.charset.Charset` (or its list of character strings).
         mode: ``"product"`` or ``"geometric_mean"``.
+        collapse_repeats: merge runs of the same id (CTC decoding).
 
     Returns:
         ``(texts, confidence)``: ``N`` strings and an ``[N]`` float32 tensor in [0, 1] on the device of ``logits``.
@@ -60,6 +68,10 @@ def decode_greedy(
     scores = logits.detach().float()
     ids = scores.argmax(-1)  # (N, T); the first maximum on ties
     log_probs = torch.log_softmax(scores, dim=-1).gather(-1, ids[..., None]).squeeze(-1)
+    if collapse_repeats and ids.shape[1] > 1:
+        repeat = torch.zeros_like(ids, dtype=torch.bool)
+        repeat[:, 1:] = ids[:, 1:] == ids[:, :-1]
+        ids = torch.where(repeat, torch.full_like(ids, BLANK), ids)
     probs = torch.exp(log_probs)  # p_t as the reference computes it (exp(logit − logsumexp))
     is_eos = ids == EOS
     eos_so_far = torch.cumsum(is_eos.to(torch.int64), dim=1)  # number of EOS at positions ≤ t

@@ -284,7 +284,12 @@ def recognize(
             isotropic=True,
         )
         out = recognizer(strips.to(dtype))
-        chunk_texts, chunk_conf = decode_greedy(out.logits.float(), spec.charset, mode=spec.postprocess.text_confidence)
+        chunk_texts, chunk_conf = decode_greedy(
+            out.logits.float(),
+            spec.charset,
+            mode=spec.postprocess.text_confidence,
+            collapse_repeats=config.decoding == "ctc",
+        )
         texts.extend(chunk_texts)
         confidence.append(chunk_conf.float())
         recog_features.append(out.features.float())

@@ -48,11 +48,15 @@ class ModelSection:
         name: registry name (``textspotter.models.list_models()``) of a randomly initialised model.
         init: a model folder to start from instead (ours, or a published v1/v2 folder; ``load_model``).
         infer_length: detector input side L used for training and written into the saved spec; None keeps the spec's.
+        decoding: recognizer decoding rule (``"parallel"`` published, ``"ctc"`` ours; ``RecognizerConfig.decoding``)
+            written into the saved spec; None keeps the spec's. Switching it keeps the weights (the classifier
+            relearns what its positions mean).
     """
 
     name: str = "small"
     init: str | None = None
     infer_length: int | None = None
+    decoding: str | None = None
 
 
 @dataclass

@@ -101,6 +101,11 @@ def build_model(config: TrainConfig) -> nn.Module:
             raise ValueError(f"model.infer_length must be a multiple of 32, got {length}")
         spec = model.spec
         model.spec = spec.replace(preprocess=dataclasses.replace(spec.preprocess, infer_length=length))
+    if config.model.decoding is not None:
+        spec = model.spec
+        recognizer = dataclasses.replace(spec.recognizer, decoding=config.model.decoding)
+        model.spec = spec.replace(recognizer=recognizer)
+        model.recognizer.config = recognizer
     if model.spec.charset is None:
         raise ValueError(f"model {model.spec.name!r} has no charset: recognizer targets cannot be encoded")
     return model

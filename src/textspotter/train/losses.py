@@ -150,22 +150,44 @@ def rbox_losses(rboxes: torch.Tensor, geometry: torch.Tensor, score: torch.Tenso
 
 
 def recognizer_loss(
-    logits: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor, *, label_smoothing: float = 0.0
+    logits: torch.Tensor,
+    tokens: torch.Tensor,
+    valid: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    decoding: str = "parallel",
 ) -> torch.Tensor:
-    """Cross-entropy at every position of the regions whose text fits.
+    """Recognizer loss of the regions whose text fits.
+
+    ``decoding="parallel"`` (published): cross-entropy at every position (text, EOS, then blanks).
+    ``decoding="ctc"`` (ours): CTC loss with blank 0 over all T positions against the character tokens (≥ 3) of
+    each target, EOS and padding removed; summed per region and divided by its target length, then averaged
+    (``reduction="mean"``). Label smoothing does not apply to CTC.
 
     Args:
         logits: ``[N, T, V]`` recognizer logits.
         tokens: ``[N, T]`` int64 targets (characters ≥ 3, EOS 1, blank 0 after it).
         valid: ``[N]`` bool, regions that count.
         label_smoothing: as in ``torch.nn.functional.cross_entropy``.
+        decoding: ``"parallel"`` or ``"ctc"`` (the recognizer's ``decoding``).
 
     Returns:
-        Scalar float32 mean over the ``valid`` regions' positions (0 when there is none).
+        Scalar float32 mean over the ``valid`` regions (0 when there is none).
     """
+    if decoding not in ("parallel", "ctc"):
+        raise ValueError(f"decoding must be 'parallel' or 'ctc', got {decoding!r}")
     if not bool(valid.any()):
         return _zero(logits)
     selected = logits[valid].float()
+    if decoding == "ctc":
+        targets = tokens[valid]
+        is_char = targets >= 3
+        lengths = is_char.sum(1)
+        # Characters are the leading tokens (text, then EOS and blanks), so keeping the first `length` entries
+        # of each row gives the CTC targets in the padded (n, S) layout ctc_loss accepts.
+        log_probs = F.log_softmax(selected, dim=-1).transpose(0, 1)  # (T, n, V)
+        input_lengths = torch.full((selected.shape[0],), selected.shape[1], dtype=torch.long, device=logits.device)
+        return F.ctc_loss(log_probs, targets, input_lengths, lengths, blank=0, zero_infinity=True)
     # (n, T, V) -> (n·T, V): every position is classified independently (spec §6.1).
     return F.cross_entropy(
         selected.reshape(-1, selected.shape[-1]), tokens[valid].reshape(-1), label_smoothing=label_smoothing

@@ -151,7 +151,11 @@ class JointTrainingModule(nn.Module):
             recognized = model.recognizer(strips)
         if self.trains["recognizer"]:
             rec = recognizer_loss(
-                recognized.logits, batch.tokens, batch.token_valid, label_smoothing=cfg.label_smoothing
+                recognized.logits,
+                batch.tokens,
+                batch.token_valid,
+                label_smoothing=cfg.label_smoothing,
+                decoding=spec.recognizer.decoding,
             )
             total = total + cfg.recognizer_weight * rec
             parts["rec"] = rec.detach()
