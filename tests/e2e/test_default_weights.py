@@ -1,8 +1,9 @@
 """End-to-end checks of the shipped default model (src/textspotter/weights/default).
 
-The default model is an early CPU-trained checkpoint (see its MODEL_CARD.md): these tests pin what it does today
-(strict loading, size budget, card, the trained detector finding the example page's words, a deterministic and
-well-formed result) rather than reading quality, which the benchmarks report.
+The default model is a CPU-trained checkpoint that reads, imperfectly (see its MODEL_CARD.md). These tests pin
+strict loading, the size budget and card, the detector finding the example page's words, a deterministic and
+well-formed result, and reading quality on the bundled example page (its ground truth ships beside it) with a
+margin below what was measured; the benchmarks report the scores on real data.
 """
 
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import textspotter
 from textspotter.assets import example_image_path
 from textspotter.charset import latin_charset
+from textspotter.metrics.text import text_counts
 from textspotter.models.checkpoints import load_model
 
 DEFAULT = Path(textspotter.__file__).parent / "weights" / "default"
@@ -59,3 +61,14 @@ def test_full_pipeline_is_deterministic_and_well_formed(ocr):
         assert set(item) == {"text", "confidence", "left", "upper", "right", "lower"}
         assert 0.0 <= item["confidence"] <= 1.0
         assert item["left"] <= item["right"] and item["lower"] <= item["upper"]
+
+
+def test_reads_the_example_page(ocr):
+    reference = example_image_path().with_suffix(".txt").read_text(encoding="utf-8")
+    document = ocr.read([str(example_image_path())])[0]
+    rates = text_counts(reference, document.pages[0].text()).rates()
+    # Measured for the shipped checkpoint (MODEL_CARD.md): CER 0.198, bag-of-character error 0.053,
+    # bag-of-word error 0.313. A random or non-reading model scores 1.0 on each.
+    assert rates["cer"] <= 0.30, rates
+    assert rates["bag_of_char_error"] <= 0.12, rates
+    assert rates["bag_of_word_error"] <= 0.45, rates
