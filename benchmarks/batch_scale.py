@@ -27,24 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from pages import PageLayout, word_page  # benchmarks/pages.py: the script's folder is on sys.path
 
-WORDS = ("invoice", "total", "amount", "paid", "date", "order", "number", "customer", "address", "page", "table")
+DENSE = PageLayout(font=48, margin=20, pitch=30, words=(3, 9))
 
 
 def make_page(index: int, width: int, height: int, path: Path) -> None:
     """Save a white page with lines of words, different for each index, as a PNG."""
-    rng = np.random.default_rng(index)
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=max(12, height // 48))
-    y = height // 20
-    while y < height - height // 20:
-        text = " ".join(rng.choice(WORDS, size=int(rng.integers(3, 9))))
-        draw.text((width // 16, y), text, fill=(0, 0, 0), font=font)
-        y += height // 30
-    image.save(path)
+    word_page(index, width, height, DENSE).save(path)
 
 
 def cpu_name() -> str:

@@ -31,24 +31,15 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from pages import PageLayout, word_page  # benchmarks/pages.py: the script's folder is on sys.path
 
-WORDS = ("invoice", "total", "amount", "paid", "date", "order", "number", "customer", "address", "page", "table")
+SPARSE = PageLayout(font=24, margin=12, pitch=10, words=(2, 7))
 
 
 def make_page(index: int, width: int, height: int) -> bytes:
     """A white page with a few lines of words, different for each index; returned as PNG bytes."""
-    rng = np.random.default_rng(index)
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=max(12, height // 24))
-    y = height // 12
-    while y < height - height // 12:
-        text = " ".join(rng.choice(WORDS, size=int(rng.integers(2, 7))))
-        draw.text((width // 16, y), text, fill=(0, 0, 0), font=font)
-        y += height // 10
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    word_page(index, width, height, SPARSE).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
