@@ -112,3 +112,12 @@ def test_startup_errors_exit_with_2(tmp_path, pages, capsys):
     assert "nowhere" in capsys.readouterr().err
     assert main(["read", str(pages / "a.png"), "--model", str(tmp_path), "--batch-size", "0"]) == 2
     assert "batch_size" in capsys.readouterr().err
+    assert main(["read", str(pages / "a.png"), "--model", str(tmp_path), "--infer-length", "100"]) == 2
+    assert "infer_length" in capsys.readouterr().err
+
+
+def test_infer_length_flag_reads_at_another_size(model_dir, boxes_model, pages, capsys):
+    args = ["read", str(pages / "a.png"), "--model", str(model_dir), "--level", "word", "--device", "cpu"]
+    assert main([*args, "--infer-length", "384"]) == 0
+    (record,) = _stdout_json_lines(capsys)
+    assert [item["text"] for item in record["results"]] == ["ok", "ok"]

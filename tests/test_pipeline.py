@@ -136,11 +136,30 @@ def test_touches_cut_edge():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"mode": "pyramid"}, {"zoom": 0.5}, {"overlap": 0.95}, {"duplicate_overlap": 0.0}, {"edge_margin": -1.0}],
+    [
+        {"mode": "pyramid"},
+        {"zoom": 0.5},
+        {"overlap": 0.95},
+        {"duplicate_overlap": 0.0},
+        {"edge_margin": -1.0},
+        {"infer_length": 100},
+        {"infer_length": 32},
+        {"infer_length": 512.0},
+        {"infer_length": True},
+    ],
 )
 def test_scale_options_reject_bad_values(kwargs):
     with pytest.raises(ValueError, match="ScaleOptions"):
         ScaleOptions(**kwargs)
+
+
+def test_scale_options_infer_length_replaces_the_model_side():
+    config = PreprocessConfig(infer_length=256)
+    assert ScaleOptions().preprocess(config) is config
+    bigger = ScaleOptions(infer_length=384).preprocess(config)
+    assert bigger.infer_length == 384 and bigger.pad_how == config.pad_how
+    inputs, views = render_views(np.zeros((300, 200, 3), dtype=np.uint8), bigger, ScaleOptions())
+    assert inputs[0].shape == (3, 384, 384) and views[0].scale == pytest.approx(300 / 384)
 
 
 # ----------------------------------------------------------------------------------------------------------------

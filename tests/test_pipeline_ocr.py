@@ -280,6 +280,23 @@ def test_tiled_read_gives_one_word_per_rectangle(model):
     assert all(len(w.text) > 0 for w in doc.pages[0].words)
 
 
+def test_infer_length_option_sets_the_detector_input_side(model):
+    boxes = [(40, 40, 200, 72), (240, 40, 400, 72), (40, 120, 300, 152)]
+    page = page_with_boxes(400, 600, boxes)
+    sides = []
+    hook = model.detector.register_forward_pre_hook(lambda module, args: sides.append(tuple(args[0].shape[-2:])))
+    try:
+        ocr = OCR(model=model, scale=ScaleOptions(infer_length=512), assembly=AssemblyOptions(include_invalid=True))
+        assert ocr.preprocess.infer_length == 512 and model.spec.preprocess.infer_length != 512
+        assert "infer_length=512" in repr(ocr)
+        (doc,) = ocr.read([page])
+    finally:
+        hook.remove()
+    assert sides and sides[0][0] == 512
+    # Boxes come back in page pixels whatever the detector's input side.
+    _match([w.quad for w in doc.pages[0].words], boxes, tolerance=4 * 600 / 512)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Single stages
 

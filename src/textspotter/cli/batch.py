@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale", choices=("single", "tiled"), default="single", help="single view, or also tiles (default: single)"
     )
+    parser.add_argument(
+        "--infer-length",
+        type=int,
+        metavar="L",
+        default=None,
+        help="detector input side L, a multiple of 32 (default: the model's); larger reads small text better, slower",
+    )
     parser.add_argument("--retry-errors", action="store_true", help="redo pages whose earlier row records an error")
     resources = parser.add_argument_group("resources")
     resources.add_argument("--address", help="Ray cluster to use ('auto', 'ray://host:10001'); default: a local Ray")
@@ -107,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             rows_per_file=args.rows_per_file,
             retry_errors=args.retry_errors,
             image_options=ImageOptions(dpi=args.dpi),
-            scale=ScaleOptions(mode=args.scale),
+            scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, TypeError, ImportError, ConnectionError) as exc:

@@ -47,6 +47,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "registry configuration (speed and harness checks only)",
     )
     engines.add_argument("--device", default="cpu", help="textspotter device (default: cpu)")
+    engines.add_argument(
+        "--infer-length",
+        type=int,
+        metavar="L",
+        default=None,
+        help="textspotter detector input side, a multiple of 32 (default: the model's)",
+    )
     engines.add_argument("--tesseract-lang", default="eng", help="Tesseract languages, e.g. eng+deu (default: eng)")
     engines.add_argument("--tesseract-psm", type=int, default=3, help="Tesseract page segmentation mode (default: 3)")
     engines.add_argument(
@@ -86,7 +93,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
     from textspotter.evaluate import TesseractOptions, TextspotterOptions
 
     if name == "textspotter":
-        return TextspotterOptions(model=args.model, device=args.device)
+        return TextspotterOptions(model=args.model, device=args.device, infer_length=args.infer_length)
     if name == "tesseract":
         return TesseractOptions(
             lang=args.tesseract_lang, psm=args.tesseract_psm, backend=args.tesseract_backend, tessdata=args.tessdata

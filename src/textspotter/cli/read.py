@@ -54,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="single",
         help="single view (published), or also zoomed tiles for small text (default: single)",
     )
+    parser.add_argument(
+        "--infer-length",
+        type=int,
+        metavar="L",
+        default=None,
+        help="detector input side L, a multiple of 32 (default: the model's); larger reads small text better, slower",
+    )
 
 
 def expand_paths(patterns: list[str]) -> tuple[list[str], list[str]]:
@@ -141,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             batch_size=args.batch_size,
             image_options=image_options,
-            scale=ScaleOptions(mode=args.scale),
+            scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         hint = " (on the command line: --model PATH)" if args.model is None else ""

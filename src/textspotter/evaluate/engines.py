@@ -185,11 +185,13 @@ class TextspotterOptions:
             harness. Scores of random weights mean nothing; reports label them.
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` ...
         batch_size: pages per forward pass (the runner sends one page at a time, so 1 is what is used).
+        infer_length: detector input side (``ScaleOptions.infer_length``); ``None`` keeps the model's.
     """
 
     model: str | None = None
     device: str = "cpu"
     batch_size: int = 1
+    infer_length: int | None = None
 
 
 class TextspotterEngine:
@@ -217,9 +219,11 @@ class TextspotterEngine:
     def version(self) -> str:
         from textspotter import __version__
 
+        # Part of the version string, so that cached results of another input size are not reused.
+        length = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
-            f"device {self.options.device}; threads {self.threads}"
+            f"device {self.options.device}; threads {self.threads}{length}"
         )
 
     def load(self) -> None:
@@ -242,7 +246,14 @@ class TextspotterEngine:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     model = create_model(name, charset=charset)
-            self._ocr = OCR(model=model, device=self.options.device, batch_size=self.options.batch_size)
+            from textspotter.pipeline import ScaleOptions
+
+            self._ocr = OCR(
+                model=model,
+                device=self.options.device,
+                batch_size=self.options.batch_size,
+                scale=ScaleOptions(infer_length=self.options.infer_length),
+            )
         except (FileNotFoundError, ValueError) as exc:
             # No weights, an unknown configuration, a model without charset: this engine cannot run as asked.
             raise EngineUnavailableError(str(exc)) from exc

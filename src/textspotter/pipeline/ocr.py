@@ -218,10 +218,15 @@ class OCR:
         """The model's ``ModelSpec`` (architecture, charset, preprocessing, decoding constants)."""
         return self.model.spec
 
+    @property
+    def preprocess(self):  # noqa: ANN201 - PreprocessConfig
+        """The preprocessing in use: the model's, with ``scale.infer_length`` applied when set."""
+        return self.scale.preprocess(self.model.spec.preprocess)
+
     def __repr__(self) -> str:
         return (
             f"OCR(model={self.spec.name!r}, device={str(self.device)!r}, batch_size={self.batch_size}, "
-            f"scale={self.scale.mode!r})"
+            f"scale={self.scale.mode!r}, infer_length={self.preprocess.infer_length})"
         )
 
     # ------------------------------------------------------------------------------------------------------------
@@ -346,7 +351,7 @@ class OCR:
     def _view_count(self, page: PageImage) -> int:
         if self.scale.mode == "single":
             return 1
-        return 1 + len(tile_views(page.height, page.width, self.spec.preprocess, self.scale))
+        return 1 + len(tile_views(page.height, page.width, self.preprocess, self.scale))
 
     # ------------------------------------------------------------------------------------------------------------
     # Stages on pages
@@ -361,7 +366,7 @@ class OCR:
         inputs: list[torch.Tensor] = []
         views: list[list[DetectorView]] = []
         for page in pages:
-            page_inputs, page_views = render_views(page.image, self.spec.preprocess, self.scale, device=self.device)
+            page_inputs, page_views = render_views(page.image, self.preprocess, self.scale, device=self.device)
             inputs.extend(page_inputs)
             views.append(page_views)
         return torch.stack(inputs), views
@@ -519,7 +524,7 @@ class OCR:
             raise ValueError(f"quads must have shape [N, 4, 2] in original-page pixels, got {array.shape}")
         original = torch.from_numpy(array.reshape(-1, 4, 2))
         decoded = self._one_page(image, page)
-        inputs, views = render_views(decoded.image, self.spec.preprocess, self.scale, device=self.device)
+        inputs, views = render_views(decoded.image, self.preprocess, self.scale, device=self.device)
         single = views[0]
         with torch.inference_mode():
             features = _features(self.model, torch.stack(inputs), self.batch_size)

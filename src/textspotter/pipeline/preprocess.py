@@ -14,6 +14,7 @@ whole page or tile, is described by a ``DetectorView`` that maps its pixels to t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -57,6 +58,9 @@ class ScaleOptions:
             least this fraction of the smaller one's box (a word cut by a tile edge is mostly inside the whole one).
         edge_margin: detections closer than this (in detector pixels) to a tile edge that cuts through the page are
             treated as possibly cut, and lose against a duplicate that is not.
+        infer_length: detector input side L (the single view is ``L × L``, tiles too); ``None`` keeps the model's
+            ``preprocess.infer_length``. Text is read from a stride-4 feature map, so a larger L reads small text
+            better, at a cost that grows as L² (docs/pipeline.md). A multiple of 32, at least 64.
     """
 
     mode: str = "single"
@@ -65,6 +69,7 @@ class ScaleOptions:
     overlap: float = 0.25
     duplicate_overlap: float = 0.5
     edge_margin: float = 4.0
+    infer_length: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("single", "tiled"):
@@ -79,6 +84,17 @@ class ScaleOptions:
             raise ValueError(f"ScaleOptions.duplicate_overlap must be in (0, 1], got {self.duplicate_overlap!r}")
         if self.edge_margin < 0:
             raise ValueError(f"ScaleOptions.edge_margin must be >= 0, got {self.edge_margin!r}")
+        length = self.infer_length
+        if length is not None and (
+            isinstance(length, bool) or not isinstance(length, int) or length < 64 or length % 32 != 0
+        ):
+            raise ValueError(f"ScaleOptions.infer_length must be None or a multiple of 32 >= 64, got {length!r}")
+
+    def preprocess(self, config: PreprocessConfig) -> PreprocessConfig:
+        """Return the model's preprocessing with this option's ``infer_length`` applied (``config`` if None)."""
+        if self.infer_length is None or self.infer_length == config.infer_length:
+            return config
+        return dataclasses.replace(config, infer_length=self.infer_length)
 
 
 @dataclass(frozen=True)
