@@ -49,13 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale", choices=("single", "tiled"), default="single", help="single view, or also tiles (default: single)"
     )
-    parser.add_argument(
-        "--infer-length",
-        type=int,
-        metavar="L",
-        default=None,
-        help="detector input side L, a multiple of 32 (default: the model's); larger reads small text better, slower",
-    )
+    from textspotter.cli.read import add_infer_length_argument
+
+    add_infer_length_argument(parser)
     parser.add_argument("--retry-errors", action="store_true", help="redo pages whose earlier row records an error")
     resources = parser.add_argument_group("resources")
     resources.add_argument("--address", help="Ray cluster to use ('auto', 'ray://host:10001'); default: a local Ray")

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..imageio import INPUT_SUFFIXES
 
-__all__ = ["add_arguments", "run", "expand_paths"]
+__all__ = ["add_arguments", "add_infer_length_argument", "run", "expand_paths"]
 
 _MULTI_PAGE_SUFFIXES = (".pdf", ".tif", ".tiff")
 FORMATS = {"json": ".json", "document": ".json", "text": ".txt", "markdown": ".md", "hocr": ".hocr", "alto": ".xml"}
@@ -54,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="single",
         help="single view (published), or also zoomed tiles for small text (default: single)",
     )
+    add_infer_length_argument(parser)
+
+
+def add_infer_length_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--infer-length L`` (``ScaleOptions.infer_length``), shared by ``read`` and ``batch``."""
     parser.add_argument(
         "--infer-length",
         type=int,
