@@ -67,8 +67,9 @@ def test_reads_the_example_page(ocr):
     reference = example_image_path().with_suffix(".txt").read_text(encoding="utf-8")
     document = ocr.read([str(example_image_path())])[0]
     rates = text_counts(reference, document.pages[0].text()).rates()
-    # Measured for the shipped checkpoint (MODEL_CARD.md): CER 0.198, bag-of-character error 0.053,
-    # bag-of-word error 0.313. A random or non-reading model scores 1.0 on each.
-    assert rates["cer"] <= 0.30, rates
-    assert rates["bag_of_char_error"] <= 0.12, rates
-    assert rates["bag_of_word_error"] <= 0.45, rates
+    # Measured for the shipped checkpoint (MODEL_CARD.md): bag-of-character error 0.022, bag-of-word error 0.146,
+    # CER 0.456. A random or non-reading model scores 1.0 on each. The CER is high because one line is read out of
+    # place (a relational-model error the card describes), so the words are pinned tightly and the order loosely.
+    assert rates["bag_of_char_error"] <= 0.05, rates
+    assert rates["bag_of_word_error"] <= 0.25, rates
+    assert rates["cer"] <= 0.60, rates
