@@ -15,6 +15,8 @@ import os
 import sys
 from typing import Any
 
+from .read import add_infer_length_argument
+
 DEFAULT_DATA_ROOT = os.path.join("..", "shared", "data")
 
 
@@ -47,13 +49,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "registry configuration (speed and harness checks only)",
     )
     engines.add_argument("--device", default="cpu", help="textspotter device (default: cpu)")
-    engines.add_argument(
-        "--infer-length",
-        type=int,
-        metavar="L",
-        default=None,
-        help="textspotter detector input side, a multiple of 32 (default: the model's)",
-    )
+    add_infer_length_argument(engines)
     engines.add_argument("--tesseract-lang", default="eng", help="Tesseract languages, e.g. eng+deu (default: eng)")
     engines.add_argument("--tesseract-psm", type=int, default=3, help="Tesseract page segmentation mode (default: 3)")
     engines.add_argument(

@@ -57,8 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_infer_length_argument(parser)
 
 
-def add_infer_length_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--infer-length L`` (``ScaleOptions.infer_length``), shared by ``read`` and ``batch``."""
+def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--infer-length L`` (``ScaleOptions.infer_length``); shared by read, batch, eval and bench."""
     parser.add_argument(
         "--infer-length",
         type=int,

@@ -60,7 +60,7 @@ class ScaleOptions:
             treated as possibly cut, and lose against a duplicate that is not.
         infer_length: detector input side L (the single view is ``L × L``, tiles too); ``None`` keeps the model's
             ``preprocess.infer_length``. Text is read from a stride-4 feature map, so a larger L reads small text
-            better, at a cost that grows as L² (docs/pipeline.md). A multiple of 32, at least 64.
+            better, at a cost that grows as L² (docs/usage.md §4). A multiple of 32, at least 64.
     """
 
     mode: str = "single"
