@@ -1,5 +1,7 @@
 """Unit tests of the pipeline pieces: preprocessing, assembly and reading order, view merging, tensor stages."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -237,6 +239,51 @@ def test_assemble_keeps_regions_missing_from_the_grouping():
     assert [[w.text for w in line.words] for line in page.lines] == [["a", "b"], ["c"]]
     no_relations = assemble_page(_readings(["x", "y"], [(50, 0, 60, 9), (0, 0, 9, 9)], [0.9] * 2, [0.9] * 2, None))
     assert [p.text for p in no_relations.paragraphs] == ["y", "x"]  # one paragraph per word, read left to right
+
+
+def _title_linked_past_a_paragraph():
+    # Title, a two-line paragraph, then another two-line paragraph; the graph wrongly continues the title with the
+    # first line of the second paragraph (and the first line of paragraph one is read after its second line).
+    return _readings(
+        texts=["Title", "one", "two", "three", "four"],
+        boxes=[(10, 0, 90, 10), (10, 20, 90, 30), (10, 34, 90, 44), (10, 60, 90, 70), (10, 74, 90, 84)],
+        detection=[0.9] * 5,
+        text_conf=[0.9] * 5,
+        groups=[[[0], [3]], [[1], [2]], [[4]]],
+    )
+
+
+def test_assemble_orders_lines_and_splits_paragraphs_that_disagree():
+    page = assemble_page(_title_linked_past_a_paragraph())
+    assert page.text() == "Title\n\none\ntwo\n\nthree\n\nfour"
+    assert [line.order for p in page.paragraphs for line in p.lines] == [0, 0, 1, 0, 0]
+    assert [p.order for p in page.paragraphs] == [0, 1, 2, 3]
+    assert page.paragraphs[1].quad == ((10, 20), (90, 20), (90, 44), (10, 44))
+    # The graph's paragraphs kept whole and placed as blocks: the title's paragraph spans the first one, so it is
+    # read first, with "three" right after the title.
+    whole = assemble_page(_title_linked_past_a_paragraph(), options=AssemblyOptions(order="paragraphs"))
+    assert whole.text() == "Title\nthree\n\none\ntwo\n\nfour"
+
+
+def test_assemble_lines_order_keeps_paragraphs_read_in_graph_order():
+    # Two columns, each one paragraph of two lines: nothing to split.
+    readings = _readings(
+        texts=["a", "b", "c", "d"],
+        boxes=[(0, 0, 40, 10), (0, 14, 40, 24), (60, 0, 100, 10), (60, 14, 100, 24)],
+        detection=[0.9] * 4,
+        text_conf=[0.9] * 4,
+        groups=[[[2], [3]], [[0], [1]]],
+    )
+    page = assemble_page(readings)
+    assert [[line.text for line in p.lines] for p in page.paragraphs] == [["a", "b"], ["c", "d"]]
+    # A paragraph whose graph order runs upwards is split into lines read top to bottom.
+    upwards = replace(readings, groups=[[[1], [0]], [[2], [3]]])
+    assert [[line.text for line in p.lines] for p in assemble_page(upwards).paragraphs] == [["a"], ["b"], ["c", "d"]]
+
+
+def test_assembly_options_reject_an_unknown_order():
+    with pytest.raises(ValueError, match="order"):
+        AssemblyOptions(order="columns")
 
 
 def test_assemble_empty_page():
