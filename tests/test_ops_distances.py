@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from textspotter.ops.distances import point_segment_distance, quad_distances, ragged_quad_distances
+from textspotter.ops.distances import nearest_quads, point_segment_distance, quad_distances, ragged_quad_distances
 
 
 def _box(x0, y0, x1, y1):
@@ -98,3 +98,47 @@ def test_input_validation():
         quad_distances(torch.zeros(2, 4, 2, dtype=torch.int64))
     with pytest.raises(ValueError, match="region_counts"):
         ragged_quad_distances(torch.zeros(1, 2, 4, 2), torch.tensor([3]))
+
+
+def _sorted_rows(dist, k):
+    order = dist.argsort(dim=1, stable=True)[:, :k]
+    return dist.gather(1, order), order
+
+
+@pytest.mark.parametrize("count", [1, 2, 12, 17, 120])
+def test_nearest_quads_equals_sorting_the_full_matrix(count):
+    # Words on a coarse grid: many exact ties and overlapping boxes; half the cases slightly rotated.
+    gen = torch.Generator().manual_seed(count)
+    x = torch.randint(0, 12, (count,), generator=gen).float() * 20
+    y = torch.randint(0, 20, (count,), generator=gen).float() * 12
+    w = torch.randint(1, 5, (count,), generator=gen).float() * 10
+    quads = torch.stack([torch.tensor(_box(a, b, a + c, b + 10)) for a, b, c in zip(x, y, w)]) if count else None
+    for jitter in (0.0, 0.5):
+        moved = quads + torch.randn(quads.shape, generator=gen) * jitter
+        for k in (1, 8, 15):
+            values, indices = nearest_quads(moved, k)
+            want_values, want_indices = _sorted_rows(quad_distances(moved), min(k, count - 1))
+            assert torch.equal(values, want_values) and torch.equal(indices, want_indices)
+
+
+def test_nearest_quads_redoes_rows_the_box_bound_cannot_settle():
+    # 22 thin diagonal strips x + y ≈ c whose boxes contain the unit square at the origin (box distance 0) although
+    # their edges are 27+ away, and three small squares 4-10 away: for the unit square every candidate picked by box
+    # distance is a strip, so the row must be redone over all quads to find the squares.
+    square = [_box(0, 0, 1, 1)]
+    strips = [[[0.0, c], [c, 0.0], [c + 1, 1.0], [1.0, c + 1]] for c in range(40, 62)]
+    near = [_box(5, 0, 6, 1), _box(0, 5, 1, 6), _box(7, 7, 8, 8)]
+    quads = torch.tensor(square + strips + near)
+    values, indices = nearest_quads(quads, 4)
+    want_values, want_indices = _sorted_rows(quad_distances(quads), 4)
+    assert torch.equal(values, want_values) and torch.equal(indices, want_indices)
+    assert indices[0, :3].tolist() == [23, 24, 25] and values[0, 0].item() == pytest.approx(4.0)
+
+
+def test_nearest_quads_validation():
+    with pytest.raises(ValueError, match="quads"):
+        nearest_quads(torch.zeros(3, 4), 2)
+    with pytest.raises(ValueError, match="k"):
+        nearest_quads(torch.zeros(3, 4, 2), -1)
+    values, indices = nearest_quads(torch.zeros(0, 4, 2), 5)
+    assert values.shape == (0, 0) and indices.dtype == torch.int64

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..ops.distances import quad_distances
+from ..ops.distances import nearest_quads
 from .recognizer import conv_bias_bn
 from .spec import RelationalConfig
 
@@ -219,8 +219,7 @@ class Relational(nn.Module):
         for count in counts:
             kk = min(count - 1, k1)
             if kk > 0:
-                dist = quad_distances(quads_scaled[start : start + count])
-                values, indices = torch.topk(dist, kk, dim=1, largest=False, sorted=True)
+                values, indices = nearest_quads(quads_scaled[start : start + count], kk)
                 neighbours[start : start + count, :kk] = indices
                 distances[start : start + count, :kk] = values
             start += count

@@ -8,13 +8,19 @@ positive distance (spec §7.3); we reproduce that rather than return 0.
 Because every vertex is the start of one edge and the end of another, the minimum over the 16 edge pairs equals
 ``min(vertices of A → edges of B, vertices of B → edges of A)``; that is what is computed here, as one batched
 point-to-segment evaluation of shape ``[Q, Q, 4, 4]`` per row chunk.
+
+The relational model only needs each region's ``k`` nearest regions. :func:`nearest_quads` finds them exactly
+without the full matrix: the distance between the axis-aligned boxes of two quads is a lower bound of their edge
+distance (every vertex and edge lies inside its quad's box), so exact distances are computed only for the regions
+whose box distance could place them among the ``k`` nearest. On a dense page (1,000 words) that is about 20 times
+less work than the ``[Q, Q, 4, 4]`` evaluation.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["quad_distances", "ragged_quad_distances", "point_segment_distance"]
+__all__ = ["nearest_quads", "quad_distances", "ragged_quad_distances", "point_segment_distance"]
 
 # Rows of the [Q, Q, 4, 4] point-to-segment tensor evaluated at once: bounds peak memory to about
 # chunk·Q·16·4 bytes per temporary (~100 MB at Q = 4096) while keeping the work vectorised.
@@ -126,3 +132,94 @@ def ragged_quad_distances(
         if count:
             out[b, :count, :count] = quad_distances(quads[b, :count], allow_self_distance=allow_self_distance)
     return out
+
+
+# Candidates per row in nearest_quads: the k nearest by box distance plus this many, so that a row rarely needs the
+# exact distances to all regions (only when the box distance of its first excluded region is not above the k-th
+# exact distance).
+_EXTRA_CANDIDATES = 16
+# Relative slack on the box-distance bound: the exact distances are computed with float rounding, the bound too.
+_BOUND_SLACK = 1e-5
+
+
+def _box_distances(quads: torch.Tensor) -> torch.Tensor:
+    """Return ``[Q, Q]`` Euclidean distances between the axis-aligned boxes of the quads (0 where they overlap)."""
+    low, high = quads.amin(1), quads.amax(1)  # [Q, 2]
+    gap = (torch.maximum(low[:, None] - high[None], low[None] - high[:, None])).clamp(min=0)  # [Q, Q, 2]
+    return gap.norm(dim=-1)
+
+
+def _pair_distances(quads: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """Return the edge distances (as in :func:`quad_distances`) of ``rows[r]`` to each ``columns[r, c]``: ``[R, C]``."""
+    a = quads[rows][:, None].expand(-1, columns.shape[1], -1, -1)  # [R, C, 4, 2]
+    b = quads[columns]  # [R, C, 4, 2]
+
+    def one_way(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor:
+        starts, ends = polygon, torch.roll(polygon, -1, dims=-2)
+        d = point_segment_distance(points[..., :, None, :], starts[..., None, :, :], ends[..., None, :, :])
+        return d.flatten(-2).amin(-1)
+
+    return torch.minimum(one_way(a, b), one_way(b, a))
+
+
+def _sort_rows(values: torch.Tensor, indices: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sort each row by (value, index) and keep the first ``k``."""
+    by_index = indices.argsort(dim=1)
+    values, indices = values.gather(1, by_index), indices.gather(1, by_index)
+    order = values.argsort(dim=1, stable=True)[:, :k]
+    return values.gather(1, order), indices.gather(1, order)
+
+
+def nearest_quads(quads: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return each quad's ``k`` nearest other quads by the edge distance of :func:`quad_distances`, exactly.
+
+    Equal to sorting each row of ``quad_distances(quads)`` by (distance, index) and keeping ``k`` columns, but
+    exact distances are evaluated only for candidates that the box-distance lower bound cannot rule out (module
+    docstring).
+
+    Args:
+        quads: ``[Q, 4, 2]`` float quads of one image.
+        k: neighbours per quad; at most ``Q - 1`` are returned.
+
+    Returns:
+        ``(distances, indices)``, each ``[Q, min(k, Q - 1)]``: float distances (the dtype of ``quads``) in
+        increasing order, and the int64 indices of those quads (ties broken by lower index).
+
+    Raises:
+        ValueError: if ``quads`` is not ``[Q, 4, 2]`` or ``k < 0``.
+        TypeError: if ``quads`` is not a floating-point tensor.
+    """
+    if not isinstance(quads, torch.Tensor) or quads.ndim != 3 or tuple(quads.shape[1:]) != (4, 2):
+        raise ValueError(f"quads must be a [Q, 4, 2] tensor, got {getattr(quads, 'shape', type(quads))}")
+    if not quads.is_floating_point():
+        raise TypeError(f"quads must be a floating-point tensor, got {quads.dtype}")
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    num = quads.shape[0]
+    k = min(k, max(num - 1, 0))
+    device = quads.device
+    if k == 0:
+        return torch.zeros((num, 0), dtype=quads.dtype, device=device), torch.zeros(
+            (num, 0), dtype=torch.int64, device=device
+        )
+    width = k + _EXTRA_CANDIDATES
+    if width >= num - 1:
+        # Few regions: every other region is a candidate.
+        dist = quad_distances(quads)
+        columns = torch.arange(num, device=device).expand(num, -1)
+        return _sort_rows(dist, columns.clone(), k)
+    bound = _box_distances(quads)
+    bound.fill_diagonal_(float("inf"))
+    bound_values, candidates = torch.topk(bound, width + 1, dim=1, largest=False, sorted=True)
+    rows = torch.arange(num, device=device)
+    exact = _pair_distances(quads, rows, candidates[:, :width])
+    values, indices = _sort_rows(exact, candidates[:, :width], k)
+    # A region outside the candidates has a box distance of at least bound_values[:, width]; if that bound does not
+    # exceed the k-th distance found, it could still be nearer (or tie): redo that row over all regions.
+    unsure = torch.nonzero(bound_values[:, width] * (1 - _BOUND_SLACK) <= values[:, -1]).flatten()
+    if unsure.numel():
+        others = torch.arange(num, device=device).expand(unsure.numel(), -1)
+        full = _pair_distances(quads, unsure, others)
+        full[torch.arange(unsure.numel(), device=device), unsure] = float("inf")
+        values[unsure], indices[unsure] = _sort_rows(full, others.clone(), k)
+    return values, indices
