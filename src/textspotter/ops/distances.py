@@ -51,6 +51,14 @@ def point_segment_distance(points: torch.Tensor, starts: torch.Tensor, ends: tor
     return diff.norm(dim=-1)
 
 
+def _check_quads(quads: torch.Tensor) -> None:
+    """Raise ValueError unless ``quads`` is a ``[Q, 4, 2]`` tensor, TypeError unless it is floating point."""
+    if not isinstance(quads, torch.Tensor) or quads.ndim != 3 or tuple(quads.shape[1:]) != (4, 2):
+        raise ValueError(f"quads must be a [Q, 4, 2] tensor, got {getattr(quads, 'shape', type(quads))}")
+    if not quads.is_floating_point():
+        raise TypeError(f"quads must be a floating-point tensor, got {quads.dtype}")
+
+
 def _vertex_to_edge_min(quads_a: torch.Tensor, quads_b: torch.Tensor) -> torch.Tensor:
     """Return ``[Qa, Qb]``: min over vertices of each quad of ``a`` and edges of each quad of ``b``."""
     starts = quads_b  # [Qb, 4, 2], edge k runs from vertex k to vertex k+1 (mod 4)
@@ -85,10 +93,7 @@ def quad_distances(
     tensor([[inf, 3.],
             [3., inf]])
     """
-    if not isinstance(quads, torch.Tensor) or quads.ndim != 3 or tuple(quads.shape[1:]) != (4, 2):
-        raise ValueError(f"quads must be a [Q, 4, 2] tensor, got {getattr(quads, 'shape', type(quads))}")
-    if not quads.is_floating_point():
-        raise TypeError(f"quads must be a floating-point tensor, got {quads.dtype}")
+    _check_quads(quads)
     if row_chunk < 1:
         raise ValueError(f"row_chunk must be >= 1, got {row_chunk}")
     num = quads.shape[0]
@@ -189,10 +194,7 @@ def nearest_quads(quads: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
         ValueError: if ``quads`` is not ``[Q, 4, 2]`` or ``k < 0``.
         TypeError: if ``quads`` is not a floating-point tensor.
     """
-    if not isinstance(quads, torch.Tensor) or quads.ndim != 3 or tuple(quads.shape[1:]) != (4, 2):
-        raise ValueError(f"quads must be a [Q, 4, 2] tensor, got {getattr(quads, 'shape', type(quads))}")
-    if not quads.is_floating_point():
-        raise TypeError(f"quads must be a floating-point tensor, got {quads.dtype}")
+    _check_quads(quads)
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
     num = quads.shape[0]
