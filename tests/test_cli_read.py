@@ -121,3 +121,19 @@ def test_infer_length_flag_reads_at_another_size(model_dir, boxes_model, pages, 
     assert main([*args, "--infer-length", "384"]) == 0
     (record,) = _stdout_json_lines(capsys)
     assert [item["text"] for item in record["results"]] == ["ok", "ok"]
+
+
+def test_reading_order_flag_reaches_the_pipeline(pages, monkeypatch, capsys):
+    import textspotter.pipeline
+
+    seen = {}
+
+    def fake_ocr(**kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(textspotter.pipeline, "OCR", fake_ocr)
+    assert main(["read", str(pages / "a.png"), "--reading-order", "paragraphs"]) == 2
+    assert seen["assembly"].order == "paragraphs" and "stop here" in capsys.readouterr().err
+    assert main(["read", str(pages / "a.png")]) == 2
+    assert seen["assembly"].order == "lines"

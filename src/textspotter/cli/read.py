@@ -55,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="single view (published), or also zoomed tiles for small text (default: single)",
     )
     add_infer_length_argument(parser)
+    parser.add_argument(
+        "--reading-order",
+        choices=("lines", "paragraphs"),
+        default="lines",
+        help="place every line and split paragraphs that disagree (default), or keep the relational model's "
+        "paragraphs whole (docs/usage.md §1)",
+    )
 
 
 def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -139,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from textspotter.imageio import ImageOptions
-    from textspotter.pipeline import OCR, ScaleOptions
+    from textspotter.pipeline import OCR, AssemblyOptions, ScaleOptions
 
     paths, problems = expand_paths(args.paths)
     for problem in problems:
@@ -154,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             image_options=image_options,
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length),
+            assembly=AssemblyOptions(order=args.reading_order),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         hint = " (on the command line: --model PATH)" if args.model is None else ""
