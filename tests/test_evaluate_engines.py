@@ -142,6 +142,12 @@ def test_textspotter_adapter_with_random_weights():
     # Random weights read nothing sensible; the adapter must still return a page of the input's size.
     assert (prediction.page.width, prediction.page.height) == (520, 90)
     assert "model random:tiny-test" in engine.version()
+    # Cached pages of one page assembly are never served for another.
+    assert "reading order lines" in engine.version()
+    other = TextspotterEngine(TextspotterOptions(model="random:tiny-test", reading_order="paragraphs"), threads=1)
+    assert "reading order paragraphs" in other.version()
+    other.load()
+    assert other._ocr.assembly.order == "paragraphs"
 
 
 def test_textspotter_adapter_reports_unusable_models(tmp_path):

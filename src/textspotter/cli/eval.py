@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from .read import add_infer_length_argument
+from .read import add_infer_length_argument, add_reading_order_argument
 
 DEFAULT_DATA_ROOT = os.path.join("..", "shared", "data")
 
@@ -50,6 +50,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     engines.add_argument("--device", default="cpu", help="textspotter device (default: cpu)")
     add_infer_length_argument(engines)
+    add_reading_order_argument(engines)
     engines.add_argument("--tesseract-lang", default="eng", help="Tesseract languages, e.g. eng+deu (default: eng)")
     engines.add_argument("--tesseract-psm", type=int, default=3, help="Tesseract page segmentation mode (default: 3)")
     engines.add_argument(
@@ -89,7 +90,12 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
     from textspotter.evaluate import TesseractOptions, TextspotterOptions
 
     if name == "textspotter":
-        return TextspotterOptions(model=args.model, device=args.device, infer_length=args.infer_length)
+        return TextspotterOptions(
+            model=args.model,
+            device=args.device,
+            infer_length=args.infer_length,
+            reading_order=args.reading_order,
+        )
     if name == "tesseract":
         return TesseractOptions(
             lang=args.tesseract_lang, psm=args.tesseract_psm, backend=args.tesseract_backend, tessdata=args.tessdata

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..imageio import INPUT_SUFFIXES
 
-__all__ = ["add_arguments", "add_infer_length_argument", "run", "expand_paths"]
+__all__ = ["add_arguments", "add_infer_length_argument", "add_reading_order_argument", "run", "expand_paths"]
 
 _MULTI_PAGE_SUFFIXES = (".pdf", ".tif", ".tiff")
 FORMATS = {"json": ".json", "document": ".json", "text": ".txt", "markdown": ".md", "hocr": ".hocr", "alto": ".xml"}
@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="single view (published), or also zoomed tiles for small text (default: single)",
     )
     add_infer_length_argument(parser)
+    add_reading_order_argument(parser)
+
+
+def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--reading-order lines|paragraphs`` (``AssemblyOptions.order``); shared by read, eval and bench."""
     parser.add_argument(
         "--reading-order",
         choices=("lines", "paragraphs"),

@@ -186,12 +186,14 @@ class TextspotterOptions:
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` ...
         batch_size: pages per forward pass (the runner sends one page at a time, so 1 is what is used).
         infer_length: detector input side (``ScaleOptions.infer_length``); ``None`` keeps the model's.
+        reading_order: ``AssemblyOptions.order`` (``"lines"`` or ``"paragraphs"``).
     """
 
     model: str | None = None
     device: str = "cpu"
     batch_size: int = 1
     infer_length: int | None = None
+    reading_order: str = "lines"
 
 
 class TextspotterEngine:
@@ -219,11 +221,11 @@ class TextspotterEngine:
     def version(self) -> str:
         from textspotter import __version__
 
-        # Part of the version string, so that cached results of another input size are not reused.
+        # Part of the version string, so that cached results of another input size or page assembly are not reused.
         length = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
-            f"device {self.options.device}; threads {self.threads}{length}"
+            f"device {self.options.device}; threads {self.threads}{length}; reading order {self.options.reading_order}"
         )
 
     def load(self) -> None:
@@ -246,13 +248,14 @@ class TextspotterEngine:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     model = create_model(name, charset=charset)
-            from textspotter.pipeline import ScaleOptions
+            from textspotter.pipeline import AssemblyOptions, ScaleOptions
 
             self._ocr = OCR(
                 model=model,
                 device=self.options.device,
                 batch_size=self.options.batch_size,
                 scale=ScaleOptions(infer_length=self.options.infer_length),
+                assembly=AssemblyOptions(order=self.options.reading_order),
             )
         except (FileNotFoundError, ValueError) as exc:
             # No weights, an unknown configuration, a model without charset: this engine cannot run as asked.
