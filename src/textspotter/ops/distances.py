@@ -59,13 +59,14 @@ def _check_quads(quads: torch.Tensor) -> None:
         raise TypeError(f"quads must be a floating-point tensor, got {quads.dtype}")
 
 
-def _vertex_to_edge_min(quads_a: torch.Tensor, quads_b: torch.Tensor) -> torch.Tensor:
-    """Return ``[Qa, Qb]``: min over vertices of each quad of ``a`` and edges of each quad of ``b``."""
-    starts = quads_b  # [Qb, 4, 2], edge k runs from vertex k to vertex k+1 (mod 4)
-    ends = torch.roll(quads_b, -1, dims=-2)
-    # (Qa, 1, 4 vertices, 1, 2) against (1, Qb, 1, 4 edges, 2) -> (Qa, Qb, 4, 4)
-    d = point_segment_distance(quads_a[:, None, :, None, :], starts[None, :, None, :, :], ends[None, :, None, :, :])
-    return d.flatten(2).amin(-1)
+def _vertex_to_edge_min(points: torch.Tensor, polygons: torch.Tensor) -> torch.Tensor:
+    """Return ``[...]``: min over the 4 vertices of ``points`` and the 4 edges of ``polygons`` (both ``[..., 4, 2]``,
+    broadcast against each other)."""
+    starts = polygons  # edge k runs from vertex k to vertex k+1 (mod 4)
+    ends = torch.roll(polygons, -1, dims=-2)
+    # (..., 4 vertices, 1, 2) against (..., 1, 4 edges, 2) -> (..., 4, 4)
+    d = point_segment_distance(points[..., :, None, :], starts[..., None, :, :], ends[..., None, :, :])
+    return d.flatten(-2).amin(-1)
 
 
 def quad_distances(
@@ -99,7 +100,7 @@ def quad_distances(
     num = quads.shape[0]
     one_way = torch.empty((num, num), dtype=quads.dtype, device=quads.device)
     for start in range(0, num, row_chunk):
-        one_way[start : start + row_chunk] = _vertex_to_edge_min(quads[start : start + row_chunk], quads)
+        one_way[start : start + row_chunk] = _vertex_to_edge_min(quads[start : start + row_chunk, None], quads[None])
     # Vertices of A → edges of B, and vertices of B → edges of A: the second is the transpose of the first.
     dist = torch.minimum(one_way, one_way.T)
     if not allow_self_distance:
@@ -156,15 +157,9 @@ def _box_distances(quads: torch.Tensor) -> torch.Tensor:
 
 def _pair_distances(quads: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """Return the edge distances (as in :func:`quad_distances`) of ``rows[r]`` to each ``columns[r, c]``: ``[R, C]``."""
-    a = quads[rows][:, None].expand(-1, columns.shape[1], -1, -1)  # [R, C, 4, 2]
+    a = quads[rows][:, None]  # [R, 1, 4, 2]
     b = quads[columns]  # [R, C, 4, 2]
-
-    def one_way(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor:
-        starts, ends = polygon, torch.roll(polygon, -1, dims=-2)
-        d = point_segment_distance(points[..., :, None, :], starts[..., None, :, :], ends[..., None, :, :])
-        return d.flatten(-2).amin(-1)
-
-    return torch.minimum(one_way(a, b), one_way(b, a))
+    return torch.minimum(_vertex_to_edge_min(a, b), _vertex_to_edge_min(b, a))
 
 
 def _sort_rows(values: torch.Tensor, indices: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -254,7 +254,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         previous = None
         for index in reading_order(boxes, tolerance=tolerance):
             p, k = places[index]
-            if previous is not None and previous == (p, k - 1):
+            if previous == (p, k - 1):
                 paragraphs[-1].append(groups[p][k])
             else:
                 paragraphs.append([groups[p][k]])
