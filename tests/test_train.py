@@ -249,6 +249,42 @@ def test_freezing_keeps_weights_and_batchnorm_statistics(toy_folder, tmp_path):
     assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("relational."))
 
 
+@pytest.mark.parametrize("regions", [0, 1])
+def test_frozen_detector_and_a_window_without_enough_regions_still_backpropagates(regions):
+    # A training window may hold no text (or one word, which the relational model skips); with the detector frozen
+    # nothing trainable fed such a loss and backward() failed. It must give zero gradients instead.
+    from textspotter.data.collate import PageSample, collate_pages
+    from textspotter.models import create_model
+    from textspotter.train.task import JointTrainingModule, freeze_modules
+
+    model = create_model("tiny-test")
+    freeze_modules(model, ["detector"])
+    module = JointTrainingModule(model, LossConfig(), frozen=["detector"])
+    width = model.spec.recognizer.max_width
+    quad = np.array([[[8, 8], [40, 8], [40, 20], [8, 20]]], dtype=np.float32)[:regions]
+    page = PageSample(
+        image=np.zeros((3, 64, 64), dtype=np.float32),
+        score=np.zeros((16, 16), dtype=np.float32),
+        mask=np.ones((16, 16), dtype=np.float32),
+        geometry=np.zeros((16, 16, 5), dtype=np.float32),
+        quads=quad,
+        tokens=np.full((regions, width), 0, dtype=np.int64),
+        token_valid=np.zeros(regions, dtype=bool),
+        next_word=np.full(regions, -1, dtype=np.int64),
+        line_id=np.zeros(regions, dtype=np.int64),
+        next_line=np.full(regions, -1, dtype=np.int64),
+    )
+    module.train()
+    output = module(collate_pages([page], max_width=width))
+    output.loss.backward()
+    assert torch.isfinite(output.loss)
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    if regions == 0:  # nothing to learn: zero gradients for every trainable parameter
+        assert len(grads) == sum(p.requires_grad for p in model.parameters()) and not any(g.any() for g in grads)
+    assert all(p.grad is None for p in model.detector.parameters())
+
+
 def test_fine_tuning_from_a_published_folder(toy_folder, tmp_path):
     from textspotter.models import create_model
     from textspotter.models.checkpoints import load_model, save_published

@@ -133,7 +133,7 @@ class JointTrainingModule(nn.Module):
 
         num = batch.num_regions
         if num == 0 or not (self.trains["recognizer"] or self.trains["relational"]):
-            return StepOutput(total, parts)
+            return StepOutput(self._connected(total), parts)
         # Grid sampling in float32 like the pipeline (spec §1.2 step 8).
         features = detected.features.float()
         input_size = (batch.images.shape[2], batch.images.shape[3])
@@ -187,4 +187,18 @@ class JointTrainingModule(nn.Module):
             )
             total = total + cfg.relational_weight * (cfg.word_weight * word + cfg.line_weight * line)
             parts.update(rel_word=word.detach(), rel_line=line.detach())
-        return StepOutput(total, parts)
+        return StepOutput(self._connected(total), parts)
+
+    def _connected(self, total: torch.Tensor) -> torch.Tensor:
+        """Return ``total``, tied to the trainable parameters with weight zero if nothing else ties it.
+
+        With the detector frozen, a micro-batch without regions (or with one region, for the relational model)
+        yields a loss that no trainable parameter feeds. Its backward would fail, and skipping it on one rank would
+        leave the other ranks of a distributed run waiting for gradients; zero gradients keep every rank in step.
+        """
+        if total.requires_grad or not torch.is_grad_enabled():
+            return total
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if not trainable:
+            return total
+        return total + sum(p.sum() * 0.0 for p in trainable)
