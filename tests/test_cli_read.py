@@ -137,3 +137,6 @@ def test_reading_order_flag_reaches_the_pipeline(pages, monkeypatch, capsys):
     assert seen["assembly"].order == "paragraphs" and "stop here" in capsys.readouterr().err
     assert main(["read", str(pages / "a.png")]) == 2
     assert seen["assembly"].order == "lines"
+    assert seen["scale"].fit_text is True
+    assert main(["read", str(pages / "a.png"), "--no-fit-text"]) == 2
+    assert seen["scale"].fit_text is False

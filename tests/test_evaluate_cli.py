@@ -125,3 +125,17 @@ def test_unavailable_engine_is_skipped_by_bench(one_page, tmp_path, capsys):
     )
     assert code == 3
     assert "skipping textspotter" in capsys.readouterr().err
+
+
+def test_scale_flags_reach_the_textspotter_engine():
+    import argparse
+
+    from textspotter.cli.eval import add_arguments, engine_options
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--dataset", "docbank", "--engine", "textspotter"]
+    options = engine_options("textspotter", parser.parse_args(base))
+    assert options.fit_text is True and options.infer_length is None
+    options = engine_options("textspotter", parser.parse_args([*base, "--no-fit-text", "--infer-length", "1024"]))
+    assert options.fit_text is False and options.infer_length == 1024

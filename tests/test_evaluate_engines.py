@@ -148,6 +148,12 @@ def test_textspotter_adapter_with_random_weights():
     assert "reading order paragraphs" in other.version()
     other.load()
     assert other._ocr.assembly.order == "paragraphs"
+    # Nor pages read with text fitting for a run without it.
+    assert "fit text on" in engine.version() and engine.version() != other.version()
+    unfitted = TextspotterEngine(TextspotterOptions(model="random:tiny-test", fit_text=False), threads=1)
+    assert "fit text off" in unfitted.version()
+    unfitted.load()
+    assert unfitted._ocr.scale.fit_text is False
 
 
 def test_textspotter_adapter_reports_unusable_models(tmp_path):

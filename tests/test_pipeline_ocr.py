@@ -297,6 +297,76 @@ def test_infer_length_option_sets_the_detector_input_side(model):
     _match([w.quad for w in doc.pages[0].words], boxes, tolerance=4 * 600 / 512)
 
 
+def test_fitted_length_rule():
+    heights = torch.tensor([38.0, 40.0, 42.0])
+    options = ScaleOptions()
+    assert options.fitted_length(heights, 1536) == 768  # 1536 · 20 / 40
+    assert options.fitted_length(torch.tensor([30.0, 31.0]), 1536) is None  # not too large
+    assert options.fitted_length(torch.tensor([400.0]), 1536) == 256  # floored at min_fit_length
+    assert options.fitted_length(torch.tensor([33.0]), 256) is None  # the floor leaves no smaller side
+    assert options.fitted_length(torch.empty(0), 1536) is None
+    assert ScaleOptions(fit_text=False).fitted_length(heights, 1536) is None
+    assert ScaleOptions(mode="tiled").fitted_length(heights, 1536) is None
+    assert ScaleOptions(text_height=10.0, min_fit_length=64).fitted_length(heights, 1536) == 384
+    with pytest.raises(ValueError, match="text_height"):
+        ScaleOptions(text_height=40.0, max_text_height=32.0)
+    with pytest.raises(ValueError, match="min_fit_length"):
+        ScaleOptions(min_fit_length=100)
+
+
+def _detector_sides(model, run):
+    sides = []
+    hook = model.detector.register_forward_pre_hook(lambda module, args: sides.append(tuple(args[0].shape[-2:])))
+    try:
+        result = run()
+    finally:
+        hook.remove()
+    return sides, result
+
+
+def test_large_text_is_read_again_at_a_fitted_size(model):
+    # 96 px tall rectangles on a 600 px page: 41 detector pixels at 256, over max_text_height (32); the page is
+    # read again at 256 · 20 / 41 ≈ 128 and the boxes still come back in page pixels.
+    boxes = [(40, 40, 260, 136), (300, 40, 560, 136), (40, 250, 400, 346)]
+    page = page_with_boxes(400, 600, boxes)
+    keep = AssemblyOptions(include_invalid=True)
+    fit = OCR(model=model, scale=ScaleOptions(min_fit_length=64), assembly=keep)
+    sides, (doc,) = _detector_sides(model, lambda: fit.read([page]))
+    assert [side[0] for side in sides] == [256, 128]
+    _match([w.quad for w in doc.pages[0].words], boxes, tolerance=4 * 600 / 128)
+    off = OCR(model=model, scale=ScaleOptions(fit_text=False, min_fit_length=64), assembly=keep)
+    sides, _ = _detector_sides(model, lambda: off.read([page]))
+    assert [side[0] for side in sides] == [256]
+    # The single stages choose the same size: detect() from its detections, recognize() from the given quads.
+    sides, found = _detector_sides(model, lambda: fit.detect(page))
+    assert [side[0] for side in sides] == [256, 128]
+    _match(found.quads, boxes, tolerance=4 * 600 / 128)
+    sides, read = _detector_sides(model, lambda: fit.recognize(page, found.quads))
+    assert [side[0] for side in sides] == [128]
+    assert read.texts == [w.text for w in sorted(doc.pages[0].words, key=lambda w: _word_key(w, found.quads))]
+
+
+def _word_key(word, quads):
+    """Position in ``quads`` of the quad nearest to the word's."""
+    return int(np.abs(np.asarray(quads) - np.asarray(word.quad)).reshape(len(quads), -1).max(1).argmin())
+
+
+def test_a_batch_mixing_fitted_and_unfitted_pages_keeps_order_and_results(model):
+    large = page_with_boxes(400, 600, [(40, 40, 260, 136), (300, 40, 560, 136), (40, 250, 400, 346)])
+    normal = page_with_boxes(400, 600, BOXES)
+    blank = np.full((300, 300, 3), 255, dtype=np.uint8)
+    keep = AssemblyOptions(include_invalid=True)
+    scale = ScaleOptions(min_fit_length=64)
+    pages = [normal, large, blank, large, normal]
+    one = [OCR(model=model, batch_size=1, scale=scale, assembly=keep).read(p)[0] for p in pages]
+    sides, many = _detector_sides(model, lambda: OCR(model=model, batch_size=8, scale=scale, assembly=keep).read(pages))
+    assert [side[0] for side in sides] == [256, 128]  # one pass for the batch, one for the two large pages
+    assert [len(d.pages[0].words) for d in many] == [4, 3, 0, 3, 4]
+    for a, b in zip(one, many):
+        assert [w.text for w in a.pages[0].words] == [w.text for w in b.pages[0].words]
+        assert np.allclose([w.quad for w in a.pages[0].words], [w.quad for w in b.pages[0].words], atol=1e-3)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Single stages
 

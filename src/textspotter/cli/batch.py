@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             rows_per_file=args.rows_per_file,
             retry_errors=args.retry_errors,
             image_options=ImageOptions(dpi=args.dpi),
-            scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length),
+            scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, TypeError, ImportError, ConnectionError) as exc:

@@ -95,6 +95,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             device=args.device,
             infer_length=args.infer_length,
             reading_order=args.reading_order,
+            fit_text=args.fit_text,
         )
     if name == "tesseract":
         return TesseractOptions(

@@ -70,13 +70,20 @@ def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._Argum
 
 
 def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--infer-length L`` (``ScaleOptions.infer_length``); shared by read, batch, eval and bench."""
+    """Add ``--infer-length L`` and ``--no-fit-text`` (``ScaleOptions``); shared by read, batch, eval and bench."""
     parser.add_argument(
         "--infer-length",
         type=int,
         metavar="L",
         default=None,
         help="detector input side L, a multiple of 32 (default: the model's); larger reads small text better, slower",
+    )
+    parser.add_argument(
+        "--no-fit-text",
+        dest="fit_text",
+        action="store_false",
+        help="do not read a page again at a smaller size when its text is too large for the model "
+        "(ScaleOptions.fit_text, docs/usage.md §4)",
     )
 
 
@@ -165,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             batch_size=args.batch_size,
             image_options=image_options,
-            scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length),
+            scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             assembly=AssemblyOptions(order=args.reading_order),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:

@@ -187,6 +187,7 @@ class TextspotterOptions:
         batch_size: pages per forward pass (the runner sends one page at a time, so 1 is what is used).
         infer_length: detector input side (``ScaleOptions.infer_length``); ``None`` keeps the model's.
         reading_order: ``AssemblyOptions.order`` (``"lines"`` or ``"paragraphs"``).
+        fit_text: ``ScaleOptions.fit_text`` (read pages with too-large text again at a smaller size).
     """
 
     model: str | None = None
@@ -194,6 +195,7 @@ class TextspotterOptions:
     batch_size: int = 1
     infer_length: int | None = None
     reading_order: str = "lines"
+    fit_text: bool = True
 
 
 class TextspotterEngine:
@@ -225,7 +227,8 @@ class TextspotterEngine:
         length = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
-            f"device {self.options.device}; threads {self.threads}{length}; reading order {self.options.reading_order}"
+            f"device {self.options.device}; threads {self.threads}{length}; "
+            f"reading order {self.options.reading_order}; fit text {'on' if self.options.fit_text else 'off'}"
         )
 
     def load(self) -> None:
@@ -254,7 +257,7 @@ class TextspotterEngine:
                 model=model,
                 device=self.options.device,
                 batch_size=self.options.batch_size,
-                scale=ScaleOptions(infer_length=self.options.infer_length),
+                scale=ScaleOptions(infer_length=self.options.infer_length, fit_text=self.options.fit_text),
                 assembly=AssemblyOptions(order=self.options.reading_order),
             )
         except (FileNotFoundError, ValueError) as exc:

@@ -16,6 +16,7 @@ inputs' worth of pages is decoded and held at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +29,9 @@ import torch
 
 from ..document import Document, Page
 from ..export.published import MERGE_LEVELS, to_model_card, to_published
+from ..geometry import quad_height
 from ..imageio import ImageOptions, PageImage, describe_source, iter_pages
+from ..models.spec import PreprocessConfig
 from .assemble import AssemblyOptions, PageReadings, assemble_page
 from .multiscale import select_view_detections
 from .preprocess import DetectorView, ScaleOptions, render_views, tile_views
@@ -98,6 +101,26 @@ class _Regions:
     original_quads: torch.Tensor  # (N, 4, 2) in original-page pixels
     detection_confidence: torch.Tensor  # (N,)
     page_counts: list[int] = field(default_factory=list)
+
+
+def _subset_pages(regions: _Regions, positions: Sequence[int]) -> _Regions:
+    """Return the regions of some pages of a single-view batch (one view per page), in the given order."""
+    if regions.features.shape[0] != len(regions.page_counts):
+        raise ValueError("_subset_pages needs one detector view per page (ScaleOptions.mode 'single')")
+    starts = np.concatenate([[0], np.cumsum(regions.page_counts)]).tolist()
+    index = torch.cat([torch.arange(starts[p], starts[p + 1]) for p in positions]).to(regions.view_index.device)
+    counts = [regions.page_counts[p] for p in positions]
+    view_index = torch.repeat_interleave(torch.arange(len(positions)), torch.tensor(counts, dtype=torch.int64))
+    return _Regions(
+        features=regions.features[list(positions)],
+        input_size=regions.input_size,
+        view_index=view_index.to(regions.view_index.device),
+        crop_quads=regions.crop_quads[index],
+        geometry_quads=regions.geometry_quads[index],
+        original_quads=regions.original_quads[index],
+        detection_confidence=regions.detection_confidence[index],
+        page_counts=counts,
+    )
 
 
 def _resolve_device(device: str | torch.device, model: torch.nn.Module, explicit_model: bool) -> torch.device:
@@ -361,19 +384,23 @@ class OCR:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-    def _render(self, pages: Sequence[PageImage]) -> tuple[torch.Tensor, list[list[DetectorView]]]:
+    def _render(
+        self, pages: Sequence[PageImage], preprocess: PreprocessConfig
+    ) -> tuple[torch.Tensor, list[list[DetectorView]]]:
         """Return all detector inputs ``[V, 3, L, Wpad]`` of the pages (page-major) and each page's views."""
         inputs: list[torch.Tensor] = []
         views: list[list[DetectorView]] = []
         for page in pages:
-            page_inputs, page_views = render_views(page.image, self.preprocess, self.scale, device=self.device)
+            page_inputs, page_views = render_views(page.image, preprocess, self.scale, device=self.device)
             inputs.extend(page_inputs)
             views.append(page_views)
         return torch.stack(inputs), views
 
-    def _detect_regions(self, pages: Sequence[PageImage], timings: dict[str, float]) -> _Regions:
+    def _detect_regions(
+        self, pages: Sequence[PageImage], timings: dict[str, float], preprocess: PreprocessConfig | None = None
+    ) -> _Regions:
         start = self._sync()
-        images, views = self._render(pages)
+        images, views = self._render(pages, preprocess or self.preprocess)
         timings["preprocess"] += self._sync() - start
         start = self._sync()
         found = detect(self.model, images, batch_size=self.batch_size, options=self.detection)
@@ -442,11 +469,62 @@ class OCR:
             options=self.relation,
         )
 
+    def _fitted_lengths(self, regions: _Regions) -> list[int | None]:
+        """Per page: the smaller detector side to read it again at (``ScaleOptions.fit_text``), or None."""
+        length = self.preprocess.infer_length
+        heights = torch.split(quad_height(regions.geometry_quads), regions.page_counts)
+        return [self.scale.fitted_length(h, length) for h in heights]
+
+    def _fitted_detection(
+        self, pages: Sequence[PageImage], timings: dict[str, float]
+    ) -> list[tuple[list[int], _Regions, dict[str, float]]]:
+        """Detect on a batch of pages, reading again at a fitted size the pages whose text is too large.
+
+        Returns:
+            ``(page positions, regions, timings)`` per group of pages read at one size; the timings of a group are
+            its pages' share of the first pass plus its own second pass.
+        """
+        regions = self._detect_regions(pages, timings)
+        fitted = self._fitted_lengths(regions)
+        if not any(fitted):
+            return [(list(range(len(pages))), regions, timings)]
+        share = {k: v / len(pages) for k, v in timings.items()}
+        groups: list[tuple[list[int], _Regions, dict[str, float]]] = []
+        kept = [p for p, length in enumerate(fitted) if length is None]
+        if kept:
+            groups.append((kept, _subset_pages(regions, kept), {k: v * len(kept) for k, v in share.items()}))
+        del regions
+        for length in sorted({f for f in fitted if f is not None}):
+            positions = [p for p, f in enumerate(fitted) if f == length]
+            group_timings = {k: v * len(positions) for k, v in share.items()}
+            preprocess = dataclasses.replace(self.preprocess, infer_length=length)
+            again = self._detect_regions([pages[p] for p in positions], group_timings, preprocess)
+            groups.append((positions, again, group_timings))
+        return groups
+
     def _read_pages(self, pages: Sequence[PageImage], load_times: Sequence[float]) -> list[Page]:
-        """Run every stage on a batch of pages and return their ``Page`` results."""
+        """Run every stage on a batch of pages and return their ``Page`` results, in order."""
         timings = dict.fromkeys(_STAGES, 0.0)
+        results: list[Page | None] = [None] * len(pages)
         with torch.inference_mode():
-            regions = self._detect_regions(pages, timings)
+            groups = self._fitted_detection(pages, timings)
+        for positions, regions, group_timings in groups:
+            read = self._finish(
+                [pages[p] for p in positions], [load_times[p] for p in positions], regions, group_timings
+            )
+            for p, page in zip(positions, read):
+                results[p] = page
+        return results  # type: ignore[return-value]  # every position belongs to exactly one group
+
+    def _finish(
+        self,
+        pages: Sequence[PageImage],
+        load_times: Sequence[float],
+        regions: _Regions,
+        timings: dict[str, float],
+    ) -> list[Page]:
+        """Recognize, relate and assemble the detected regions of a batch of pages."""
+        with torch.inference_mode():
             start = self._sync()
             read = self._recognize_regions(regions)
             timings["recognize"] += self._sync() - start
@@ -509,7 +587,7 @@ class OCR:
         decoded = self._one_page(image, page)
         timings = dict.fromkeys(_STAGES, 0.0)
         with torch.inference_mode():
-            regions = self._detect_regions([decoded], timings)
+            [(_, regions, _)] = self._fitted_detection([decoded], timings)
         return DetectedRegions(
             quads=regions.original_quads.cpu().numpy().astype(np.float32),
             confidence=regions.detection_confidence.cpu().numpy().astype(np.float32),
@@ -524,7 +602,13 @@ class OCR:
             raise ValueError(f"quads must have shape [N, 4, 2] in original-page pixels, got {array.shape}")
         original = torch.from_numpy(array.reshape(-1, 4, 2))
         decoded = self._one_page(image, page)
-        inputs, views = render_views(decoded.image, self.preprocess, self.scale, device=self.device)
+        preprocess = self.preprocess
+        # Read the page at the size the pipeline would have chosen for words of these heights (fit_text).
+        single_scale = max(decoded.height, decoded.width) / preprocess.infer_length
+        fitted = self.scale.fitted_length(quad_height(original) / single_scale, preprocess.infer_length)
+        if fitted is not None:
+            preprocess = dataclasses.replace(preprocess, infer_length=fitted)
+        inputs, views = render_views(decoded.image, preprocess, self.scale, device=self.device)
         single = views[0]
         with torch.inference_mode():
             features = _features(self.model, torch.stack(inputs), self.batch_size)

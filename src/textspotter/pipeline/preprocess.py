@@ -61,6 +61,16 @@ class ScaleOptions:
         infer_length: detector input side L (the single view is ``L × L``, tiles too); ``None`` keeps the model's
             ``preprocess.infer_length``. Text is read from a stride-4 feature map, so a larger L reads small text
             better, at a cost that grows as L² (docs/usage.md §4). A multiple of 32, at least 64.
+        fit_text: ours (not in the published pipeline). In single mode, when the words found at ``L`` are
+            taller than ``max_text_height`` detector pixels (median), read the page again at the smaller side
+            ``L' = L · text_height / median`` (a multiple of 32, at least ``min_fit_length``), and keep that
+            reading. A small image (a screenshot, a 640-pixel scan) is otherwise blown up to ``L`` and its text
+            becomes larger than anything the models were trained on; the second reading costs ``(L'/L)²`` of the
+            first. Pages whose text is not too large are read once, as before.
+        text_height: the word height, in detector pixels, that ``fit_text`` aims at (the median of the shipped
+            model's training pages is about 20).
+        max_text_height: median word height in detector pixels above which ``fit_text`` reads a page again.
+        min_fit_length: the smallest side ``fit_text`` may choose (a multiple of 32, at least 64).
     """
 
     mode: str = "single"
@@ -70,6 +80,10 @@ class ScaleOptions:
     duplicate_overlap: float = 0.5
     edge_margin: float = 4.0
     infer_length: int | None = None
+    fit_text: bool = True
+    text_height: float = 20.0
+    max_text_height: float = 32.0
+    min_fit_length: int = 256
 
     def __post_init__(self) -> None:
         if self.mode not in ("single", "tiled"):
@@ -89,6 +103,34 @@ class ScaleOptions:
             isinstance(length, bool) or not isinstance(length, int) or length < 64 or length % 32 != 0
         ):
             raise ValueError(f"ScaleOptions.infer_length must be None or a multiple of 32 >= 64, got {length!r}")
+        if not 0 < self.text_height <= self.max_text_height:
+            raise ValueError(
+                f"ScaleOptions needs 0 < text_height <= max_text_height, got {self.text_height!r} and "
+                f"{self.max_text_height!r}"
+            )
+        fit = self.min_fit_length
+        if isinstance(fit, bool) or not isinstance(fit, int) or fit < 64 or fit % 32 != 0:
+            raise ValueError(f"ScaleOptions.min_fit_length must be a multiple of 32 >= 64, got {fit!r}")
+
+    def fitted_length(self, heights: torch.Tensor, length: int) -> int | None:
+        """Return the detector side at which to read a page again, or None to keep the reading at ``length``.
+
+        Args:
+            heights: ``[N]`` heights of the words found on the page, in detector pixels of its ``length × length``
+                single view (any float dtype and device).
+            length: the side ``L`` the page was read at.
+
+        Returns:
+            ``L'`` (a multiple of 32, ``min_fit_length <= L' < L``) when ``fit_text`` is on, the mode is single,
+            and the median height exceeds ``max_text_height``; otherwise None.
+        """
+        if not self.fit_text or self.mode != "single" or heights.numel() == 0:
+            return None
+        median = float(heights.float().median())
+        if median <= self.max_text_height:
+            return None
+        fitted = max(self.min_fit_length, round(length * self.text_height / median / 32) * 32)
+        return fitted if fitted < length else None
 
     def preprocess(self, config: PreprocessConfig) -> PreprocessConfig:
         """Return the model's preprocessing with this option's ``infer_length`` applied (``config`` if None)."""
