@@ -266,10 +266,10 @@ def test_assemble_orders_lines_and_splits_paragraphs_that_disagree():
 
 
 def test_assemble_lines_order_keeps_paragraphs_read_in_graph_order():
-    # Two columns, each one paragraph of two lines: nothing to split.
+    # Two text columns (a gutter of 7 % of their width), each one paragraph of two lines: nothing to split.
     readings = _readings(
         texts=["a", "b", "c", "d"],
-        boxes=[(0, 0, 40, 10), (0, 14, 40, 24), (60, 0, 100, 10), (60, 14, 100, 24)],
+        boxes=[(0, 0, 90, 10), (0, 14, 90, 24), (96, 0, 186, 10), (96, 14, 186, 24)],
         detection=[0.9] * 4,
         text_conf=[0.9] * 4,
         groups=[[[2], [3]], [[0], [1]]],
@@ -281,9 +281,57 @@ def test_assemble_lines_order_keeps_paragraphs_read_in_graph_order():
     assert [[line.text for line in p.lines] for p in assemble_page(upwards).paragraphs] == [["a"], ["b"], ["c", "d"]]
 
 
+def _key_value_block():
+    # A title over a key-value block: labels in one column, values in another, a wide gutter between them.
+    rows = [  # (top, x spans of the row's words)
+        (20, [(0, 30), (32, 60), (100, 110), (112, 125), (127, 135)]),
+        (36, [(0, 50), (100, 112), (114, 135), (137, 170)]),
+        (52, [(0, 35), (100, 112)]),
+    ]
+    return _readings(
+        texts=["Opening", "hours:", "9", "to", "6", "Address:", "14", "Mill", "Street", "Staff:", "12", "Title"],
+        boxes=[(x0, top, x1, top + 10) for top, spans in rows for x0, x1 in spans] + [(0, 0, 170, 12)],
+        detection=[0.9] * 12,
+        text_conf=[0.9] * 12,
+        # The relational model leaves every cell a line of its own; the labels happen to form one paragraph.
+        groups=[[[0, 1], [5], [9]], [[2, 3, 4]], [[6, 7, 8]], [[10]], [[11]]],
+    )
+
+
+def test_assemble_reads_a_key_value_block_by_rows():
+    page = assemble_page(_key_value_block())
+    assert page.text() == "Title\n\nOpening hours: 9 to 6\nAddress: 14 Mill Street\nStaff: 12"
+    table = page.paragraphs[1]
+    assert [line.order for line in table.lines] == [0, 1, 2]
+    assert [w.order for w in table.lines[0].words] == [0, 1, 2, 3, 4]
+    assert table.lines[1].quad == ((0, 36), (170, 36), (170, 46), (0, 46))
+    # Without table detection the columns are read whole, as text columns are.
+    columns = assemble_page(_key_value_block(), options=AssemblyOptions(table_gap=None))
+    assert columns.text() == "Title\n\nOpening hours:\nAddress:\nStaff:\n\n9 to 6\n\n14 Mill Street\n\n12"
+    # Paragraph-level assembly places whole paragraphs, which may be side by side in any layout: no tables there.
+    whole = assemble_page(_key_value_block(), options=AssemblyOptions(order="paragraphs"))
+    assert whole.text().startswith("Title\n\nOpening hours:\nAddress:\nStaff:")
+
+
+def test_reading_order_tables_by_rows_text_columns_whole():
+    table = np.array([[0, 0, 40, 10], [70, 0, 100, 10], [0, 14, 30, 24], [70, 14, 90, 24]], dtype=float)
+    assert reading_order(table, table_gap=0.15) == [0, 1, 2, 3]
+    assert reading_order(table) == [0, 2, 1, 3]  # off by default
+    # Text columns with lines on the same baselines: a gutter of a few percent of the column width.
+    text = np.array([[0, 0, 90, 10], [96, 0, 186, 10], [0, 14, 90, 24], [96, 14, 186, 24]], dtype=float)
+    assert reading_order(text, table_gap=0.15) == [0, 2, 1, 3]
+    # Columns with different numbers of lines, or rows that do not line up, are not a table.
+    uneven = np.array([[0, 0, 40, 10], [70, 0, 100, 10], [0, 14, 30, 24]], dtype=float)
+    assert reading_order(uneven, table_gap=0.15) == [0, 2, 1]
+    shifted = np.array([[0, 0, 40, 10], [70, 6, 100, 16], [0, 14, 30, 24], [70, 22, 90, 32]], dtype=float)
+    assert reading_order(shifted, table_gap=0.15) == [0, 2, 1, 3]
+
+
 def test_assembly_options_reject_an_unknown_order():
     with pytest.raises(ValueError, match="order"):
         AssemblyOptions(order="columns")
+    with pytest.raises(ValueError, match="table_gap"):
+        AssemblyOptions(table_gap=-1.0)
 
 
 def test_assemble_empty_page():

@@ -17,7 +17,9 @@ Output: a ``Page`` whose
   (default; ours) every line is placed by that rule and a paragraph stays whole only where its lines come out
   consecutive and in the graph's order; elsewhere it is split (a link from a title to a line one paragraph further
   down, a "next line" jumping across a column). With ``order="paragraphs"`` the graph's paragraphs are kept whole
-  and placed as blocks, lines inside them in graph order (docs/usage.md §1 compares both).
+  and placed as blocks, lines inside them in graph order (docs/usage.md §1 compares both). With ``order="lines"``,
+  lines that form a table (``AssemblyOptions.table_gap``) are read row by row, each row one line, each table one
+  paragraph.
 """
 
 from __future__ import annotations
@@ -51,14 +53,22 @@ class AssemblyOptions:
             split where their lines are not read consecutively; ``"paragraphs"``: the graph's paragraphs are kept
             whole and placed as blocks. ``"lines"`` gives the lower CER on every set we measured, because one wrong
             paragraph link no longer drags a line out of place (docs/usage.md §1).
+        table_gap: ours, used by ``order="lines"``. Columns of lines with one line per cell, rows aligned, and
+            gutters of at least this fraction of the narrower column's width are read as a table, row by row
+            (``reading_order``): each row becomes one line and the table one paragraph. A key-value block
+            ("Address:  14 Mill Street") then reads as it is meant to; the text columns of a page have gutters of a
+            few percent of their width and stay columns. ``None`` reads every column whole.
     """
 
     include_invalid: bool = False
     order: str = "lines"
+    table_gap: float | None = 0.15
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
             raise ValueError(f"AssemblyOptions.order must be one of {_ORDERS}, got {self.order!r}")
+        if self.table_gap is not None and not self.table_gap >= 0:
+            raise ValueError(f"AssemblyOptions.table_gap must be None or >= 0, got {self.table_gap!r}")
 
 
 @dataclass(frozen=True)
@@ -142,13 +152,38 @@ def _split_on_gaps(boxes: np.ndarray, members: list[int], axis: int, tolerance: 
     return runs
 
 
-def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0) -> list[int]:
-    """Order axis-aligned boxes for reading: columns left to right, each read top to bottom.
+def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> list[list[int]] | None:
+    """Return the rows of columns that form a table (left to right in each row, rows top to bottom), or None.
+
+    Columns form a table when every column holds the same number (at least two) of boxes, the k-th box of each
+    column (top to bottom) overlaps the k-th box of the next one vertically by at least half the smaller box's
+    height, and every gap between neighbouring columns is at least ``min_gap`` times the narrower column's
+    width. Text columns of a page fail the last test (their gutter is a few percent of their width) and rarely
+    the first two; key-value blocks and simple tables pass all three.
+    """
+    if any(len(column) != len(columns[0]) for column in columns) or len(columns[0]) < 2:
+        return None
+    spans = [(boxes[c, 0].min(), boxes[c, 2].max()) for c in columns]
+    for (left_start, left_end), (right_start, right_end) in zip(spans, spans[1:]):
+        if right_start - left_end < min_gap * min(left_end - left_start, right_end - right_start):
+            return None
+    ordered = [sorted(column, key=lambda i: (boxes[i, 1] + boxes[i, 3]) / 2) for column in columns]
+    for left, right in zip(ordered, ordered[1:]):
+        for a, b in zip(left, right):
+            overlap = min(boxes[a, 3], boxes[b, 3]) - max(boxes[a, 1], boxes[b, 1])
+            if overlap < 0.5 * min(boxes[a, 3] - boxes[a, 1], boxes[b, 3] - boxes[b, 1]):
+                return None
+    return [list(row) for row in zip(*ordered)]
+
+
+def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float | None = None) -> list[int]:
+    """Order axis-aligned boxes for reading: columns left to right, each read top to bottom; tables by rows.
 
     The rule is a recursive XY-cut that keeps columns together across rows:
 
     1. If vertical gaps that no box crosses split the boxes into columns, read the columns left to right,
-       each ordered recursively.
+       each ordered recursively, unless the columns form a table (one box per cell, rows aligned, gutters of at
+       least ``table_gap`` times the narrower column's width; ours): then read it row by row.
     2. Otherwise cut the boxes into horizontal bands at the gaps that no box crosses, and join consecutive bands
        as long as their union still splits into columns (so a two-column body stays one block even where both
        columns happen to have a paragraph break at the same height, while a full-width title or footer stays
@@ -158,6 +193,9 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0) -> list[int]:
     Args:
         boxes: ``[n, 4]`` (x_min, y_min, x_max, y_max) in any pixel space.
         tolerance: overlap in pixels still treated as a gap (absorbs slightly overlapping boxes).
+        table_gap: the smallest gutter, relative to the narrower column, of columns read as table rows; None
+            (default) reads every column whole. Meant for boxes of single lines: side-by-side paragraphs of equal
+            height would pass the test too.
 
     Returns:
         The box indices in reading order (a permutation of ``range(n)``).
@@ -165,7 +203,15 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0) -> list[int]:
     >>> reading_order(np.array([[0, 0, 10, 5], [20, 0, 30, 5], [0, 10, 10, 15]], dtype=float))
     [0, 2, 1]
     """
+    return _order_and_cells(boxes, tolerance, table_gap)[0]
+
+
+def _order_and_cells(
+    boxes: np.ndarray, tolerance: float, table_gap: float | None
+) -> tuple[list[int], dict[int, tuple[int, int]]]:
+    """``reading_order`` and, for each box read as a table cell, its (table, row) numbers."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    cells: dict[int, tuple[int, int]] = {}
 
     def has_columns(members: list[int]) -> bool:
         return len(_split_on_gaps(boxes, members, 0, tolerance)) > 1
@@ -175,6 +221,11 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0) -> list[int]:
             return list(members)
         columns = _split_on_gaps(boxes, members, 0, tolerance)
         if len(columns) > 1:
+            rows = _table_rows(boxes, columns, table_gap) if table_gap is not None else None
+            if rows is not None:
+                table = 1 + max((cell[0] for cell in cells.values()), default=-1)
+                cells.update({i: (table, r) for r, row in enumerate(rows) for i in row})
+                return [i for row in rows for i in row]
             return [i for column in columns for i in order(column)]
         bands = _split_on_gaps(boxes, members, 1, tolerance)
         if len(bands) == 1:
@@ -188,7 +239,17 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0) -> list[int]:
                 blocks.append(band)
         return [i for block in blocks for i in order(block)]
 
-    return order(list(range(boxes.shape[0])))
+    return order(list(range(boxes.shape[0]))), cells
+
+
+def _join_lines(first: Line, second: Line) -> Line:
+    """One line holding the words of ``first`` then ``second`` (a table row read across its cells)."""
+    words = tuple(replace(w, order=k) for k, w in enumerate(first.words + second.words))
+    return Line(
+        words=words,
+        quad=bounding_quad([w.quad for w in words]),
+        confidence=float(np.mean([w.confidence for w in words])),
+    )
 
 
 def _box(quad: tuple) -> list[float]:
@@ -245,20 +306,27 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
     paragraphs: list[list[Line]] = []
     if options.order == "paragraphs":
         hulls = [bounding_quad([line.quad for line in lines]) for lines in groups]
-        order = reading_order(np.array([_box(quad) for quad in hulls]).reshape(-1, 4), tolerance=tolerance)
-        paragraphs = [groups[i] for i in order]
+        boxes = np.array([_box(quad) for quad in hulls]).reshape(-1, 4)
+        paragraphs = [groups[i] for i in reading_order(boxes, tolerance=tolerance)]
     else:
         # (paragraph, position) of every line; a paragraph continues only with the line that follows it in the graph.
         places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
         boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
-        previous = None
-        for index in reading_order(boxes, tolerance=tolerance):
+        order, cells = _order_and_cells(boxes, tolerance, options.table_gap)
+        previous, previous_cell = None, None
+        for index in order:
             p, k = places[index]
-            if previous == (p, k - 1):
-                paragraphs[-1].append(groups[p][k])
+            line, cell = groups[p][k], cells.get(index)
+            if cell is not None and previous_cell is not None and cell[0] == previous_cell[0]:
+                if cell == previous_cell:  # the next cell of a table row: one line per row
+                    paragraphs[-1][-1] = _join_lines(paragraphs[-1][-1], line)
+                else:  # the next row of the same table: one paragraph per table
+                    paragraphs[-1].append(line)
+            elif cell is None and previous == (p, k - 1):
+                paragraphs[-1].append(line)
             else:
-                paragraphs.append([groups[p][k]])
-            previous = (p, k)
+                paragraphs.append([line])
+            previous, previous_cell = (None, cell) if cell is not None else ((p, k), None)
     paragraphs = [[replace(line, order=k) for k, line in enumerate(lines)] for lines in paragraphs]
     return Page(
         width=readings.width,
