@@ -154,6 +154,12 @@ def test_textspotter_adapter_with_random_weights():
     assert "fit text off" in unfitted.version()
     unfitted.load()
     assert unfitted._ocr.scale.fit_text is False
+    # Nor pages of a bf16 detector for a run in the model's dtype.
+    assert "detector" not in engine.version()
+    bf16 = TextspotterEngine(TextspotterOptions(model="random:tiny-test", precision="bf16"), threads=1)
+    assert "detector bf16" in bf16.version()
+    bf16.load()
+    assert bf16._ocr.detection.precision == "bf16"
 
 
 def test_textspotter_adapter_reports_unusable_models(tmp_path):

@@ -551,3 +551,34 @@ def test_cli_models_time_reports_every_stage(capsys):
     assert all(0 < v["min_ms"] <= v["median_ms"] for v in timing.values())
     with pytest.raises(SystemExit, match="multiple of 32"):
         main(["models", "tiny-test", "--time", "--size", "50"])
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv_norm_act_folds_the_norm_only_in_eval_mode(bias):
+    from torch import nn
+
+    from textspotter.models.regnet import ConvNormAct
+
+    torch.manual_seed(0)
+    block = ConvNormAct(nn.Conv2d(4, 6, 3, padding=2, dilation=2, bias=bias), nn.BatchNorm2d(6), nn.ReLU())
+    with torch.no_grad():
+        norm = block[1]
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.2, 3)
+        norm.weight.uniform_(0.5, 2)
+        norm.bias.uniform_(-1, 1)
+    plain = nn.Sequential(*block)  # the same modules, unfolded
+    assert list(block.state_dict()) == list(plain.state_dict())  # published key layout unchanged
+    x = torch.randn(2, 4, 9, 11)
+    block.eval()
+    plain.eval()
+    with torch.no_grad():
+        folded = block(x)
+        assert torch.allclose(folded, plain(x), atol=1e-5)
+        assert folded.min() == 0  # the ReLU after the fold still applies
+    block.train()
+    plain.train()
+    before = norm.running_mean.clone()
+    out = block(x)
+    assert not torch.equal(norm.running_mean, before)  # training mode uses batch statistics and updates them
+    assert out.shape == folded.shape

@@ -463,6 +463,21 @@ def test_detect_options_override_the_spec(model):
         DetectionOptions(prob_threshold=2.0)
 
 
+def test_detect_under_bf16_finds_the_same_regions_and_returns_float32(model):
+    images, _ = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)])
+    with torch.inference_mode():
+        exact = detect(model, images)
+        fast = detect(model, images, options=DetectionOptions(precision="bf16"))
+    assert fast.region_counts.tolist() == exact.region_counts.tolist() == [2]
+    assert fast.features.dtype == fast.quads.dtype == fast.confidence.dtype == torch.float32
+    # bfloat16 keeps 8 bits of mantissa: geometry within a cell, features within a few per cent.
+    assert torch.allclose(fast.quads, exact.quads, atol=4.0)
+    assert (fast.features - exact.features).norm() <= 0.05 * exact.features.norm()
+    assert next(model.parameters()).dtype == torch.float32  # autocast leaves the weights alone
+    with pytest.raises(ValueError, match="precision"):
+        DetectionOptions(precision="fp16")
+
+
 def test_detect_batches_give_the_same_regions(model):
     first, _ = _detector_input(model, [(20, 20, 120, 60)])
     second, _ = _detector_input(model, [(50, 100, 300, 140), (50, 200, 200, 240)])

@@ -96,6 +96,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             infer_length=args.infer_length,
             reading_order=args.reading_order,
             fit_text=args.fit_text,
+            precision=args.precision,
         )
     if name == "tesseract":
         return TesseractOptions(

@@ -70,7 +70,10 @@ def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._Argum
 
 
 def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--infer-length L`` and ``--no-fit-text`` (``ScaleOptions``); shared by read, batch, eval and bench."""
+    """Add ``--infer-length L``, ``--no-fit-text`` (``ScaleOptions``) and ``--precision`` (``DetectionOptions``).
+
+    Shared by read, batch, eval and bench.
+    """
     parser.add_argument(
         "--infer-length",
         type=int,
@@ -84,6 +87,13 @@ def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._Argume
         action="store_false",
         help="do not read a page again at a smaller size when its text is too large for the model "
         "(ScaleOptions.fit_text, docs/usage.md §4)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("model", "bf16"),
+        default="model",
+        help="run the detector in the model's dtype (default) or under bfloat16 autocast, faster on CPUs with "
+        "AVX-512 BF16 and on GPUs (DetectionOptions.precision, docs/usage.md §4)",
     )
 
 
@@ -158,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from textspotter.imageio import ImageOptions
-    from textspotter.pipeline import OCR, AssemblyOptions, ScaleOptions
+    from textspotter.pipeline import OCR, AssemblyOptions, DetectionOptions, ScaleOptions
 
     paths, problems = expand_paths(args.paths)
     for problem in problems:
@@ -173,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             image_options=image_options,
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
+            detection=DetectionOptions(precision=args.precision),
             assembly=AssemblyOptions(order=args.reading_order),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:

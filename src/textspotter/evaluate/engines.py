@@ -188,6 +188,7 @@ class TextspotterOptions:
         infer_length: detector input side (``ScaleOptions.infer_length``); ``None`` keeps the model's.
         reading_order: ``AssemblyOptions.order`` (``"lines"`` or ``"paragraphs"``).
         fit_text: ``ScaleOptions.fit_text`` (read pages with too-large text again at a smaller size).
+        precision: ``DetectionOptions.precision`` (``"model"`` or ``"bf16"``).
     """
 
     model: str | None = None
@@ -196,6 +197,7 @@ class TextspotterOptions:
     infer_length: int | None = None
     reading_order: str = "lines"
     fit_text: bool = True
+    precision: str = "model"
 
 
 class TextspotterEngine:
@@ -225,6 +227,8 @@ class TextspotterEngine:
 
         # Part of the version string, so that cached results of another input size or page assembly are not reused.
         length = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
+        if self.options.precision != "model":
+            length += f"; detector {self.options.precision}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
             f"device {self.options.device}; threads {self.threads}{length}; "
@@ -251,13 +255,14 @@ class TextspotterEngine:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     model = create_model(name, charset=charset)
-            from textspotter.pipeline import AssemblyOptions, ScaleOptions
+            from textspotter.pipeline import AssemblyOptions, DetectionOptions, ScaleOptions
 
             self._ocr = OCR(
                 model=model,
                 device=self.options.device,
                 batch_size=self.options.batch_size,
                 scale=ScaleOptions(infer_length=self.options.infer_length, fit_text=self.options.fit_text),
+                detection=DetectionOptions(precision=self.options.precision),
                 assembly=AssemblyOptions(order=self.options.reading_order),
             )
         except (FileNotFoundError, ValueError) as exc:

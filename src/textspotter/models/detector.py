@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .regnet import RegNet, conv_bn
+from .regnet import ConvNormAct, RegNet, conv_bn
 from .spec import DetectorConfig, PreprocessConfig
 
 __all__ = ["DetectorOutput", "ASPP", "FeatureMerge", "DetectorHead", "Detector", "RBOX_CHANNELS"]
@@ -54,7 +54,7 @@ class ASPP(nn.Module):
     def __init__(self, in_channels: int, num_channels: int, dilations: tuple[int, ...], dropout: float = 0.0) -> None:
         super().__init__()
         self.kernels = nn.ModuleList(
-            nn.Sequential(
+            ConvNormAct(
                 nn.Conv2d(in_channels, num_channels, 3, padding=d, dilation=d, bias=False),
                 nn.BatchNorm2d(num_channels),
                 nn.ReLU(inplace=True),
@@ -64,7 +64,7 @@ class ASPP(nn.Module):
         self.global_pool = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Conv2d(in_channels, num_channels, 1, bias=True), nn.ReLU(inplace=True)
         )
-        self.final = nn.Sequential(
+        self.final = ConvNormAct(
             nn.Conv2d((len(dilations) + 1) * num_channels, num_channels, 1, bias=False),
             nn.BatchNorm2d(num_channels),
             nn.ReLU(inplace=True),

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .regnet import ConvNormAct
 from .spec import RecognizerConfig
 
 __all__ = ["RecognizerOutput", "Recognizer", "conv_bias_bn"]
@@ -29,13 +30,13 @@ class RecognizerOutput(NamedTuple):
     features: torch.Tensor
 
 
-def conv_bias_bn(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    """Return ``Sequential(0: Conv2d(bias=True), 1: BatchNorm2d, 2: ReLU)`` with "same" padding.
+def conv_bias_bn(in_channels: int, out_channels: int, kernel_size: int) -> ConvNormAct:
+    """Return ``ConvNormAct(0: Conv2d(bias=True), 1: BatchNorm2d, 2: ReLU)`` with "same" padding.
 
     The published ``conv2d_block``: the bias *and* the BN are both present (proven by the exact parameter counts,
     spec §10); the index order is inferred (spec §11).
     """
-    return nn.Sequential(
+    return ConvNormAct(
         nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=True),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),

@@ -14,7 +14,38 @@ from torch import nn
 
 from .spec import RegNetConfig
 
-__all__ = ["conv_bn", "SqueezeExcitation", "ResBottleneckBlock", "RegNetStage", "RegNet"]
+__all__ = ["ConvNormAct", "conv_bn", "SqueezeExcitation", "ResBottleneckBlock", "RegNetStage", "RegNet"]
+
+
+class ConvNormAct(nn.Sequential):
+    """``Sequential(0: Conv2d, 1: BatchNorm2d, *rest)`` that folds the norm into the convolution in eval mode.
+
+    The modules and state-dict keys are those of the plain Sequential. In eval mode the norm is a per-channel affine
+    map, so ``norm(conv(x))`` is one convolution with ``w' = w · γ / σ`` and ``b' = β + (b − μ) · γ / σ``: one pass
+    over the activation instead of two (about a tenth of the detector's CPU time). The folded weights are recomputed
+    on every call, which costs little next to the convolution and needs no cache to invalidate when weights change.
+    In training mode (batch statistics) it runs as the plain Sequential.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``[B, C_in, H, W]`` to ``[B, C_out, H', W']``, the same values as the unfolded modules."""
+        conv, norm = self[0], self[1]
+        if self.training or not isinstance(norm, nn.BatchNorm2d) or norm.running_var is None:
+            return super().forward(x)
+        # Folded in float32 whatever the parameter dtype, then cast back: a half-precision variance loses digits.
+        scale = torch.rsqrt(norm.running_var.float() + norm.eps)
+        if norm.weight is not None:
+            scale = scale * norm.weight.float()
+        bias = -norm.running_mean.float() * scale
+        if norm.bias is not None:
+            bias = bias + norm.bias.float()
+        if conv.bias is not None:
+            bias = bias + conv.bias.float() * scale
+        weight = conv.weight.float() * scale.reshape(-1, 1, 1, 1)
+        y = conv._conv_forward(x, weight.to(conv.weight.dtype), bias.to(conv.weight.dtype))
+        for layer in list(self)[2:]:
+            y = layer(y)
+        return y
 
 
 def conv_bn(
@@ -26,9 +57,9 @@ def conv_bn(
     groups: int = 1,
     activation: bool = True,
 ) -> nn.Sequential:
-    """Return ``Sequential(0: Conv2d(bias=False), 1: BatchNorm2d[, 2: ReLU])`` with "same" padding.
+    """Return ``ConvNormAct(0: Conv2d(bias=False), 1: BatchNorm2d[, 2: ReLU])`` with "same" padding.
 
-    This is torchvision's ``Conv2dNormActivation`` as a plain Sequential, which gives the same state-dict keys.
+    This is torchvision's ``Conv2dNormActivation`` as a Sequential, which gives the same state-dict keys.
     """
     layers: list[nn.Module] = [
         nn.Conv2d(
@@ -44,7 +75,7 @@ def conv_bn(
     ]
     if activation:
         layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
+    return ConvNormAct(*layers)
 
 
 class SqueezeExcitation(nn.Module):

@@ -611,7 +611,7 @@ class OCR:
         inputs, views = render_views(decoded.image, preprocess, self.scale, device=self.device)
         single = views[0]
         with torch.inference_mode():
-            features = _features(self.model, torch.stack(inputs), self.batch_size)
+            features = _features(self.model, torch.stack(inputs), self.batch_size, self.detection.precision)
         original = original.to(self.device)
         view_index = torch.zeros(original.shape[0], dtype=torch.int64, device=self.device)
         crop = single.to_detector(original)
@@ -670,12 +670,12 @@ class OCR:
             return self._relate_regions(regions, self._recognize_regions(regions))[0]
 
 
-def _features(model: torch.nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+def _features(model: torch.nn.Module, images: torch.Tensor, batch_size: int, precision: str) -> torch.Tensor:
     """Run the detector in batches and return its float32 feature maps ``[B, C, H/4, W/4]``."""
     detector = model.detector
     param = next(detector.parameters())
-    maps = [
-        detector(images[i : i + batch_size].to(device=param.device, dtype=param.dtype)).features.float()
-        for i in range(0, images.shape[0], batch_size)
-    ]
-    return torch.cat(maps)
+    maps = []
+    for i in range(0, images.shape[0], batch_size):
+        with torch.autocast(param.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            maps.append(detector(images[i : i + batch_size].to(device=param.device, dtype=param.dtype)).features)
+    return torch.cat([m.float() for m in maps])

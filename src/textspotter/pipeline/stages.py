@@ -33,6 +33,7 @@ from ..ops import (
 )
 
 __all__ = [
+    "DETECTOR_PRECISIONS",
     "DetectionOptions",
     "RecognitionOptions",
     "RelationOptions",
@@ -44,6 +45,9 @@ __all__ = [
     "recognize",
     "relate",
 ]
+
+DETECTOR_PRECISIONS = ("model", "bf16")
+"""Values of ``DetectionOptions.precision``."""
 
 Groups = list[list[list[int]]]
 """One image's grouping: paragraphs → lines → region indices (local to the image), in graph order."""
@@ -57,17 +61,26 @@ class DetectionOptions:
         prob_threshold: minimum cell probability kept by the quad NMS.
         iou_threshold: AABB IoU at which the quad NMS joins cells.
         use_prefilter: apply the v2 centerness × probability peak filter before NMS (spec §4.4).
+        precision: ``"model"`` runs the detector in the model's dtype; ``"bf16"`` runs it under
+            ``torch.autocast(dtype=torch.bfloat16)`` on the model's device (ours, for speed: about 1.8× faster
+            on a CPU with AVX-512 BF16, docs/usage.md §4). The feature map, the NMS and the later stages stay
+            float32 either way.
     """
 
     prob_threshold: float | None = None
     iou_threshold: float | None = None
     use_prefilter: bool | None = None
+    precision: str = "model"
 
     def __post_init__(self) -> None:
         for name in ("prob_threshold", "iou_threshold"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"DetectionOptions.{name} must be in [0, 1] or None, got {value!r}")
+        if self.precision not in DETECTOR_PRECISIONS:
+            raise ValueError(
+                f"DetectionOptions.precision must be one of {', '.join(DETECTOR_PRECISIONS)}, got {self.precision!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,7 @@ def detect(
         images: ``[B, 3, H, W]`` float RGB in [0, 1], already padded and resized (``preprocess.render_views``);
             H and W multiples of 32.
         batch_size: images per detector forward pass (results do not depend on it).
-        options: threshold and pre-filter overrides.
+        options: threshold, pre-filter and precision overrides.
 
     Returns:
         :class:`Detections` on the model's device; the feature map is float32 whatever the model dtype.
@@ -187,7 +200,8 @@ def detect(
     quads, confidence, counts, features = [], [], [], []
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size].to(device=device, dtype=dtype)
-        out = detector(batch)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
+            out = detector(batch)
         logits = out.confidence.float()
         rboxes = out.rboxes.float()
         if use_prefilter:

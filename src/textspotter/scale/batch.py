@@ -157,6 +157,7 @@ def _execute(job: BatchJob, items: list[dict], *, run_id: str, address: str | No
                 "batch_size": job.batch_size,
                 "image_options": job.image_options,
                 "scale": job.scale,
+                "detection": job.detection,
                 "threads": job.threads_per_actor,
             },
             batch_size=job.batch_size,

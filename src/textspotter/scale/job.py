@@ -10,6 +10,7 @@ from ..imageio import ImageOptions
 
 if TYPE_CHECKING:
     from ..pipeline.preprocess import ScaleOptions
+    from ..pipeline.stages import DetectionOptions
 
 __all__ = ["BatchJob", "OUTPUT_FORMATS"]
 
@@ -59,6 +60,7 @@ class BatchJob:
         retry_errors: redo pages whose earlier row records an error (the old row stays; see ``read_results``).
         image_options: PDF resolution and password, pixel limit (as for ``textspotter read``).
         scale: single view or tiled reading (as for ``textspotter read``); None for the single view.
+        detection: detector settings (thresholds, precision; as for ``textspotter read``); None for the model's.
     """
 
     inputs: tuple[str, ...]
@@ -75,6 +77,7 @@ class BatchJob:
     retry_errors: bool = False
     image_options: ImageOptions = field(default_factory=ImageOptions)
     scale: ScaleOptions | None = None
+    detection: DetectionOptions | None = None
 
     def __post_init__(self) -> None:
         for name in ("inputs", "list_files"):
@@ -100,9 +103,12 @@ class BatchJob:
             raise TypeError(f"BatchJob.image_options must be an ImageOptions, got {type(self.image_options).__name__}")
         # Imported here: the pipeline needs torch, which listing inputs or reading results do not.
         from ..pipeline.preprocess import ScaleOptions
+        from ..pipeline.stages import DetectionOptions
 
         if self.scale is not None and not isinstance(self.scale, ScaleOptions):
             raise TypeError(f"BatchJob.scale must be a ScaleOptions, got {type(self.scale).__name__}")
+        if self.detection is not None and not isinstance(self.detection, DetectionOptions):
+            raise TypeError(f"BatchJob.detection must be a DetectionOptions, got {type(self.detection).__name__}")
 
     @property
     def device(self) -> str:

@@ -138,6 +138,7 @@ class OCRWorker:
         batch_size: detector batch of the ``OCR`` pipeline.
         image_options: pixel limit applied to the page arrays (as ``textspotter read`` applies it to files).
         scale: single view or tiled reading.
+        detection: detector settings (``DetectionOptions``), or None for the model's.
         threads: PyTorch threads on CPU; the actor owns its process, so its thread pool is sized to its CPU share.
     """
 
@@ -150,6 +151,7 @@ class OCRWorker:
         image_options: ImageOptions,
         scale: Any,
         threads: int,
+        detection: Any = None,
     ) -> None:
         import torch
 
@@ -157,7 +159,14 @@ class OCRWorker:
 
         if device == "cpu":
             torch.set_num_threads(threads)
-        self._ocr = OCR(model=model, device=device, batch_size=batch_size, image_options=image_options, scale=scale)
+        self._ocr = OCR(
+            model=model,
+            device=device,
+            batch_size=batch_size,
+            image_options=image_options,
+            scale=scale,
+            detection=detection,
+        )
 
     def _read(self, images: list[np.ndarray]) -> list[Document | str]:
         """OCR the images; return a Document per image, or the message of the exception it raised."""
