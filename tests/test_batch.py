@@ -87,6 +87,7 @@ def test_job_defaults_and_derived_resources():
         ({"reader_cpus": float("nan")}, TypeError, "BatchJob.reader_cpus"),
         ({"image_options": {"dpi": 100}}, TypeError, "ImageOptions"),
         ({"detection": {"precision": "bf16"}}, TypeError, "BatchJob.detection"),
+        ({"recognition": {"precision": "bf16"}}, TypeError, "BatchJob.recognition"),
     ],
 )
 def test_job_rejects_bad_options(changes, error, message):
@@ -238,7 +239,7 @@ def reading_model(folder):
 
 def test_ocr_worker_writes_result_rows(tmp_path):
     from test_pipeline_fakes import page_with_boxes
-    from textspotter.pipeline import DetectionOptions
+    from textspotter.pipeline import DetectionOptions, RecognitionOptions
 
     worker = OCRWorker(
         model=str(reading_model(tmp_path / "model")),
@@ -248,8 +249,9 @@ def test_ocr_worker_writes_result_rows(tmp_path):
         scale=None,
         threads=1,
         detection=DetectionOptions(precision="bf16"),
+        recognition=RecognitionOptions(precision="bf16"),
     )
-    assert worker._ocr.detection.precision == "bf16"
+    assert worker._ocr.detection.precision == worker._ocr.recognition.precision == "bf16"
     page = page_with_boxes(200, 300, [(20, 20, 120, 44), (20, 80, 200, 104)])
     blank = np.full((64, 64, 3), 255, dtype=np.uint8)
     bad = np.zeros((0, 0, 3), dtype=np.uint8)

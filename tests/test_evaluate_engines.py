@@ -155,11 +155,11 @@ def test_textspotter_adapter_with_random_weights():
     unfitted.load()
     assert unfitted._ocr.scale.fit_text is False
     # Nor pages of a bf16 detector for a run in the model's dtype.
-    assert "detector" not in engine.version()
+    assert "precision" not in engine.version()
     bf16 = TextspotterEngine(TextspotterOptions(model="random:tiny-test", precision="bf16"), threads=1)
-    assert "detector bf16" in bf16.version()
+    assert "precision bf16" in bf16.version()
     bf16.load()
-    assert bf16._ocr.detection.precision == "bf16"
+    assert bf16._ocr.detection.precision == bf16._ocr.recognition.precision == "bf16"
 
 
 def test_textspotter_adapter_reports_unusable_models(tmp_path):

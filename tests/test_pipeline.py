@@ -521,6 +521,21 @@ def test_recognize_and_relate_on_given_quads(model):
     assert sorted(i for paragraph in page_groups for line in paragraph for i in line) == [0, 1, 2]
 
 
+def test_recognize_under_bf16_returns_float32_and_the_same_shapes(model):
+    images, _ = _detector_input(model, [(20, 20, 120, 60), (140, 20, 240, 60)])
+    with torch.inference_mode():
+        found = detect(model, images)
+        args = (model, found.features, found.quads, found.image_indices)
+        exact = recognize(*args, input_size=found.input_size)
+        fast = recognize(*args, input_size=found.input_size, options=RecognitionOptions(precision="bf16"))
+    assert len(fast.texts) == len(exact.texts) == 2
+    assert fast.confidence.dtype == fast.features.dtype == torch.float32
+    assert fast.features.shape == exact.features.shape
+    assert (fast.features - exact.features).norm() <= 0.05 * exact.features.norm()
+    with pytest.raises(ValueError, match="precision"):
+        RecognitionOptions(precision="half")
+
+
 def test_recognize_and_relate_with_no_regions(model):
     features = torch.zeros(2, model.spec.detector.feature_channels, 64, 64)
     quads = torch.zeros(0, 4, 2)

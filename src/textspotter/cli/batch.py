@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``textspotter batch``; return 0 if every page was read, 1 if some failed, 2 if nothing could start."""
     from textspotter.imageio import ImageOptions
-    from textspotter.pipeline import DetectionOptions, ScaleOptions
+    from textspotter.pipeline import DetectionOptions, RecognitionOptions, ScaleOptions
     from textspotter.scale import BatchJob, run_batch
 
     prog = "textspotter batch"
@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             image_options=ImageOptions(dpi=args.dpi),
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             detection=DetectionOptions(precision=args.precision),
+            recognition=RecognitionOptions(precision=args.precision),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, TypeError, ImportError, ConnectionError) as exc:

@@ -70,7 +70,7 @@ def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._Argum
 
 
 def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--infer-length L``, ``--no-fit-text`` (``ScaleOptions``) and ``--precision`` (``DetectionOptions``).
+    """Add ``--infer-length L``, ``--no-fit-text`` (``ScaleOptions``) and ``--precision`` (detector and recognizer).
 
     Shared by read, batch, eval and bench.
     """
@@ -92,8 +92,8 @@ def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._Argume
         "--precision",
         choices=("model", "bf16"),
         default="model",
-        help="run the detector in the model's dtype (default) or under bfloat16 autocast, faster on CPUs with "
-        "AVX-512 BF16 and on GPUs (DetectionOptions.precision, docs/usage.md §4)",
+        help="run the detector and recognizer in the model's dtype (default) or under bfloat16 autocast, faster on "
+        "CPUs with AVX-512 BF16 and on GPUs (DetectionOptions / RecognitionOptions.precision, docs/usage.md §4)",
     )
 
 
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from textspotter.imageio import ImageOptions
-    from textspotter.pipeline import OCR, AssemblyOptions, DetectionOptions, ScaleOptions
+    from textspotter.pipeline import OCR, AssemblyOptions, DetectionOptions, RecognitionOptions, ScaleOptions
 
     paths, problems = expand_paths(args.paths)
     for problem in problems:
@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             image_options=image_options,
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             detection=DetectionOptions(precision=args.precision),
+            recognition=RecognitionOptions(precision=args.precision),
             assembly=AssemblyOptions(order=args.reading_order),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:

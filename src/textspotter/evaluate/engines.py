@@ -188,7 +188,7 @@ class TextspotterOptions:
         infer_length: detector input side (``ScaleOptions.infer_length``); ``None`` keeps the model's.
         reading_order: ``AssemblyOptions.order`` (``"lines"`` or ``"paragraphs"``).
         fit_text: ``ScaleOptions.fit_text`` (read pages with too-large text again at a smaller size).
-        precision: ``DetectionOptions.precision`` (``"model"`` or ``"bf16"``).
+        precision: ``DetectionOptions.precision`` and ``RecognitionOptions.precision`` (``"model"`` or ``"bf16"``).
     """
 
     model: str | None = None
@@ -228,7 +228,7 @@ class TextspotterEngine:
         # Part of the version string, so that cached results of another input size or page assembly are not reused.
         length = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
         if self.options.precision != "model":
-            length += f"; detector {self.options.precision}"
+            length += f"; precision {self.options.precision}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
             f"device {self.options.device}; threads {self.threads}{length}; "
@@ -255,7 +255,7 @@ class TextspotterEngine:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     model = create_model(name, charset=charset)
-            from textspotter.pipeline import AssemblyOptions, DetectionOptions, ScaleOptions
+            from textspotter.pipeline import AssemblyOptions, DetectionOptions, RecognitionOptions, ScaleOptions
 
             self._ocr = OCR(
                 model=model,
@@ -263,6 +263,7 @@ class TextspotterEngine:
                 batch_size=self.options.batch_size,
                 scale=ScaleOptions(infer_length=self.options.infer_length, fit_text=self.options.fit_text),
                 detection=DetectionOptions(precision=self.options.precision),
+                recognition=RecognitionOptions(precision=self.options.precision),
                 assembly=AssemblyOptions(order=self.options.reading_order),
             )
         except (FileNotFoundError, ValueError) as exc:

@@ -33,7 +33,7 @@ from ..ops import (
 )
 
 __all__ = [
-    "DETECTOR_PRECISIONS",
+    "PRECISIONS",
     "DetectionOptions",
     "RecognitionOptions",
     "RelationOptions",
@@ -46,8 +46,8 @@ __all__ = [
     "relate",
 ]
 
-DETECTOR_PRECISIONS = ("model", "bf16")
-"""Values of ``DetectionOptions.precision``."""
+PRECISIONS = ("model", "bf16")
+"""Values of ``DetectionOptions.precision`` and ``RecognitionOptions.precision``."""
 
 Groups = list[list[list[int]]]
 """One image's grouping: paragraphs → lines → region indices (local to the image), in graph order."""
@@ -77,9 +77,9 @@ class DetectionOptions:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"DetectionOptions.{name} must be in [0, 1] or None, got {value!r}")
-        if self.precision not in DETECTOR_PRECISIONS:
+        if self.precision not in PRECISIONS:
             raise ValueError(
-                f"DetectionOptions.precision must be one of {', '.join(DETECTOR_PRECISIONS)}, got {self.precision!r}"
+                f"DetectionOptions.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
 
 
@@ -89,13 +89,20 @@ class RecognitionOptions:
 
     Attributes:
         chunk_size: regions per recognizer forward pass (bounds memory; results do not depend on it).
+        precision: ``"model"`` runs the recognizer in the model's dtype; ``"bf16"`` under bfloat16 autocast (ours,
+            for speed, as ``DetectionOptions.precision``); logits and features come out float32 either way.
     """
 
     chunk_size: int = 128
+    precision: str = "model"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"RecognitionOptions.chunk_size must be a positive int, got {self.chunk_size!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"RecognitionOptions.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,7 @@ def recognize(
         quads: ``[N, 4, 2]`` quads in detector-input pixels.
         image_indices: ``[N]`` int64 index into ``features`` of each quad.
         input_size: ``(H, W)`` of the detector inputs.
-        options: chunk size.
+        options: chunk size and precision.
 
     Returns:
         :class:`Recognitions` (texts, ``[N]`` text confidences, ``[N, T, D]`` recognizer features).
@@ -297,7 +304,8 @@ def recognize(
             output_size=(config.strip_height, config.max_width),
             isotropic=True,
         )
-        out = recognizer(strips.to(dtype))
+        with torch.autocast(strips.device.type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
+            out = recognizer(strips.to(dtype))
         chunk_texts, chunk_conf = decode_greedy(
             out.logits.float(),
             spec.charset,

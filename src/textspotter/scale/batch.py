@@ -158,6 +158,7 @@ def _execute(job: BatchJob, items: list[dict], *, run_id: str, address: str | No
                 "image_options": job.image_options,
                 "scale": job.scale,
                 "detection": job.detection,
+                "recognition": job.recognition,
                 "threads": job.threads_per_actor,
             },
             batch_size=job.batch_size,

@@ -10,7 +10,7 @@ from ..imageio import ImageOptions
 
 if TYPE_CHECKING:
     from ..pipeline.preprocess import ScaleOptions
-    from ..pipeline.stages import DetectionOptions
+    from ..pipeline.stages import DetectionOptions, RecognitionOptions
 
 __all__ = ["BatchJob", "OUTPUT_FORMATS"]
 
@@ -61,6 +61,7 @@ class BatchJob:
         image_options: PDF resolution and password, pixel limit (as for ``textspotter read``).
         scale: single view or tiled reading (as for ``textspotter read``); None for the single view.
         detection: detector settings (thresholds, precision; as for ``textspotter read``); None for the model's.
+        recognition: recognizer settings (chunk size, precision); None for the defaults.
     """
 
     inputs: tuple[str, ...]
@@ -78,6 +79,7 @@ class BatchJob:
     image_options: ImageOptions = field(default_factory=ImageOptions)
     scale: ScaleOptions | None = None
     detection: DetectionOptions | None = None
+    recognition: RecognitionOptions | None = None
 
     def __post_init__(self) -> None:
         for name in ("inputs", "list_files"):
@@ -103,12 +105,15 @@ class BatchJob:
             raise TypeError(f"BatchJob.image_options must be an ImageOptions, got {type(self.image_options).__name__}")
         # Imported here: the pipeline needs torch, which listing inputs or reading results do not.
         from ..pipeline.preprocess import ScaleOptions
-        from ..pipeline.stages import DetectionOptions
+        from ..pipeline.stages import DetectionOptions, RecognitionOptions
 
         if self.scale is not None and not isinstance(self.scale, ScaleOptions):
             raise TypeError(f"BatchJob.scale must be a ScaleOptions, got {type(self.scale).__name__}")
         if self.detection is not None and not isinstance(self.detection, DetectionOptions):
             raise TypeError(f"BatchJob.detection must be a DetectionOptions, got {type(self.detection).__name__}")
+        if self.recognition is not None and not isinstance(self.recognition, RecognitionOptions):
+            kind = type(self.recognition).__name__
+            raise TypeError(f"BatchJob.recognition must be a RecognitionOptions, got {kind}")
 
     @property
     def device(self) -> str:

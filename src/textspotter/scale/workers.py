@@ -139,6 +139,7 @@ class OCRWorker:
         image_options: pixel limit applied to the page arrays (as ``textspotter read`` applies it to files).
         scale: single view or tiled reading.
         detection: detector settings (``DetectionOptions``), or None for the model's.
+        recognition: recognizer settings (``RecognitionOptions``), or None for the defaults.
         threads: PyTorch threads on CPU; the actor owns its process, so its thread pool is sized to its CPU share.
     """
 
@@ -152,6 +153,7 @@ class OCRWorker:
         scale: Any,
         threads: int,
         detection: Any = None,
+        recognition: Any = None,
     ) -> None:
         import torch
 
@@ -166,6 +168,7 @@ class OCRWorker:
             image_options=image_options,
             scale=scale,
             detection=detection,
+            recognition=recognition,
         )
 
     def _read(self, images: list[np.ndarray]) -> list[Document | str]:
