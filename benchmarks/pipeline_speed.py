@@ -1,4 +1,4 @@
-"""Pages per second of the whole ``OCR.read`` path on CPU, with per-stage timings.
+"""Pages per second of the whole ``OCR.read`` path on CPU or GPU, with per-stage timings.
 
 Random weights are enough for speed, but a random detector finds a random number of regions (none, or thousands of
 junk cells), which makes every later stage meaningless to time. So the real detector runs (its full forward cost is
@@ -12,10 +12,13 @@ absent): a title and two columns of seeded pseudo-words, ~150 words per page.
 Usage::
 
     python benchmarks/pipeline_speed.py --models small v1 --batch-sizes 1 8 --pages 8 --threads 2
+    python benchmarks/pipeline_speed.py --device cuda --precision bf16 --batch-sizes 8 32 --pages 64   # on a GPU
 
 Prints a Markdown table (pages/s of wall time, CPU seconds per page, regions/page, wall seconds per page for each
 stage) and the command, machine, date, thread count and load average, ready for ``benchmarks/RESULTS.md``.
-On a shared machine wall time depends on the other processes; CPU time (all threads together) much less so.
+On a shared machine wall time depends on the other processes; CPU time (all threads together) much less so. On a GPU
+the stage timings of the detector are those of the host (CUDA runs asynchronously); pages/s is end to end, results on
+the host. A first, untimed run warms up the device (kernel selection, allocator).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from torch import nn
 
 from textspotter.charset import Charset
 from textspotter.models import DetectorOutput, create_model
-from textspotter.pipeline import OCR, AssemblyOptions, DetectorView, ScaleOptions
+from textspotter.pipeline import OCR, AssemblyOptions, DetectionOptions, DetectorView, RecognitionOptions, ScaleOptions
 from textspotter.pipeline.preprocess import render_views
 
 PAGE_SIZE = (1700, 2200)  # US letter at 200 dpi, (width, height)
@@ -127,11 +130,28 @@ def build_model(name: str) -> nn.Module:
     return model
 
 
-def run_case(model: nn.Module, pages: list, boxes: list, batch_size: int, scale: ScaleOptions) -> dict[str, float]:
+def run_case(
+    model: nn.Module,
+    pages: list,
+    boxes: list,
+    batch_size: int,
+    scale: ScaleOptions,
+    *,
+    device: str = "cpu",
+    precision: str = "model",
+) -> dict[str, float]:
     """Read all pages once; return pages/s, regions per page and seconds per page per stage."""
     # Random recognizer weights make every word invalid; keep them so that assembly has the real amount of work.
     assembly = AssemblyOptions(include_invalid=True)
-    ocr = OCR(model=model, device="cpu", batch_size=batch_size, scale=scale, assembly=assembly)
+    ocr = OCR(
+        model=model,
+        device=device,
+        batch_size=batch_size,
+        scale=scale,
+        assembly=assembly,
+        detection=DetectionOptions(precision=precision),
+        recognition=RecognitionOptions(precision=precision),
+    )
     model.detector.queue = [
         scripted_maps(view, page_boxes)
         for page, page_boxes in zip(pages, boxes)
@@ -178,6 +198,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per case; the median is reported")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tiled", action="store_true", help="also time ScaleOptions(mode='tiled') (zoom 2)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=("model", "bf16"), default="model", help="network precision (both)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -189,6 +211,8 @@ def main() -> None:
     print(f"date: {datetime.datetime.now().isoformat(timespec='minutes')}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or platform.platform()}")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
+    if args.device.startswith("cuda"):
+        print(f"device: {torch.cuda.get_device_name(torch.device(args.device))}, precision {args.precision}")
     print(f"pages: {args.pages} × {PAGE_SIZE[0]}×{PAGE_SIZE[1]}, {statistics.fmean(map(len, boxes)):.0f} words each\n")
     print(
         "| model | scale | batch | pages/s | CPU s/page | regions/page | "
@@ -200,7 +224,10 @@ def main() -> None:
         model = build_model(name)
         for scale_name, scale in scales:
             for batch_size in args.batch_sizes:
-                runs = [run_case(model, pages, boxes, batch_size, scale) for _ in range(args.repeats)]
+                case = {"device": args.device, "precision": args.precision}
+                if args.device != "cpu":
+                    run_case(model, pages[:batch_size], boxes[:batch_size], batch_size, scale, **case)  # warm-up
+                runs = [run_case(model, pages, boxes, batch_size, scale, **case) for _ in range(args.repeats)]
                 row = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
                 cells = [f"{row[stage]:.3f}" for stage in STAGES]
                 print(
@@ -208,6 +235,8 @@ def main() -> None:
                     f"{row['regions']:.0f} | " + " | ".join(cells) + " |",
                     flush=True,
                 )
+    if args.device != "cpu":
+        return  # the part timings below are host-side and CPU-only
     print("\n| model | detector forward s/page | NMS s/page |\n|---|---|---|")
     for name in args.models:
         forward, nms = time_detection_parts(build_model(name), pages[0], boxes[0], args.repeats)

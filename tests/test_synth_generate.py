@@ -130,6 +130,24 @@ def test_geometric_effects_keep_boxes_on_words(config):
         assert _ink_inside(page, image) > 0.9
 
 
+def test_left_to_right_pages_without_libraqm(config, tmp_path, monkeypatch):
+    # Some PIL builds (a GPU machine's image, for one) lack libraqm: left-to-right text falls back to PIL's basic
+    # layout with exact boxes; languages that need shaping fail at once, naming what is missing.
+    from textspotter.synth import fonts
+    from textspotter.synth import generate as generate_module
+
+    monkeypatch.setattr(fonts, "raqm_available", lambda: False)
+    monkeypatch.setattr(generate_module, "raqm_available", lambda: False)
+    assert fonts.pil_direction("ltr") is None and fonts.pil_direction("rtl") == "rtl"
+    clean = replace(config, font_cache=str(tmp_path / "fonts.json"), effects=EffectConfig.none())
+    for layout in ("article", "form"):
+        image, page = generate_page(replace(clean, layouts=(layout,)), 5, 0)
+        _check_structure(page, image)
+        assert len(page.words) > 10 and _ink_inside(page, image) > 0.9
+    with pytest.raises(RuntimeError, match="libraqm"):
+        generate_page(replace(clean, languages=("ar",)), 0, 0)
+
+
 def test_config_validation(config):
     with pytest.raises(ValueError, match="unknown layouts"):
         SynthConfig(layouts=("poster",))

@@ -20,10 +20,11 @@ import struct
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import ImageFont
+from PIL import ImageFont, features
 
 from textspotter.charset import latin_charset
 
@@ -95,6 +96,22 @@ class FontFace:
     def name(self) -> str:
         """Human-readable ``family style``."""
         return f"{self.family} {self.style}".strip()
+
+
+@cache
+def raqm_available() -> bool:
+    """Whether this PIL shapes text with libraqm (needed for right-to-left scripts and vertical columns)."""
+    return bool(features.check("raqm"))
+
+
+def pil_direction(direction: str) -> str | None:
+    """The ``direction`` argument for PIL's text calls.
+
+    Without libraqm, PIL's basic layout sets text left to right and refuses any ``direction``; left-to-right text then
+    goes without the argument (basic layout still kerns, and labels come from the same measurements as the drawing,
+    so they stay exact). Other directions are returned unchanged: they need libraqm (see :func:`raqm_available`).
+    """
+    return None if direction == "ltr" and not raqm_available() else direction
 
 
 def _u16(data: bytes, offset: int) -> int:
@@ -391,7 +408,8 @@ class FontCatalogue:
         key = (face.path, face.index, int(size))
         font = self._fonts.get(key)
         if font is None:
-            font = ImageFont.truetype(face.path, int(size), index=face.index, layout_engine=ImageFont.Layout.RAQM)
+            engine = ImageFont.Layout.RAQM if raqm_available() else ImageFont.Layout.BASIC
+            font = ImageFont.truetype(face.path, int(size), index=face.index, layout_engine=engine)
             self._fonts[key] = font
             if len(self._fonts) > 192:
                 self._fonts.popitem(last=False)
@@ -404,7 +422,7 @@ class FontCatalogue:
         key = (face.path, face.index, int(size), text, direction)
         width = self._advances.get(key)
         if width is None:
-            width = self.font(face, size).getlength(text, direction=direction)
+            width = self.font(face, size).getlength(text, direction=pil_direction(direction))
             if len(self._advances) > 500_000:
                 self._advances.clear()
             self._advances[key] = width

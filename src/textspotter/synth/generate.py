@@ -38,8 +38,8 @@ from .effects import (
     sample_stroke,
 )
 from .effects import warp as warp_image
-from .fonts import DEFAULT_FONT_DIRS, FontCatalogue
-from .languages import normalize_language
+from .fonts import DEFAULT_FONT_DIRS, FontCatalogue, raqm_available
+from .languages import language_spec, normalize_language
 from .layout import LAYOUTS, PageContext, page_shape
 from .render import Typesetter
 
@@ -148,6 +148,12 @@ class _Engine:
         self.config = config
         self.catalogue = FontCatalogue.scan(config.font_dirs, cache_path=config.font_cache)
         for code in config.languages:
+            spec = language_spec(code)
+            if (spec.direction != "ltr" or spec.vertical) and not raqm_available():
+                raise RuntimeError(
+                    f"language {code!r} needs PIL with libraqm (right-to-left or vertical text), which this PIL "
+                    "lacks; install Pillow from PyPI (its wheels bring libraqm) or leave the language out"
+                )
             if not self.catalogue.faces_for(code):
                 raise ValueError(
                     f"no installed font covers language {code!r} (searched {list(config.font_dirs)}); "

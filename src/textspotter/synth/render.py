@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .annotate import AnnotationBuilder
-from .fonts import FontCatalogue, FontFace
+from .fonts import FontCatalogue, FontFace, pil_direction
 from .languages import LanguageSpec, script_of
 
 __all__ = ["TextStyle", "PlannedLine", "Plan", "Typesetter", "visual_order", "word_direction"]
@@ -289,6 +289,7 @@ class Typesetter:
 
     def _cut(self, word: str, style: TextStyle, direction: str, width: float) -> list[tuple[str, float]]:
         font = self.font(style)
+        direction = pil_direction(direction)
         pieces, start = [], 0
         while start < len(word):
             end = start + 1
@@ -448,7 +449,7 @@ class Typesetter:
         for i, word in enumerate(line.words):
             x0 = positions[i]
             if not one_call:
-                direction = "rtl" if resolved[i] == "R" else "ltr"
+                direction = pil_direction("rtl" if resolved[i] == "R" else "ltr")
                 self.draw.text((x0, baseline), word, font=font, fill=style.color, anchor="ls", direction=direction)
             x1 = x0 + widths[i]
             quad = [
