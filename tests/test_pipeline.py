@@ -29,6 +29,7 @@ from textspotter.pipeline.preprocess import (
     render_page,
     render_square,
     render_views,
+    render_window,
     tile_views,
 )
 from textspotter.pipeline.stages import _image_chunks
@@ -82,6 +83,32 @@ def test_render_resizes_bilinearly_with_aligned_corners():
     # align_corners=True keeps both end pixels exactly: 0 at the left edge, 255 at the right.
     assert float(tensor[0, 0, 0]) == 0.0 and float(tensor[0, 0, -1]) == 1.0
     assert torch.allclose(tensor[0, 0], torch.linspace(0, 1, 128), atol=1e-6)
+
+
+@pytest.mark.parametrize("pad_how", ["bottom_right", "center"])
+@pytest.mark.parametrize(("x0", "y0", "size"), [(0, 0, 64), (40, 24, 96), (96, 64, 64), (128, 100, 60), (200, 0, 40)])
+def test_render_window_is_the_crop_of_the_whole_input_bit_for_bit(pad_how, x0, y0, size):
+    # L = 160 pads the input's width to 256 with zeros: the last windows reach into that padding.
+    config = PreprocessConfig(infer_length=160, pad_color=(1.0, 0.5, 0.25), pad_how=pad_how)
+    image = np.random.default_rng(1).integers(0, 256, (300, 220, 3), dtype=np.uint8)
+    whole, view = render_page(image, config)
+    if y0 + size > view.height:
+        with pytest.raises(ValueError, match="not inside"):
+            render_window(image, config, x0, y0, size)
+        return
+    window = render_window(image, config, x0, y0, size)
+    assert window.shape == (3, size, size)
+    assert torch.equal(window, whole[:, y0 : y0 + size, x0 : x0 + size])
+
+
+def test_render_window_rejects_windows_outside_the_input():
+    config = PreprocessConfig(infer_length=128)
+    image = np.zeros((100, 80, 3), dtype=np.uint8)
+    for x0, y0, size in [(-4, 0, 32), (0, 100, 32), (0, 0, 0), (120, 0, 32)]:
+        with pytest.raises(ValueError, match="not inside"):
+            render_window(image, config, x0, y0, size)
+    with pytest.raises(ValueError, match="not inside"):
+        render_square(image, 128, config, window=(0, 0, 129, 10))
 
 
 @pytest.mark.parametrize("pad_how", ["bottom_right", "center"])
