@@ -226,12 +226,12 @@ class TextspotterEngine:
         from textspotter import __version__
 
         # Part of the version string, so that cached results of another input size or page assembly are not reused.
-        length = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
+        extra = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
         if self.options.precision != "model":
-            length += f"; precision {self.options.precision}"
+            extra += f"; precision {self.options.precision}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
-            f"device {self.options.device}; threads {self.threads}{length}; "
+            f"device {self.options.device}; threads {self.threads}{extra}; "
             f"reading order {self.options.reading_order}; fit text {'on' if self.options.fit_text else 'off'}"
         )
 

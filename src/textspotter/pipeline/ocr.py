@@ -42,6 +42,7 @@ from .stages import (
     Recognitions,
     RelationOptions,
     detect,
+    network_precision,
     recognize,
     relate,
 )
@@ -676,6 +677,6 @@ def _features(model: torch.nn.Module, images: torch.Tensor, batch_size: int, pre
     param = next(detector.parameters())
     maps = []
     for i in range(0, images.shape[0], batch_size):
-        with torch.autocast(param.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with network_precision(param.device.type, precision):
             maps.append(detector(images[i : i + batch_size].to(device=param.device, dtype=param.dtype)).features)
     return torch.cat([m.float() for m in maps])

@@ -44,10 +44,22 @@ __all__ = [
     "crop_features",
     "recognize",
     "relate",
+    "network_precision",
 ]
 
 PRECISIONS = ("model", "bf16")
 """Values of ``DetectionOptions.precision`` and ``RecognitionOptions.precision``."""
+
+
+def _check_precision(owner: str, precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"{owner}.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def network_precision(device_type: str, precision: str) -> torch.autocast:
+    """The autocast context a network runs in: bfloat16 autocast for ``"bf16"``, a disabled one for ``"model"``."""
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
 
 Groups = list[list[list[int]]]
 """One image's grouping: paragraphs → lines → region indices (local to the image), in graph order."""
@@ -77,10 +89,7 @@ class DetectionOptions:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"DetectionOptions.{name} must be in [0, 1] or None, got {value!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"DetectionOptions.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+        _check_precision("DetectionOptions", self.precision)
 
 
 @dataclass(frozen=True)
@@ -99,10 +108,7 @@ class RecognitionOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"RecognitionOptions.chunk_size must be a positive int, got {self.chunk_size!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"RecognitionOptions.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+        _check_precision("RecognitionOptions", self.precision)
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,7 @@ def detect(
     quads, confidence, counts, features = [], [], [], []
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size].to(device=device, dtype=dtype)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
+        with network_precision(device.type, options.precision):
             out = detector(batch)
         logits = out.confidence.float()
         rboxes = out.rboxes.float()
@@ -304,7 +310,7 @@ def recognize(
             output_size=(config.strip_height, config.max_width),
             isotropic=True,
         )
-        with torch.autocast(strips.device.type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
+        with network_precision(strips.device.type, options.precision):
             out = recognizer(strips.to(dtype))
         chunk_texts, chunk_conf = decode_greedy(
             out.logits.float(),
