@@ -209,8 +209,9 @@ def test_iter_pages_is_lazy():
 
 def test_encrypted_pdf_needs_the_right_password():
     data = _encrypted_pdf("secret", "owner")
-    with pytest.raises(ImageError, match="encrypted.*pdf_password"):
-        load_pages(data)
+    with pytest.raises(ImageError, match="encrypted.*pdf_password") as caught:
+        load_pages(data, name="locked.pdf")
+    assert str(caught.value).startswith("locked.pdf: ") and "--pdf-password" in str(caught.value)
     with pytest.raises(ImageError, match="wrong password"):
         load_pages(data, options=ImageOptions(pdf_password="nope"))
     for password in ("secret", "owner"):

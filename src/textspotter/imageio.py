@@ -474,9 +474,13 @@ def _iter_pdf(file: str | bytes, label: str, options: ImageOptions) -> Iterator[
         if code == pdfium_c.FPDF_ERR_PASSWORD:
             if options.pdf_password is None:
                 raise ImageError(
-                    label, "PDF is encrypted; pass its password as ImageOptions(pdf_password=...)"
+                    label,
+                    "PDF is encrypted; give its password with ImageOptions(pdf_password=...) (textspotter read "
+                    "--pdf-password, or the request's pdf_password field)",
                 ) from exc
-            raise ImageError(label, "wrong password for this encrypted PDF (ImageOptions.pdf_password)") from exc
+            raise ImageError(
+                label, "wrong password for this encrypted PDF (ImageOptions.pdf_password / --pdf-password)"
+            ) from exc
         if code == pdfium_c.FPDF_ERR_SECURITY:
             raise ImageError(label, "PDF uses an unsupported security handler") from exc
         if code in (pdfium_c.FPDF_ERR_FILE, pdfium_c.FPDF_ERR_SUCCESS):
