@@ -304,12 +304,31 @@ class OCR:
         """
         return list(self.read_iter(images, progress=progress))
 
-    def read_iter(self, images: Any, *, progress: Callable[[int], None] | None = None) -> Iterator[Document]:
-        """Like :meth:`read`, but yield each Document as soon as its pages are done (for long batches)."""
-        return self._documents(images, strict=False, progress=progress)
+    def read_iter(
+        self,
+        images: Any,
+        *,
+        progress: Callable[[int], None] | None = None,
+        on_page: Callable[[int, Page], None] | None = None,
+    ) -> Iterator[Document]:
+        """Like :meth:`read`, but yield each Document as soon as its pages are done (for long batches).
+
+        Args:
+            images: one input or a list of inputs (see :meth:`__call__`).
+            progress: as for :meth:`read`.
+            on_page: called with ``(input position, Page)`` for each page as soon as its batch is read, before its
+                Document is complete, so that a caller can save a long PDF page by page. The pages of an input that
+                fails later (a page that cannot be decoded) are passed here before its error Document is yielded.
+        """
+        return self._documents(images, strict=False, progress=progress, on_page=on_page)
 
     def _documents(
-        self, images: Any, *, strict: bool, progress: Callable[[int], None] | None = None
+        self,
+        images: Any,
+        *,
+        strict: bool,
+        progress: Callable[[int], None] | None = None,
+        on_page: Callable[[int, Page], None] | None = None,
     ) -> Iterator[Document]:
         inputs = list(images) if _is_batch(images) else [images]
         names: list[str] = []
@@ -340,6 +359,8 @@ class OCR:
             results = self._read_pages([page for _, page, _ in batch], [load for _, _, load in batch])
             for (d, _, _), page in zip(batch, results):
                 done_pages.setdefault(d, []).append(page)
+                if on_page is not None:
+                    on_page(d, page)
             if progress is not None:
                 progress(len(batch))
 
