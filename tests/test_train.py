@@ -317,7 +317,7 @@ def test_cli_trains_and_writes_logs_curves_and_checkpoints(toy_folder, tmp_path)
     assert [r["step"] for r in records] == [1, 2]
     assert np.isfinite([r["loss"] for r in records]).all() and {"det_conf", "rec", "rel_word"} <= records[0].keys()
     checkpoint = out / "checkpoints" / "step-00000002"
-    for name in ("trainer.pt", "config.yaml", "model/model.json", "model/model.safetensors"):
+    for name in ("trainer.json", "trainer.safetensors", "config.yaml", "model/model.json", "model/model.safetensors"):
         assert (checkpoint / name).is_file(), name
     assert (out / "curves.png").stat().st_size > 1000
     assert resolve_config(checkpoint / "config.yaml").train.steps == 2

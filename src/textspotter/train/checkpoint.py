@@ -2,8 +2,11 @@
 
 A checkpoint is a folder ``<out_dir>/checkpoints/step-00001000/`` holding:
 
-* ``trainer.pt``: model and optimizer state, scheduler state, the step, the data position (micro-batches consumed
-  by each rank) and the random states of python, numpy and torch (CPU and CUDA) of **every** rank;
+* ``trainer.json`` + ``trainer.safetensors``: model and optimizer state, scheduler state, the step, the data
+  position (micro-batches consumed by each rank) and the random states of python, numpy and torch (CPU and CUDA) of
+  **every** rank. The JSON file holds the structure (dicts, lists, tuples, numbers, strings) with references to the
+  tensors and arrays stored in the safetensors file. Neither format can hold code, so resuming from a checkpoint
+  someone else wrote cannot run anything (a pickled ``trainer.pt`` of earlier versions is refused, not read);
 * ``config.yaml``: the resolved training configuration;
 * ``model/``: the model as an inference folder (``models.checkpoints.save_model``), usable with ``--init`` or the
   pipeline directly.
@@ -14,6 +17,7 @@ Files are written under a temporary name and renamed, so an interrupted save nev
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -23,9 +27,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 __all__ = [
     "TRAINER_STATE",
+    "TRAINER_TENSORS",
     "checkpoint_path",
     "capture_rng_state",
     "restore_rng_state",
@@ -35,8 +41,10 @@ __all__ = [
     "prune_checkpoints",
 ]
 
-TRAINER_STATE = "trainer.pt"
-CHECKPOINT_FORMAT = 1
+TRAINER_STATE = "trainer.json"
+TRAINER_TENSORS = "trainer.safetensors"
+CHECKPOINT_FORMAT = 2
+_LEGACY_PICKLE = "trainer.pt"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -89,7 +97,10 @@ def save_checkpoint(
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    torch.save({"format": CHECKPOINT_FORMAT, **trainer_state}, tmp / TRAINER_STATE)
+    tensors: dict[str, torch.Tensor] = {}
+    structure = _encode({"format": CHECKPOINT_FORMAT, **trainer_state}, tensors)
+    save_file(tensors, str(tmp / TRAINER_TENSORS))
+    (tmp / TRAINER_STATE).write_text(json.dumps(structure), encoding="utf-8")
     (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
     if model is not None:
         from ..models.checkpoints import save_model
@@ -102,20 +113,91 @@ def save_checkpoint(
 
 
 def load_checkpoint(folder: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read the trainer state of a checkpoint folder.
+    """Read the trainer state of a checkpoint folder (no unpickling: JSON structure plus safetensors).
 
     Raises:
-        FileNotFoundError: if the folder holds no ``trainer.pt``.
-        ValueError: if the file is of an unknown format.
+        FileNotFoundError: if the folder holds no ``trainer.json`` / ``trainer.safetensors``.
+        ValueError: if the files are of an unknown format, malformed, or a pickled ``trainer.pt`` of an earlier
+            version (refused: unpickling can run code).
     """
-    path = Path(folder) / TRAINER_STATE
-    if not path.is_file():
-        raise FileNotFoundError(f"no training checkpoint at {path}")
-    # The state holds numpy RNG tuples and python objects besides tensors: it is our own file, not a download.
-    state = torch.load(path, map_location=map_location, weights_only=False)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: unsupported checkpoint format {state.get('format')!r}")
-    return state
+    folder = Path(folder)
+    path, tensor_path = folder / TRAINER_STATE, folder / TRAINER_TENSORS
+    if not path.is_file() and (folder / _LEGACY_PICKLE).is_file():
+        raise ValueError(
+            f"{folder / _LEGACY_PICKLE}: a pickled training state of an earlier textspotter version; it is not loaded "
+            "because unpickling can run code. Start a new run from its weights instead: "
+            f"--set model.init={folder / 'model'}"
+        )
+    for required in (path, tensor_path):
+        if not required.is_file():
+            raise FileNotFoundError(f"no training checkpoint at {folder}: {required.name} is missing")
+    try:
+        structure = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a training checkpoint ({error})") from error
+    if not isinstance(structure, dict) or structure.get("format") != CHECKPOINT_FORMAT:
+        found = structure.get("format") if isinstance(structure, dict) else type(structure).__name__
+        raise ValueError(f"{path}: unsupported checkpoint format {found!r}")
+    device = str(map_location) if isinstance(map_location, torch.device) else map_location
+    tensors = load_file(str(tensor_path), device=device)
+    return _decode(structure, tensors, path)
+
+
+# Trainer state <-> (JSON structure, flat tensor dict). JSON objects need string keys and have no tuples, and the
+# state holds both (optimizer state is keyed by parameter index; python's and numpy's RNG states are tuples), so
+# those are tagged. Tags are single-key objects whose key starts with "__", which plain state keys never do.
+_TENSOR, _ARRAY, _TUPLE, _ITEMS = "__tensor__", "__ndarray__", "__tuple__", "__items__"
+
+
+def _encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, torch.Tensor):
+        name = f"t{len(tensors)}"
+        # safetensors refuses views of shared storage; a private contiguous copy is always accepted.
+        tensors[name] = value.detach().to("cpu").contiguous().clone()
+        return {_TENSOR: name}
+    if isinstance(value, np.ndarray):
+        name = f"t{len(tensors)}"
+        # Stored as int64/float64 so any numpy dtype of the RNG state (uint32 for MT19937) survives exactly.
+        wide = value.astype(np.float64 if value.dtype.kind == "f" else np.int64)
+        tensors[name] = torch.from_numpy(np.ascontiguousarray(wide))
+        return {_ARRAY: name, "dtype": value.dtype.str}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        items = [_encode(item, tensors) for item in value]
+        return {_TUPLE: items} if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        if all(isinstance(key, str) and not key.startswith("__") for key in value):
+            return {key: _encode(item, tensors) for key, item in value.items()}
+        return {_ITEMS: [[_encode(key, tensors), _encode(item, tensors)] for key, item in value.items()]}
+    raise TypeError(f"training state holds a {type(value).__name__}, which a checkpoint cannot store")
+
+
+def _decode(value: Any, tensors: dict[str, torch.Tensor], path: Path) -> Any:
+    if isinstance(value, list):
+        return [_decode(item, tensors, path) for item in value]
+    if not isinstance(value, dict):
+        return value
+    try:
+        if _TENSOR in value:
+            return tensors[value[_TENSOR]]
+        if _ARRAY in value:
+            return tensors[value[_ARRAY]].cpu().numpy().astype(np.dtype(value["dtype"]))
+        if _TUPLE in value:
+            return tuple(_decode(item, tensors, path) for item in value[_TUPLE])
+        if _ITEMS in value:
+            return {_hashable(_decode(key, tensors, path)): _decode(item, tensors, path) for key, item in value[_ITEMS]}
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: malformed training checkpoint entry {str(value)[:80]!r} ({error})") from error
+    return {key: _decode(item, tensors, path) for key, item in value.items()}
+
+
+def _hashable(key: Any) -> Any:
+    if isinstance(key, (list, dict, torch.Tensor, np.ndarray)):
+        raise TypeError(f"unusable dictionary key {key!r}")
+    return key
 
 
 def _checkpoints(out_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
