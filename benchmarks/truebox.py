@@ -1,0 +1,232 @@
+"""Recognition alone: read DocBank's true word boxes and count the words read exactly right.
+
+This separates the recognizer from the detector and the assembly: every engine gets the same boxes (DocBank's
+token boxes, in page pixels) and is scored word by word. It is the measure issue #19 sets a target on (at least 92 %
+of words exactly right) and the one to compare recognizer variants with before spending days of training on them.
+
+Engines:
+
+* ``textspotter``: ``OCR.recognize(page, quads)`` (the detector runs once per page for its feature map);
+* ``rapidocr``: RapidOCR's recognizer alone (PP-OCR) on each box cropped from the page with a small margin;
+* ``tesseract``: Tesseract on each cropped box as one word (page segmentation mode 8).
+
+Words are grouped by kind (lowercase letters only, containing digits, one character, other: punctuation, capitals,
+symbols), by font kind (DocBank's font name: math fonts, italic, other) and by length. Tokens whose reference holds
+characters the model's charset cannot produce are counted apart and are wrong for every engine.
+
+Usage::
+
+    python benchmarks/truebox.py --pages 20 --engines textspotter,rapidocr --threads 2
+    python benchmarks/truebox.py --model runs/stage12/checkpoints/step-00001000/model --pages 20 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_LOWER = re.compile(r"^[a-z]+$")
+_MATH_FONT = re.compile(r"CMMI|CMSY|CMEX|MSBM|MSAM|EUFM|RSFS|Math|Symbol|STIX", re.IGNORECASE)
+_ITALIC_FONT = re.compile(r"Italic|Oblique|CMTI|CMSL|-It\b|Ital", re.IGNORECASE)
+_LENGTHS = ((1, 1), (2, 5), (6, 11), (12, 13), (14, 15), (16, 31), (32, 10_000))
+
+
+@dataclass(frozen=True)
+class Token:
+    """A DocBank token: its text, its box in page pixels (x0, y0, x1, y1) and its font name."""
+
+    text: str
+    box: tuple[float, float, float, float]
+    font: str
+
+
+def docbank_pages(folder: Path, limit: int) -> Iterator[tuple[Path, list[Token]]]:
+    """Yield the first ``limit`` DocBank pages (sorted by name) with their usable tokens."""
+    from PIL import Image
+
+    from textspotter.evaluate.datasets import _repair_docbank_token
+
+    for image_path in sorted(folder.glob("*_ori.jpg"))[:limit]:
+        with Image.open(image_path) as image:
+            width, height = image.size
+        annotation = image_path.with_name(image_path.name[: -len("_ori.jpg")] + ".txt")
+        tokens = []
+        for raw in annotation.read_text(encoding="utf-8").splitlines():
+            fields = raw.split("\t")
+            if len(fields) < 9:
+                continue
+            text = _repair_docbank_token(fields[0]).strip()
+            x0, y0, x1, y1 = (float(v) for v in fields[1:5])
+            if not text or (text.startswith("##LT") and text.endswith("##")) or x1 <= x0 or y1 <= y0:
+                continue
+            box = (x0 * width / 1000, y0 * height / 1000, x1 * width / 1000, y1 * height / 1000)
+            tokens.append(Token(text, box, fields[8].split("+")[-1]))
+        yield image_path, tokens
+
+
+def _quads(tokens: list[Token]) -> np.ndarray:
+    """``[N, 4, 2]`` float32 quads, clockwise from the top-left vertex."""
+    boxes = np.array([t.box for t in tokens], dtype=np.float32).reshape(-1, 4)
+    x0, y0, x1, y1 = boxes.T
+    return np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)], 1)
+
+
+def _crops(image: np.ndarray, tokens: list[Token], margin: float = 0.15) -> Iterator[np.ndarray]:
+    """Axis-aligned crops of each box, widened by ``margin`` of the box height on every side."""
+    height, width = image.shape[:2]
+    for token in tokens:
+        x0, y0, x1, y1 = token.box
+        pad = margin * (y1 - y0)
+        left, top = max(0, int(x0 - pad)), max(0, int(y0 - pad))
+        right, bottom = min(width, int(np.ceil(x1 + pad))), min(height, int(np.ceil(y1 + pad)))
+        yield image[top : max(bottom, top + 1), left : max(right, left + 1)]
+
+
+def textspotter_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
+    from textspotter import OCR
+    from textspotter.pipeline.preprocess import ScaleOptions
+
+    options = {}
+    if args.infer_length:
+        options["scale"] = ScaleOptions(infer_length=args.infer_length)
+    ocr = OCR(model=args.model, device="cpu", **options)
+
+    def read(image: np.ndarray, tokens: list[Token]) -> list[str]:
+        return list(ocr.recognize(image, _quads(tokens)).texts)
+
+    return read, f"textspotter {args.model or 'default'}"
+
+
+def rapidocr_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
+    from rapidocr import RapidOCR
+
+    engine = RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": args.threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+
+    def read(image: np.ndarray, tokens: list[Token]) -> list[str]:
+        texts = []
+        for crop in _crops(image, tokens):
+            result = engine(np.ascontiguousarray(crop[..., ::-1]), use_det=False, use_cls=False, use_rec=True)
+            found = getattr(result, "txts", None) or ("",)
+            texts.append(str(found[0]).strip())
+        return texts
+
+    return read, "rapidocr (recognizer only, PP-OCR)"
+
+
+def tesseract_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
+    import tesserocr
+    from PIL import Image
+
+    tessdata = "/usr/share/tesseract-ocr/5/tessdata/"
+    api = tesserocr.PyTessBaseAPI(path=tessdata, lang="eng", psm=tesserocr.PSM.SINGLE_WORD)
+
+    def read(image: np.ndarray, tokens: list[Token]) -> list[str]:
+        texts = []
+        for crop in _crops(image, tokens):
+            api.SetImage(Image.fromarray(np.ascontiguousarray(crop)))
+            texts.append(api.GetUTF8Text().strip())
+        return texts
+
+    return read, "tesseract (one word per box, psm 8)"
+
+
+READERS = {"textspotter": textspotter_reader, "rapidocr": rapidocr_reader, "tesseract": tesseract_reader}
+
+
+def kinds(token: Token) -> list[str]:
+    """The groups a token is counted in."""
+    text = token.text
+    if _LOWER.match(text):
+        kind = "lowercase"
+    elif any(c.isdigit() for c in text):
+        kind = "with digits"
+    elif len(text) == 1:
+        kind = "one character"
+    else:
+        kind = "other (capitals, punctuation, symbols)"
+    font = "math font" if _MATH_FONT.search(token.font) else "italic" if _ITALIC_FONT.search(token.font) else "other"
+    length = next(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in _LENGTHS if lo <= len(text) <= hi)
+    return ["all", f"kind: {kind}", f"font: {font}", f"length: {length}"]
+
+
+def score(pairs: list[tuple[Token, str]]) -> dict[str, dict[str, float]]:
+    """Exact-word accuracy and CER per group (CER: total edits / total reference characters)."""
+    from rapidfuzz.distance import Levenshtein
+
+    right: dict[str, int] = defaultdict(int)
+    count: dict[str, int] = defaultdict(int)
+    edits: dict[str, int] = defaultdict(int)
+    chars: dict[str, int] = defaultdict(int)
+    for token, text in pairs:
+        distance = Levenshtein.distance(token.text, text)
+        for group in kinds(token):
+            count[group] += 1
+            right[group] += text == token.text
+            edits[group] += distance
+            chars[group] += len(token.text)
+    return {
+        group: {"words": count[group], "exact": right[group] / count[group], "cer": edits[group] / max(chars[group], 1)}
+        for group in sorted(count, key=lambda g: (g != "all", g))
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="../shared/data/docbank-samples", help="DocBank folder")
+    parser.add_argument("--pages", type=int, default=20, help="first N pages in sorted order")
+    parser.add_argument("--engines", default="textspotter", help=f"comma-separated: {', '.join(READERS)}")
+    parser.add_argument("--model", default=None, help="textspotter model folder (default: the shipped one)")
+    parser.add_argument("--infer-length", type=int, default=None, help="textspotter detector input side")
+    parser.add_argument("--threads", type=int, default=1, help="torch / onnxruntime threads")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from textspotter.imageio import load_pages
+
+    torch.set_num_threads(args.threads)
+    pages = list(docbank_pages(Path(args.data), args.pages))
+    if not pages:
+        print(f"no DocBank pages in {args.data}", file=sys.stderr)
+        return 2
+    report = {}
+    for name in args.engines.split(","):
+        if name not in READERS:
+            print(f"unknown engine {name!r}; known: {', '.join(READERS)}", file=sys.stderr)
+            return 2
+        read, label = READERS[name](args)
+        pairs: list[tuple[Token, str]] = []
+        start = time.perf_counter()
+        for path, tokens in pages:
+            image = load_pages(str(path))[0].image
+            pairs.extend(zip(tokens, read(image, tokens)))
+        seconds = time.perf_counter() - start
+        table = score(pairs)
+        report[name] = {"label": label, "pages": len(pages), "seconds": seconds, "groups": table}
+        print(f"\n{label}: {len(pages)} pages, {len(pairs)} words, {seconds:.1f} s")
+        print(f"{'group':<44} {'words':>7} {'exact %':>8} {'CER %':>7}")
+        for group, row in table.items():
+            print(f"{group:<44} {row['words']:>7} {100 * row['exact']:>8.2f} {100 * row['cer']:>7.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
