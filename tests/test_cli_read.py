@@ -1,6 +1,7 @@
 """Tests of ``textspotter read`` through ``textspotter.cli.main.main``, with a saved tiny-test model folder."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -143,3 +144,185 @@ def test_reading_order_flag_reaches_the_pipeline(pages, monkeypatch, capsys):
     assert seen["detection"].precision == "model"
     assert main(["read", str(pages / "a.png"), "--precision", "bf16"]) == 2
     assert seen["detection"].precision == seen["recognition"].precision == "bf16"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Output folders, write failures, streaming, option hints, encrypted PDFs (issue #17)
+
+
+def test_an_output_folder_that_cannot_be_made_stops_before_any_work(pages, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a regular file, so nothing can be created under it (also as root)")
+    # The model folder does not exist either: the output is checked first, before any model is loaded.
+    args = ["read", str(pages / "a.png"), "--model", str(tmp_path / "nowhere"), "--out", str(blocker / "sub")]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"textspotter read: error: --out {blocker / 'sub'}: cannot create this folder")
+
+
+def test_overlays_beside_an_unwritable_input_folder_stop_before_any_work(pages, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import textspotter.cli.outputs as outputs
+
+    def read_only(**kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", read_only)
+    assert main(["read", str(pages / "a.png"), "--model", str(tmp_path / "nowhere"), "--overlay"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"--overlay: {pages}: cannot write in this folder (Read-only file system)" in line and "--out DIR" in line
+
+
+@pytest.fixture
+def full_disk_for(monkeypatch):
+    """Make every file whose name starts with one of the given prefixes fail like a full disk, half written."""
+    import errno
+
+    import textspotter.cli.outputs as outputs
+
+    prefixes: list[str] = []
+
+    class HalfWritten:
+        def __init__(self, handle):
+            self._handle = handle
+
+        def write(self, data):
+            self._handle.write(data[: len(data) // 2])
+            self._handle.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self._handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._handle.close()
+
+    def open_on_a_full_disk(path, mode="r", **kwargs):
+        handle = open(path, mode, **kwargs)  # noqa: SIM115 - returned to the code under test
+        return HalfWritten(handle) if os.path.basename(path).startswith(tuple(prefixes)) else handle
+
+    monkeypatch.setattr(outputs, "open", open_on_a_full_disk, raising=False)
+    return prefixes
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "document", "hocr"])
+def test_a_full_disk_is_reported_by_name_and_the_other_inputs_are_written(
+    model_dir, boxes_model, pages, tmp_path, full_disk_for, fmt, capsys
+):
+    full_disk_for.append("a.")
+    out = tmp_path / "out"
+    args = ["read", str(pages), "--model", str(model_dir), "--format", fmt, "--out", str(out), "--overlay"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    suffix = {"json": ".json", "text": ".txt", "document": ".json", "hocr": ".hocr"}[fmt]
+    assert f"cannot write {out / ('a' + suffix)}: No space left on device" in err
+    assert f"cannot write {out / 'a.overlay.png'}: No space left on device" in err
+    assert "Traceback" not in err
+    # No truncated file: neither under the final name nor as a leftover .partial.
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"b{suffix}", "b.overlay.png"])
+    assert "ok" in (out / f"b{suffix}").read_text(encoding="utf-8")
+
+
+def _three_page_pdf(pages, path):
+    first, second = Image.open(pages / "a.png"), Image.open(pages / "b.jpg")
+    first.save(path, save_all=True, append_images=[second, first], resolution=72)
+    return path
+
+
+def _interrupt_on_page(monkeypatch, index):
+    """Make the pipeline stop, as a kill would, when it reaches the page ``index``."""
+    from textspotter.pipeline.ocr import OCR
+
+    read_pages = OCR._read_pages
+
+    def read_until(self, pages, load_times):
+        if any(page.index == index for page in pages):
+            raise KeyboardInterrupt
+        return read_pages(self, pages, load_times)
+
+    monkeypatch.setattr(OCR, "_read_pages", read_until)
+
+
+def test_pages_are_written_as_they_are_read(model_dir, boxes_model, pages, tmp_path, monkeypatch, capsys):
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")
+    _interrupt_on_page(monkeypatch, 2)
+    out = tmp_path / "out"
+    common = [str(pdf), "--model", str(model_dir), "--dpi", "72", "--batch-size", "1"]
+    assert main(["read", *common, "--out", str(out)]) == 130
+    # The first two pages are on disk, in a file whose name says that it is incomplete.
+    assert sorted(p.name for p in out.iterdir()) == ["long.json.partial"]
+    lines = (out / "long.json.partial").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["page"] for line in lines] == [0, 1]
+    capsys.readouterr()
+    assert main(["read", *common]) == 130
+    assert [record["page"] for record in _stdout_json_lines(capsys)] == [0, 1]
+    assert main(["read", *common, "--format", "text", "--out", str(out)]) == 130
+    assert (out / "long.txt.partial").read_text(encoding="utf-8").count("\f") == 1
+
+
+def test_streamed_files_equal_the_whole_document_views(model_dir, boxes_model, pages, tmp_path):
+    from textspotter.export import to_markdown, to_text
+    from textspotter.imageio import ImageOptions
+    from textspotter.pipeline import OCR
+
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")
+    out = tmp_path / "out"
+    for fmt in ("text", "markdown"):
+        args = ["read", str(pdf), "--model", str(model_dir), "--dpi", "72", "--batch-size", "2", "--format", fmt]
+        assert main([*args, "--out", str(out)]) == 0
+    (doc,) = OCR(model=str(model_dir), device="cpu", image_options=ImageOptions(dpi=72)).read([str(pdf)])
+    assert (out / "long.txt").read_text(encoding="utf-8") == to_text(doc) + "\n"
+    assert (out / "long.md").read_text(encoding="utf-8") == to_markdown(doc) + "\n"
+
+
+def test_an_input_that_fails_midway_keeps_its_pages_in_a_partial_file(
+    model_dir, boxes_model, pages, tmp_path, monkeypatch, capsys
+):
+    import textspotter.pipeline.ocr as ocr_module
+    from textspotter.imageio import ImageError
+
+    iter_pages = ocr_module.iter_pages
+
+    def broken_after_two(source, **kwargs):
+        for page in iter_pages(source, **kwargs):
+            if page.index == 2:
+                raise ImageError(str(source), "page 2 cannot be decoded")
+            yield page
+
+    monkeypatch.setattr(ocr_module, "iter_pages", broken_after_two)
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")
+    out = tmp_path / "out"
+    args = ["read", str(pdf), str(pages / "b.jpg"), "--model", str(model_dir), "--dpi", "72", "--batch-size", "1"]
+    assert main([*args, "--out", str(out)]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["b.json", "long.json.partial"]
+    assert f"(the pages read before this are in {out / 'long.json.partial'})" in capsys.readouterr().err
+
+
+def test_option_errors_name_the_option_they_come_from(pages, tmp_path, monkeypatch, capsys):
+    import textspotter.pipeline.ocr as ocr_module
+
+    assert main(["read", str(pages / "a.png"), "--batch-size", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("(option --batch-size)") and "--model" not in err
+    assert main(["read", str(pages / "a.png"), "--dpi", "0"]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("(option --dpi)")
+    monkeypatch.setattr(ocr_module, "default_model_dir", lambda: tmp_path / "no-weights")
+    assert main(["read", str(pages / "a.png")]) == 2
+    err = capsys.readouterr().err
+    assert "no default weights are installed" in err and err.rstrip().endswith("(option --model PATH)")
+
+
+def test_pdf_password_opens_encrypted_pdfs(model_dir, tmp_path, capsys):
+    from test_imageio import _encrypted_pdf
+
+    pdf = tmp_path / "locked.pdf"
+    pdf.write_bytes(_encrypted_pdf("secret", "owner"))
+    assert main(["read", str(pdf), "--model", str(model_dir), "--dpi", "72"]) == 1
+    assert "--pdf-password" in capsys.readouterr().err
+    assert main(["read", str(pdf), "--model", str(model_dir), "--dpi", "72", "--pdf-password", "secret"]) == 0
+    (record,) = _stdout_json_lines(capsys)
+    assert record["source"] == str(pdf) and record["page"] == 0

@@ -10,8 +10,16 @@ Formats: ``json`` (per page one JSON line ``{"source", "page", "results": [publi
 full Document as JSON: paragraphs, lines, words with quads and confidences), ``text``, ``markdown``, ``hocr``,
 ``alto``. With ``--out DIR`` each input gets one file ``DIR/<name>.<ext>``; otherwise results go to stdout.
 ``--overlay`` draws the quads and texts over each page into ``<name>[.p<page>].overlay.png`` (in ``--out``, else
-beside the input). An unreadable input is reported on stderr and the others still run; the exit status is 1 if any
-input failed, 2 if nothing could start (no model, bad options).
+beside the input).
+
+``json``, ``text`` and ``markdown`` are written page by page as batches of pages are read (stdout is flushed after
+each page); ``document``, ``hocr`` and ``alto`` once their input is complete. Every file is written as
+``<name>.partial`` and renamed when complete (``cli.outputs``), so a killed run leaves the pages read so far in
+``.partial`` files and never a truncated file under a final name. The output folders are checked before any work.
+
+An unreadable input, or an output file that cannot be written (full disk), is reported on stderr and the others
+still run. Exit status: 0 every input read and written, 1 some input failed or could not be written (or a pattern
+matched nothing), 2 nothing could start (no model, bad options, an output folder that cannot be created or written).
 """
 
 from __future__ import annotations
@@ -25,8 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from ..imageio import INPUT_SUFFIXES
+from .outputs import PartialFile, check_folder, option_hint, save_image
 
-__all__ = ["add_arguments", "add_infer_length_argument", "add_reading_order_argument", "run", "expand_paths"]
+__all__ = [
+    "add_arguments",
+    "add_infer_length_argument",
+    "add_pdf_password_argument",
+    "add_reading_order_argument",
+    "run",
+    "expand_paths",
+]
 
 _MULTI_PAGE_SUFFIXES = (".pdf", ".tif", ".tiff")
 FORMATS = {"json": ".json", "document": ".json", "text": ".txt", "markdown": ".md", "hocr": ".hocr", "alto": ".xml"}
@@ -45,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="write one file per input into DIR instead of printing")
     parser.add_argument("--overlay", action="store_true", help="also write a PNG of each page with boxes and texts")
     parser.add_argument("--dpi", type=float, default=200.0, help="resolution of rendered PDF pages (default: 200)")
+    add_pdf_password_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--batch-size", type=int, default=8, help="detector inputs per batch (default: 8)")
     parser.add_argument("--model", metavar="PATH", help="model folder (default: the shipped default model)")
@@ -56,6 +73,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_infer_length_argument(parser)
     add_reading_order_argument(parser)
+
+
+def add_pdf_password_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--pdf-password`` (``ImageOptions.pdf_password``); shared by read and batch."""
+    parser.add_argument(
+        "--pdf-password",
+        metavar="PASSWORD",
+        help="password of encrypted PDFs, user or owner password (ImageOptions.pdf_password); other users of this "
+        "machine can see a command line, see docs/usage.md §5",
+    )
 
 
 def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -123,17 +150,77 @@ def expand_paths(patterns: list[str]) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(paths)), problems
 
 
+# Formats written page by page as each page is read: the text before every page but the first, the text after every
+# page, and the end of the output. The other formats are whole documents, written once their input is complete.
+_STREAMED: dict[str, tuple[str, str]] = {"json": ("", "\n"), "text": ("\f", ""), "markdown": ("\n\n---\n\n", "")}
+
+# Names in the library's error messages → the options that set them.
+_OPTION_FLAGS = {
+    "OCR(model=": "--model PATH",
+    "batch_size": "--batch-size",
+    "device": "--device",
+    "dpi": "--dpi",
+    "pdf_password": "--pdf-password",
+    "infer_length": "--infer-length",
+    "precision": "--precision",
+}
+
+
 def _render(doc: Any, fmt: str, level: str) -> str:
-    from textspotter.export import to_alto, to_hocr, to_json, to_markdown, to_published, to_text
+    """Return a whole-document format (``document``, ``hocr``, ``alto``) of ``doc``."""
+    from textspotter.export import to_alto, to_hocr, to_json
+
+    return {"document": to_json, "hocr": to_hocr, "alto": to_alto}[fmt](doc)
+
+
+def _page_piece(page: Any, fmt: str, source: str, level: str) -> str:
+    """Return one page of a streamed format (``json``, ``text``, ``markdown``), without separators."""
+    from textspotter.export import to_markdown, to_published
 
     if fmt == "json":
-        return "\n".join(
-            json.dumps(
-                {"source": doc.source, "page": page.index, "results": to_published(page, level)}, ensure_ascii=False
-            )
-            for page in doc.pages
-        )
-    return {"document": to_json, "text": to_text, "markdown": to_markdown, "hocr": to_hocr, "alto": to_alto}[fmt](doc)
+        record = {"source": source, "page": page.index, "results": to_published(page, level)}
+        return json.dumps(record, ensure_ascii=False)
+    if fmt == "text":
+        return page.text()
+    return to_markdown(page).removesuffix("\n")
+
+
+class _PageStream:
+    """Write the pages of one input as they are read, to stdout or to a :class:`PartialFile`.
+
+    The concatenated output equals the whole-document view: ``json`` one line per page, ``text`` pages separated by
+    form feeds, ``markdown`` pages separated by ``---``.
+    """
+
+    def __init__(self, *, fmt: str, level: str, source: str, file: PartialFile | None, header: bool) -> None:
+        self.fmt, self.level, self.source, self.file = fmt, level, source, file
+        self.header = header  # "==> source <==" before the first page, on stdout
+        self.pages = 0
+        self.written = 0
+
+    def _emit(self, text: str) -> None:
+        self.written += len(text)
+        if self.file is not None:
+            self.file.write(text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def page(self, page: Any) -> None:
+        before, after = _STREAMED[self.fmt]
+        text = (before if self.pages else "") + _page_piece(page, self.fmt, self.source, self.level) + after
+        if self.header and not self.pages:
+            text = f"==> {self.source} <==\n" + text
+        self.pages += 1
+        self._emit(text)
+
+    def finish(self) -> None:
+        if self.fmt == "text" or (self.fmt == "markdown" and self.written):
+            self._emit("\n")
+        if self.fmt == "markdown":
+            self._emit("\n")
+        if self.file is not None:
+            self.file.commit()
 
 
 def _output_stem(source: str, used: set[str]) -> str:
@@ -146,37 +233,62 @@ def _output_stem(source: str, used: set[str]) -> str:
     return name
 
 
-def _write_overlays(doc: Any, stem: str, folder: Path, level: str, image_options: Any) -> list[Path]:
+def _write_overlays(doc: Any, stem: str, folder: Path, level: str, image_options: Any) -> list[str]:
+    """Draw and save the overlay of each page; return one message per file that could not be written."""
     from textspotter.export import draw_overlay
     from textspotter.imageio import iter_pages
 
-    written = []
+    problems = []
     multi = len(doc.pages) > 1
     pages = {page.index: page for page in doc.pages}
     for image in iter_pages(doc.source, options=image_options):
         if image.index not in pages:
             continue
         name = f"{stem}.p{image.index + 1}.overlay.png" if multi else f"{stem}.overlay.png"
-        path = folder / name
-        draw_overlay(image.image, pages[image.index], level=level).save(path)
-        written.append(path)
-    return written
+        problem = save_image(draw_overlay(image.image, pages[image.index], level=level), folder / name)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _check_outputs(out: Path | None, overlay_folders: list[Path]) -> list[str]:
+    """Check every folder that will receive files, before any work; return one message per unusable folder."""
+    problems = []
+    if out is not None:
+        problem = check_folder(out, create=True)
+        if problem is not None:
+            problems.append(f"--out {problem}")
+    for folder in dict.fromkeys(overlay_folders):
+        problem = check_folder(folder, create=False)
+        if problem is not None:
+            problems.append(f"--overlay: {problem} (write the overlays elsewhere with --out DIR)")
+    return problems
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``textspotter read``; return 0 if every input was read, 1 if some failed, 2 if nothing could start."""
+    """Run ``textspotter read``; return 0 if every input was read and written, 1 if some input failed or could
+    not be written, 2 if nothing could start."""
     from tqdm import tqdm
 
     from textspotter.imageio import ImageOptions
     from textspotter.pipeline import OCR, AssemblyOptions, DetectionOptions, RecognitionOptions, ScaleOptions
 
+    prog = "textspotter read"
     paths, problems = expand_paths(args.paths)
     for problem in problems:
-        print(f"textspotter read: error: {problem}", file=sys.stderr)
+        print(f"{prog}: error: {problem}", file=sys.stderr)
     if not paths:
         return 1 if problems else 2
+    out = Path(args.out) if args.out else None
+    # Overlays without --out go beside their inputs; a missing input is reported by the reader, not here.
+    beside = [Path(p).parent for p in paths if os.path.exists(p)] if args.overlay and out is None else []
+    output_problems = _check_outputs(out, beside)
+    for problem in output_problems:
+        print(f"{prog}: error: {problem}", file=sys.stderr)
+    if output_problems:
+        return 2
     try:
-        image_options = ImageOptions(dpi=args.dpi)
+        image_options = ImageOptions(dpi=args.dpi, pdf_password=args.pdf_password)
         ocr = OCR(
             model=args.model,
             device=args.device,
@@ -188,30 +300,75 @@ def run(args: argparse.Namespace) -> int:
             assembly=AssemblyOptions(order=args.reading_order),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
-        hint = " (on the command line: --model PATH)" if args.model is None else ""
-        print(f"textspotter read: error: {exc}{hint}", file=sys.stderr)
+        print(f"{prog}: error: {exc}{option_hint(str(exc), _OPTION_FLAGS)}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     show_progress = len(paths) > 1 or Path(paths[0]).suffix.lower() in _MULTI_PAGE_SUFFIXES
+    header = out is None and args.format != "json" and len(paths) > 1
     failed = bool(problems)
     used: set[str] = set()
+    stems: dict[int, str] = {}
+    streams: dict[int, _PageStream] = {}
+
     with tqdm(total=None, unit="page", file=sys.stderr, disable=not show_progress, leave=False) as bar:
-        for doc in ocr.read_iter(paths, progress=bar.update):
+
+        def report(message: str) -> None:
+            nonlocal failed
+            failed = True
+            bar.write(f"{prog}: error: {message}", file=sys.stderr)
+
+        def stem_of(position: int) -> str:
+            if position not in stems:
+                stems[position] = _output_stem(paths[position], used)
+            return stems[position]
+
+        def open_stream(position: int) -> _PageStream:
+            if position not in streams:
+                file = None if out is None else PartialFile(out / f"{stem_of(position)}{FORMATS[args.format]}")
+                streams[position] = _PageStream(
+                    fmt=args.format, level=args.level, source=paths[position], file=file, header=header
+                )
+            return streams[position]
+
+        def on_page(position: int, page: Any) -> None:
+            stream = open_stream(position)
+            had_error = stream.file is not None and stream.file.error is not None
+            stream.page(page)
+            if stream.file is not None and stream.file.error is not None and not had_error:
+                report(stream.file.error)  # said at once; the input's later pages are not written
+
+        streamed = args.format in _STREAMED
+        documents = ocr.read_iter(paths, progress=bar.update, on_page=on_page if streamed else None)
+        for position, doc in enumerate(documents):
             if doc.error is not None:
-                failed = True
-                bar.write(f"textspotter read: error: {doc.error}", file=sys.stderr)
+                stream = streams.pop(position, None)
+                message = doc.error
+                if stream is not None and stream.file is not None and stream.file.started:
+                    stream.file.close()
+                    message += f" (the pages read before this are in {stream.file.partial})"
+                report(message)
                 continue
-            stem = _output_stem(doc.source, used)
-            text = _render(doc, args.format, args.level)
-            if out is None:
-                if args.format != "json" and len(paths) > 1:
-                    print(f"==> {doc.source} <==")
-                print(text)
+            if streamed:
+                stream = open_stream(position)
+                del streams[position]
+                reported = stream.file is not None and stream.file.error is not None
+                stream.finish()
+                if stream.file is not None and stream.file.error is not None and not reported:
+                    report(stream.file.error)
             else:
-                (out / f"{stem}{FORMATS[args.format]}").write_text(text + "\n", encoding="utf-8")
+                text = _render(doc, args.format, args.level) + "\n"
+                if out is None:
+                    if header:
+                        print(f"==> {doc.source} <==")
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                else:
+                    file = PartialFile(out / f"{stem_of(position)}{FORMATS[args.format]}")
+                    file.write(text)
+                    file.commit()
+                    if file.error is not None:
+                        report(file.error)
             if args.overlay:
                 folder = out if out is not None else Path(doc.source).parent
-                _write_overlays(doc, stem, folder, args.level, image_options)
+                for problem in _write_overlays(doc, stem_of(position), folder, args.level, image_options):
+                    report(problem)
     return 1 if failed else 0
