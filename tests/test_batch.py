@@ -388,6 +388,128 @@ def test_cli_problems_stop_before_ray_starts(tmp_path, capsys):
     assert not os.path.exists(out)
 
 
+def test_an_output_that_cannot_be_written_stops_before_ray_starts(tmp_path, monkeypatch, capsys):
+    import textspotter.scale.batch as batch_module
+    from textspotter.cli.main import main
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray must not start")
+
+    monkeypatch.setattr(batch_module, "_execute", no_ray)
+    (tmp_path / "a.png").write_bytes(_png())
+    blocker = tmp_path / "file"
+    blocker.write_text("a regular file: nothing can be created under it, also as root")
+    model = reading_model(tmp_path / "model")
+    args = ["batch", str(tmp_path / "a.png"), "--output", str(blocker / "out"), "--model", str(model)]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"textspotter batch: error: {blocker / 'out'}: the output folder cannot be written (")
+
+
+def test_check_output_creates_the_folder_and_leaves_nothing(tmp_path, memory_fs, monkeypatch):
+    import errno
+
+    from textspotter.scale.results import check_output
+
+    check_output(str(tmp_path / "new" / "out"))
+    assert list((tmp_path / "new" / "out").iterdir()) == []
+    check_output("memory://results")
+    assert memory_fs.ls("/results", detail=False) == []
+
+    def read_only(self, path, value, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(type(fsspec.filesystem("file")), "pipe_file", read_only)
+    with pytest.raises(ValueError, match=r"out: the output folder cannot be written \(Read-only file system\)"):
+        check_output(str(tmp_path / "out"))
+
+
+def _full_disk_after(monkeypatch, good_files):
+    """Let ``good_files`` part files be written, then fail like a full disk, leaving a half-written file."""
+    import errno
+
+    local = type(fsspec.filesystem("file"))
+    pipe_file = local.pipe_file
+    written = []
+
+    def pipe_until_full(self, path, value, **kwargs):
+        if len(written) < good_files:
+            written.append(path)
+            return pipe_file(self, path, value, **kwargs)
+        pipe_file(self, path, value[: len(value) // 2], **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local, "pipe_file", pipe_until_full)
+
+
+def test_a_part_file_that_cannot_be_written_leaves_nothing_behind(tmp_path, monkeypatch):
+    output = tmp_path / "out"
+    _write(str(output), [result_row("/in/a.png", 0)], "part-1-00000-a.parquet")
+    _full_disk_after(monkeypatch, 0)
+    with pytest.raises(OSError, match=r"part-1-00001-b.parquet: cannot be written \(No space left on device\)"):
+        _write(str(output), [result_row("/in/b.png", 0)], "part-1-00001-b.parquet")
+    assert sorted(os.listdir(output)) == ["part-1-00000-a.parquet"]  # no temporary file, the earlier part kept
+    assert load_index(str(output), format="parquet").complete == {"/in/a.png"}
+
+
+def test_the_sink_reports_a_write_failure_and_the_cli_names_it(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    pytest.importorskip("ray.data")
+    import textspotter.scale.batch as batch_module
+    from textspotter.cli.main import main
+    from textspotter.scale.sink import PageSink
+
+    output = tmp_path / "out"
+    sink = PageSink(str(output), format="jsonl", run_id="run", rows_per_file=2)
+    rows = pa.Table.from_pylist([result_row("/in/a.png", 0), result_row("/in/b.png", 0)], schema=output_schema())
+    written = sink.write([rows], SimpleNamespace(task_idx=0))
+    assert written["write_error"] is None and written["rows"] == 2
+    with pytest.MonkeyPatch.context() as full_disk:
+        _full_disk_after(full_disk, 0)
+        report = sink.write([rows], SimpleNamespace(task_idx=1))
+    assert report["file"] is None and report["unwritten"] == 2
+    assert report["write_error"].startswith(str(output / "part-run-00001-"))
+    assert report["write_error"].endswith(": cannot be written (No space left on device)")
+    assert [p.name for p in output.iterdir()] == [written["file"]]
+
+    # The driver's side: the summary and the command line name the file; the exit status is 1.
+    monkeypatch.setattr(batch_module, "_execute", lambda *args, **kwargs: [written, report])
+    (tmp_path / "c.png").write_bytes(_png())
+    model = reading_model(tmp_path / "model")
+    args = ["batch", str(tmp_path / "c.png"), "--output", str(output), "--format", "jsonl", "--model", str(model)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"textspotter batch: error: {report['write_error']}" in err
+    assert "2 pages were read but not written" in err and "Traceback" not in err
+    assert "wrote 2 pages (0 failed) in 1 files" in err
+
+
+def test_pdf_password_reaches_the_job_and_the_page_reader(tmp_path, monkeypatch, capsys):
+    import textspotter.scale
+    from test_imageio import _encrypted_pdf
+    from textspotter.cli.main import main
+
+    data = _encrypted_pdf("secret", "owner")
+    jobs = []
+
+    def capture(job, **kwargs):
+        jobs.append(job)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(textspotter.scale, "run_batch", capture)
+    args = ["batch", str(tmp_path / "locked.pdf"), "--output", str(tmp_path / "out"), "--pdf-password", "secret"]
+    assert main(args) == 2
+    assert jobs[0].image_options.pdf_password == "secret"
+    pdf = tmp_path / "locked.pdf"
+    pdf.write_bytes(data)
+    locked = list(read_pages({"source": str(pdf), "skip_pages": []}, image_options=ImageOptions(dpi=72)))
+    assert [r["page"] for r in locked] == [-1] and "--pdf-password" in locked[0]["error"]
+    options = ImageOptions(dpi=72, pdf_password="secret")
+    (page,) = read_pages({"source": str(pdf), "skip_pages": []}, image_options=options)
+    assert (page["page"], page["page_count"], page["error"]) == (0, 1, "") and page["image"].shape == (36, 72, 3)
+
+
 def test_importing_the_package_imports_neither_ray_nor_torch():
     import subprocess
     import sys

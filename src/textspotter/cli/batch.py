@@ -7,9 +7,11 @@ Examples::
     textspotter batch s3://bucket/scans/ --output s3://bucket/ocr/ --address auto --actors 8 --gpus-per-actor 1
 
 Rerunning the same command skips the pages already in ``--output``. A page that cannot be read gets a row with its
-error and the run goes on. The exit status is 0 when every page was read, 1 when some page failed or a pattern
-matched nothing, 2 when the run could not start (bad options, missing model or list file, unreadable output, no
-Ray cluster at ``--address``).
+error and the run goes on; a part file that cannot be written (full disk) is named on stderr, the others are kept and
+a rerun redoes its pages. The output folder is checked (created, a probe file written) before Ray starts. The exit
+status is 0 when every page was read and written, 1 when some page failed, a part file could not be written or a
+pattern matched nothing, 2 when the run could not start (bad options, missing model or list file, an output folder
+that cannot be created, written or read, no Ray cluster at ``--address``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,24 @@ import argparse
 import dataclasses
 import sys
 
+from .outputs import option_hint
+
 __all__ = ["add_arguments", "run"]
+
+# Names in the library's error messages (BatchJob fields, option classes) → the options that set them.
+_OPTION_FLAGS = {
+    "actors": "--actors",
+    "batch_size": "--batch-size",
+    "cpus_per_actor": "--cpus-per-actor",
+    "gpus_per_actor": "--gpus-per-actor",
+    "reader_cpus": "--reader-cpus",
+    "rows_per_file": "--rows-per-file",
+    "dpi": "--dpi",
+    "pdf_password": "--pdf-password",
+    "infer_length": "--infer-length",
+    "precision": "--precision",
+    "output": "--output",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale", choices=("single", "tiled"), default="single", help="single view, or also tiles (default: single)"
     )
-    from textspotter.cli.read import add_infer_length_argument
+    from textspotter.cli.read import add_infer_length_argument, add_pdf_password_argument
 
+    add_pdf_password_argument(parser)
     add_infer_length_argument(parser)
     parser.add_argument("--retry-errors", action="store_true", help="redo pages whose earlier row records an error")
     resources = parser.add_argument_group("resources")
@@ -109,17 +129,25 @@ def run(args: argparse.Namespace) -> int:
             reader_cpus=args.reader_cpus,
             rows_per_file=args.rows_per_file,
             retry_errors=args.retry_errors,
-            image_options=ImageOptions(dpi=args.dpi),
+            image_options=ImageOptions(dpi=args.dpi, pdf_password=args.pdf_password),
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             detection=DetectionOptions(precision=args.precision),
             recognition=RecognitionOptions(precision=args.precision),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, TypeError, ImportError, ConnectionError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}{option_hint(str(exc), _OPTION_FLAGS)}", file=sys.stderr)
         return 2
     for problem in summary.problems:
         print(f"{prog}: error: {problem}", file=sys.stderr)
+    for problem in summary.write_errors:
+        print(f"{prog}: error: {problem}", file=sys.stderr)
+    if summary.write_errors:
+        print(
+            f"{prog}: {summary.pages_unwritten} pages were read but not written; the next run with the same command "
+            "redoes them",
+            file=sys.stderr,
+        )
     for error in summary.errors:
         print(f"{prog}: failed: {error}", file=sys.stderr)
     if summary.pages_failed > len(summary.errors):
@@ -132,4 +160,4 @@ def run(args: argparse.Namespace) -> int:
         f"({summary.pages_per_second:.2f} pages/s)",
         file=sys.stderr,
     )
-    return 1 if summary.pages_failed or summary.problems else 0
+    return 1 if summary.pages_failed or summary.problems or summary.write_errors else 0

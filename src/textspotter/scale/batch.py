@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from .inputs import expand_inputs
 from .job import BatchJob
-from .results import load_index, new_run_id
+from .results import check_output, load_index, new_run_id
 
 __all__ = ["BatchSummary", "run_batch"]
 
@@ -49,6 +49,8 @@ class BatchSummary:
         errors: a sample of the recorded errors (all of them are in the rows' ``error`` column).
         problems: patterns or folders that matched no input.
         seconds: wall time of the run, Ray start-up included.
+        pages_unwritten: rows read but lost with a part file that could not be written (the next run redoes them).
+        write_errors: one message per part file that could not be written (its path and the reason).
     """
 
     run_id: str
@@ -61,6 +63,8 @@ class BatchSummary:
     errors: tuple[str, ...]
     problems: tuple[str, ...]
     seconds: float
+    pages_unwritten: int = 0
+    write_errors: tuple[str, ...] = ()
 
     @property
     def pages_per_second(self) -> float:
@@ -83,11 +87,14 @@ def run_batch(job: BatchJob, *, address: str | None = None, progress: bool = Fal
 
     Returns:
         Counts, the files written and a sample of the errors. Failed pages do not raise: each has a row with its
-        error, and a rerun skips it unless ``job.retry_errors``.
+        error, and a rerun skips it unless ``job.retry_errors``. A part file that cannot be written (full disk)
+        does not raise either: it is named in ``write_errors``, the other part files stay, and a rerun redoes its
+        pages.
 
     Raises:
         FileNotFoundError: a list file or the model folder is missing (checked before Ray starts).
-        ValueError: an unreadable part file in the output, the other format there, or an unknown URL protocol.
+        ValueError: an output folder that cannot be created or written (checked before Ray starts), an unreadable
+            part file in it, the other format there, or an unknown URL protocol.
         ImportError: Ray Data, pyarrow or fsspec is not installed (``pip install 'textspotter[scale]'``).
     """
     start = time.perf_counter()
@@ -104,6 +111,8 @@ def run_batch(job: BatchJob, *, address: str | None = None, progress: bool = Fal
     ]
     reports: list[dict] = []
     if items:
+        # Before Ray starts: a run that cannot write would otherwise fail only once pages are read.
+        check_output(job.output)
         reports = _execute(job, items, run_id=run_id, address=address, progress=progress)
     errors = [message for report in reports for message in report["errors"]]
     return BatchSummary(
@@ -113,10 +122,12 @@ def run_batch(job: BatchJob, *, address: str | None = None, progress: bool = Fal
         inputs_scheduled=len(items),
         pages_written=sum(r["rows"] for r in reports),
         pages_failed=sum(r["failed"] for r in reports),
-        files=tuple(r["file"] for r in reports),
+        files=tuple(r["file"] for r in reports if r["file"] is not None),
         errors=tuple(errors[:20]),
         problems=tuple(problems),
         seconds=time.perf_counter() - start,
+        pages_unwritten=sum(r.get("unwritten", 0) for r in reports),
+        write_errors=tuple(r["write_error"] for r in reports if r.get("write_error")),
     )
 
 

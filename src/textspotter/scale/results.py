@@ -21,6 +21,7 @@ publish an object only when its upload completes. Names starting with ``.`` or `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import time
@@ -37,6 +38,7 @@ __all__ = [
     "new_run_id",
     "part_name",
     "write_part",
+    "check_output",
     "list_parts",
     "ResumeIndex",
     "load_index",
@@ -100,6 +102,39 @@ def _encode(table: Any, format: str) -> bytes:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist()).encode("utf-8")
 
 
+def _display(fs: Any, path: str) -> str:
+    """Name a path as a user gave it: a local path as it is, a remote one as a full URL."""
+    return path if _is_local(fs) else fs.unstrip_protocol(path)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def check_output(output: str) -> None:
+    """Check that part files can be written to ``output``: create the folder and write (then remove) a probe.
+
+    Writing is the only test that holds everywhere: permissions do not stop root on a read-only mount, and object
+    stores check credentials only on a request. The probe is named ``_write-check-*``, a name readers skip, so a
+    probe that cannot be removed is harmless.
+
+    Args:
+        output: the output folder (path or fsspec URL).
+
+    Raises:
+        ValueError: the folder cannot be created or written (the message names it and gives the reason).
+    """
+    fs, root = _filesystem(output)
+    probe = posixpath.join(root, f"_write-check-{uuid.uuid4().hex[:8]}")
+    try:
+        fs.makedirs(root, exist_ok=True)
+        fs.pipe_file(probe, b"")
+    except OSError as exc:
+        raise ValueError(f"{output}: the output folder cannot be written ({_reason(exc)})") from exc
+    with contextlib.suppress(OSError):
+        fs.rm_file(probe)
+
+
 def write_part(table: Any, output: str, name: str, format: str) -> str:
     """Write ``table`` (result rows) as the part file ``name`` of ``output`` so that it appears whole.
 
@@ -111,19 +146,27 @@ def write_part(table: Any, output: str, name: str, format: str) -> str:
 
     Returns:
         The path of the written file within its filesystem.
+
+    Raises:
+        OSError: the file cannot be written (full disk, read-only storage); the message names the part file and
+            the reason, and no partial file is left behind (a local temporary file is removed).
     """
     fs, root = _filesystem(output)
-    fs.makedirs(root, exist_ok=True)
     data = _encode(table, format)
     final = posixpath.join(root, name)
-    if not _is_local(fs):
-        # Object stores (and memory://) publish an object when its upload completes: no partial file is visible.
-        fs.pipe_file(final, data)
-        return final
     # A local file is visible while being written: write a hidden name, then rename (atomic within a folder).
-    temporary = posixpath.join(root, f".{name}.tmp")
-    fs.pipe_file(temporary, data)
-    fs.mv(temporary, final)
+    # Object stores (and memory://) publish an object when its upload completes: no partial file is visible.
+    temporary = posixpath.join(root, f".{name}.tmp") if _is_local(fs) else final
+    try:
+        fs.makedirs(root, exist_ok=True)
+        fs.pipe_file(temporary, data)
+        if temporary != final:
+            fs.mv(temporary, final)
+    except OSError as exc:
+        if temporary != final:
+            with contextlib.suppress(OSError):
+                fs.rm_file(temporary)
+        raise OSError(exc.errno, f"{_display(fs, final)}: cannot be written ({_reason(exc)})") from exc
     return final
 
 

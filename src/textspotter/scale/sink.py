@@ -30,7 +30,9 @@ class PageSink(Datasink):
         run_id: identifier of the run, part of every file name (``results.new_run_id``).
         rows_per_file: rows Ray gathers before a write task starts (the last file may hold fewer).
 
-    After the write, ``reports`` holds one ``{"file", "rows", "failed", "errors"}`` dict per file written.
+    After the write, ``reports`` holds one ``{"file", "rows", "failed", "errors", "unwritten", "write_error"}`` dict
+    per write task: a part file that could not be written (full disk, read-only storage) has ``file`` None,
+    ``unwritten`` rows and the message in ``write_error``; the run goes on with the other tasks.
     """
 
     def __init__(self, output: str, *, format: str, run_id: str, rows_per_file: int) -> None:
@@ -54,13 +56,27 @@ class PageSink(Datasink):
             return None
         table = pa.concat_tables(tables).cast(output_schema())
         name = part_name(self.run_id, ctx.task_idx, OUTPUT_FORMATS[self.format])
-        write_part(table, self.output, name, self.format)
+        try:
+            write_part(table, self.output, name, self.format)
+        except OSError as exc:
+            # Reported by the driver by name; an exception here would end the whole run with Ray's traceback and
+            # stop the other write tasks. The rows are not in any file, so the next run redoes their pages.
+            return {
+                "file": None,
+                "rows": 0,
+                "failed": 0,
+                "errors": [],
+                "unwritten": table.num_rows,
+                "write_error": exc.strerror or str(exc),
+            }
         failed = table.filter(table["error"].is_valid())
         return {
             "file": name,
             "rows": table.num_rows,
             "failed": failed.num_rows,
             "errors": failed["error"].to_pylist()[:_ERROR_SAMPLE],
+            "unwritten": 0,
+            "write_error": None,
         }
 
     def on_write_complete(self, write_result: Any) -> None:
