@@ -98,11 +98,14 @@ def client(fake):
         batching=BatchOptions(max_batch_size=4, batch_timeout_ms=20),
         limits=ServeLimits(max_body_bytes=200_000, max_images_per_request=3, max_pixels_per_image=300 * 300),
     )
-    with TestClient(create_app(config, ocr=fake), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(config, ocr=fake), base_url=LOCAL, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 MULTIPART = "multipart/form-data; boundary=textspotter-boundary"
+
+# The service refuses host names it does not know (DNS rebinding); TestClient's default "testserver" is one.
+LOCAL = "http://localhost"
 
 
 def streamed_upload(size: int, chunk: int = 10_000):
@@ -173,7 +176,8 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(client, fa
     assert sum(fake.batch_sizes) == 8 and max(fake.batch_sizes) <= 4
     assert len(fake.batch_sizes) < 8  # at least some requests shared a model call
     stats = client.get("/v1/metadata").json()["stats"]
-    assert stats == {"batches_run": len(fake.batch_sizes), "images_run": 8, "images_queued": 0}
+    # pixels_in_flight back to 0: every page gave its reservation back once read.
+    assert stats == {"batches_run": len(fake.batch_sizes), "images_run": 8, "images_queued": 0, "pixels_in_flight": 0}
 
 
 def test_read_answers_document_json_for_images_and_pdf_pages(client):
@@ -218,7 +222,10 @@ def test_info_endpoints(client):
         "max_body_bytes": 200_000,
         "max_images_per_request": 3,
         "max_pixels_per_image": 90_000,
+        "max_pixels_per_request": 250_000_000,
+        "max_pixels_in_flight": 500_000_000,
     }
+    assert metadata["connections"]["header_timeout_s"] == 10.0
     assert metadata["batching"]["max_batch_size"] == 4
     assert metadata["merge_levels"] == ["word", "sentence", "paragraph"]
 
@@ -358,7 +365,7 @@ def test_overload_is_refused_at_once_with_retry_after(fake):
     body = {"input": [{"type": "image_url", "url": data_url(make_image(16, 16, 3))}]}
     statuses = []
     fake.gate.clear()
-    with TestClient(create_app(config, ocr=fake), raise_server_exceptions=False) as client:
+    with TestClient(create_app(config, ocr=fake), base_url=LOCAL, raise_server_exceptions=False) as client:
         batcher = client.app.state.service.batcher
 
         def send() -> None:
@@ -389,7 +396,7 @@ def test_requests_leave_no_objects_behind(fake):
             assert client.post("/v1/infer", json=bad).status_code == 400
             assert client.post("/v1/infer", json={"input": []}).status_code == 422
 
-    with TestClient(create_app(config, ocr=fake)) as client:
+    with TestClient(create_app(config, ocr=fake), base_url=LOCAL) as client:
         traffic(client, 10)  # first uses fill caches (pydantic, FastAPI, PIL plugins)
         gc.collect()
         before = len(gc.get_objects())
@@ -401,7 +408,7 @@ def test_requests_leave_no_objects_behind(fake):
 
 def test_not_ready_outside_the_lifespan(fake):
     app = create_app(ServeConfig(), ocr=fake)
-    client = TestClient(app, raise_server_exceptions=False)  # not entered: the lifespan never ran
+    client = TestClient(app, base_url=LOCAL, raise_server_exceptions=False)  # not entered: the lifespan never ran
     assert_error(client.get("/v1/health/ready"), 503, "not_ready")
     response = client.post("/v1/infer", json={"input": [{"type": "image_url", "url": data_url(make_image(9, 9, 0))}]})
     assert_error(response, 503, "not_ready")

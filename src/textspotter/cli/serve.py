@@ -8,9 +8,14 @@ import os
 import sys
 
 from ..serve.batching import BatchOptions
-from ..serve.config import CONFIG_ENV, ServeConfig, ServeLimits
+from ..serve.config import CONFIG_ENV, AccessPolicy, ConnectionLimits, ServeConfig, ServeLimits
 
 _MIB = 1024 * 1024
+
+API_KEY_ENV = "TEXTSPOTTER_API_KEY"
+"""Environment variable holding the API key when ``--api-key-file`` is not given (read by the CLI only)."""
+
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +76,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=default_limits.max_pixels_per_image,
         help="largest image or rendered PDF page, in pixels, width × height (default: %(default)g)",
     )
+    limits.add_argument(
+        "--max-pixels-per-request",
+        type=float,
+        default=default_limits.max_pixels_per_request,
+        help="pixels of all images or pages of one request together (default: %(default)g)",
+    )
+    limits.add_argument(
+        "--max-pixels-in-flight",
+        type=float,
+        default=default_limits.max_pixels_in_flight,
+        help="decoded pixels held at once by all requests of a server process; beyond it, 503 (default: %(default)g)",
+    )
+    limits.add_argument(
+        "--decode-threads",
+        type=int,
+        default=ServeConfig().decode_threads,
+        help="threads that decode images and render PDF pages, per process (default: %(default)d)",
+    )
+    default_connections = ConnectionLimits()
+    connections = parser.add_argument_group("connections")
+    connections.add_argument(
+        "--max-connections",
+        type=int,
+        default=default_connections.max_connections,
+        help="open connections per process; one more is answered 503 and closed (default: %(default)d)",
+    )
+    connections.add_argument(
+        "--header-timeout",
+        type=float,
+        default=default_connections.header_timeout_s,
+        help="seconds a client has to send a request's headers (default: %(default)g)",
+    )
+    connections.add_argument(
+        "--body-timeout",
+        type=float,
+        default=default_connections.body_timeout_s,
+        help="seconds a client has to send a request's body; then 408 (default: %(default)g)",
+    )
+    connections.add_argument(
+        "--keep-alive",
+        type=float,
+        default=default_connections.keep_alive_timeout_s,
+        help="seconds an idle connection stays open between requests (default: %(default)g)",
+    )
+    connections.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=default_connections.shutdown_timeout_s,
+        help="on SIGTERM, seconds requests in flight may still finish before they are cancelled (default: %(default)g)",
+    )
+    access = parser.add_argument_group("access")
+    access.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients use to reach the server (Host header), besides localhost, IP addresses and the "
+        "--host name; repeatable; '*' accepts any (default: none)",
+    )
+    access.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin (https://app.example.com) whose pages may call the server; repeatable; '*' allows any "
+        "(default: none but the server's own pages)",
+    )
+    access.add_argument(
+        "--api-key-file",
+        default=None,
+        metavar="PATH",
+        help=f"file holding an API key that requests must send (Authorization: Bearer or X-API-Key); default: "
+        f"${API_KEY_ENV} if set, else no key",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"), help="server log"
     )
@@ -85,11 +164,24 @@ def _log_config(level: str) -> dict:
     return config
 
 
+def _read_api_key(path: str | None) -> str | None:
+    """The API key from ``path`` (surrounding whitespace dropped), else from ``$TEXTSPOTTER_API_KEY``, else None."""
+    if path is None:
+        key = os.environ.get(API_KEY_ENV)
+        return key.strip() if key else None
+    with open(path, encoding="utf-8") as f:
+        key = f.read().strip()
+    if not key:
+        raise ValueError(f"the API key file {path!r} is empty")
+    return key
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
         from ..serve.app import create_app
+        from ..serve.server import uvicorn_options
     except ImportError as error:
         print(f"textspotter serve needs the [serve] extra: pip install 'textspotter[serve]' ({error})", file=sys.stderr)
         return 2
@@ -100,6 +192,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"textspotter serve: --workers must be at least 1, got {args.workers}", file=sys.stderr)
         return 2
     try:
+        api_key = _read_api_key(args.api_key_file)
+    except (OSError, ValueError) as error:
+        print(f"textspotter serve: {error}", file=sys.stderr)
+        return 2
+    try:
+        access = AccessPolicy(
+            allowed_hosts=tuple(args.allowed_host), allowed_origins=tuple(args.allowed_origin), api_key=api_key
+        )
         config = ServeConfig(
             model=args.model,
             device=args.device,
@@ -112,19 +212,37 @@ def run(args: argparse.Namespace) -> int:
                 max_body_bytes=int(args.max_body_mb * _MIB),
                 max_images_per_request=args.max_images,
                 max_pixels_per_image=int(args.max_pixels),
+                max_pixels_per_request=int(args.max_pixels_per_request),
+                max_pixels_in_flight=int(args.max_pixels_in_flight),
             ),
+            connections=ConnectionLimits(
+                max_connections=args.max_connections,
+                header_timeout_s=args.header_timeout,
+                body_timeout_s=args.body_timeout,
+                keep_alive_timeout_s=args.keep_alive,
+                shutdown_timeout_s=args.shutdown_timeout,
+            ),
+            access=access if args.host in _WILDCARD_HOSTS else access.with_bound_host(args.host),
             torch_threads=args.threads,
+            decode_threads=args.decode_threads,
         )
-    except ValueError as error:
+    except (TypeError, ValueError) as error:
         print(f"textspotter serve: {error}", file=sys.stderr)
         return 2
+    if args.host in _WILDCARD_HOSTS and not config.access.allowed_hosts:
+        print(
+            "textspotter serve: listening on all interfaces; clients that use a host name (not an IP address) need "
+            "--allowed-host NAME, or they get 403",
+            file=sys.stderr,
+        )
     common = {
         "host": args.host,
         "port": args.port,
         "log_config": _log_config(args.log_level),
         "log_level": args.log_level,
-        # Clients such as NV-Ingest reuse connections between batches; uvicorn's 5 s default closes them often.
-        "timeout_keep_alive": 30,
+        # Our h11 protocol with header deadlines and a connection cap; keep-alive (30 s by default: clients such as
+        # NV-Ingest reuse connections between batches, uvicorn's 5 s closes them often) and shutdown timeouts.
+        **uvicorn_options(config.connections),
     }
     if args.workers == 1:
         uvicorn.run(create_app(config), **common)

@@ -8,38 +8,43 @@ Endpoints (docs/serve.md has curl examples):
 * ``GET /v1/health/live``, ``/v1/health/ready``, ``/v1/models``, ``/v1/metadata``; ``/docs`` and ``/openapi.json``.
 
 The model is loaded once, when the app starts (its lifespan), on the batcher's worker thread, which then runs every
-model call; requests only decode their inputs (in other threads) and await their pages. Every error answer has the
-body ``{"error": {"type": ..., "message": ...}}``; a 500 never carries a traceback (the server log does).
+model call; requests only decode their inputs (on the service's decoding threads) and await their pages. A request
+is measured before it is decoded (``textspotter.serve.inputs``) and guarded before its body is read
+(``textspotter.serve.guards``). Every error answer has the body ``{"error": {"type": ..., "message": ...}}``; a 500
+never carries a traceback (the server log does).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import contextlib
+import concurrent.futures
 import dataclasses
-import io
+import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+import sys
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, File, UploadFile
+from fastapi import FastAPI, File, Form, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 
 from .. import __version__
 from ..document import Document, Page
 from ..export import MERGE_LEVELS, to_nim
 from .batching import BatcherClosedError, DynamicBatcher, QueueFullError
-from .config import CONFIG_ENV, ServeConfig, ServeLimits
+from .config import CONFIG_ENV, ServeConfig
+from .guards import AccessGuard, BodyGuard, error_response
+from .inputs import InputFile, PageReader, PixelBudget, ServiceError, decode_data_url, measure_request
 from .schemas import (
     BatchingJSON,
+    ConnectionsJSON,
     ErrorResponse,
     HealthResponse,
     InferRequest,
@@ -56,145 +61,21 @@ from .schemas import (
 if TYPE_CHECKING:
     from ..pipeline.ocr import OCR
 
-__all__ = ["ServiceError", "Service", "create_app", "app_from_environment"]
+__all__ = ["ServiceError", "Service", "create_app", "app_from_environment", "PDF_DPI"]
 
 _logger = logging.getLogger(__name__)
 
 _NOT_READY = "the model is not loaded yet, or the server is shutting down"
 
-# Media types a data URL may declare on /v1/infer. The decoder looks at the bytes, not at this label; the list only
-# turns away what the NIM does not take (PDFs, text, ...) with a clear message.
-_IMAGE_MEDIA_TYPES = frozenset(
-    {"image/png", "image/jpeg", "image/jpg", "image/webp", "image/tiff", "image/bmp", "image/gif"}
-)
-
-
-class ServiceError(Exception):
-    """An error answer: HTTP status, a stable ``type`` and a message naming the offending input."""
-
-    def __init__(self, status_code: int, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.error_type = error_type
-        self.message = message
-
-
-def _error_response(status_code: int, error_type: str, message: str, headers: dict[str, str] | None = None):
-    body = {"error": {"type": error_type, "message": message}}
-    return JSONResponse(body, status_code=status_code, headers=headers)
-
-
-# --- Inputs --------------------------------------------------------------------------------------------------------
-
-
-def decode_data_url(url: str, *, what: str) -> bytes:
-    """Return the bytes of a ``data:image/...;base64,...`` URL.
-
-    Raises:
-        ServiceError: 400 ``unsupported_input`` for a remote URL, another scheme, a non-image media type or a data
-            URL that is not base64; 400 ``invalid_image`` for bad base64.
-    """
-    head, comma, payload = url.partition(",")
-    scheme = head.split(":", 1)[0].lower() if ":" in head else ""
-    if scheme in ("http", "https", "ftp", "file"):
-        raise ServiceError(
-            400,
-            "unsupported_input",
-            f"{what}: this service does not fetch URLs ({scheme}://...); send the image inline as "
-            "data:image/png;base64,...",
-        )
-    if scheme != "data" or not comma:
-        raise ServiceError(
-            400, "unsupported_input", f"{what}: expected a data URL (data:image/png;base64,...), got {url[:40]!r}"
-        )
-    params = [p.strip().lower() for p in head[len("data:") :].split(";")]
-    media_type = params[0]
-    if media_type not in _IMAGE_MEDIA_TYPES:
-        raise ServiceError(
-            400,
-            "unsupported_input",
-            f"{what}: unsupported media type {media_type or '(none)'!r}; accepted: "
-            + ", ".join(sorted(_IMAGE_MEDIA_TYPES)),
-        )
-    if "base64" not in params[1:]:
-        raise ServiceError(400, "unsupported_input", f"{what}: the data URL must be base64-encoded (;base64,)")
-    # Line breaks of MIME-style base64 are harmless; anything else outside the alphabet is an error, not skipped.
-    compact = "".join(payload.split())
-    try:
-        data = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise ServiceError(400, "invalid_image", f"{what}: invalid base64 data ({error})") from None
-    if not data:
-        raise ServiceError(400, "invalid_image", f"{what}: the data URL holds no data")
-    return data
-
-
-def _probe_size(data: bytes, *, what: str, limits: ServeLimits) -> None:
-    """Answer 413 for an oversized raster image, judged from its header alone.
-
-    The decoder (``textspotter.imageio``) refuses it too, but as an :class:`ImageError` like any corrupt file; this
-    look at the header (no pixels are decoded) lets the client tell "too large" from "broken". PDF pages over the
-    limit come back from the decoder, as 400 ``invalid_image`` naming the limit.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            width, height = probe.size
-    except Image.DecompressionBombError:
-        raise ServiceError(
-            413, "image_too_large", f"{what}: the image exceeds {limits.max_pixels_per_image} pixels"
-        ) from None
-    except Exception:  # noqa: BLE001 - not a raster image Pillow knows (a PDF, or garbage): the decoder will say
-        return
-    if width * height > limits.max_pixels_per_image:
-        raise ServiceError(
-            413,
-            "image_too_large",
-            f"{what}: {width}x{height} = {width * height:,} pixels is above the limit of "
-            f"{limits.max_pixels_per_image:,} pixels per image",
-        )
-
-
-def iter_file_pages(data: bytes, *, what: str, limits: ServeLimits) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode an image or PDF lazily into ``(page index, RGB uint8 HWC array)`` pairs, checking the pixel limit.
-
-    Lazily, so that a caller that counts pages stops a long PDF before rendering all of it.
-
-    Raises:
-        ServiceError: 400 ``invalid_image`` when the data cannot be decoded, 413 ``image_too_large``.
-    """
-    from ..imageio import ImageError, ImageOptions, iter_pages
-
-    _probe_size(data, what=what, limits=limits)
-    try:
-        for page in iter_pages(data, options=ImageOptions(max_pixels=limits.max_pixels_per_image), name=what):
-            yield page.index, page.image
-    except ImageError as error:
-        raise ServiceError(400, "invalid_image", str(error)) from None
-
-
-def load_data_url_image(url: str, *, what: str, limits: ServeLimits) -> np.ndarray:
-    """Decode one ``/v1/infer`` input into an RGB uint8 HWC array (exactly one image, no multi-page files).
-
-    Raises:
-        ServiceError: see :func:`decode_data_url` and :func:`iter_file_pages`; 400 ``unsupported_input`` for a
-            multi-page file.
-    """
-    with contextlib.closing(iter_file_pages(decode_data_url(url, what=what), what=what, limits=limits)) as pages:
-        _, image = next(pages)  # imageio never yields zero pages (it raises instead)
-        if next(pages, None) is not None:
-            raise ServiceError(
-                400, "unsupported_input", f"{what}: holds several pages; send single images (use /v1/read for files)"
-            )
-    return image
+PDF_DPI = 200.0
+"""Resolution at which ``/v1/read`` renders PDF pages (the decoder's default)."""
 
 
 # --- The service ---------------------------------------------------------------------------------------------------
 
 
 class Service:
-    """The model, its batcher and the limits: the state the app factory owns (no module globals).
+    """The model, its batcher, the decoding threads and the pixel budget: the state the app factory owns.
 
     Args:
         config: model, device, batching and limits.
@@ -206,6 +87,8 @@ class Service:
         self.config = config
         self.ocr = ocr
         self.batcher: DynamicBatcher[np.ndarray, Document] = DynamicBatcher(self._run_batch, options=config.batching)
+        self.budget = PixelBudget(config.limits.max_pixels_in_flight)
+        self.decoder: concurrent.futures.ThreadPoolExecutor | None = None
         self.ready = False
 
     def _run_batch(self, images: list[np.ndarray]) -> list[Document]:
@@ -232,13 +115,16 @@ class Service:
 
     async def start(self) -> None:
         """Start the worker thread and load the model on it (a failure here stops the server from starting)."""
+        self.decoder = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.config.decode_threads, thread_name_prefix="textspotter-decode"
+        )
         await self.batcher.start()
         if self.ocr is None:
             _logger.info("loading model %s on %s", self.config.model or "(default)", self.config.device)
             try:
                 self.ocr = await self.batcher.call(self._load)
             except BaseException:
-                await self.batcher.stop()
+                await self.stop()
                 raise
         self.ready = True
         _logger.info("ready: model %s on %s", self.model_id, self.device)
@@ -246,6 +132,10 @@ class Service:
     async def stop(self) -> None:
         self.ready = False
         await self.batcher.stop()
+        if self.decoder is not None:
+            decoder, self.decoder = self.decoder, None
+            # Decodes still running belong to cancelled requests; their threads end with their page.
+            decoder.shutdown(wait=False, cancel_futures=True)
 
     @property
     def model_id(self) -> str:
@@ -266,20 +156,62 @@ class Service:
         Raises:
             ServiceError: 503 ``not_ready`` or ``overloaded``.
         """
-        if not self.ready:
+        if not self.ready or self.decoder is None:
             raise ServiceError(503, "not_ready", _NOT_READY)
         if self.batcher.queued >= self.config.batching.max_queue_size:
             raise ServiceError(503, "overloaded", f"{self.batcher.queued} images are already waiting; try again later")
 
-    async def read(self, images: list[np.ndarray], names: list[str]) -> list[Page]:
-        """OCR page images through the batcher; return one page each, in order.
+    async def in_decoder(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` on a decoding thread (CPU work kept off the event loop and off the model's thread)."""
+        if self.decoder is None:
+            raise ServiceError(503, "not_ready", _NOT_READY)
+        return await asyncio.get_running_loop().run_in_executor(self.decoder, fn, *args)
+
+    async def read_files(self, files: list[InputFile], *, pdf_password: str | None = None) -> list[list[Page]]:
+        """OCR every page of measured files; return their pages, file by file, each with its page index.
+
+        The request's pixels are reserved first (503 when the server already holds too many); then pages are
+        decoded one at a time and each goes to the batcher at once, so decoding overlaps the model and no page
+        waits decoded longer than it must. A page's pixels are given back as soon as the model has read it.
 
         Raises:
-            ServiceError: 503 when the server is overloaded or shutting down, 500 when the model failed.
+            ServiceError: 503 when the server is overloaded or shutting down, 400 when a page cannot be decoded,
+                500 when the model failed.
         """
         self.admit()
-        tasks = [asyncio.ensure_future(self.batcher.submit(image)) for image in images]
+        pixels = sum(item.pixels for item in files)
+        if not self.budget.try_reserve(pixels):
+            raise ServiceError(
+                503,
+                "overloaded",
+                f"the server already holds {self.budget.in_use:,} of its {self.budget.capacity:,} decoded pixels; "
+                f"this request needs {pixels:,}; try again later",
+            )
+        unused = pixels  # reserved pixels not yet handed to a page task (which gives its own back)
+        tasks: list[asyncio.Future[Document]] = []
+        where: list[tuple[int, int, str]] = []  # (file number, page index, printable name) of each task
         try:
+            for number, item in enumerate(files):
+                reader = PageReader(
+                    item, dpi=PDF_DPI, pdf_password=pdf_password, max_pixels=self.config.limits.max_pixels_per_image
+                )
+                try:
+                    for width, height in item.page_sizes:
+                        if any(task.done() for task in tasks):
+                            break  # a page already failed (full queue, shutdown): decoding more is no use
+                        decoded = await self.in_decoder(reader.next_page)
+                        if decoded is None:
+                            break
+                        index, image = decoded
+                        task = asyncio.ensure_future(self.batcher.submit(image))
+                        del decoded, image  # the batcher holds the page until it is read, and nobody after
+                        # A done callback runs even for a task cancelled before it started.
+                        task.add_done_callback(lambda _, size=width * height: self.budget.release(size))
+                        unused -= width * height
+                        tasks.append(task)
+                        where.append((number, index, f"{item.name} page {index}"))
+                finally:
+                    await self.in_decoder(reader.close)
             documents = await asyncio.gather(*tasks)
         except QueueFullError as error:
             raise ServiceError(503, "overloaded", str(error)) from None
@@ -289,61 +221,26 @@ class Service:
             # If one page failed, the others of this request are of no use: free their places in the queue.
             for task in tasks:
                 task.cancel()
-        pages = []
-        for name, document in zip(names, documents):
+            self.budget.release(unused)
+        pages: list[list[Page]] = [[] for _ in files]
+        for (number, index, name), document in zip(where, documents):
             if document.error is not None or len(document.pages) != 1:
                 _logger.error("inference failed for %s: %s", name, document.error)
                 raise ServiceError(500, "internal_error", f"inference failed for {name}")
-            pages.append(document.pages[0])
+            pages[number].append(dataclasses.replace(document.pages[0], index=index))
         return pages
-
-
-# --- Middleware ----------------------------------------------------------------------------------------------------
-
-_Scope = MutableMapping[str, Any]
-_Message = MutableMapping[str, Any]
-_Receive = Callable[[], Awaitable[_Message]]
-_Send = Callable[[_Message], Awaitable[None]]
-
-
-class _BodyLimit:
-    """Refuse request bodies over the limit: at once from Content-Length, or as soon as a streamed body passes it."""
-
-    def __init__(self, app: Callable[[_Scope, _Receive, _Send], Awaitable[None]], max_body_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-
-    def _message(self, size: str) -> str:
-        return f"the request body ({size}) exceeds the limit of {self.max_body_bytes} bytes"
-
-    async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            response = _error_response(413, "payload_too_large", self._message(f"{int(declared)} bytes"))
-            await response(scope, receive, send)
-            return
-        received = 0
-
-        async def limited_receive() -> _Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    # An HTTPException passes through FastAPI's body parsing untouched and reaches our handler.
-                    raise HTTPException(413, self._message(f"more than {self.max_body_bytes} bytes"))
-            return message
-
-        await self.app(scope, limited_receive, send)
 
 
 # --- Error handlers ------------------------------------------------------------------------------------------------
 
-_HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_HTTP_ERROR_TYPES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+}
+
+_UNPARSABLE_BODY = "There was an error parsing the body"  # FastAPI's detail when parsing fails other than JSON's way
 
 
 def _describe_validation_error(error: dict[str, Any]) -> str:
@@ -359,25 +256,39 @@ def _describe_validation_error(error: dict[str, Any]) -> str:
     return f"{where or 'body'}: {error.get('msg', 'invalid')}"
 
 
+def _unparsable_body(cause: BaseException | None) -> JSONResponse:
+    """The answer for a body FastAPI could not parse: 422 for JSON that is too deep or not text, else 400."""
+    if isinstance(cause, RecursionError):
+        # The JSON decoder gives up at the interpreter's recursion limit, so nesting costs neither stack nor time.
+        message = f"the body is not valid JSON: nested more than {sys.getrecursionlimit()} levels deep"
+        return error_response(422, "invalid_request", message)
+    if isinstance(cause, UnicodeDecodeError):
+        return error_response(422, "invalid_request", f"the body is not valid JSON: not UTF-8 text ({cause.reason})")
+    detail = f" ({type(cause).__name__}: {str(cause)[:200]})" if cause is not None else ""
+    return error_response(400, "invalid_request", f"the body could not be parsed{detail}")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def service_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ServiceError)
         headers = {"Retry-After": "1"} if error.status_code == 503 else None
-        return _error_response(error.status_code, error.error_type, error.message, headers)
+        return error_response(error.status_code, error.error_type, error.message, headers)
 
     async def validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
         problems = [_describe_validation_error(e) for e in error.errors()]
-        return _error_response(422, "invalid_request", "; ".join(problems) or "invalid request")
+        return error_response(422, "invalid_request", "; ".join(problems) or "invalid request")
 
     async def http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)
+        if error.status_code == 400 and error.detail == _UNPARSABLE_BODY:
+            return _unparsable_body(error.__cause__)
         error_type = _HTTP_ERROR_TYPES.get(error.status_code, "http_error")
-        return _error_response(error.status_code, error_type, str(error.detail), getattr(error, "headers", None))
+        return error_response(error.status_code, error_type, str(error.detail), getattr(error, "headers", None))
 
     async def internal_error(request: Request, error: Exception) -> JSONResponse:
         # The traceback goes to the server log (uvicorn logs the exception); the client gets no internals.
-        return _error_response(500, "internal_error", "internal server error")
+        return error_response(500, "internal_error", "internal server error")
 
     app.add_exception_handler(ServiceError, service_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -391,7 +302,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": description}
     for code, description in {
         400: "Bad input: base64, image data or input type.",
-        413: "Body, image count or image size over the limits.",
+        401: "An API key is configured and the request did not carry it.",
+        403: "The Host header or the browser origin is not allowed.",
+        408: "The request body did not arrive in time.",
+        413: "Body, image count, image size or pixels per request over the limits.",
         422: "The body does not match the schema (includes unknown merge levels).",
         500: "The model failed; details only in the server log.",
         503: "Overloaded (retry) or not ready.",
@@ -410,14 +324,24 @@ def _add_routes(app: FastAPI, service: Service) -> None:
                 f"{len(request.input)} images exceed the limit of {limits.max_images_per_request} per request",
             )
         service.admit()
-        names = [f"input[{i}]" for i in range(len(request.input))]
 
-        def decode_all() -> list[np.ndarray]:
-            return [load_data_url_image(item.url, what=name, limits=limits) for item, name in zip(request.input, names)]
+        def measure_all() -> list[InputFile]:
+            # Base64 decoding and header reading are CPU work: on a decoding thread, off the event loop.
+            files = [
+                (f"input[{i}]", decode_data_url(item.url, what=f"input[{i}]")) for i, item in enumerate(request.input)
+            ]
+            measured = measure_request(files, limits=limits, allow_pdf=False)
+            for item in measured:
+                if len(item.page_sizes) != 1:
+                    raise ServiceError(
+                        400,
+                        "unsupported_input",
+                        f"{item.name}: holds several pages; send single images (use /v1/read for files)",
+                    )
+            return measured
 
-        # Decoding is CPU work: keep it off the event loop, and off the model's thread too.
-        images = await asyncio.to_thread(decode_all)
-        pages = await service.read(images, names)
+        files = await service.in_decoder(measure_all)
+        pages = [file_pages[0] for file_pages in await service.read_files(files)]
         return {"data": [to_nim(page, level) for page, level in zip(pages, request.levels())]}
 
     infer_doc = (
@@ -448,38 +372,26 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         files: Annotated[
             list[UploadFile], File(description="Image (PNG, JPEG, TIFF, ...) or PDF files; PDFs give one page each.")
         ],
+        pdf_password: Annotated[
+            str | None, Form(description="Password of the encrypted PDFs among the files (one for all).")
+        ] = None,
     ) -> dict[str, Any]:
-        """Answer the full Document JSON (paragraphs → lines → words, quads in page pixels) of each file."""
+        """Answer the full Document JSON (paragraphs → lines → words, quads in page pixels) of each file.
+
+        Every file is measured (pages counted, each page's size read from its header or PDF page box) before any
+        page is rendered, so a request over the limits is refused without decoding anything.
+        """
         service.admit()
         contents = [(upload.filename or f"file[{i}]", await upload.read()) for i, upload in enumerate(files)]
-
-        def decode_all() -> list[tuple[str, list[tuple[int, np.ndarray]]]]:
-            decoded = []
-            budget = limits.max_images_per_request
-            for name, data in contents:
-                pages = []
-                with contextlib.closing(iter_file_pages(data, what=name, limits=limits)) as file_pages:
-                    for index, image in file_pages:
-                        if budget == 0:
-                            raise ServiceError(
-                                413,
-                                "too_many_images",
-                                f"the files hold more than {limits.max_images_per_request} pages, the limit per "
-                                "request",
-                            )
-                        budget -= 1
-                        pages.append((index, image))
-                decoded.append((name, pages))
-            return decoded
-
-        decoded = await asyncio.to_thread(decode_all)
-        images = [image for _, pages in decoded for _, image in pages]
-        names = [f"{name} page {index}" for name, pages in decoded for index, _ in pages]
-        read_pages = iter(await service.read(images, names))
-        documents = []
-        for name, pages in decoded:
-            doc_pages = tuple(dataclasses.replace(next(read_pages), index=index) for index, _ in pages)
-            documents.append(Document(pages=doc_pages, source=name).to_dict())
+        measure = functools.partial(
+            measure_request, contents, limits=limits, allow_pdf=True, dpi=PDF_DPI, pdf_password=pdf_password
+        )
+        measured = await service.in_decoder(measure)
+        del contents, measure  # the measured files hold the bytes from here on
+        pages = await service.read_files(measured, pdf_password=pdf_password)
+        documents = [
+            Document(pages=tuple(file_pages), source=item.name).to_dict() for item, file_pages in zip(measured, pages)
+        ]
         return {"documents": documents}
 
     @app.get("/v1/health/live", response_model=HealthResponse, tags=["health"], summary="The process answers")
@@ -510,11 +422,13 @@ def _add_routes(app: FastAPI, service: Service) -> None:
             device=service.device,
             merge_levels=list(MERGE_LEVELS),
             limits=LimitsJSON(**dataclasses.asdict(limits)),
+            connections=ConnectionsJSON(**dataclasses.asdict(service.config.connections)),
             batching=BatchingJSON(**dataclasses.asdict(service.config.batching)),
             stats=StatsJSON(
                 batches_run=service.batcher.batches_run,
                 images_run=service.batcher.items_run,
                 images_queued=service.batcher.queued,
+                pixels_in_flight=service.budget.in_use,
             ),
         )
 
@@ -525,15 +439,22 @@ def _add_routes(app: FastAPI, service: Service) -> None:
 def create_app(config: ServeConfig | None = None, *, ocr: OCR | None = None) -> FastAPI:
     """Build the service app; the model loads when the app starts (uvicorn runs its lifespan), not here.
 
+    The connection limits (``config.connections``: header deadline, connection cap, keep-alive and shutdown
+    timeouts) are the server's to apply: pass ``textspotter.serve.server.uvicorn_options(config.connections)`` to
+    uvicorn, as ``textspotter serve`` does. The app itself applies the body deadline and size, the access policy and
+    the pixel limits.
+
     Args:
-        config: model, device, batching and limits; defaults to the shipped model on the best device.
+        config: model, device, batching, limits and access policy; defaults to the shipped model on the best device.
         ocr: an already built OCR engine to serve instead of loading ``config.model``.
 
     Returns:
         A FastAPI app; its :class:`Service` is ``app.state.service``.
 
     >>> import uvicorn                                                                  # doctest: +SKIP
-    >>> uvicorn.run(create_app(ServeConfig(model="weights/v1")), port=8000)             # doctest: +SKIP
+    >>> from textspotter.serve.server import uvicorn_options                            # doctest: +SKIP
+    >>> config = ServeConfig(model="weights/v1")                                       # doctest: +SKIP
+    >>> uvicorn.run(create_app(config), port=8000, **uvicorn_options(config.connections))  # doctest: +SKIP
     """
     config = config or ServeConfig()
     service = Service(config, ocr=ocr)
@@ -554,7 +475,20 @@ def create_app(config: ServeConfig | None = None, *, ocr: OCR | None = None) -> 
     )
     app.state.service = service
     _install_error_handlers(app)
-    app.add_middleware(_BodyLimit, max_body_bytes=config.limits.max_body_bytes)
+    # Middleware added last runs first: access checks, then CORS answers for allowed origins, then the body guard.
+    app.add_middleware(
+        BodyGuard, max_body_bytes=config.limits.max_body_bytes, body_timeout_s=config.connections.body_timeout_s
+    )
+    origins = [origin for origin in config.access.allowed_origins if origin != "null"]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(AccessGuard, policy=config.access)
     _add_routes(app, service)
     return app
 

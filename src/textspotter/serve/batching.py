@@ -197,9 +197,13 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(error)
+                del batch, items, p
                 continue
             self.batches_run += 1
             self.items_run += len(batch)
             for p, result in zip(batch, results):
                 if not p.future.done():
                     p.future.set_result(result)
+            # Drop this batch's items (page images) now, not when the next item arrives: an idle server would
+            # otherwise hold its last batch's pages.
+            del batch, items, results, p

@@ -32,6 +32,7 @@ __all__ = [
     "ModelList",
     "ModelInfo",
     "LimitsJSON",
+    "ConnectionsJSON",
     "BatchingJSON",
     "StatsJSON",
     "MetadataResponse",
@@ -218,6 +219,16 @@ class LimitsJSON(BaseModel):
     max_body_bytes: int
     max_images_per_request: int
     max_pixels_per_image: int
+    max_pixels_per_request: int
+    max_pixels_in_flight: int
+
+
+class ConnectionsJSON(BaseModel):
+    max_connections: int
+    header_timeout_s: float
+    body_timeout_s: float
+    keep_alive_timeout_s: float
+    shutdown_timeout_s: float
 
 
 class BatchingJSON(BaseModel):
@@ -232,16 +243,18 @@ class StatsJSON(BaseModel):
     batches_run: int
     images_run: int
     images_queued: int
+    pixels_in_flight: int = Field(description="Decoded pixels reserved by requests being decoded or read.")
 
 
 class MetadataResponse(BaseModel):
-    """NIM-style metadata plus the limits, batching settings and counters of this server."""
+    """NIM-style metadata plus the limits, connection limits, batching settings and counters of this server."""
 
     version: str
     modelInfo: list[ModelInfo]
     device: str
     merge_levels: list[str]
     limits: LimitsJSON
+    connections: ConnectionsJSON
     batching: BatchingJSON
     stats: StatsJSON
 
@@ -252,8 +265,8 @@ class MetadataResponse(BaseModel):
 class ErrorBody(BaseModel):
     type: str = Field(
         description="Stable machine-readable kind: invalid_request, invalid_image, unsupported_input, "
-        "too_many_images, image_too_large, payload_too_large, not_found, method_not_allowed, overloaded, "
-        "not_ready, internal_error.",
+        "too_many_images, image_too_large, request_too_large, payload_too_large, request_timeout, unauthorized, "
+        "forbidden_host, forbidden_origin, not_found, method_not_allowed, overloaded, not_ready, internal_error.",
         examples=["invalid_image"],
     )
     message: str = Field(description="What was wrong, naming the offending input.")
