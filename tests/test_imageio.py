@@ -370,6 +370,22 @@ def test_bad_tensors():
         load_pages(torch.zeros(1, 1, 3, 4, 4))
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch warns that CSR, nested and quantized are beta/deprecated
+def test_tensors_without_a_plain_pixel_grid_are_refused_by_name():
+    dense = torch.rand(3, 8, 8)
+    cases = [
+        (dense.to_sparse(), "<tensor #0>: torch.sparse_coo tensor; pass a dense one"),
+        (dense[0].to_sparse_csr(), "<tensor #0>: torch.sparse_csr tensor"),
+        (torch.quantize_per_tensor(dense, 0.1, 0, torch.quint8), "<tensor #0>: quantized tensor"),
+        (torch.empty(3, 8, 8, device="meta"), "<tensor #0>: tensor on the meta device"),
+        (torch.nested.nested_tensor([dense, torch.rand(3, 8, 9)]), "<tensor #0>: nested tensor"),
+    ]
+    for tensor, message in cases:
+        with pytest.raises(ImageError) as caught:
+            load_pages(tensor, name="<tensor #0>")
+        assert str(caught.value).startswith(message)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Errors
 

@@ -426,8 +426,9 @@ def _pil_to_rgb(image: Image.Image, label: str) -> np.ndarray:
     mode = image.mode
     if mode == "I" or mode.startswith("I;16"):
         # 16-bit grey (PNG, TIFF): full scale is 65535, not 255 as PIL's own convert("L") assumes.
-        values = np.asarray(image).astype(np.int64)
-        grey = ((np.clip(values, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+        # uint32 holds 65535 * 255 + 32767; int64 would need twice the memory of the page for nothing.
+        values = np.clip(np.asarray(image), 0, 65535).astype(np.uint32)
+        grey = ((values * 255 + 32767) // 65535).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
     if mode == "F":
         values = np.asarray(image, dtype=np.float32)
@@ -559,9 +560,28 @@ def _array_to_rgb(array: np.ndarray, label: str, options: ImageOptions) -> np.nd
     return np.ascontiguousarray(pixels)
 
 
+def _check_tensor_kind(tensor: Any, label: str) -> None:
+    """Refuse tensors that hold no plain pixel grid, before anything else touches them.
+
+    Sparse, nested, quantized and meta tensors fail deep in torch or numpy with messages that do not name the
+    input (or a plain ``TypeError`` from ``.numpy()``); each gets an error saying what to pass instead.
+    """
+    import torch
+
+    if getattr(tensor, "is_nested", False):
+        raise ImageError(label, "nested tensor; pass its pages as a list of tensors (tensor.unbind())")
+    if tensor.layout != torch.strided:
+        raise ImageError(label, f"{tensor.layout} tensor; pass a dense one (tensor.to_dense())")
+    if tensor.is_quantized:
+        raise ImageError(label, f"quantized tensor ({tensor.dtype}); pass a plain one (tensor.dequantize())")
+    if tensor.is_meta:
+        raise ImageError(label, "tensor on the meta device holds no data")
+
+
 def _iter_tensor(tensor: Any, label: str, options: ImageOptions) -> Iterator[PageImage]:
     import torch  # already imported: _is_tensor said so
 
+    _check_tensor_kind(tensor, label)
     tensor = tensor.detach()
     shape = tuple(tensor.shape)
     if tensor.ndim == 2:

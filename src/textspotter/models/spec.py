@@ -9,6 +9,7 @@ their docstrings say so.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,33 @@ __all__ = [
     "REGNET_X_8GF",
     "NAMED_BACKBONES",
     "RELATIONAL_POS_CHANNELS",
+    "MIN_INFER_LENGTH",
+    "MAX_INFER_LENGTH",
+    "check_infer_length",
 ]
 
 SPEC_FORMAT_VERSION = 1
+
+MIN_INFER_LENGTH = 64
+"""Smallest detector input side L: the backbone's stride-32 output needs at least a 2 × 2 map."""
+
+MAX_INFER_LENGTH = 4096
+"""Largest detector input side L. Memory grows as L²: at 4096 one view's input is 201 MB of float32 and the
+feature map the recognizer reads (C = 128 channels at L/4) 537 MB, before the backbone's own activations; beyond
+that, read small text with tiled views (``ScaleOptions(mode="tiled")``) instead."""
+
+
+def check_infer_length(value: object, where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` unless ``value`` is an int multiple of 32 in [64, 4096].
+
+    Args:
+        value: a detector input side L from a model spec, an option or the command line.
+        where: where the value came from (``"PreprocessConfig.infer_length"``, ``"ScaleOptions.infer_length"``).
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where} must be an int, got {value!r}")
+    if not MIN_INFER_LENGTH <= value <= MAX_INFER_LENGTH or value % 32:
+        raise ValueError(f"{where} must be a multiple of 32 in [{MIN_INFER_LENGTH}, {MAX_INFER_LENGTH}], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -275,6 +300,24 @@ class PreprocessConfig:
     pad_how: str = "bottom_right"
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def __post_init__(self) -> None:
+        check_infer_length(self.infer_length, "PreprocessConfig.infer_length")
+        for name in ("pad_color", "mean", "std"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, (tuple, list))
+                or len(value) != 3
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)
+            ):
+                raise ValueError(f"PreprocessConfig.{name} must be 3 numbers (R, G, B), got {value!r}")
+            object.__setattr__(self, name, tuple(float(v) for v in value))  # JSON lists become tuples
+        if not all(0.0 <= v <= 1.0 for v in self.pad_color):
+            raise ValueError(f"PreprocessConfig.pad_color must lie in [0, 1], got {self.pad_color!r}")
+        if not all(0.0 < v < math.inf for v in self.std):
+            raise ValueError(f"PreprocessConfig.std must be positive and finite, got {self.std!r}")
+        if not all(math.isfinite(v) for v in self.mean):
+            raise ValueError(f"PreprocessConfig.mean must be finite, got {self.mean!r}")
 
 
 @dataclass(frozen=True)

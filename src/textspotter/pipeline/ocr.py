@@ -30,11 +30,11 @@ import torch
 from ..document import Document, Page
 from ..export.published import MERGE_LEVELS, to_model_card, to_published
 from ..geometry import quad_height
-from ..imageio import ImageOptions, PageImage, describe_source, iter_pages
+from ..imageio import ImageError, ImageOptions, PageImage, describe_source, iter_pages
 from ..models.spec import PreprocessConfig
 from .assemble import AssemblyOptions, PageReadings, assemble_page
 from .multiscale import select_view_detections
-from .preprocess import DetectorView, ScaleOptions, render_views, tile_views
+from .preprocess import DetectorView, ScaleOptions, check_page_shape, render_views, tile_views
 from .stages import (
     DetectionOptions,
     Groups,
@@ -373,6 +373,7 @@ class OCR:
             while True:
                 try:
                     page = next(iterator)
+                    self._check_page(page)
                 except StopIteration:
                     break
                 except _INPUT_ERRORS as exc:
@@ -392,6 +393,12 @@ class OCR:
             yield from finished()
         flush()
         yield from finished()
+
+    def _check_page(self, page: PageImage) -> None:
+        """Raise ``ImageError`` naming the input when the page is too elongated to read (``check_page_shape``)."""
+        problem = check_page_shape(page.height, page.width, self.preprocess)
+        if problem is not None:
+            raise ImageError(page.source, problem if page.index == 0 else f"page {page.index}: {problem}")
 
     def _view_count(self, page: PageImage) -> int:
         if self.scale.mode == "single":
@@ -593,6 +600,7 @@ class OCR:
             raise ValueError(f"page must be a non-negative int, got {page!r}")
         for decoded in iter_pages(image, options=self.image_options):
             if decoded.index == page:
+                self._check_page(decoded)
                 return decoded
         raise ValueError(f"{describe_source(image)}: has no page {page}")
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.spec import PreprocessConfig
+from ..models.spec import PreprocessConfig, check_infer_length
 
 __all__ = [
     "ScaleOptions",
@@ -30,10 +30,15 @@ __all__ = [
     "page_view",
     "tile_views",
     "tiled_side",
+    "check_page_shape",
     "render_square",
     "render_page",
     "render_views",
 ]
+
+# Bounds of ScaleOptions.zoom and .overlap: together they cap the tiles of one page at 7 x 7.
+MAX_ZOOM = 4.0
+MAX_OVERLAP = 0.5
 
 # The published code right-pads the detector input width to a multiple of 128 (spec §1.2 step 3): the CUDA NMS
 # works on 32-cell row segments of the L/4-wide map.
@@ -49,18 +54,20 @@ class ScaleOptions:
             overlapping ``L × L`` tiles of a rendering ``zoom`` times larger, and keeps, for each word found more
             than once, the best reading (see ``pipeline.multiscale``); the single view stays because it holds whole
             the words that are larger than a tile.
-        zoom: size of the tiled rendering relative to the single view (2.0: text twice as large in detector pixels).
+        zoom: size of the tiled rendering relative to the single view (2.0: text twice as large in detector pixels),
+            in [1, 4].
         max_upscale: cap on detector pixels per original pixel for the tiled rendering, so that small images are
             not blown up for nothing; when the cap leaves no gain over the single view, tiling is skipped.
-        overlap: fraction of the tile side shared by neighbouring tiles; words narrower than the overlap are seen
-            whole in at least one tile.
+        overlap: fraction of the tile side shared by neighbouring tiles, in [0, 0.5]; words narrower than the
+            overlap are seen whole in at least one tile.
         duplicate_overlap: two detections of different views are the same word when their intersection covers at
             least this fraction of the smaller one's box (a word cut by a tile edge is mostly inside the whole one).
         edge_margin: detections closer than this (in detector pixels) to a tile edge that cuts through the page are
             treated as possibly cut, and lose against a duplicate that is not.
         infer_length: detector input side L (the single view is ``L × L``, tiles too); ``None`` keeps the model's
             ``preprocess.infer_length``. Text is read from a stride-4 feature map, so a larger L reads small text
-            better, at a cost that grows as L² (docs/usage.md §4). A multiple of 32, at least 64.
+            better, at a cost that grows as L² (docs/usage.md §4). A multiple of 32 in [64, 4096]
+            (``models.spec.MAX_INFER_LENGTH``).
         fit_text: ours (not in the published pipeline). In single mode, when the words found at ``L`` are
             taller than ``max_text_height`` detector pixels (median), read the page again at the smaller side
             ``L' = L · text_height / median`` (a multiple of 32, at least ``min_fit_length``), and keep that
@@ -88,21 +95,20 @@ class ScaleOptions:
     def __post_init__(self) -> None:
         if self.mode not in ("single", "tiled"):
             raise ValueError(f"ScaleOptions.mode must be 'single' or 'tiled', got {self.mode!r}")
-        if not self.zoom >= 1.0:
-            raise ValueError(f"ScaleOptions.zoom must be >= 1, got {self.zoom!r}")
-        if not self.max_upscale > 0:
-            raise ValueError(f"ScaleOptions.max_upscale must be > 0, got {self.max_upscale!r}")
-        if not 0.0 <= self.overlap < 0.9:
-            raise ValueError(f"ScaleOptions.overlap must be in [0, 0.9), got {self.overlap!r}")
+        # zoom and overlap set how many tiles a page has (at most 7 x 7 at their limits, 3 x 3 by default), and so
+        # the memory one page needs in tiled mode; nothing else about a page changes it.
+        if not 1.0 <= self.zoom <= MAX_ZOOM:
+            raise ValueError(f"ScaleOptions.zoom must be in [1, {MAX_ZOOM:g}], got {self.zoom!r}")
+        if not 0 < self.max_upscale < math.inf:
+            raise ValueError(f"ScaleOptions.max_upscale must be positive and finite, got {self.max_upscale!r}")
+        if not 0.0 <= self.overlap <= MAX_OVERLAP:
+            raise ValueError(f"ScaleOptions.overlap must be in [0, {MAX_OVERLAP:g}], got {self.overlap!r}")
         if not 0.0 < self.duplicate_overlap <= 1.0:
             raise ValueError(f"ScaleOptions.duplicate_overlap must be in (0, 1], got {self.duplicate_overlap!r}")
         if self.edge_margin < 0:
             raise ValueError(f"ScaleOptions.edge_margin must be >= 0, got {self.edge_margin!r}")
-        length = self.infer_length
-        if length is not None and (
-            isinstance(length, bool) or not isinstance(length, int) or length < 64 or length % 32 != 0
-        ):
-            raise ValueError(f"ScaleOptions.infer_length must be None or a multiple of 32 >= 64, got {length!r}")
+        if self.infer_length is not None:
+            check_infer_length(self.infer_length, "ScaleOptions.infer_length")
         if not 0 < self.text_height <= self.max_text_height:
             raise ValueError(
                 f"ScaleOptions needs 0 < text_height <= max_text_height, got {self.text_height!r} and "
@@ -222,6 +228,31 @@ def page_view(height: int, width: int, config: PreprocessConfig) -> DetectorView
         offset_y=-pad_y,
         height=config.infer_length,
         width=_padded_width(config.infer_length),
+    )
+
+
+def check_page_shape(height: int, width: int, config: PreprocessConfig) -> str | None:
+    """Tell whether a page can be read at the model's detector side, and why not.
+
+    The single view shrinks the page's long side to ``L``; a page so elongated that its short side would come out
+    under one detector pixel (a 100,000 × 1 strip at ``L`` = 1536) holds nothing the detector can see, so it is
+    refused rather than read for nothing. In other words, the aspect ratio may reach ``L : 1``.
+
+    Args:
+        height, width: page size in pixels (both ≥ 1).
+        config: the preprocessing it would be read with (``infer_length`` L).
+
+    Returns:
+        None when the page can be read, else the problem, worded to follow the input's name.
+    """
+    short, long = min(height, width), max(height, width)
+    detector_short = short * config.infer_length / long
+    if detector_short >= 1.0:
+        return None
+    return (
+        f"page of {width}x{height} pixels is too elongated to read: at infer_length {config.infer_length} its "
+        f"{short}-pixel side becomes {detector_short:.3g} detector pixels (at least 1 needed, so an aspect ratio of "
+        f"at most {config.infer_length}:1); crop it or cut it into pieces"
     )
 
 
@@ -354,17 +385,27 @@ def render_square(
                 picked[:, is_pad] = color
         return picked
 
-    # Rows first, on the uint8 page in (H, W, 3) layout, then columns; (side, side, 3) -> (3, side, side).
+    def resample(values: torch.Tensor, dim: int, axis: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        first, second, first_pad, second_pad, weight = axis
+        out = gather(values, dim, first, first_pad)
+        # In place: only two intermediates of this size are alive at once.
+        return out.lerp_(gather(values, dim, second, second_pad), weight.view((-1, 1, 1) if dim == 0 else (1, -1, 1)))
+
     x0, y0, x1, y1 = window if window is not None else (0, 0, side, side)
     if not (0 <= x0 < x1 <= side and 0 <= y0 < y1 <= side):
         raise ValueError(f"window {window} is not inside the {side} x {side} output")
-    row_a, row_b, pad_a, pad_b, row_w = (
-        t[y0:y1] for t in _sample_axis(side, square_side, pad_y, height, pixels.device)
-    )
-    rows = torch.lerp(gather(pixels, 0, row_a, pad_a), gather(pixels, 0, row_b, pad_b), row_w.view(-1, 1, 1))
-    col_a, col_b, pad_a, pad_b, col_w = (t[x0:x1] for t in _sample_axis(side, square_side, pad_x, width, pixels.device))
-    out = torch.lerp(gather(rows, 1, col_a, pad_a), gather(rows, 1, col_b, pad_b), col_w.view(1, -1, 1))
-    return out.permute(2, 0, 1).contiguous()
+    rows = tuple(t[y0:y1] for t in _sample_axis(side, square_side, pad_y, height, pixels.device))
+    cols = tuple(t[x0:x1] for t in _sample_axis(side, square_side, pad_x, width, pixels.device))
+    # Resample the page's longer axis first, on the uint8 page in (H, W, 3) layout: the float intermediate is then
+    # (output side x short side x 3), at most four times the uint8 page (or the size of the float output). The other
+    # order would blow a 100,000 x 1 strip up to (output side x 100,000 x 3) floats, gigabytes. The order depends on
+    # the page alone, not on the window, so that a window stays equal to the same crop of the whole output bit for
+    # bit.
+    if width <= height:
+        out = resample(resample(pixels, 0, rows), 1, cols)
+    else:
+        out = resample(resample(pixels, 1, cols), 0, rows)
+    return out.permute(2, 0, 1).contiguous()  # (rows, cols, 3) -> (3, rows, cols)
 
 
 def _fit_width(square: torch.Tensor, width: int) -> torch.Tensor:
@@ -437,14 +478,15 @@ def render_views(
     tiles = tile_views(height, width, config, options)
     if not tiles:
         return inputs, views
-    rendered = render_square(
-        image, tiled_side(height, width, config, options), config, pad_how="bottom_right", device=device
-    )
+    rendered = tiled_side(height, width, config, options)
     length = config.infer_length
-    color = torch.tensor(config.pad_color, dtype=rendered.dtype, device=rendered.device).view(3, 1, 1)
+    color = torch.tensor(config.pad_color, dtype=torch.float32, device=single.device).view(3, 1, 1)
     for tile_view in tiles:
+        # Render each tile's window of the R x R rendering on its own (bit for bit the same crop of it): the whole
+        # rendering would hold zoom² single views, mostly padding for a page far from square.
         x0, y0 = round(tile_view.offset_x / tile_view.scale), round(tile_view.offset_y / tile_view.scale)
-        crop = rendered[:, y0 : y0 + length, x0 : x0 + length]
+        x1, y1 = min(x0 + length, rendered), min(y0 + length, rendered)
+        crop = render_square(image, rendered, config, pad_how="bottom_right", device=device, window=(x0, y0, x1, y1))
         tile = color.expand(3, length, length).clone()
         tile[:, : crop.shape[1], : crop.shape[2]] = crop
         inputs.append(_fit_width(tile, tile_view.width))
