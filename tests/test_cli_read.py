@@ -326,3 +326,16 @@ def test_pdf_password_opens_encrypted_pdfs(model_dir, tmp_path, capsys):
     assert main(["read", str(pdf), "--model", str(model_dir), "--dpi", "72", "--pdf-password", "secret"]) == 0
     (record,) = _stdout_json_lines(capsys)
     assert record["source"] == str(pdf) and record["page"] == 0
+
+
+def test_a_closed_stdout_stops_quietly(model_dir, pages, monkeypatch, capsys):
+    import io
+    import sys
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["read", str(pages / "a.png"), "--model", str(model_dir)]) == 141
+    assert "Traceback" not in capsys.readouterr().err

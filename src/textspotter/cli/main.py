@@ -8,13 +8,16 @@ slows down or breaks another.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 SUBCOMMANDS: dict[str, str] = {
     "read": "OCR images and PDFs and print or write the results",
     "models": "list the model registry (parameters and state-dict entries per module)",
     "synth": "generate synthetic annotated document pages",
+    "corpus": "fetch real documents (Debian packages) and render them into a labelled dataset",
     "train": "train the detector, recognizer and relational model",
     "eval": "score an engine on a dataset with the project's metrics",
     "bench": "run several engines side by side on several datasets",
@@ -55,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`textspotter read doc.pdf | head`): stop quietly, as other Unix tools do.
+        # Python would otherwise report the error again when it flushes stdout at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell shows for a tool that the signal stopped
 
 
 if __name__ == "__main__":
