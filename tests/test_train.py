@@ -228,6 +228,29 @@ def test_resume_reproduces_an_uninterrupted_run(toy_folder, tmp_path):
     assert [r["step"] for r in log if r["kind"] == "train"] == [1, 2, 3, 4]
 
 
+def test_a_mix_of_sources_trains_and_resumes_exactly(toy_folder, tmp_path):
+    # Two manifest sources, pages of the first cut into 2 windows each: the loop reads the mix through the same
+    # config section, and 2 steps + resume + 2 steps equal 4 steps.
+    other = write_toy_dataset(tmp_path / "other", pages=3, seed=9, size=128)
+    mix = [
+        "data.source=null",
+        "data.manifests=[]",
+        f"data.sources=[{{kind: manifest, weight: 2, paths: [{toy_folder}], windows: 2}},"
+        f" {{kind: manifest, weight: 1, paths: ['{tmp_path}/oth*']}}]",
+        "data.crop_size=64",
+        "data.batch_size=3",
+        "data.augment.enabled=true",
+    ]
+    straight = train(resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "a", *mix)))
+    train(resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "b", *mix)), stop_after=2)
+    resumed = train(resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "b", *mix, "train.resume=auto")))
+    assert other.is_dir() and straight.step == resumed.step == 4
+    a, b = _state(straight.model), _state(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:5]
+    saved = resolve_config(resumed.checkpoint / "config.yaml").data
+    assert [(s.kind, s.weight, s.windows) for s in saved.sources] == [("manifest", 2.0, 2), ("manifest", 1.0, 1)]
+
+
 def test_freezing_keeps_weights_and_batchnorm_statistics(toy_folder, tmp_path):
     from textspotter.models import create_model
     from textspotter.models.checkpoints import save_model

@@ -210,12 +210,16 @@ def sample_input_window(
     width: int,
     size: int,
     text_probability: float = 0.9,
+    avoid: np.ndarray | None = None,
 ) -> tuple[int, int]:
     """Choose a ``size × size`` training window inside a ``height × width`` detector input.
 
     With probability ``text_probability`` (and if there is a word) the window contains the centre of a random
     non-ignored word at a random place; otherwise it is uniform. The corner is a multiple of the detector stride (4)
-    so that the window's cells are cells of the whole input.
+    so that the window's cells are cells of the whole input. Words flagged in ``avoid`` (those that earlier windows of
+    the same page hold) are not aimed at while another word is left, which spreads a page's windows over it; with
+    nothing to avoid the window is the one chosen without ``avoid``, so a page's first window does not depend on how
+    many follow.
 
     Args:
         rng: the page's random generator.
@@ -224,13 +228,17 @@ def sample_input_window(
         height, width: detector input size.
         size: window side (at most ``min(height, width)``).
         text_probability: chance of aiming at a word.
+        avoid: ``[n]`` bool, words to aim at only when no other is left (None: none).
 
     Returns:
         ``(x0, y0)``, the window's top-left corner in detector pixels.
     """
     if size > min(height, width):
         raise ValueError(f"training window {size} does not fit in the {height}x{width} detector input")
-    candidates = np.flatnonzero(~np.asarray(ignore, dtype=bool))
+    wanted = ~np.asarray(ignore, dtype=bool)
+    if avoid is not None and (wanted & ~np.asarray(avoid, dtype=bool)).any():
+        wanted &= ~np.asarray(avoid, dtype=bool)
+    candidates = np.flatnonzero(wanted)
     if candidates.size and rng.random() < text_probability:
         centre = np.asarray(quads[int(rng.choice(candidates))], dtype=np.float64).mean(axis=0)
         x0 = centre[0] - rng.uniform(0.1, 0.9) * size

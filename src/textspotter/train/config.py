@@ -12,6 +12,7 @@ plain form that is saved as ``config.yaml`` next to every checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -27,6 +28,7 @@ from .losses import LossConfig
 
 __all__ = [
     "ModelSection",
+    "SourceSection",
     "DataSection",
     "OptimSection",
     "RunSection",
@@ -60,15 +62,47 @@ class ModelSection:
 
 
 @dataclass
+class SourceSection:
+    """One source of the training mix (an entry of ``data.sources``).
+
+    Attributes:
+        kind: ``"synth"`` (pages generated on the fly in the DataLoader workers) or ``"manifest"`` (folders in the
+            ``data/manifest.py`` schema: ``textspotter synth``, ``textspotter corpus build``).
+        weight: this source's share of the training windows, relative to the other entries' weights (> 0).
+        paths: for ``kind: manifest``, dataset folders, ``manifest.jsonl`` files or glob patterns of them
+            (``/corpus/en-train/shard-*``; a pattern's matches in sorted order).
+        synth: for ``kind: synth``, fields of ``textspotter.synth.SynthConfig`` (``text`` and ``effects`` as mappings).
+        windows: training windows cut from each page this source loads (K >= 1): the page is decoded or generated
+            once and each window is its own sample, with its own augmentation and position (``data.crop_size``).
+        seed: generator seed of a ``synth`` source; None: ``data.seed`` plus the entry's index.
+        name: a label for error messages (e.g. ``en-scanned``).
+    """
+
+    kind: str = "synth"
+    weight: float = 1.0
+    paths: list[str] = field(default_factory=list)
+    synth: dict[str, Any] = field(default_factory=dict)
+    windows: int = 1
+    seed: int | None = None
+    name: str = ""
+
+
+@dataclass
 class DataSection:
     """Where training pages come from and how they are batched.
 
+    The pages come from ``sources``, a weighted mix of synthetic and manifest sources (``data/dataset.py`` says how
+    the stream stays a pure function of the seed and the position). The older single-source form (``source`` with
+    ``manifests`` or ``synth``) still works and means one source of weight 1 and one window per page; the two forms
+    cannot be combined.
+
     Attributes:
-        source: ``"synth"`` (generated on the fly in the DataLoader workers) or ``"manifest"``.
-        manifests: dataset folders for ``source: manifest``.
-        synth: fields of ``textspotter.synth.SynthConfig`` for ``source: synth``.
-        seed: seed of the page stream (synthesis, shuffles, augmentation).
-        batch_size: pages per micro-batch and process.
+        sources: the training mix (:class:`SourceSection` entries); empty: the single-source form below.
+        source: single-source form: ``"synth"`` or ``"manifest"`` (None: ``"synth"``).
+        manifests: single-source form: dataset folders for ``source: manifest``.
+        synth: single-source form: fields of ``textspotter.synth.SynthConfig`` for ``source: synth``.
+        seed: seed of the page stream (mix, synthesis, shuffles, augmentation).
+        batch_size: training windows (samples) per micro-batch and process.
         crop_size: train on ``crop_size × crop_size`` windows of each page's detector input (0: whole inputs); the
             text keeps its inference size and a step costs ``(crop_size / infer_length)²`` of a whole page.
         workers: DataLoader worker processes per training process.
@@ -78,7 +112,8 @@ class DataSection:
         targets: target-encoding parameters.
     """
 
-    source: str = "synth"
+    sources: list[SourceSection] = field(default_factory=list)
+    source: str | None = None
     manifests: list[str] = field(default_factory=list)
     synth: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
@@ -91,12 +126,52 @@ class DataSection:
     targets: TargetConfig = field(default_factory=TargetConfig)
 
     def __post_init__(self) -> None:
-        if self.source not in ("synth", "manifest"):
+        if self.source not in (None, "synth", "manifest"):
             raise ValueError(f"data.source must be 'synth' or 'manifest', got {self.source!r}")
-        if self.source == "manifest" and not self.manifests:
+        if self.sources:
+            legacy = [name for name in ("source", "manifests", "synth") if getattr(self, name)]
+            if legacy:
+                raise ValueError(
+                    f"data.sources replaces data.source, data.manifests and data.synth; remove data.{legacy[0]} "
+                    "(or move it into an entry of data.sources)"
+                )
+            for index, entry in enumerate(self.sources):
+                _check_source(entry, f"data.sources[{index}]")
+        elif self.source == "manifest" and not self.manifests:
             raise ValueError("data.source is 'manifest' but data.manifests is empty")
         if self.batch_size < 1 or self.workers < 0 or self.prefetch < 1:
             raise ValueError("data.batch_size and data.prefetch must be >= 1 and data.workers >= 0")
+
+    def mix(self) -> list[SourceSection]:
+        """The training mix: ``sources``, or the single-source form as a one-entry mix."""
+        if self.sources:
+            return list(self.sources)
+        if self.source == "manifest":
+            return [SourceSection(kind="manifest", paths=list(self.manifests))]
+        return [SourceSection(kind="synth", synth=dict(self.synth))]
+
+    def synth_options(self) -> dict[str, Any] | None:
+        """``SynthConfig`` fields of the mix's first synthetic source (the default held-out split), or None."""
+        for entry in self.mix():
+            if entry.kind == "synth":
+                return dict(entry.synth)
+        return None
+
+
+def _check_source(entry: SourceSection, where: str) -> None:
+    if entry.kind not in ("synth", "manifest"):
+        raise ValueError(f"{where}.kind must be 'synth' or 'manifest', got {entry.kind!r}")
+    if not (math.isfinite(entry.weight) and entry.weight > 0):
+        raise ValueError(f"{where}.weight must be a finite number > 0, got {entry.weight!r}")
+    if entry.windows < 1:
+        raise ValueError(f"{where}.windows must be >= 1, got {entry.windows!r}")
+    if entry.kind == "manifest":
+        if not entry.paths:
+            raise ValueError(f"{where}: kind 'manifest' needs paths")
+        if entry.synth or entry.seed is not None:
+            raise ValueError(f"{where}: synth and seed are options of kind 'synth', not 'manifest'")
+    elif entry.paths:
+        raise ValueError(f"{where}: paths are for kind 'manifest', not 'synth'")
 
 
 @dataclass

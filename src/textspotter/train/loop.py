@@ -286,10 +286,10 @@ def _seed_everything(seed: int) -> None:
 
 
 def _make_stream(config: TrainConfig, model: nn.Module, info: DistInfo, start_batch: int) -> Any:
-    from ..data.dataset import ManifestSource, SampleBuilder, SynthSource, TrainingStream
+    from ..data.dataset import SampleBuilder, TrainingStream, build_sources
 
     data = config.data
-    source = SynthSource(data.synth, data.seed) if data.source == "synth" else ManifestSource(data.manifests)
+    sources = build_sources(data.mix(), seed=data.seed)
     spec = model.spec
     builder = SampleBuilder(
         preprocess=spec.preprocess,
@@ -300,7 +300,7 @@ def _make_stream(config: TrainConfig, model: nn.Module, info: DistInfo, start_ba
         crop_size=data.crop_size,
     )
     return TrainingStream(
-        source,
+        sources,
         builder,
         batch_size=data.batch_size,
         seed=data.seed,
@@ -317,9 +317,10 @@ def _eval_pages(config: TrainConfig, info: DistInfo) -> list[Any] | None:
 
     if config.eval.manifests:
         return manifest_eval_pages(config.eval.manifests, info=info)
-    if config.data.source != "synth" and not config.eval.synth:
+    training_synth = config.data.synth_options()
+    if training_synth is None and not config.eval.synth:
         return None
-    options = config.eval.synth or config.data.synth
+    options = config.eval.synth or training_synth
     return synthetic_eval_pages(options, seed=config.eval.seed, count=config.eval.pages, info=info)
 
 
