@@ -1,0 +1,125 @@
+"""Text-layer labels of PDFs the tests write themselves: exact words, ligatures, hyphens, rotation, accents."""
+
+import math
+
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+
+from textspotter.corpus.pdfwrite import TextRun, write_pdf
+from textspotter.corpus.text_layer import Glyph, _merge_accents, extract_glyphs, group_lines, group_words
+
+
+def read_words(path, scale=2.0, page=0):
+    document = pdfium.PdfDocument(str(path))
+    try:
+        text = extract_glyphs(document[page], scale)
+    finally:
+        document.close()
+    return text, group_words(text.glyphs)
+
+
+def test_known_text_gives_exact_words_lines_and_boxes(tmp_path):
+    pdf = write_pdf(
+        tmp_path / "known.pdf",
+        [
+            [
+                TextRun(20, 150, 12, "Hello world, again."),
+                TextRun(20, 134, 12, "second line"),
+                TextRun(20, 80, 14, "Far"),
+            ]
+        ],
+    )
+    text, words = read_words(pdf)
+    assert (text.width, text.height) == (600, 400)
+    assert [w.text for w in words] == ["Hello", "world,", "again.", "second", "line", "Far"]
+    lines, paragraphs = group_lines(words)
+    assert lines == [[0, 1, 2], [3, 4], [5]] and paragraphs == [[0, 1], [2]]
+    first = words[0].quad
+    # 2 px per point: "Hello" starts at x = 20 pt, baseline 150 pt above the bottom (y = 100 px), upright quad.
+    assert abs(first[0, 0] - 40) < 0.5 and first[0, 1] < 100 < first[2, 1]
+    assert np.allclose(first[0, 1], first[1, 1]) and np.allclose(first[0, 0], first[3, 0])
+
+
+def test_ligatures_are_expanded_and_not_split(tmp_path):
+    pdf = write_pdf(tmp_path / "lig.pdf", [[TextRun(20, 150, 12, "the de\x01nition of \x02ow \x01\x02")]])
+    _, words = read_words(pdf)
+    assert [w.text for w in words] == ["the", "definition", "of", "flow", "fifl"]
+    # The word's box covers the ligature glyph: it is one box from "d" to "n".
+    definition = words[1].quad
+    assert definition[1, 0] - definition[0, 0] > 80
+
+
+def test_rotated_text_gets_rotated_quads(tmp_path):
+    pdf = write_pdf(tmp_path / "rot.pdf", [[TextRun(100, 40, 12, "Rotated text", angle=30)]])
+    _, words = read_words(pdf)
+    assert [w.text for w in words] == ["Rotated", "text"]
+    quad = words[0].quad
+    top = quad[1] - quad[0]
+    # 30° counter-clockwise in the PDF: up and to the right on screen (y down), vertex 0 → 1 along the text.
+    assert math.isclose(math.degrees(math.atan2(-top[1], top[0])), 30, abs_tol=1.0)
+    side = quad[3] - quad[0]
+    assert abs(float(top @ side)) < 1e-6 * np.linalg.norm(top) * np.linalg.norm(side) + 1e-6  # a rectangle
+    assert 12 * 2 <= np.linalg.norm(side) <= 16 * 2  # about the font's ascent-to-descent height at 2 px / pt
+
+
+def test_rotated_page_turns_the_quads(tmp_path):
+    pdf = write_pdf(tmp_path / "page.pdf", [[TextRun(20, 150, 12, "Sideways")]], rotate=90)
+    text, words = read_words(pdf)
+    assert (text.width, text.height) == (400, 600)
+    quad = words[0].quad
+    assert words[0].text == "Sideways"
+    # The page turns clockwise: the text runs down the image, its top towards +x.
+    assert quad[1, 1] - quad[0, 1] > 100 and abs(quad[1, 0] - quad[0, 0]) < 1e-6
+    assert quad[2, 0] < quad[1, 0]
+
+
+def test_hyphen_markers_and_soft_hyphens_read_as_hyphens():
+    def glyph(text, x):
+        quad = np.array([[x, 0], [x + 5, 0], [x + 5, 10], [x, 10]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=10.0)
+
+    # extract_glyphs maps U+0002 / U+FFFE to "-": the grouping sees "-" glued to the word.
+    words = group_words([glyph("h", 0), glyph("y", 5), glyph("-", 10)])
+    assert [w.text for w in words] == ["hy-"]
+
+
+def test_spacing_accents_join_their_letter():
+    def glyph(text, x, y0, y1):
+        quad = np.array([[x, y0], [x + 5, y0], [x + 5, y1], [x, y1]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=y1 - y0)
+
+    merged = _merge_accents([glyph("D", 0, 0, 10), glyph("\u00a8", 5.5, -2, 3), glyph("u", 5, 2, 10)])
+    assert [g.text for g in merged] == ["D", "ü"]
+    assert merged[1].quad[:, 1].min() == -2  # the box covers the accent
+    assert [w.text for w in group_words(merged)] == ["Dü"]
+
+
+def test_cjk_runs_are_cut_into_detector_words():
+    def glyph(text, x):
+        quad = np.array([[x, 0], [x + 10, 0], [x + 10, 10], [x, 10]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=10.0)
+
+    words = group_words([glyph(c, 10 * i) for i, c in enumerate("日本語。中文")])
+    assert "".join(w.text for w in words) == "日本語。中文" and len(words) >= 2
+    assert words[0].new_line and not words[1].new_line
+
+
+def test_vertical_cjk_columns_get_column_quads():
+    def glyph(text, y):
+        quad = np.array([[0, y], [10, y], [10, y + 10], [0, y + 10]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=10.0)
+
+    words = group_words([glyph(c, 10 * i) for i, c in enumerate("縦書き")])
+    assert [w.text for w in words] == ["縦書き"] and words[0].vertical
+    quad = words[0].quad
+    assert quad[0].tolist() == [10, 0] and quad[1].tolist() == [10, 30]  # top right, then down the column
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0])
+def test_words_do_not_depend_on_the_scale(tmp_path, scale):
+    pdf = write_pdf(tmp_path / "s.pdf", [[TextRun(20, 150, 9, "a b c de\x01ne"), TextRun(20, 100, 9, "x y")]])
+    _, at_one = read_words(pdf, 1.0)
+    _, at_scale = read_words(pdf, scale)
+    assert [w.text for w in at_one] == [w.text for w in at_scale]
+    assert np.allclose(np.stack([w.quad for w in at_one]) * scale, np.stack([w.quad for w in at_scale]), atol=1e-3)
