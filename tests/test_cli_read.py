@@ -339,3 +339,18 @@ def test_a_closed_stdout_stops_quietly(model_dir, pages, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["read", str(pages / "a.png"), "--model", str(model_dir)]) == 141
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_stdout_on_a_full_disk_is_reported_without_a_traceback(model_dir, pages, monkeypatch, capsys):
+    import errno
+    import io
+    import sys
+
+    class FullDisk(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert main(["read", str(pages), "--model", str(model_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "textspotter read: error: cannot write to stdout: No space left on device" in err and "Traceback" not in err

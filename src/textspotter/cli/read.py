@@ -25,6 +25,7 @@ matched nothing), 2 nothing could start (no model, bad options, an output folder
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..imageio import INPUT_SUFFIXES
-from .outputs import PartialFile, check_folder, option_hint, save_image
+from .outputs import PartialFile, check_folder, describe_os_error, option_hint, save_image
 
 __all__ = [
     "add_arguments",
@@ -185,6 +186,21 @@ def _page_piece(page: Any, fmt: str, source: str, level: str) -> str:
     return to_markdown(page).removesuffix("\n")
 
 
+class _StdoutFailed(Exception):
+    """Standard output cannot be written (e.g. redirected to a full disk): nothing more can be delivered."""
+
+
+def _print(text: str) -> None:
+    """Write ``text`` to stdout and flush it, so that a reader sees each page as soon as it is read."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: cli.main stops quietly
+    except OSError as exc:
+        raise _StdoutFailed(describe_os_error(exc)) from exc
+
+
 class _PageStream:
     """Write the pages of one input as they are read, to stdout or to a :class:`PartialFile`.
 
@@ -203,8 +219,7 @@ class _PageStream:
         if self.file is not None:
             self.file.write(text)
         else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            _print(text)
 
     def page(self, page: Any) -> None:
         before, after = _STREAMED[self.fmt]
@@ -336,9 +351,7 @@ def run(args: argparse.Namespace) -> int:
             if stream.file is not None and stream.file.error is not None and not had_error:
                 report(stream.file.error)  # said at once; the input's later pages are not written
 
-        streamed = args.format in _STREAMED
-        documents = ocr.read_iter(paths, progress=bar.update, on_page=on_page if streamed else None)
-        for position, doc in enumerate(documents):
+        def finish(position: int, doc: Any) -> None:
             if doc.error is not None:
                 stream = streams.pop(position, None)
                 message = doc.error
@@ -346,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
                     stream.file.close()
                     message += f" (the pages read before this are in {stream.file.partial})"
                 report(message)
-                continue
+                return
             if streamed:
                 stream = open_stream(position)
                 del streams[position]
@@ -357,10 +370,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 text = _render(doc, args.format, args.level) + "\n"
                 if out is None:
-                    if header:
-                        print(f"==> {doc.source} <==")
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
+                    _print(f"==> {doc.source} <==\n" + text if header else text)
                 else:
                     file = PartialFile(out / f"{stem_of(position)}{FORMATS[args.format]}")
                     file.write(text)
@@ -371,4 +381,16 @@ def run(args: argparse.Namespace) -> int:
                 folder = out if out is not None else Path(doc.source).parent
                 for problem in _write_overlays(doc, stem_of(position), folder, args.level, image_options):
                     report(problem)
+
+        streamed = args.format in _STREAMED
+        documents = ocr.read_iter(paths, progress=bar.update, on_page=on_page if streamed else None)
+        try:
+            for position, doc in enumerate(documents):
+                finish(position, doc)
+        except _StdoutFailed as exc:
+            # Every later result would go to the same broken stream: stop instead of reading for nothing.
+            report(f"cannot write to stdout: {exc}")
+            # What is still buffered would fail again when Python flushes stdout at exit (and turn the status into 120).
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if failed else 0
