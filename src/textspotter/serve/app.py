@@ -197,11 +197,11 @@ class Service:
                 )
                 try:
                     for width, height in item.page_sizes:
-                        if any(task.done() for task in tasks):
+                        if any(task.done() and (task.cancelled() or task.exception()) for task in tasks):
                             break  # a page already failed (full queue, shutdown): decoding more is no use
                         decoded = await self.in_decoder(reader.next_page)
-                        if decoded is None:
-                            break
+                        if decoded is None:  # fewer pages than measured: the decoder and the measure disagree
+                            raise ServiceError(400, "invalid_image", f"{item.name}: pages cannot be read")
                         index, image = decoded
                         task = asyncio.ensure_future(self.batcher.submit(image))
                         del decoded, image  # the batcher holds the page until it is read, and nobody after
