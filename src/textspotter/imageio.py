@@ -72,6 +72,9 @@ _MAGICS = (
 # Exceptions PIL and its codecs raise on corrupt or truncated data.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error, zlib.error)
 
+# Pixels per chunk of the per-pixel conversions (alpha compositing, float → uint8).
+_CHUNK_PIXELS = 1 << 20
+
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
 
 
@@ -447,12 +450,21 @@ def _pil_to_rgb(image: Image.Image, label: str) -> np.ndarray:
     return _composite_on_white(array) if has_alpha else array
 
 
+def _row_step(width: int) -> int:
+    """Rows per chunk of the per-pixel conversions: their temporaries stay near 1 M pixels, whatever the page."""
+    return max(1, _CHUNK_PIXELS // max(1, width))
+
+
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
     """``[H, W, 4]`` uint8 (straight alpha) → ``[H, W, 3]`` uint8 over a white background, rounded."""
-    alpha = rgba[..., 3:4].astype(np.uint16)
-    rgb = rgba[..., :3].astype(np.uint16)
-    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
-    return np.ascontiguousarray(out.astype(np.uint8))
+    out = np.empty(rgba.shape[:2] + (3,), dtype=np.uint8)
+    step = _row_step(rgba.shape[1])
+    # By row chunks: the uint16 arithmetic of the whole page would take 7 times the page's size at once.
+    for y in range(0, rgba.shape[0], step):
+        part = rgba[y : y + step]
+        alpha = part[..., 3:4].astype(np.uint16)
+        out[y : y + step] = (part[..., :3].astype(np.uint16) * alpha + 255 * (255 - alpha) + 127) // 255
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -539,15 +551,7 @@ def _array_to_rgb(array: np.ndarray, label: str, options: ImageOptions) -> np.nd
     if array.dtype == np.uint8:
         pixels = array
     elif np.issubdtype(array.dtype, np.floating):
-        values = array.astype(np.float32, copy=False)
-        if not np.isfinite(values).all():
-            raise ImageError(label, "float array contains NaN or infinity")
-        low, high = float(values.min()), float(values.max())
-        if low < 0.0 or high > 1.0:
-            raise ImageError(
-                label, f"float values must lie in [0, 1], got [{low:g}, {high:g}] (pass uint8 for 0-255 data)"
-            )
-        pixels = np.rint(values * 255.0).astype(np.uint8)
+        pixels = _float_to_uint8(array, label)
     else:
         raise ImageError(label, f"unsupported dtype {array.dtype}; expected uint8 (0-255) or float in [0, 1]")
     if pixels.shape[2] == 1:
@@ -576,6 +580,27 @@ def _check_tensor_kind(tensor: Any, label: str) -> None:
         raise ImageError(label, f"quantized tensor ({tensor.dtype}); pass a plain one (tensor.dequantize())")
     if tensor.is_meta:
         raise ImageError(label, "tensor on the meta device holds no data")
+
+
+def _float_to_uint8(array: np.ndarray, label: str) -> np.ndarray:
+    """Check that a ``[H, W, C]`` float array is finite and in [0, 1], and return ``round(v × 255)`` as uint8.
+
+    Works by row chunks, so that the float32 temporaries stay small next to the page (a whole-page float32 copy
+    and its product with 255 would take 8 times the uint8 result).
+    """
+    step = _row_step(array.shape[1])
+    low, high = math.inf, -math.inf
+    for y in range(0, array.shape[0], step):
+        part = array[y : y + step].astype(np.float32, copy=False)  # checked as converted (float64 1 + 1e-12 is 1)
+        if not np.isfinite(part).all():
+            raise ImageError(label, "float array contains NaN or infinity")
+        low, high = min(low, float(part.min())), max(high, float(part.max()))
+    if low < 0.0 or high > 1.0:
+        raise ImageError(label, f"float values must lie in [0, 1], got [{low:g}, {high:g}] (pass uint8 for 0-255 data)")
+    out = np.empty(array.shape, dtype=np.uint8)
+    for y in range(0, array.shape[0], step):
+        out[y : y + step] = np.rint(array[y : y + step].astype(np.float32) * np.float32(255.0))
+    return out
 
 
 def _iter_tensor(tensor: Any, label: str, options: ImageOptions) -> Iterator[PageImage]:
