@@ -423,6 +423,13 @@ def test_check_output_creates_the_folder_and_leaves_nothing(tmp_path, memory_fs,
     with pytest.raises(ValueError, match=r"out: the output folder cannot be written \(Read-only file system\)"):
         check_output(str(tmp_path / "out"))
 
+    def no_credentials(self, path, value, **kwargs):
+        raise RuntimeError("Unable to locate credentials")  # an object-store driver's own exception type
+
+    monkeypatch.setattr(type(fsspec.filesystem("file")), "pipe_file", no_credentials)
+    with pytest.raises(ValueError, match=r"cannot be written \(RuntimeError: Unable to locate credentials\)"):
+        check_output(str(tmp_path / "out"))
+
 
 def _full_disk_after(monkeypatch, good_files):
     """Let ``good_files`` part files be written, then fail like a full disk, leaving a half-written file."""

@@ -131,6 +131,8 @@ def check_output(output: str) -> None:
         fs.pipe_file(probe, b"")
     except OSError as exc:
         raise ValueError(f"{output}: the output folder cannot be written ({_reason(exc)})") from exc
+    except Exception as exc:  # noqa: BLE001 - object-store drivers raise their own types (credentials, network)
+        raise ValueError(f"{output}: the output folder cannot be written ({type(exc).__name__}: {exc})") from exc
     with contextlib.suppress(OSError):
         fs.rm_file(probe)
 
