@@ -16,7 +16,7 @@ every random choice is drawn first into a plain :class:`AugmentParams` record, w
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,7 +156,8 @@ def apply_geometry(
 
     Args:
         image: ``[H, W, 3]`` uint8 RGB page.
-        page: its annotation (not modified; a changed copy is returned).
+        page: its annotation (not modified; a changed copy is returned, sharing its lines, paragraphs, tables
+            and params).
         params: the sampled augmentation.
         pad_color: the model's pad colour, RGB in [0, 1].
         clipped_visibility: words with a smaller visible fraction of their box become ``ignore``.
@@ -167,18 +168,20 @@ def apply_geometry(
     """
     if params.crop is None and params.square_side is None:
         return image, page
-    page = copy.deepcopy(page)
+    # New word records, the rest shared: lines, paragraphs, tables and params are only read downstream, and a deep
+    # copy of a dense real page (hundreds of words) cost more than building the training window itself.
+    words = page.words
     if params.crop is not None:
         x0, y0, x1, y1 = params.crop
         image = image[y0:y1, x0:x1]
-        if page.words:
-            quads = np.array([w.quad for w in page.words], dtype=np.float64)
+        if words:
+            quads = np.array([w.quad for w in words], dtype=np.float64)
             visible = visible_fraction(quads, params.crop)
             quads -= np.array([x0, y0], dtype=np.float64)
-            for word, quad, fraction in zip(page.words, quads, visible):
-                word.quad = quad.tolist()
-                if fraction < clipped_visibility:
-                    word.ignore = True
+            words = [
+                dataclasses.replace(word, quad=quad.tolist(), ignore=word.ignore or bool(fraction < clipped_visibility))
+                for word, quad, fraction in zip(words, quads, visible)
+            ]
     if params.square_side is not None and params.square_side > max(image.shape[:2]):
         side = params.square_side
         color = np.round(np.asarray(pad_color, dtype=np.float64) * 255).astype(np.uint8)
@@ -186,7 +189,7 @@ def apply_geometry(
         canvas[:] = color
         canvas[: image.shape[0], : image.shape[1]] = image
         image = canvas
-    page.height, page.width = int(image.shape[0]), int(image.shape[1])
+    page = dataclasses.replace(page, words=list(words), height=int(image.shape[0]), width=int(image.shape[1]))
     return np.ascontiguousarray(image), page
 
 

@@ -196,15 +196,15 @@ def encode_detector_targets(
     ignored_cells: list[tuple[np.ndarray, np.ndarray]] = []
 
     for i, quad in enumerate(quads):
-        theta, v_x, v_y, top, bottom, left, right = fit_rotated_rect(quad)
-        text_height, text_width = top - bottom, right - left
         # Prior points of the cells under the quad's bounding box (a 1-cell margin covers rounding).
         x_lo = max(0, int(math.floor((quad[:, 0].min() - 2) / CELL_SIZE)))
         x_hi = min(cols - 1, int(math.ceil((quad[:, 0].max() - 2) / CELL_SIZE)))
         y_lo = max(0, int(math.floor((quad[:, 1].min() - 2) / CELL_SIZE)))
         y_hi = min(rows - 1, int(math.ceil((quad[:, 1].max() - 2) / CELL_SIZE)))
         if x_lo > x_hi or y_lo > y_hi:
-            continue  # entirely off the detector input
+            continue  # entirely off the detector input (most words of a page, for a training window)
+        theta, v_x, v_y, top, bottom, left, right = fit_rotated_rect(quad)
+        text_height, text_width = top - bottom, right - left
         cy, cx = np.meshgrid(np.arange(y_lo, y_hi + 1), np.arange(x_lo, x_hi + 1), indexing="ij")
         px, py = cx * CELL_SIZE + CELL_SIZE / 2, cy * CELL_SIZE + CELL_SIZE / 2
         along = px * v_x[0] + py * v_x[1]
