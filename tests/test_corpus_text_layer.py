@@ -123,3 +123,15 @@ def test_words_do_not_depend_on_the_scale(tmp_path, scale):
     _, at_scale = read_words(pdf, scale)
     assert [w.text for w in at_one] == [w.text for w in at_scale]
     assert np.allclose(np.stack([w.quad for w in at_one]) * scale, np.stack([w.quad for w in at_scale]), atol=1e-3)
+
+
+def test_inferred_line_breaks_inside_a_word_are_ignored():
+    def glyph(text, x, y=0.0):
+        quad = np.array([[x, y], [x + 5, y], [x + 5, y + 10], [x, y + 10]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=10.0)
+
+    inferred = Glyph("", "\n", np.zeros((4, 2)), space=True, newline=True, generated=True)
+    # pdfium broke "This" after "T" (Chromium's PDFs); the next line really starts lower down.
+    glyphs = [glyph("T", 0), inferred, glyph("h", 5), glyph("i", 10), glyph("s", 15), inferred, glyph("n", 0, 20)]
+    words = group_words(glyphs)
+    assert [(w.text, w.new_line) for w in words] == [("This", True), ("n", True)]

@@ -66,6 +66,18 @@ DEFAULT_PACKAGES = (
     "developers-reference",
 )
 
+_LICENCE_NAMES = (
+    ("LPPL", r"LaTeX Project Public License|\bLPPL"),
+    ("GPL", r"GNU (General )?Public License|\bGPL"),
+    ("LGPL", r"Lesser General Public|\bLGPL"),
+    ("GFDL", r"Free Documentation License|\bGFDL"),
+    ("BSD", r"\bBSD\b"),
+    ("MIT", r"\bMIT\b|X Window System license"),
+    ("OFL", r"Open Font License|\bOFL\b"),
+    ("CC", r"Creative Commons|\bCC-BY"),
+    ("PSF", r"Python Software Foundation License|\bPSF\b"),
+    ("public domain", r"[Pp]ublic [Dd]omain"),
+)
 _OFFICE_SUFFIXES = (".odt", ".docx", ".doc", ".rtf")
 _HTML_SUFFIXES = (".html", ".htm")
 
@@ -114,7 +126,13 @@ def package_licence(root: str | os.PathLike[str], package: str) -> str:
             name = match.group(1).strip()
             if name not in names:
                 names.append(name)
-    return "; ".join(names) if names else "see copyright file"
+    if names:
+        return "; ".join(names)
+    # Free-form files (TeX Live's bundle notice): name the licences they mention, and where to read them.
+    text = path.read_text(encoding="utf-8", errors="replace")
+    mentioned = [name for name, pattern in _LICENCE_NAMES if re.search(pattern, text)]
+    where = f"usr/share/doc/{package}/copyright"
+    return f"free-form, mentions {', '.join(mentioned)} (see {where})" if mentioned else f"see {where}"
 
 
 def fetch_package(package: str, out_dir: str | os.PathLike[str], *, timeout: float = 1800.0) -> Path:

@@ -57,7 +57,8 @@ class Glyph:
         fill: fill colour ``(r, g, b, a)`` 0..255.
         object_order: position of the glyph's text object in the page's top-level object list (-1 if nested).
         map_error: pdfium could not map the glyph to Unicode.
-        space: whitespace (a word separator; ``newline`` when pdfium marked a line break).
+        space: whitespace (a word separator; ``newline`` when pdfium marked a line break, ``generated`` when
+            pdfium inferred it rather than read it from the file).
         height: the quad's height (pixels).
     """
 
@@ -72,6 +73,7 @@ class Glyph:
     map_error: bool = False
     space: bool = False
     newline: bool = False
+    generated: bool = False
     height: float = 0.0
 
 
@@ -238,7 +240,7 @@ def extract_glyphs(page, scale: float) -> PageText:  # noqa: ANN001 - pypdfium2.
             generated = bool(pdfium_c.FPDFText_IsGenerated(raw_page, i))
             if raw.isspace() or (generated and raw not in _HYPHEN_MARKERS):
                 newline = raw in "\r\n"
-                glyphs.append(Glyph("", raw, _NO_QUAD, space=True, newline=newline))
+                glyphs.append(Glyph("", raw, _NO_QUAD, space=True, newline=newline, generated=generated))
                 continue
             pdfium_c.FPDFText_GetLooseCharBox(raw_page, i, rect)
             box = (rect.left, rect.bottom, rect.right, rect.top)
@@ -455,10 +457,15 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
     words: list[WordCandidate] = []
     current: list[Glyph] = []
     vertical = False
-    new_line, pending_break = True, True
+    new_line, pending_break, deferred_break = True, True, False
     last: Glyph | None = None
     for i, glyph in enumerate(glyphs):
         if glyph.space:
+            if glyph.newline and glyph.generated:
+                # pdfium infers line breaks from glyph positions and sometimes breaks inside words (Chromium's
+                # PDFs): decide when the next glyph shows whether it continues the line.
+                deferred_break = True
+                continue
             if current:
                 words.extend(_finish_word(current, new_line, vertical))
                 current, vertical, new_line = [], False, False
@@ -469,6 +476,13 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
             height = max(last.height, glyph.height, 1e-6)
             gap = gaps[i]
             same_baseline = abs(drifts[i]) < 0.5 * height and not turned[i]
+            if deferred_break:
+                deferred_break = False
+                if not (current and same_baseline and -0.5 * height <= gap <= 0.33 * height):
+                    if current:
+                        words.extend(_finish_word(current, new_line, vertical))
+                        current, vertical, new_line = [], False, False
+                    pending_break = True
             cut, cut_new_line = False, False
             if current and same_box[i]:
                 pass  # a ligature's later letters: same box as the first
