@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from textspotter.synth import fonts
 from textspotter.synth.annotate import AnnotationBuilder
 from textspotter.synth.corpus import TextSampler
 from textspotter.synth.fonts import FontCatalogue, read_cmap
@@ -35,7 +36,7 @@ def test_catalogue_cache_is_written_and_reused(tmp_path):
     cache = tmp_path / "fonts.json"
     first = FontCatalogue.scan(["/usr/share/fonts/truetype/dejavu"], cache_path=cache)
     content = json.loads(cache.read_text())
-    assert content["version"] == 1 and any("DejaVuSans.ttf" in path for path in content["files"])
+    assert content["version"] == fonts._CACHE_VERSION and any("DejaVuSans.ttf" in path for path in content["files"])
     second = FontCatalogue.scan(["/usr/share/fonts/truetype/dejavu"], cache_path=cache)
     assert first.faces == second.faces and len(first.faces) >= 5
     with pytest.raises(FileNotFoundError):

@@ -181,6 +181,14 @@ class AnnotationBuilder:
         for i in np.flatnonzero(~inside | (heights < min_height)):
             self.ignore[int(i)] = True
 
+    def mark(self, flags: np.ndarray) -> None:
+        """Mark words ``ignore`` where ``flags`` (``[N]`` bool, one per word) is True; others keep their flag."""
+        flags = np.asarray(flags, dtype=bool).reshape(-1)
+        if len(flags) != len(self.texts):
+            raise ValueError(f"got {len(flags)} flags for {len(self.texts)} words")
+        for i in np.flatnonzero(flags):
+            self.ignore[int(i)] = True
+
     def build(
         self,
         *,

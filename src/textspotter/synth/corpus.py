@@ -7,6 +7,14 @@ from ``Faker`` locales, re-seeded from the page's generator before every use, so
 page seed. Every string a sampler returns contains only characters its language allows
 (:meth:`LanguageSpec.allows`); for English that is exactly ``latin_charset()``.
 
+Latin and Cyrillic text also carries what papers, reports and manuals are full of (:data:`TECHNICAL_KINDS`):
+citations (``[12]``, ``[3, 7–9]``, ``(Smith et al., 2019)``), inline math (``x = 2``, ``f(x)``, ``p < 0.05``, ``n²``),
+measurements and money (``3.5 mm``, ``12 %``, ``$1,299.00``), dates, times, phone numbers, cross-references
+(``Fig. 3``, ``Sec. 2.3.1``, ``Eq. (4)``), single letters (``a``, ``I``, ``x``, ``(b)``), hyphenated compounds
+(``state-of-the-art``), footnote markers (``result²``, ``method*``), e-mail addresses and URLs, and whole
+bibliography entries (:meth:`TextSampler.reference_entry`). Sub- and superscripts other than ``¹²³`` are not
+written (they would need mixed-baseline runs in the typesetter).
+
 Text is returned as plain strings: words separated by spaces for spaced scripts, running text for Chinese and
 Japanese (the typesetter breaks those anywhere and cuts detector words at spaces and punctuation, see render.py).
 
@@ -26,9 +34,21 @@ import numpy as np
 
 from .languages import LanguageSpec, language_spec
 
-__all__ = ["TextOptions", "TextSampler", "ENTITY_KINDS"]
+__all__ = ["TextOptions", "TextSampler", "ENTITY_KINDS", "TECHNICAL_KINDS"]
 
 ENTITY_KINDS = ("name", "company", "address", "city", "phone", "date", "email", "job", "amount", "id", "number")
+# Kinds of technical tokens in running text, with their relative frequency (see TextSampler.technical).
+TECHNICAL_KINDS: dict[str, float] = {
+    "math": 0.2,
+    "measure": 0.2,
+    "crossref": 0.12,
+    "letter": 0.12,
+    "compound": 0.16,
+    "footnote": 0.08,
+    "email": 0.04,
+    "url": 0.05,
+    "phone": 0.03,
+}
 
 # Korean word lists are split into stems and particles; words get one of these endings back, hand-picked from the
 # most common particles and verb endings.
@@ -210,6 +230,7 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
         "thanks": ("THANK YOU!", "Thank you for shopping with us", "Please come again", "Keep this receipt"),
         "page": ("Page", "p."),
         "figure": ("Figure", "Fig.", "Chart", "Table"),
+        "references": ("References", "REFERENCES", "Bibliography", "Literature Cited"),
     },
     "ru": {
         "subtotal": ("ПОДЫТОГ", "Промежуточный итог"),
@@ -220,6 +241,7 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
         "thanks": ("СПАСИБО ЗА ПОКУПКУ!", "Ждём вас снова"),
         "page": ("Стр.", "Страница"),
         "figure": ("Рис.", "Рисунок", "Таблица"),
+        "references": ("Литература", "Список литературы", "СПИСОК ЛИТЕРАТУРЫ"),
     },
     "zh-Hans": {
         "subtotal": ("小计",),
@@ -302,6 +324,53 @@ _MONTHS_EN = (
     "December",
 )
 _UNITS = ("kg", "g", "mm", "cm", "m", "km", "ml", "L", "h", "min", "s", "°C", "%", "kWh", "MB", "GB", "pcs")
+# Units of measurements in technical text; written after a space ("3.5 mm") or, for a few, attached ("12%").
+_SI_UNITS = (
+    "mm", "cm", "m", "km", "nm", "µm", "kg", "g", "mg", "s", "ms", "µs", "min", "h", "Hz", "kHz", "MHz", "GHz",
+    "V", "mV", "A", "mA", "W", "kW", "J", "K", "°C", "Pa", "kPa", "MPa", "dB", "%", "mol", "L", "mL", "px", "dpi",
+    "GB", "MB", "TB", "ppm", "bit", "bits", "FLOPs", "fps", "pt",
+)  # fmt: skip
+_GREEK = "αβγδεθλμπστφωΔΣΩ"
+_MATH_VARIABLES = "xyzntkijmNpqabcuvw"
+_MATH_FUNCTIONS = ("f", "g", "h", "p", "P", "L", "E", "F", "O", "log", "exp", "sin", "cos", "max", "min", "softmax")
+_RELATIONS = ("=", "<", ">", "≤", "≥", "≈", "≠", "∈", "→")
+_CROSSREFS = (
+    "Fig.", "Figure", "Table", "Tab.", "Sec.", "Section", "Eq.", "Equation", "Appendix", "Algorithm", "Alg.",
+    "Theorem", "Lemma", "Chapter", "p.", "pp.", "No.", "Ref.",
+)  # fmt: skip
+_LETTER_TOKENS = (
+    "a", "a", "I", "I", "x", "y", "n", "k", "A", "B", "C", "X", "(a)", "(b)", "(c)", "(i)", "(ii)", "(iii)", "a)",
+    "b)", "i.e.", "e.g.", "cf.", "vs.", "etc.",
+)  # fmt: skip
+# Common hyphenated compounds of technical English (written for this project); others are built from word pairs.
+_COMPOUNDS = (
+    "state-of-the-art", "well-known", "real-time", "end-to-end", "large-scale", "high-resolution", "low-level",
+    "so-called", "trade-off", "fine-tuning", "pre-trained", "non-linear", "multi-scale", "two-stage", "long-term",
+    "open-source", "cross-entropy", "self-attention", "data-driven", "case-by-case", "one-to-one", "up-to-date",
+    "co-occurrence", "re-ranking", "sub-word", "in-house", "first-order", "zero-shot", "e-mail", "user-friendly",
+)  # fmt: skip
+_FOOTNOTE_MARKS = ("¹", "²", "³", "*", "†", "‡", "¹", "²", "*")
+_TLDS = ("com", "org", "net", "edu", "io", "de", "uk", "fr", "gov", "ac.uk", "co.jp")
+_URL_PATHS = ("index.html", "docs", "en/latest", "papers", "download", "project", "about", "api/v2", "data")
+_VENUES = (
+    "Proc. IEEE Conf. on Computer Vision and Pattern Recognition (CVPR)",
+    "Proc. Int. Conf. on Document Analysis and Recognition (ICDAR)",
+    "Advances in Neural Information Processing Systems",
+    "Proc. of the Annual Meeting of the Association for Computational Linguistics",
+    "Proc. European Conf. on Computer Vision (ECCV)",
+    "Int. Conf. on Learning Representations (ICLR)",
+    "Proc. ACM Symposium on Document Engineering",
+)
+_JOURNALS = (
+    "IEEE Trans. Pattern Anal. Mach. Intell.",
+    "Pattern Recognition",
+    "Int. J. Document Analysis and Recognition",
+    "Journal of Machine Learning Research",
+    "Nature",
+    "Physical Review Letters",
+    "ACM Computing Surveys",
+    "J. Appl. Phys.",
+)
 _CURRENCIES_EN = ("$", "£", "€", "¥")
 
 
@@ -320,6 +389,10 @@ class TextOptions:
         rare_char_prob: chance, in Chinese and Japanese, that a word is replaced by characters drawn uniformly
             from the language's whole character inventory (to see rare characters).
         latin_prob: chance, in non-Latin languages, of a Latin word (brand, unit, abbreviation) in the text.
+        technical_prob: chance, in Latin and Cyrillic text, that a word slot holds a technical token (one of
+            :data:`TECHNICAL_KINDS`: math, measurement, cross-reference, single letter, compound, footnote marker,
+            e-mail, URL, phone number).
+        citation_prob: chance, in Latin and Cyrillic text, that a sentence cites (``[12]``, ``(Smith et al., 2019)``).
     """
 
     vocabulary_size: int = 40000
@@ -331,13 +404,16 @@ class TextOptions:
     upper_prob: float = 0.01
     rare_char_prob: float = 0.02
     latin_prob: float = 0.02
+    technical_prob: float = 0.07
+    citation_prob: float = 0.12
 
     def __post_init__(self) -> None:
         if self.vocabulary_size < 100:
             raise ValueError(f"vocabulary_size must be at least 100, got {self.vocabulary_size}")
         if not 0 < self.frequency_exponent <= 2:
             raise ValueError(f"frequency_exponent must be in (0, 2], got {self.frequency_exponent}")
-        for name in ("number_prob", "entity_prob", "comma_prob", "bracket_prob", "upper_prob", "rare_char_prob"):
+        probabilities = ("number_prob", "entity_prob", "comma_prob", "bracket_prob", "upper_prob", "rare_char_prob")
+        for name in probabilities + ("latin_prob", "technical_prob", "citation_prob"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
@@ -456,6 +532,10 @@ class TextSampler:
         if self.spec.code != "en":
             self._latin = tuple(w for w in _word_list("en", 5000)[0] if len(w) > 1)
         self._fakers: dict[str, object] = {}
+        self._technical = self.spec.script in ("latin", "cyrillic")
+        self._technical_kinds = tuple(TECHNICAL_KINDS)
+        weights = np.asarray(list(TECHNICAL_KINDS.values()))
+        self._technical_cdf = np.cumsum(weights / weights.sum())
 
     @property
     def language(self) -> str:
@@ -485,6 +565,9 @@ class TextSampler:
         if u < opts.entity_prob:
             return self.entity(rng, "name" if rng.random() < 0.7 else "company")
         u -= opts.entity_prob
+        if self._technical and u < opts.technical_prob:
+            return self.technical(rng)
+        u -= opts.technical_prob if self._technical else 0.0
         if self._latin and u < opts.latin_prob:
             word = self._latin[int(rng.integers(len(self._latin)))]
             return word.upper() if rng.random() < 0.4 else word.capitalize()
@@ -512,12 +595,23 @@ class TextSampler:
         for i in range(count - 1):
             if rng.random() < opts.comma_prob * (2.0 if not spec.spaced else 1.0):
                 slots[i] += spec.comma[int(rng.integers(len(spec.comma)))]
+        if self._technical and rng.random() < opts.citation_prob:
+            citation = self.citation(rng)
+            if citation.startswith("(") or rng.random() < 0.7:
+                slots.append(citation)  # "... as shown [12]." / "... (Smith et al., 2019)."
+            else:
+                slots.insert(int(rng.integers(1, count)), citation)  # "Smith et al. [3] showed ..."
         stops = spec.stops
         stop = stops[0] if rng.random() < 0.85 else stops[int(rng.integers(len(stops)))]
         slots[-1] += stop
         if spec.script in ("latin", "cyrillic") and slots[0][:1].isalpha():
-            slots[0] = slots[0][0].upper() + slots[0][1:]
+            slots[0] = self._capitalized(slots[0])
         return self.join(slots)
+
+    def _capitalized(self, word: str) -> str:
+        """``word`` with a capital first letter, unless that capital is outside the language (Greek ``α``)."""
+        capital = word[0].upper()
+        return capital + word[1:] if self.spec.allows(capital) else word
 
     def join(self, parts: list[str]) -> str:
         """Join text pieces the way the language does: with spaces, or directly for Chinese and Japanese.
@@ -560,7 +654,7 @@ class TextSampler:
         """Draw a short phrase (table cells, list items, labels), capitalised for cased scripts."""
         words = [self._slot(rng) for _ in range(int(rng.integers(min_words, max_words + 1)))]
         if self.spec.script in ("latin", "cyrillic") and words[0][:1].isalpha() and rng.random() < 0.6:
-            words[0] = words[0][0].upper() + words[0][1:]
+            words[0] = self._capitalized(words[0])
         return self.join(words)
 
     def labels(self) -> tuple[tuple[str, str], ...]:
@@ -569,7 +663,7 @@ class TextSampler:
 
     def term(self, rng: np.random.Generator, key: str) -> str:
         """Draw a receipt or document term (``subtotal``, ``tax``, ``total``, ``payment``, ``change``, ``thanks``,
-        ``page``, ``figure``) in the language.
+        ``page``, ``figure``; ``references`` in English and Russian only) in the language.
 
         Raises:
             ValueError: for an unknown key.
@@ -670,6 +764,201 @@ class TextSampler:
         if style == 2:
             return f"#{digits}"
         return f"{digits[:3]}-{digits[3:] or '0'}-{prefix}"
+
+    # ------------------------------------------------------------------------------------- technical text
+    def _kept(self, rng: np.random.Generator, text: str) -> str:
+        """``text`` if the language allows all of it, else a plain word (Cyrillic pages keep Greek out, say)."""
+        return text if self.spec.allows(text.replace(" ", "")) else self.word(rng)
+
+    def _value(self, rng: np.random.Generator) -> str:
+        """A measured value: integer or decimal of 0 to 3 places, over several orders of magnitude."""
+        value = float(np.exp(rng.uniform(-2, 7)))
+        places = int(rng.choice([0, 1, 1, 2, 3])) if value < 1000 else 0
+        if self.spec.code == "ru":
+            return f"{value:.{places}f}".replace(".", ",")  # decimal comma, no thousands separator
+        return f"{value:.{places}f}" if value < 1000 else f"{int(value):,}"
+
+    def technical(self, rng: np.random.Generator, kind: str | None = None) -> str:
+        """Draw a technical token of ``kind`` (one of :data:`TECHNICAL_KINDS`, drawn by weight if None).
+
+        The result may hold spaces (``x = 2`` is three words, as in a PDF's text layer).
+
+        Raises:
+            ValueError: for an unknown kind.
+        """
+        if kind is None:
+            kind = self._technical_kinds[int(np.searchsorted(self._technical_cdf, rng.random(), side="right"))]
+        if kind not in TECHNICAL_KINDS:
+            raise ValueError(f"unknown technical kind {kind!r}; choose from {tuple(TECHNICAL_KINDS)}")
+        pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+        if kind == "math":
+            variable = pick(_MATH_VARIABLES + _GREEK)
+            style = int(rng.integers(8))
+            if style == 0:
+                text = f"{variable} {pick(_RELATIONS[:5])} {self._value(rng)}"
+            elif style == 1:
+                text = f"{pick(_MATH_FUNCTIONS)}({variable})"
+            elif style == 2:
+                text = f"{pick(_MATH_FUNCTIONS)}({variable}, {pick(_MATH_VARIABLES)})"
+            elif style == 3:
+                text = f"{variable}{pick('²³')}" if rng.random() < 0.6 else f"10{pick('²³')}"
+            elif style == 4:
+                text = f"{variable} {pick(_RELATIONS)} {pick(_MATH_VARIABLES + _GREEK)}"
+            elif style == 5:
+                text = pick(("O(n log n)", "O(n²)", "O(1)", "p < 0.05", "[0, 1]", "(x, y)", "n → ∞", "√2", "∂f/∂x"))
+            elif style == 6:
+                text = (
+                    f"{self._value(rng)} × 10{pick('²³')}" if rng.random() < 0.5 else f"{variable} ± {self._value(rng)}"
+                )
+            else:
+                text = pick(_GREEK)
+            return self._kept(rng, text)
+        if kind == "measure":
+            style = int(rng.integers(7))
+            unit = pick(_SI_UNITS)
+            if style <= 2:
+                text = f"{self._value(rng)} {unit}" if unit != "%" or rng.random() < 0.5 else f"{self._value(rng)}%"
+            elif style == 3:
+                low = int(rng.integers(1, 50))
+                text = f"{low}–{low + int(rng.integers(1, 50))} {unit}"
+            elif style == 4:
+                text = self.amount(rng)
+            elif style == 5:
+                hour, minute = int(rng.integers(0, 24)), int(rng.integers(0, 60))
+                text = (
+                    f"{hour:02d}:{minute:02d}"
+                    if rng.random() < 0.6
+                    else f"{hour % 12 or 12}:{minute:02d} {pick(('am', 'pm', 'a.m.', 'p.m.'))}"
+                )
+            else:
+                text = self.date(rng)
+            return self._kept(rng, text)
+        if kind == "crossref":
+            label = pick(_CROSSREFS)
+            depth = int(rng.choice([1, 1, 2, 2, 3]))
+            number = ".".join(str(int(rng.integers(1, 10))) for _ in range(depth))
+            if label.startswith("Eq"):
+                number = f"({number})"
+            elif label in ("Appendix",):
+                number = pick("ABCD") + ("" if rng.random() < 0.5 else f".{int(rng.integers(1, 5))}")
+            elif label == "pp.":
+                first = int(rng.integers(1, 900))
+                number = f"{first}–{first + int(rng.integers(1, 30))}"
+            return self._kept(rng, f"{label} {number}" if rng.random() < 0.85 else number)
+        if kind == "letter":
+            return pick(_LETTER_TOKENS)
+        if kind == "compound":
+            if self.spec.code == "en" and rng.random() < 0.5:
+                return pick(_COMPOUNDS)
+            parts = [self.word(rng) for _ in range(int(rng.choice([2, 2, 2, 3])))]
+            return "-".join(parts)
+        if kind == "footnote":
+            return self.word(rng) + pick(_FOOTNOTE_MARKS)
+        if kind == "email":
+            return self._email(rng)
+        if kind == "url":
+            return self._url(rng)
+        return self._kept(rng, self.entity(rng, "phone"))
+
+    def _host(self, rng: np.random.Generator) -> str:
+        latin = [w for w in (self.word(rng) for _ in range(3)) if w.isascii() and w.isalpha()] or ["example"]
+        tld = _TLDS[int(rng.integers(len(_TLDS)))]
+        return f"{latin[0].lower()}.{tld}" if rng.random() < 0.6 else f"{latin[0].lower()}-{latin[-1].lower()}.{tld}"
+
+    def _email(self, rng: np.random.Generator) -> str:
+        first = self._faker_latin(rng)
+        user = first if rng.random() < 0.5 else f"{first}.{self._faker_latin(rng)}"
+        return f"{user}@{self._host(rng)}"
+
+    def _url(self, rng: np.random.Generator) -> str:
+        style = int(rng.integers(5))
+        host = self._host(rng)
+        path = _URL_PATHS[int(rng.integers(len(_URL_PATHS)))]
+        if style == 0:
+            return f"https://{host}/{path}"
+        if style == 1:
+            return f"www.{host}"
+        if style == 2:
+            user, repo = self._faker_latin(rng), self.word(rng).lower() if self.spec.code == "en" else "code"
+            return f"https://github.com/{user}/{repo}"
+        if style == 3:
+            return f"doi:10.{int(rng.integers(1000, 9999))}/{self.code(rng).lower()}"
+        return f"arXiv:{int(rng.integers(15, 25))}{int(rng.integers(1, 13)):02d}.{int(rng.integers(0, 99999)):05d}"
+
+    def _faker_latin(self, rng: np.random.Generator) -> str:
+        """A lower-case ASCII name for user names and hosts (Faker's English data, whatever the page language)."""
+        names = ("smith", "lee", "wang", "garcia", "kim", "mueller", "rossi", "chen", "novak", "silva", "tanaka")
+        return names[int(rng.integers(len(names)))] + (str(int(rng.integers(1, 99))) if rng.random() < 0.2 else "")
+
+    def _surname(self, rng: np.random.Generator) -> str:
+        fake = self._faker(rng)
+        name = fake.last_name().split()[0]
+        return name if self.spec.allows(name) else self._faker_latin(rng).capitalize()
+
+    def citation(self, rng: np.random.Generator) -> str:
+        """Draw an in-text citation: ``[12]``, ``[3, 7–9]``, ``[4,5]`` or ``(Smith et al., 2019)``.
+
+        Returned for any language, but only Latin and Cyrillic running text uses it (:attr:`TextOptions.citation_prob`).
+        """
+        style = int(rng.integers(6))
+        first = int(rng.integers(1, 60))
+        if style <= 1:
+            return f"[{first}]"
+        if style == 2:
+            numbers = sorted({first, *(int(v) for v in rng.integers(1, 60, size=int(rng.integers(1, 4))))})
+            return "[" + ", ".join(str(n) for n in numbers) + "]"
+        if style == 3:
+            return f"[{first}, {first + 2}–{first + int(rng.integers(3, 8))}]"
+        if style == 4:
+            return f"[{first},{first + int(rng.integers(1, 5))}]"
+        year = int(rng.integers(1985, 2026))
+        name = self._surname(rng)
+        form = int(rng.integers(3))
+        if form == 0:
+            return f"({name} et al., {year})"
+        if form == 1:
+            return f"({name} and {self._surname(rng)}, {year})"
+        return f"({name}, {year}{'abc'[int(rng.integers(3))] if rng.random() < 0.2 else ''})"
+
+    def reference_entry(self, rng: np.random.Generator) -> str:
+        """Draw a bibliography entry (without its ``[n]`` label), e.g.
+        ``A. Author, B. Author. Title of the work. In Proc. ..., pp. 1–10, 2019.``"""
+        authors = []
+        for _ in range(int(rng.integers(1, 5))):
+            alphabet = "АБВГДЕЗИКЛМНОПРСТ" if self.spec.script == "cyrillic" else "ABCDEFGHJKLMNOPRSTW"
+            count = int(rng.choice([1, 1, 2]))
+            initials = "".join(f"{alphabet[int(i)]}. " for i in rng.integers(len(alphabet), size=count))
+            authors.append(f"{initials}{self._surname(rng)}")
+        if len(authors) > 2 and rng.random() < 0.3:
+            names = f"{authors[0]} et al."
+        elif len(authors) > 1:
+            names = ", ".join(authors[:-1]) + (", and " if rng.random() < 0.5 else ", ") + authors[-1]
+        else:
+            names = authors[0]
+        title_words = [self.word(rng) for _ in range(int(rng.integers(3, 11)))]
+        if rng.random() < 0.3:
+            title_words[int(rng.integers(len(title_words)))] = self.technical(rng, "compound")
+        title = " ".join(title_words)
+        title = title[0].upper() + title[1:]
+        year = int(rng.integers(1985, 2026))
+        style = int(rng.integers(4))
+        first_page = int(rng.integers(1, 900))
+        pages = f"pp. {first_page}–{first_page + int(rng.integers(3, 25))}"
+        if style == 0:
+            venue = f"In {_VENUES[int(rng.integers(len(_VENUES)))]}, {pages}, {year}."
+        elif style == 1:
+            journal = _JOURNALS[int(rng.integers(len(_JOURNALS)))]
+            volume, issue = int(rng.integers(1, 60)), int(rng.integers(1, 13))
+            venue = f"{journal}, {volume}({issue}):{first_page}–{first_page + 12}, {year}."
+        elif style == 2:
+            venue = f"{self._url(rng)}, {year}."
+        else:
+            venue = f"{self.entity(rng, 'company')}, {year}."
+        return self._kept_words(f"{names}. {title}. {venue}")
+
+    def _kept_words(self, text: str) -> str:
+        """Drop the words of ``text`` the language does not allow."""
+        return " ".join(w for w in text.split() if self.spec.allows(w))
 
     def _faker(self, rng: np.random.Generator):  # noqa: ANN202 - faker.Faker
         locale = self.spec.faker_locales[int(rng.integers(len(self.spec.faker_locales)))]

@@ -12,6 +12,11 @@ so boxes stay exact.
 
 Images are ``(H, W, 3)`` uint8 RGB arrays; every function returns a new or modified array of that form. The work is
 done with OpenCV and numpy on whole images (no per-pixel Python).
+
+After the effects, :func:`illegible_words` finds the words they made unreadable, to be marked ``ignore`` in the
+annotation (excluded from recognition targets, masked out of detection): words whose height is small next to the
+total blur of the records, and words whose box has lost its ink contrast (thin strokes erased by binarisation or
+thinning, text washed out or darkened away).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ __all__ = [
     "sample_effects",
     "apply_effect",
     "warp",
+    "effective_blur",
+    "illegible_words",
 ]
 
 Record = dict[str, Any]
@@ -500,3 +507,104 @@ def apply_effect(image: np.ndarray, record: Record) -> np.ndarray:
         out = cv2.GaussianBlur(gray.astype(np.uint8), (0, 0), 0.5)
         return cv2.cvtColor(out, cv2.COLOR_GRAY2RGB)
     raise ValueError(f"unknown effect {name!r}")
+
+
+# ------------------------------------------------------------------------------------------------ legibility
+# Effects that can lower the ink contrast of a word (the others only move pixels or add texture and noise).
+_CONTRAST_EFFECTS = frozenset(
+    {"stroke", "shadow", "light", "contrast", "downscale", "blur", "scan", "fax", "photocopy"}
+)
+
+
+def effective_blur(records: list[Record]) -> float:
+    """Return the standard deviation in pixels of the combined blur that effect records apply.
+
+    Gaussian blur counts its sigma; motion blur of length L counts L/√12 (the spread of a box of that length);
+    a downscale by factor f counts about 0.5·√(1/f² − 1) (area averaging, then linear upscaling); scan and
+    photocopy looks their fixed softening; a fax its halved vertical resolution. Independent blurs add in squares.
+    """
+    variance = 0.0
+    for record in records:
+        name = record.get("name")
+        if name == "blur":
+            sigma = record["sigma"] if record["kind"] == "gaussian" else record["length"] / math.sqrt(12)
+        elif name == "downscale":
+            sigma = 0.5 * math.sqrt(max(0.0, 1.0 / record["factor"] ** 2 - 1.0))
+        elif name == "scan":
+            sigma = 0.6
+        elif name == "photocopy":
+            sigma = 0.5
+        elif name == "fax":
+            sigma = 0.5 * math.sqrt(3.0)
+        else:
+            continue
+        variance += float(sigma) ** 2
+    return math.sqrt(variance)
+
+
+def illegible_words(
+    image: np.ndarray,
+    quads: np.ndarray,
+    records: list[Record],
+    *,
+    skip: np.ndarray | None = None,
+    blur_ratio: float = 0.18,
+    min_contrast: float = 16.0,
+) -> np.ndarray:
+    """Return which words the effects made illegible.
+
+    A word is illegible when the combined blur of ``records`` (:func:`effective_blur`) exceeds ``blur_ratio`` times
+    its box height (the box spans ascenders to descenders, so at 0.18 the blur is about a third of the x-height and
+    the letters' counters fill in), or, when some record can lower contrast, when its box has lost its ink: neither
+    the 2nd nor the 98th percentile of its grey values lies ``min_contrast`` grey levels (or 2.5 noise sigmas, if
+    more) from their median (dark ink and light ink on either ground alike).
+
+    Args:
+        image: the final page ``(H, W, 3)`` uint8 RGB, after every effect.
+        quads: word quads ``[N, 4, 2]`` in pixels of ``image`` (clockwise from the word's top-left).
+        records: the effect records applied to the page (any order; unknown names are ignored).
+        skip: ``[N]`` bool, words not to test (already ignored); they are returned False.
+        blur_ratio: blur standard deviation, as a share of the word height, above which a word is illegible.
+        min_contrast: grey levels (0..255) of ink contrast below which a word is illegible.
+
+    Returns:
+        ``[N]`` bool, True for the illegible words.
+
+    Raises:
+        ValueError: for an image that is not ``(H, W, 3)`` or quads that are not ``[N, 4, 2]``.
+    """
+    image = np.asarray(image)
+    quads = np.asarray(quads, dtype=np.float64)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3), got shape {image.shape}")
+    if quads.ndim != 3 or quads.shape[1:] != (4, 2):
+        raise ValueError(f"quads must be [N, 4, 2], got shape {quads.shape}")
+    count = len(quads)
+    flags = np.zeros(count, dtype=bool)
+    if count == 0:
+        return flags
+    todo = np.ones(count, dtype=bool) if skip is None else ~np.asarray(skip, dtype=bool).reshape(count)
+    heights = (
+        np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1) + np.linalg.norm(quads[:, 2] - quads[:, 1], axis=1)
+    ) / 2
+    blur = effective_blur(records)
+    if blur > 0:
+        flags |= todo & (blur > blur_ratio * heights)
+    if not any(record.get("name") in _CONTRAST_EFFECTS for record in records):
+        return flags
+    # Noise spreads the grey values of a blank box too: its 2nd percentile lies about 2.05 sigma below the median.
+    noise = max((float(r["sigma"]) for r in records if r.get("name") == "noise"), default=0.0)
+    threshold = max(min_contrast, 2.5 * noise)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    lows = np.floor(quads.min(axis=1)).astype(np.int64)
+    highs = np.ceil(quads.max(axis=1)).astype(np.int64)
+    for i in np.flatnonzero(todo & ~flags):
+        x0, y0 = max(int(lows[i, 0]), 0), max(int(lows[i, 1]), 0)
+        x1, y1 = min(int(highs[i, 0]), w), min(int(highs[i, 1]), h)
+        if (x1 - x0) * (y1 - y0) < 16:
+            continue  # too little of the word on the image to judge (mark_outside handles clipped words)
+        low, median, high = np.percentile(gray[y0:y1, x0:x1], (2, 50, 98))
+        if max(median - low, high - median) < threshold:
+            flags[i] = True
+    return flags

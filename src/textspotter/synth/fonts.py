@@ -7,8 +7,15 @@ face is used for a language only when it covers all of the language's required c
 (:attr:`LanguageSpec.required`) and, for CJK, carries no region tag of another CJK variant; every string is checked
 against the face's character map again before it is drawn (:meth:`FontCatalogue.covers`).
 
-Scanning takes a few seconds, so the result is cached as JSON (file path, size and modification time, names and
-code-point ranges per face) and reused while the files are unchanged.
+A face whose character map claims the Latin letters must also *draw* letters there (:func:`latin_letters_drawn`):
+symbol and ornament faces such as URW's Dingbats (``D050000L``) or Standard Symbols map ``a``..``z`` to pictures or
+Greek letters, and a name list cannot know every such face. The test looks at the rendered glyphs of ``a``..``z``:
+all present, non-empty and distinct; ``o`` and ``e`` enclose a counter while ``l`` and ``c`` do not; and some
+letters rise above the x-height or descend below the baseline. Small-capital and all-capital faces fail it too, which
+is wanted: their lowercase glyphs would not match lowercase labels.
+
+Scanning takes a few seconds, so the result is cached as JSON (file path, size and modification time, names,
+code-point ranges and the letter test per face) and reused while the files are unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import ImageFont, features
 
@@ -30,23 +38,34 @@ from textspotter.charset import latin_charset
 
 from .languages import LanguageSpec, language_spec
 
-__all__ = ["FontFace", "FontCatalogue", "read_cmap", "default_cache_path", "DEFAULT_FONT_DIRS"]
+__all__ = [
+    "FontFace",
+    "FontCatalogue",
+    "read_cmap",
+    "default_cache_path",
+    "latin_letters_drawn",
+    "DEFAULT_FONT_DIRS",
+]
 
-DEFAULT_FONT_DIRS: tuple[str, ...] = ("/usr/share/fonts",)
-_CACHE_VERSION = 1
+# Debian installs the TeX fonts (Latin Modern, TeX Gyre) as OpenType files under texmf, outside /usr/share/fonts.
+DEFAULT_FONT_DIRS: tuple[str, ...] = ("/usr/share/fonts", "/usr/share/texmf/fonts/opentype")
+_CACHE_VERSION = 2
 _FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 # Families that are not text faces for documents (symbol, ornament and liturgical faces) even where their cmap
-# covers a script.
+# covers a script. This list only adds to the glyph test (latin_letters_drawn), which catches faces it does not name.
 _DENY = re.compile(
     r"emoji|symbol|\bmath\b|dingbat|music|caladings|quran|qurn|kacst(digital|art|decorative|poster)", re.I
 )
 _BOLD = re.compile(r"bold|black|heavy|demi|semibold|extrabold|ultra", re.I)
 _ITALIC = re.compile(r"italic|oblique|slanted|kursiv", re.I)
 _CONDENSED = re.compile(r"condensed|narrow|compressed", re.I)
-_HANDWRITING = re.compile(r"hand|script|pen\b|brush|kai|comic|humor|marker|kacstpen|kacstletter", re.I)
+_HANDWRITING = re.compile(
+    r"hand|script|pen\b|brush|kai|comic|humor|marker|kacstpen|kacstletter|chorus|chancery|z003", re.I
+)
 _SERIF = re.compile(
     r"(?<!sans )serif|times|roman|mincho|ming|song|batang|myeongjo|david|frank|drugulin|naskh|amiri|scheherazade|"
-    r"keter|hadasim|kacstbook|ellinia|ipaexm|\bPT Serif|Liberation Serif|FreeSerif",
+    r"keter|hadasim|kacstbook|ellinia|ipaexm|\bPT Serif|Liberation Serif|FreeSerif|caladea|cambria|termes|pagella|"
+    r"bonum|schola|bookman|concrete|\bp052|\bc059",
     re.I,
 )
 _REGION = re.compile(r"\b(SC|TC|HK|JP|KR|CN|TW)\b")
@@ -239,8 +258,64 @@ def _classify(path: str, index: int, family: str, style: str, monospace: bool) -
     )
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_LETTER_TEST_SIZE = 24  # pixels per em of the shape tests (the size the scan loads every face at)
+_COUNTER_TEST_SIZE = 96  # large enough that the hairlines of display faces close their counters
+
+
+def _holes(font: ImageFont.FreeTypeFont, letter: str) -> int:
+    """Count the enclosed background regions (counters) of a glyph, -1 for an empty glyph."""
+    mask = font.getmask(letter)
+    width, height = mask.size
+    if not width or not height:
+        return -1
+    # bytes() reads the coverage row by row in C; numpy would read the object pixel by pixel.
+    coverage = np.frombuffer(bytes(mask), dtype=np.uint8).reshape(height, width)
+    ink = np.pad((coverage >= 32).astype(np.uint8), 1)
+    count, _labels = cv2.connectedComponents(1 - ink, connectivity=4)
+    return int(count) - 2  # minus the ink label and the outer background
+
+
+def latin_letters_drawn(font: ImageFont.FreeTypeFont) -> bool:
+    """Return whether a font draws recognisable Latin lowercase letters at ``a``..``z``.
+
+    The checks are structural, so they hold for serif, sans, monospace, italic, bold and handwriting faces alike:
+    every glyph present, non-empty and different from the others; ``o`` and ``e``
+    enclose a counter and ``l`` and ``c`` do not; ascenders (``bdhkl``) rise or descenders (``gpqy``) drop at least
+    6 % of the size beyond the x-height letters. Symbol faces (dingbats, Greek symbol sets) and small-capital faces
+    fail.
+
+    Args:
+        font: a loaded face, at any size (it is reloaded at the test sizes where needed).
+    """
+    # Basic layout: single glyphs need no shaping, and it renders several times faster than libraqm.
+    basic = ImageFont.Layout.BASIC
+    small = font
+    if font.size != _LETTER_TEST_SIZE or font.layout_engine != basic:
+        small = font.font_variant(size=_LETTER_TEST_SIZE, layout_engine=basic)
+    seen: set[tuple[tuple[int, int], bytes]] = set()
+    for letter in _LETTERS:
+        mask = small.getmask(letter)
+        if not mask.size[0] or not mask.size[1] or mask.getbbox() is None:
+            return False
+        key = (mask.size, bytes(mask))
+        if key in seen:
+            return False  # one shape for two letters: .notdef boxes or a placeholder glyph
+        seen.add(key)
+    boxes = {c: small.getbbox(c, anchor="ls") for c in "acemnorsuvwxzbdhklgpqy"}
+    x_height = float(np.median([-boxes[c][1] for c in "acemnorsuvwxz"]))
+    baseline = float(np.median([boxes[c][3] for c in "acemnorsuvwxz"]))
+    ascender = float(np.median([-boxes[c][1] for c in "bdhkl"])) - x_height
+    descender = float(np.median([boxes[c][3] for c in "gpqy"])) - baseline
+    if max(ascender, descender) < 0.06 * _LETTER_TEST_SIZE:
+        return False
+    large = font.font_variant(size=_COUNTER_TEST_SIZE, layout_engine=basic)
+    holes = {letter: _holes(large, letter) for letter in "oelc"}
+    return holes["o"] >= 1 and holes["e"] >= 1 and holes["l"] == 0 and holes["c"] == 0
+
+
 def _scan_file(path: str) -> list[dict]:
-    """Read the faces of one font file as JSON-ready records (names, traits, cmap ranges)."""
+    """Read the faces of one font file as JSON-ready records (names, traits, cmap ranges, letter test)."""
     data = Path(path).read_bytes()
     records = []
     for index, offset in enumerate(_face_offsets(data)):
@@ -253,9 +328,13 @@ def _scan_file(path: str) -> list[dict]:
             continue  # a broken or unsupported face is simply not offered
         family, style = font.getname()
         monospace = font.getlength("i") == font.getlength("M") == font.getlength("0")
-        records.append(
-            {"index": index, "family": family or "", "style": style or "", "mono": monospace, "ranges": ranges}
-        )
+        record = {"index": index, "family": family or "", "style": style or "", "mono": monospace, "ranges": ranges}
+        if all(any(a <= ord(c) <= b for a, b in ranges) for c in _LETTERS):
+            # A face that claims the Latin letters must draw them (None: no claim, nothing to check).
+            record["letters"] = latin_letters_drawn(font)
+        else:
+            record["letters"] = None
+        records.append(record)
     return records
 
 
@@ -346,7 +425,7 @@ class FontCatalogue:
         faces, ranges = [], {}
         for path, entry in files.items():
             for rec in entry["faces"]:
-                if _DENY.search(rec["family"]) or _DENY.search(Path(path).stem):
+                if _DENY.search(rec["family"]) or _DENY.search(Path(path).stem) or rec.get("letters") is False:
                     continue
                 face = _classify(path, int(rec["index"]), rec["family"], rec["style"], bool(rec["mono"]))
                 faces.append(face)
@@ -402,6 +481,25 @@ class FontCatalogue:
         result = tuple(selected)
         self._by_language[spec.code] = result
         return result
+
+    def variant(self, face: FontFace, *, bold: bool, italic: bool) -> FontFace | None:
+        """Return the face of ``face``'s family with the given weight and slant, or None if the family has none.
+
+        Among several candidates (optical sizes, widths), the one whose style name shares most words with
+        ``face``'s wins (``Latin Modern Roman 10 Regular`` → ``10 Italic``), then the same width; ties go to the
+        first in catalogue order. No randomness: emphasis follows from the body face.
+        """
+        ignored = {"bold", "italic", "oblique", "regular", "book", "roman", "medium", "normal"}
+        words = set(face.style.lower().split()) - ignored
+        best: tuple[tuple[int, int], FontFace] | None = None
+        for other in self.faces:
+            if other.family != face.family or other.bold != bold or other.italic != italic or other.key == face.key:
+                continue
+            shared = len(words & (set(other.style.lower().split()) - ignored))
+            score = (shared, int(other.condensed == face.condensed))
+            if best is None or score > best[0]:
+                best = (score, other)
+        return None if best is None else best[1]
 
     def font(self, face: FontFace, size: int) -> ImageFont.FreeTypeFont:
         """Return the loaded font of a face at a pixel size (kept in a small least-recently-used cache)."""

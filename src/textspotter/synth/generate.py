@@ -31,6 +31,7 @@ from .corpus import TextOptions, TextSampler
 from .effects import (
     EffectConfig,
     apply_effect,
+    illegible_words,
     make_paper,
     sample_effects,
     sample_geometry,
@@ -46,7 +47,7 @@ from .render import Typesetter
 __all__ = ["SynthConfig", "generate_page", "generate_dataset", "GENERATOR_VERSION"]
 
 # Bumped whenever the same (config, seed, index) would give a different page.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 def _tuple(value: Any, name: str) -> tuple:
@@ -238,6 +239,7 @@ def generate_page(config: SynthConfig, seed: int, index: int) -> tuple[np.ndarra
         records.append(record)
     out_h, out_w = image.shape[:2]
     annotations.mark_outside(out_w, out_h)
+    annotations.mark(illegible_words(image, annotations.quads, records, skip=np.asarray(annotations.ignore)))
     page_id = f"{config.id_prefix}-{int(index):08d}"
     params = {
         "generator": f"textspotter.synth/{GENERATOR_VERSION}",

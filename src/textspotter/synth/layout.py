@@ -367,7 +367,11 @@ def _bullet(index: int, kind: int, symbol: str) -> str:
 
 # ----------------------------------------------------------------------------------------------------- figures
 def _figure(ctx: PageContext, x: float, y: float, width: float, height: float) -> None:
-    """Draw a non-text figure: a bar chart, a line plot, or a photo-like picture, in the given box."""
+    """Draw a non-text figure: a bar chart, a line plot, or a photo-like picture, in the given box.
+
+    Charts usually get tick numbers on both axes and axis titles (``Accuracy (%)``, ``Epoch``), each label its own
+    one-line paragraph, in reading order: y-axis title, y ticks top to bottom, x ticks, x-axis title.
+    """
     draw = ctx.draw
     ink = ctx.traits()["ink"]
     kind = int(ctx.rng.integers(3))
@@ -376,9 +380,12 @@ def _figure(ctx: PageContext, x: float, y: float, width: float, height: float) -
         picture = photo_background(int(ctx.rng.integers(2**31)), x1 - x0, y1 - y0)
         ctx.image.paste(Image.fromarray(picture), (x0, y0))
         return
-    draw.line([(x0 + 4, y0 + 4), (x0 + 4, y1 - 4), (x1 - 4, y1 - 4)], fill=ink, width=1)
     count = int(ctx.rng.integers(4, 12))
     values = ctx.rng.uniform(0.1, 0.95, size=count)
+    if width > 120 and height > 70 and ctx.chance(0.8):
+        x0, y1 = _axis_labels(ctx, x0, y0, x1, y1, kind, count)
+        width, height = x1 - x0, y1 - y0
+    draw.line([(x0 + 4, y0 + 4), (x0 + 4, y1 - 4), (x1 - 4, y1 - 4)], fill=ink, width=1)
     step = (width - 12) / count
     color = tuple(int(c) for c in ctx.rng.integers(40, 200, size=3))
     if kind == 0:
@@ -388,6 +395,60 @@ def _figure(ctx: PageContext, x: float, y: float, width: float, height: float) -
     else:
         points = [(x0 + 8 + i * step, y1 - 4 - v * (height - 10)) for i, v in enumerate(values)]
         draw.line(points, fill=color, width=2)
+
+
+_AXIS_UNITS = ("(%)", "(s)", "(ms)", "(mm)", "(dB)", "(K)", "[a.u.]", "(MB)", "(Hz)", "")
+
+
+def _axis_labels(ctx: PageContext, x0: int, y0: int, x1: int, y1: int, kind: int, count: int) -> tuple[int, int]:
+    """Write a chart's axis titles and tick labels around its plot area; return the plot's new (left, bottom).
+
+    Tick values run from 0 to a round top value (``1``, ``0.5``, ``100``, ``2000``, ...); x ticks are numbers
+    (epochs, years) for line plots and short words or numbers for bars.
+    """
+    rng = ctx.rng
+    lang = ctx.main
+    spec = ctx.spec(lang)
+    sampler = ctx.sampler(lang)
+    ts = ctx.typesetter
+    size = max(7, int(round(ctx.font_size[0] * ctx.uniform(0.6, 0.9))))
+    style = ctx.style(lang, "label", size)
+    ascent, descent = ts.metrics(style, spec)
+    line = ascent + descent
+    top = float(ctx.pick((1, 1, 0.5, 5, 10, 20, 50, 100, 100, 200, 1000, 2000)))
+    ticks = int(rng.integers(3, 7))
+    labels = [f"{top * i / (ticks - 1):g}" for i in range(ticks)]
+    label_width = max(ts.text_width(t, style, spec) for t in labels) + size * 0.4
+    x_title = sampler.phrase(rng, 1, 3)
+    y_title = f"{sampler.phrase(rng, 1, 2)} {ctx.pick(_AXIS_UNITS)}".strip()
+    # The y-axis title sits above the axis (a common layout for small charts), the x title under the x ticks.
+    _single(ctx, y_title, style, lang, x0, y0 + ascent, x1 - x0, "start")
+    plot_top = y0 + line + size * 0.3
+    plot_left = x0 + int(math.ceil(label_width))
+    plot_bottom = y1 - int(math.ceil(2 * line + size * 0.6))
+    if plot_bottom - plot_top < 30 or x1 - plot_left < 60:
+        return x0, y1
+    span = plot_bottom - 4 - (plot_top + 6)
+    ink = ctx.traits()["ink"]
+    for i in range(ticks - 1, -1, -1):
+        tick_y = plot_bottom - 4 - span * i / (ticks - 1)
+        ctx.draw.line([(plot_left + 1, tick_y), (plot_left + 4, tick_y)], fill=ink, width=1)
+        baseline = tick_y + (ascent - descent) / 2
+        _single(ctx, labels[i], style, lang, x0, baseline, label_width - size * 0.3, "end")
+    step = (x1 - plot_left - 12) / count
+    if kind == 0 and ctx.chance(0.5):
+        names = [sampler.word(rng)[:8] for _ in range(count)]
+    else:
+        start = int(ctx.pick((0, 0, 1, 1990, 2000, 2010)))
+        stride = int(ctx.pick((1, 1, 2, 5, 10)))
+        names = [str(start + i * stride) for i in range(count)]
+    every = max(1, int(math.ceil(max(ts.text_width(n, style, spec) for n in names) * 1.3 / max(step, 1))))
+    baseline = plot_bottom + size * 0.3 + ascent
+    for i in range(0, count, every):
+        center = plot_left + 8 + (i + 0.35) * step
+        _single(ctx, names[i], style, lang, center - step * every / 2, baseline, step * every, "center")
+    _single(ctx, x_title, style, lang, plot_left, baseline + line + size * 0.3, x1 - plot_left, "center")
+    return plot_left, plot_bottom
 
 
 # ------------------------------------------------------------------------------------------------------ tables
@@ -617,6 +678,79 @@ def draw_table(
     return row_y[-1]
 
 
+def _emphasis(ctx: PageContext, text: str, style: TextStyle, spec: LanguageSpec, rate: float) -> list[TextStyle] | None:
+    """Choose emphasised spans of a paragraph: per word of ``text.split()``, its style (mostly ``style``).
+
+    A span of 1–4 words starts at a word with probability ``rate`` and is set in the italic (three times in four)
+    or bold face of the body's family; a word the emphasis face cannot draw stays upright. Returns None when the
+    family has no such face or nothing was emphasised.
+    """
+    words = text.split()
+    catalogue = ctx.typesetter.catalogue
+    styles = [style] * len(words)
+    emphasised = False
+    i = 0
+    while i < len(words):
+        if ctx.rng.random() >= rate:
+            i += 1
+            continue
+        italic = ctx.chance(0.75)
+        face = catalogue.variant(style.face, bold=not italic or style.face.bold, italic=italic or style.face.italic)
+        length = int(ctx.rng.choice([1, 1, 1, 2, 2, 3, 4]))
+        if face is not None and face != style.face:
+            emphasis = TextStyle(face, style.size, style.color)
+            for j in range(i, min(len(words), i + length)):
+                if catalogue.covers(face, words[j]):
+                    styles[j] = emphasis
+                    emphasised = True
+        i += length
+    return styles if emphasised else None
+
+
+def _references(
+    ctx: PageContext,
+    language: str,
+    x: float,
+    y: float,
+    width: float,
+    y_end: float,
+    body_size: int,
+    numbered: bool,
+    section: int,
+) -> tuple[float | None, int]:
+    """Draw a reference list: a heading, then entries ``[1] A. Author, B. Author. Title. In Proc. ..., 2019.``
+    with hanging labels (``[n]`` or ``n.``), as many as fit.
+
+    Returns (bottom y or None if not even the heading and one entry fit, number of the next entry).
+    """
+    ts = ctx.typesetter
+    spec = ctx.spec(language)
+    sampler = ctx.sampler(language)
+    size = body_size * ctx.uniform(1.1, 1.4)
+    style = ctx.style(language, "heading", size)
+    title = sampler.term(ctx.rng, "references")
+    if numbered:
+        title = f"{section}. {title}" if ctx.chance(0.5) else f"{section} {title}"
+    title = ts.fit(title, style, spec)
+    plan = ts.plan(title, style, spec, width, leading=1.2) if title else None
+    entry_style = ctx.style(language, "body", max(7, body_size * ctx.uniform(0.8, 0.95)))
+    if plan is None or plan.height() + entry_style.size * 4 > y_end - y:
+        return None, 1
+    y = _flow_plan(ctx, plan, x, y, "start") + size * 0.5
+    bracketed = ctx.chance(0.75)
+    number = 1
+    for _ in range(int(ctx.rng.integers(3, 16))):
+        label = f"[{number}]" if bracketed else f"{number}."
+        bottom = _list_item(
+            ctx, label, sampler.reference_entry(ctx.rng), entry_style, language, x, y, width, 1.15, y_end - y
+        )
+        if bottom is None:
+            break
+        y = bottom + entry_style.size * ctx.uniform(0.15, 0.5)
+        number += 1
+    return y, number
+
+
 # ----------------------------------------------------------------------------------------------------- layouts
 def article(ctx: PageContext) -> None:
     """A book or journal page: optional running header, title, byline, 1–3 columns of paragraphs, headings,
@@ -702,6 +836,14 @@ def _flow(
     column, y = 0, y_start
     section = int(rng.integers(1, 9))
     numbered = ctx.chance(0.4)
+    # Papers emphasise words in italic or bold, hyphenate at line ends and end with a numbered reference list.
+    emphasis_rate = 0.0 if ctx.chance(0.3) else ctx.uniform(0.01, 0.05)
+    hyphen_prob = ctx.uniform(0.3, 0.9) if ctx.chance(0.5) else 0.0
+    references_at = int(rng.integers(2, 14)) if ctx.chance(0.3) else -1
+    ctx.params.update(
+        {"emphasis_rate": round(emphasis_rate, 4), "hyphen_prob": round(hyphen_prob, 3), "references": references_at}
+    )
+    reference_number = 1
     blocks = 0
     while column < len(col_x) and blocks < 400:
         blocks += 1
@@ -713,12 +855,22 @@ def _flow(
         kind = ctx.pick(("paragraph",) * 13 + ("heading",) * 3 + ("list",) * 2 + ("figure", "table"))
         if blocks == 1 and ctx.chance(0.4):
             kind = "heading"
-        if kind == "heading":
+        if blocks >= references_at >= 0 and spec.script in ("latin", "cyrillic") and reference_number == 1:
+            kind = "references"
+        if kind == "references":
+            bottom, reference_number = _references(ctx, lang, x, y, col_width, y_end, body_size, numbered, section)
+            if bottom is None:
+                column, y = column + 1, y_start
+                continue
+            y = bottom + body_size
+        elif kind == "heading":
             size = body_size * ctx.uniform(1.1, 1.5)
             style = ctx.style(lang, "heading", size)
             text = sampler.heading(rng, 1, 6)
             if numbered:
-                text = f"{section}. {text}" if ctx.chance(0.6) else f"{section}.{int(rng.integers(1, 6))} {text}"
+                depth = int(rng.choice([1, 1, 2, 2, 3]))
+                number = ".".join([str(section)] + [str(int(v)) for v in rng.integers(1, 6, size=depth - 1)])
+                text = f"{number}. {text}" if depth == 1 and ctx.chance(0.6) else f"{number} {text}"
                 section += 1
             text = ts.fit(text, style, spec)
             if not text:
@@ -786,7 +938,18 @@ def _flow(
             if not text:
                 continue
             indent = body_size * ctx.uniform(1.0, 3.0) if indent_first else 0.0
-            plan = ts.plan(text, style, spec, col_width, leading=leading, indent=indent)
+            word_styles = _emphasis(ctx, text, style, spec, emphasis_rate) if emphasis_rate else None
+            plan = ts.plan(
+                text,
+                style,
+                spec,
+                col_width,
+                leading=leading,
+                indent=indent,
+                word_styles=word_styles,
+                hyphenate=rng if hyphen_prob and spec.spaced else None,
+                hyphen_prob=hyphen_prob,
+            )
             align = "justify" if justify else "start"
             while plan.lines:
                 fit = plan.lines_fitting(y_end - y)

@@ -16,10 +16,17 @@ HarfBuzz advances). Justified lines and lines with right-to-left words are drawn
 word-level bidirectional ordering (a simplification of the Unicode algorithm that is exact when each word has one
 direction): labels stay in logical order. Chinese and Japanese lines are drawn with one call and cut into words at
 spaces and after punctuation, their positions measured on the drawn line's prefixes.
+
+**Emphasis and hyphenation.** A paragraph may give some words their own style (italic or bold of the same family,
+:attr:`PlannedLine.styles`); such lines are drawn word by word, each word boxed with its own style's advance and
+line box. Line breaking may hyphenate a word that overflows the line (:meth:`Typesetter.plan` with ``hyphenate``):
+the line ends with the word's head and a hyphen, labelled as drawn (``hyphen-``), and the next line starts with the
+rest (``ation``); a hyphenated compound breaks after one of its own hyphens (``state-of-`` / ``the-art``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +43,9 @@ _NO_LINE_START = set("，。、；：？！」』）》〉】,.;:?!)%・ー")
 # Characters after which a Chinese/Japanese word (detector unit) ends.
 _UNIT_BREAK_AFTER = set("，。、；：？！」』）》〉】,;:?!")
 _UNIT_BREAK_BEFORE = set("「『（《〈【")
+# A word that may be hyphenated at a line end: letters, then at most two closing punctuation marks.
+_HYPHENATABLE = re.compile(r"^([^\W\d_]+(?:-[^\W\d_]+)*)([.,;:!?)”’]{0,2})$")
+_VOWELS = set("aeiouyàáâäèéêëìíîïòóôöùúûüæœаеёиоуыэюя")
 
 
 @dataclass(frozen=True)
@@ -56,12 +66,14 @@ class PlannedLine:
         widths: advance width of each entry of ``words``.
         width: advance width of the whole line with single spaces.
         last: whether this is the paragraph's last line (never justified).
+        styles: the style of each word where some words are emphasised, else None (all in the plan's style).
     """
 
     words: list[str]
     widths: list[float]
     width: float
     last: bool = False
+    styles: list[TextStyle] | None = None
 
 
 @dataclass
@@ -246,15 +258,24 @@ class Typesetter:
         *,
         leading: float = 1.25,
         indent: float = 0.0,
+        word_styles: list[TextStyle] | None = None,
+        hyphenate: np.random.Generator | None = None,
+        hyphen_prob: float = 0.0,
     ) -> Plan:
         """Break ``text`` into lines of at most ``width`` pixels (the first line ``indent`` narrower).
 
         The text must already fit the face (:meth:`fit`). A word wider than a line is cut into pieces that fit.
+
+        Args:
+            word_styles: for spaced scripts, one style per word of ``text.split()`` (emphasised words in another
+                face of ``style``'s family; each word must fit its own face).
+            hyphenate: the page's generator, to hyphenate words that overflow a line (spaced scripts only); each
+                overflow is hyphenated with probability ``hyphen_prob`` where a break point fits.
         """
         ascent, descent = self.metrics(style, spec)
         pitch = max(leading * style.size, ascent + descent + 1)
         if spec.spaced:
-            lines = self._break_spaced(text, style, width, indent)
+            lines = self._break_spaced(text, style, width, indent, word_styles, hyphenate, hyphen_prob)
         else:
             lines = self._break_unspaced(text, style, width, indent)
         if lines:
@@ -263,29 +284,94 @@ class Typesetter:
         plan.indent = indent
         return plan
 
-    def _break_spaced(self, text: str, style: TextStyle, width: float, indent: float) -> list[PlannedLine]:
+    def _break_spaced(
+        self,
+        text: str,
+        style: TextStyle,
+        width: float,
+        indent: float,
+        word_styles: list[TextStyle] | None = None,
+        hyphenate: np.random.Generator | None = None,
+        hyphen_prob: float = 0.0,
+    ) -> list[PlannedLine]:
         space = self._length(style, " ")
         lines: list[PlannedLine] = []
         words: list[str] = []
         widths: list[float] = []
+        styles: list[TextStyle] = []
         current = 0.0
-        for word in text.split():
+        split = text.split()
+        if word_styles is not None and len(word_styles) != len(split):
+            raise ValueError(f"word_styles has {len(word_styles)} styles for {len(split)} words")
+        emphasis = word_styles is not None and any(s != style for s in word_styles)
+
+        def close() -> None:
+            lines.append(PlannedLine(words, widths, current, styles=styles if emphasis else None))
+
+        for index, word in enumerate(split):
+            word_style = word_styles[index] if word_styles is not None else style
             direction = "rtl" if word_direction(word) == "R" else "ltr"
-            pieces = [(word, self._length(style, word, direction))]
+            pieces = [(word, self._length(word_style, word, direction))]
             if pieces[0][1] > width:
-                pieces = self._cut(word, style, direction, width)
-            for piece, piece_width in pieces:
+                pieces = self._cut(word, word_style, direction, width)
+            while pieces:
+                piece, piece_width = pieces.pop(0)
                 available = width - (indent if not lines else 0.0)
                 needed = piece_width if not words else current + space + piece_width
                 if words and needed > available:
-                    lines.append(PlannedLine(words, widths, current))
-                    words, widths, needed = [], [], piece_width
+                    room = available - current - space
+                    broken = None
+                    if hyphenate is not None and direction == "ltr" and hyphenate.random() < hyphen_prob:
+                        broken = self._hyphen_break(piece, word_style, room)
+                    if broken is not None:
+                        head, tail = broken
+                        head_width = self._length(word_style, head)
+                        words.append(head)
+                        widths.append(head_width)
+                        styles.append(word_style)
+                        current += space + head_width
+                        pieces.insert(0, (tail, self._length(word_style, tail)))
+                        close()
+                        words, widths, styles, current = [], [], [], 0.0
+                        continue
+                    close()
+                    words, widths, styles, needed = [], [], [], piece_width
                 words.append(piece)
                 widths.append(piece_width)
+                styles.append(word_style)
                 current = needed
         if words:
-            lines.append(PlannedLine(words, widths, current))
+            close()
         return lines
+
+    def _hyphen_break(self, word: str, style: TextStyle, room: float) -> tuple[str, str] | None:
+        """Split ``word`` at a line end: the longest head (ending in a hyphen) whose advance fits in ``room``, and
+        the rest of the word; None where no break point fits.
+
+        Compounds break after one of their hyphens; other words of at least six letters break before a consonant
+        followed by a vowel, leaving at least three letters on each side (a crude but language-neutral rule for
+        Latin and Cyrillic words: ``infor-mation``, ``pro-cess``).
+        """
+        match = _HYPHENATABLE.match(word)
+        if match is None or room <= 0:
+            return None
+        core = match.group(1)
+        if "-" in core:
+            splits = [(word[: i + 1], word[i + 1 :]) for i, c in enumerate(core) if c == "-" and i + 1 < len(core)]
+        else:
+            if len(core) < 6:
+                return None
+            lower = core.lower()
+            cuts = [
+                i
+                for i in range(3, len(core) - 2)
+                if lower[i] not in _VOWELS and lower[i + 1] in _VOWELS and lower[i - 1].isalpha()
+            ]
+            splits = [(word[:i] + "-", word[i:]) for i in cuts]
+        for head, tail in reversed(splits):
+            if self._length(style, head) <= room:
+                return head, tail
+        return None
 
     def _cut(self, word: str, style: TextStyle, direction: str, width: float) -> list[tuple[str, float]]:
         font = self.font(style)
@@ -419,7 +505,8 @@ class Typesetter:
             return start
 
         total = sum(line.widths) + gap * (len(line.words) - 1)
-        one_call = not justify and all(r == "L" for r in resolved)
+        styles = line.styles if line.styles is not None else [style] * len(line.words)
+        one_call = not justify and all(r == "L" for r in resolved) and line.styles is None
         widths = list(line.widths)
         positions = [0.0] * len(line.words)
         if one_call:
@@ -448,15 +535,19 @@ class Typesetter:
         ids = []
         for i, word in enumerate(line.words):
             x0 = positions[i]
+            word_ascent, word_descent = (ascent, descent) if styles[i] == style else self.metrics(styles[i], spec)
             if not one_call:
                 direction = pil_direction("rtl" if resolved[i] == "R" else "ltr")
-                self.draw.text((x0, baseline), word, font=font, fill=style.color, anchor="ls", direction=direction)
+                word_font = font if styles[i] == style else self.font(styles[i])
+                self.draw.text(
+                    (x0, baseline), word, font=word_font, fill=styles[i].color, anchor="ls", direction=direction
+                )
             x1 = x0 + widths[i]
             quad = [
-                [x0, baseline - ascent],
-                [x1, baseline - ascent],
-                [x1, baseline + descent],
-                [x0, baseline + descent],
+                [x0, baseline - word_ascent],
+                [x1, baseline - word_ascent],
+                [x1, baseline + word_descent],
+                [x0, baseline + word_descent],
             ]
             ids.append(self.annotations.add_word(word, np.asarray(quad), spec.code))
         return ids
