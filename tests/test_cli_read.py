@@ -354,3 +354,18 @@ def test_stdout_on_a_full_disk_is_reported_without_a_traceback(model_dir, pages,
     assert main(["read", str(pages), "--model", str(model_dir)]) == 1
     err = capsys.readouterr().err
     assert "textspotter read: error: cannot write to stdout: No space left on device" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_streamed_stdout_equals_the_whole_views_also_for_empty_pages(model_dir, pages, tmp_path, fmt, capsys):
+    from textspotter.export import to_markdown, to_text
+    from textspotter.imageio import ImageOptions
+    from textspotter.pipeline import OCR
+
+    paths = [str(pages / "a.png"), str(_three_page_pdf(pages, tmp_path / "long.pdf"))]
+    # The random tiny model reads nothing: every page is empty, the edge case of the separators.
+    args = ["read", *paths, "--model", str(model_dir), "--dpi", "72", "--batch-size", "2", "--format", fmt]
+    assert main(args) == 0
+    view = {"text": to_text, "markdown": to_markdown}[fmt]
+    docs = OCR(model=str(model_dir), device="cpu", image_options=ImageOptions(dpi=72)).read(paths)
+    assert capsys.readouterr().out == "".join(f"==> {doc.source} <==\n{view(doc)}\n" for doc in docs)

@@ -212,10 +212,10 @@ class _PageStream:
         self.fmt, self.level, self.source, self.file = fmt, level, source, file
         self.header = header  # "==> source <==" before the first page, on stdout
         self.pages = 0
-        self.written = 0
+        self.written = 0  # characters of the format's own text (not the header)
+        self.ended = False
 
     def _emit(self, text: str) -> None:
-        self.written += len(text)
         if self.file is not None:
             self.file.write(text)
         else:
@@ -224,16 +224,25 @@ class _PageStream:
     def page(self, page: Any) -> None:
         before, after = _STREAMED[self.fmt]
         text = (before if self.pages else "") + _page_piece(page, self.fmt, self.source, self.level) + after
+        self.written += len(text)
         if self.header and not self.pages:
             text = f"==> {self.source} <==\n" + text
         self.pages += 1
         self._emit(text)
 
-    def finish(self) -> None:
+    def end(self) -> None:
+        """Write the end of the output (once)."""
+        if self.ended:
+            return
+        self.ended = True
         if self.fmt == "text" or (self.fmt == "markdown" and self.written):
             self._emit("\n")
         if self.fmt == "markdown":
             self._emit("\n")
+
+    def finish(self) -> None:
+        """End the output and give the file its final name."""
+        self.end()
         if self.file is not None:
             self.file.commit()
 
@@ -345,6 +354,11 @@ def run(args: argparse.Namespace) -> int:
             return streams[position]
 
         def on_page(position: int, page: Any) -> None:
+            # The pages of a batch can start the next input before the Document of the previous one is yielded;
+            # that input is complete then (inputs are decoded in order), so its end goes out first, on stdout.
+            for earlier, stream in streams.items():
+                if earlier < position:
+                    stream.end()
             stream = open_stream(position)
             had_error = stream.file is not None and stream.file.error is not None
             stream.page(page)
