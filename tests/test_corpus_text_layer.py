@@ -135,3 +135,24 @@ def test_inferred_line_breaks_inside_a_word_are_ignored():
     glyphs = [glyph("T", 0), inferred, glyph("h", 5), glyph("i", 10), glyph("s", 15), inferred, glyph("n", 0, 20)]
     words = group_words(glyphs)
     assert [(w.text, w.new_line) for w in words] == [("This", True), ("n", True)]
+
+
+def test_an_inherited_media_box_places_the_words(tmp_path):
+    # pypdfium2's get_cropbox() answers a default letter page when the box is inherited from the page tree.
+    pdf = write_pdf(tmp_path / "a4.pdf", [[TextRun(20, 800, 12, "Top")]], size=(595, 842), inherit_box=True)
+    text, words = read_words(pdf, 1.0)
+    assert (text.width, text.height) == (595, 842)
+    quad = words[0].quad
+    assert quad[0, 1] < 842 - 800 < quad[2, 1]  # the baseline 800 pt above the bottom of an A4 page
+
+
+def test_long_cjk_clauses_are_cut_to_the_recognizer_length():
+    def glyph(text, x):
+        quad = np.array([[x, 0], [x + 10, 0], [x + 10, 10], [x, 10]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=10.0)
+
+    clause = "日本語" * 25  # 75 characters without punctuation
+    words = group_words([glyph(c, 10 * i) for i, c in enumerate(clause)])
+    assert "".join(w.text for w in words) == clause
+    assert [len(w.text) for w in words] == [25, 25, 25]
+    assert words[1].quad[0, 0] == 250  # each piece's box starts at its first glyph

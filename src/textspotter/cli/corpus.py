@@ -83,12 +83,13 @@ def run(args: argparse.Namespace) -> int:
         )
         from tqdm import tqdm
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         with tqdm(desc="corpus", unit="page", dynamic_ncols=True) as bar:
             report = build_corpus(
                 documents, args.out, options, seed=args.seed, workers=args.workers, progress=bar.update
             )
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start  # this process only: meaningful with --workers 1
         pages = sum(entry["counts"].get("pages", 0) for entry in report.values())
         kept = sum(entry["counts"].get("pages_kept", 0) for entry in report.values())
         print(
@@ -96,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
             f"({kept / max(elapsed, 1e-9):.2f} kept pages/s with {args.workers} worker(s)); "
             f"report: {args.out}/report.md"
         )
+        if args.workers == 1:
+            print(f"CPU time {cpu:.1f} s: {kept / max(cpu, 1e-9):.2f} kept pages per CPU-second")
         if args.preview:
             from pathlib import Path
 

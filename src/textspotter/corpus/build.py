@@ -217,19 +217,28 @@ def build_page(
         dpi = int(dpi * math.sqrt(options.max_pixels / area))
     scale = dpi / 72.0
     counts: Counter = Counter()
-    image = np.asarray(page.render(scale=scale, may_draw_forms=False).to_numpy())
-    image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    # rev_byteorder: pdfium writes RGB directly (no conversion from its native BGR).
+    image = np.asarray(page.render(scale=scale, may_draw_forms=False, rev_byteorder=True).to_numpy())
+    if image.shape[2] == 4:
+        image = np.ascontiguousarray(image[:, :, :3])
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     text, words = _scaled(page_text, page_words, scale)
     words, duplicates = check_words(words, text, suspect, options.trust)
     counts["duplicates_removed"] += duplicates
     trusted = [i for i, w in enumerate(words) if not w.ignore_reasons]
-    for i, ink in zip(trusted, ink_fractions(image, [words[i].quad for i in trusted])):
-        if ink < options.trust.min_ink:
-            words[i].ignore_reasons.append("no_ink")
-    kept_ink = [float(v) for v in ink_fractions(image, [w.quad for w in words if not w.ignore_reasons])]
+    kept_ink = []
+    if trusted:
+        for i, ink in zip(trusted, ink_fractions(gray, np.stack([words[i].quad for i in trusted]))):
+            if ink < options.trust.min_ink:
+                words[i].ignore_reasons.append("no_ink")
+            else:
+                kept_ink.append(float(ink))
     images = [box for _, box in text.images if min(box[2] - box[0], box[3] - box[1]) >= options.trust.min_image_side]
-    boxes = [np.concatenate([w.quad.min(0), w.quad.max(0)]) for w in words] + images
-    uncovered = uncovered_ink(image, boxes)
+    boxes = []
+    if words:
+        quads = np.stack([w.quad for w in words])
+        boxes = list(np.concatenate([quads.min(1), quads.max(1)], axis=1))
+    uncovered = uncovered_ink(gray, boxes + images)
     counts["words"] += len(words)
     for word in words:
         for reason in word.ignore_reasons:

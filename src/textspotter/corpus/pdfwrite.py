@@ -78,6 +78,7 @@ def write_pdf(
     *,
     size: tuple[float, float] = (300.0, 200.0),
     rotate: int = 0,
+    inherit_box: bool = False,
 ) -> Path:
     """Write a PDF of text pages and return its path.
 
@@ -86,6 +87,7 @@ def write_pdf(
         pages: the text runs of each page.
         size: page width and height in points.
         rotate: the pages' ``/Rotate`` (0, 90, 180, 270: how viewers turn the page clockwise).
+        inherit_box: put the ``/MediaBox`` on the page tree instead of each page (pages inherit it).
 
     Raises:
         ValueError: for an unknown font or rotation.
@@ -102,14 +104,16 @@ def write_pdf(
     for i, runs in enumerate(pages):
         page_id, content_id = 3 + 2 * i, 4 + 2 * i
         kids.append(f"{page_id} 0 R")
+        box = "" if inherit_box else f"/MediaBox [0 0 {size[0]:g} {size[1]:g}] "
         objects[page_id] = (
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]:g} {size[1]:g}] /Rotate {rotate} "
+            f"<< /Type /Page /Parent 2 0 R {box}/Rotate {rotate} "
             f"/Contents {content_id} 0 R /Resources << /Font << {fonts} >> >> >>"
         ).encode()
         stream = "\n".join(run.operators() for run in runs).encode("latin-1")
         objects[content_id] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
     objects[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
-    objects[2] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {count} >>".encode()
+    inherited = f"/MediaBox [0 0 {size[0]:g} {size[1]:g}] " if inherit_box else ""
+    objects[2] = f"<< /Type /Pages {inherited}/Kids [{' '.join(kids)}] /Count {count} >>".encode()
     for name, number in font_ids.items():
         widths = " ".join(["500"] * 95)
         objects[number] = _FONTS[name].format(cmap=cmap_id, widths=widths, descriptor=descriptor_id).encode()

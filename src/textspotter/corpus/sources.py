@@ -271,6 +271,9 @@ def print_html(source: Path, target: Path, style: dict[str, object], *, timeout:
             "--no-sandbox",
             "--disable-gpu",
             "--no-pdf-header-footer",
+            # No network here: fail every host name at once instead of waiting for fonts or scripts online.
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--no-first-run",
             f"--user-data-dir={tmp}/profile",
             f"--print-to-pdf={target}",
             copy.as_uri(),

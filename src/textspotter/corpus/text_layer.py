@@ -16,7 +16,7 @@ image, repairing what real documents break in a naive reading:
 * **Vertical CJK.** Glyphs stacked top to bottom with the same centre column form vertical words (vertex 0 at the
   top right, vertex 0 → 1 running down the column, as the generator writes them).
 * **CJK words.** Runs of Chinese or Japanese characters are cut into the generator's detector words
-  (:func:`textspotter.synth.render.unspaced_units`).
+  (:func:`textspotter.synth.render.unspaced_units`), clauses longer than :data:`MAX_CJK_UNIT` into equal pieces.
 
 Quads are ``(4, 2)`` float64 (x, y) in pixels of the rendered page (top-left corner at (0, 0)), clockwise from the
 top-left vertex of the text as written. Nothing here decides what can be trusted: every glyph keeps the facts the
@@ -41,6 +41,7 @@ _HYPHEN_MARKERS = {"\u0002", "\ufffe"}
 _SOFT_HYPHEN = "\u00ad"
 _LIGATURES = {chr(c) for c in range(0xFB00, 0xFB07)}
 _NO_QUAD = np.zeros((4, 2))
+MAX_CJK_UNIT = 31  # longest Chinese/Japanese word cut from a run (the recognizer's length)
 
 
 @dataclass
@@ -122,7 +123,8 @@ class _PageMapping:
     """PDF user space (y up, crop box) → image pixels (y down, page rotation applied), as pypdfium2 renders."""
 
     def __init__(self, page, scale: float) -> None:  # noqa: ANN001 - pypdfium2.PdfPage
-        self.left, self.bottom, right, self.top = page.get_cropbox()
+        # get_bbox is the effective crop box; get_cropbox falls back to a default when the box is inherited.
+        self.left, self.bottom, right, self.top = page.get_bbox()
         self.scale = scale
         self.width = (right - self.left) * scale
         self.height = (self.top - self.bottom) * scale
@@ -227,7 +229,7 @@ def extract_glyphs(page, scale: float) -> PageText:  # noqa: ANN001 - pypdfium2.
         raw_page = textpage.raw
         count = pdfium_c.FPDFText_CountChars(raw_page)
         orders = _object_orders(page) if count > 0 else {}
-        objects: dict[int, tuple[str, int, int, tuple[int, int, int, int]]] = {}
+        objects: dict[int, tuple] = {}
         rect = pdfium_c.FS_RECTF()
         red, green, blue, alpha = (ctypes.c_uint() for _ in range(4))
         name_buffer = ctypes.create_string_buffer(256)
@@ -244,22 +246,10 @@ def extract_glyphs(page, scale: float) -> PageText:  # noqa: ANN001 - pypdfium2.
                 continue
             pdfium_c.FPDFText_GetLooseCharBox(raw_page, i, rect)
             box = (rect.left, rect.bottom, rect.right, rect.top)
-            angle = float(pdfium_c.FPDFText_GetCharAngle(raw_page, i))
-            if angle < 0:
-                angle = 0.0  # -1 is pdfium's error value
-            if min(abs(angle), abs(angle - 2 * math.pi), abs(angle - math.pi)) < 1e-3:
-                left, bottom, right, top = box
-                if abs(angle - math.pi) < 1e-3:  # upside down: the written top-left is the box's bottom-right
-                    corners = [[right, bottom], [left, bottom], [left, top], [right, top]]
-                else:
-                    corners = [[left, top], [right, top], [right, bottom], [left, bottom]]
-            else:
-                size = float(pdfium_c.FPDFText_GetFontSize(raw_page, i))
-                corners = _rotated_rect(box, angle, size).tolist()
             handle = pdfium_c.FPDFText_GetTextObject(raw_page, i)
             key = addressof(handle.contents) if handle else 0
             if key not in objects:
-                # Font, render mode and fill colour belong to the text object: ask once per object.
+                # Font, render mode, fill colour and angle belong to the text object (one text matrix): ask once.
                 font, mode = "", -1
                 if handle:
                     mode = int(pdfium_c.FPDFTextObj_GetTextRenderMode(handle))
@@ -269,8 +259,24 @@ def extract_glyphs(page, scale: float) -> PageText:  # noqa: ANN001 - pypdfium2.
                 fill = (0, 0, 0, 255)
                 if pdfium_c.FPDFText_GetFillColor(raw_page, i, red, green, blue, alpha):
                     fill = (red.value, green.value, blue.value, alpha.value)
-                objects[key] = (font, mode, orders.get(key, -1), fill)
-            font, mode, order, fill = objects[key]
+                angle = float(pdfium_c.FPDFText_GetCharAngle(raw_page, i))
+                angle = max(angle, 0.0)  # -1 is pdfium's error value
+                size = float(pdfium_c.FPDFText_GetFontSize(raw_page, i))
+                upright = min(abs(angle), abs(angle - 2 * math.pi), abs(angle - math.pi)) < 1e-3
+                objects[key] = (font, mode, orders.get(key, -1), fill, angle, size, upright)
+            font, mode, order, fill, angle, size, upright = objects[key]
+            if not key:  # no text object to share the angle with: ask for this glyph
+                angle = max(float(pdfium_c.FPDFText_GetCharAngle(raw_page, i)), 0.0)
+                size = float(pdfium_c.FPDFText_GetFontSize(raw_page, i))
+                upright = min(abs(angle), abs(angle - 2 * math.pi), abs(angle - math.pi)) < 1e-3
+            if upright:
+                left, bottom, right, top = box
+                if abs(angle - math.pi) < 1e-3:  # upside down: the written top-left is the box's bottom-right
+                    corners = [[right, bottom], [left, bottom], [left, top], [right, top]]
+                else:
+                    corners = [[left, top], [right, top], [right, bottom], [left, bottom]]
+            else:
+                corners = _rotated_rect(box, angle, size).tolist()
             text = raw
             if raw in _HYPHEN_MARKERS or (raw == "-" or code < 0x20) and pdfium_c.FPDFText_IsHyphen(raw_page, i):
                 text = "-"
@@ -515,7 +521,12 @@ def _finish_word(glyphs: list[Glyph], new_line: bool, vertical: bool) -> list[Wo
     if any(_is_cjk(c) for c in text):
         from textspotter.synth.render import unspaced_units
 
-        spans = unspaced_units(text)
+        spans = []
+        for start, end in unspaced_units(text):
+            # A clause longer than the recognizer reads is cut into equal pieces (CJK has no spaces to cut at).
+            pieces = -(-(end - start) // MAX_CJK_UNIT)
+            bounds = [start + round(k * (end - start) / pieces) for k in range(pieces + 1)]
+            spans += list(zip(bounds[:-1], bounds[1:]))
     else:
         spans = [(0, len(text))]
     out = []

@@ -97,6 +97,8 @@ def glyph_problem(glyph: Glyph) -> str | None:
     if glyph.map_error:
         return "unmapped"
     # The label (not pdfium's raw code): hyphen markers (U+0002, U+FFFE) have already become "-".
+    if glyph.text.isascii() and glyph.text.isprintable():
+        return None
     for char in glyph.text:
         if char == "\ufffd" or unicodedata.category(char) in ("Co", "Cn", "Cs", "Cc"):
             return "unmapped"
@@ -206,26 +208,39 @@ def check_words(
         text whose box overlaps an earlier one's by more than 80 % (IoU): fake bold and overprinting.
     """
     options = options or TrustOptions()
+    if not words:
+        return [], 0
+    quads = np.stack([w.quad for w in words])
+    all_boxes = np.concatenate([quads.min(1), quads.max(1)], axis=1)  # (N, 4) x0 y0 x1 y1
     kept: list[WordCandidate] = []
-    boxes: dict[str, list[np.ndarray]] = {}
+    kept_boxes: list[np.ndarray] = []
+    # Earlier words by (text, grid cell of the box's top-left corner); a duplicate lies in a neighbouring cell.
+    seen: dict[tuple[str, int, int], list[np.ndarray]] = {}
     duplicates = 0
-    for word in words:
-        box = _box(word.quad)
-        if any(_iou(box, other) > 0.8 for other in boxes.get(word.text, [])):
+    for word, box in zip(words, all_boxes):
+        cell = max(float(box[3] - box[1]), 1.0)
+        gx, gy = int(box[0] // cell), int(box[1] // cell)
+        neighbours = (
+            other
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            for other in seen.get((word.text, gx + dx, gy + dy), ())
+        )
+        if any(_iou(box, other) > 0.8 for other in neighbours):
             duplicates += 1
             continue
-        boxes.setdefault(word.text, []).append(box)
+        seen.setdefault((word.text, gx, gy), []).append(box)
         kept.append(word)
+        kept_boxes.append(box)
     leaders = _dot_leaders(kept)
     tolerance = 1.0
-    for i, word in enumerate(kept):
+    for i, (word, box) in enumerate(zip(kept, kept_boxes)):
         reasons: list[str] = []
-        problems = {glyph_problem(g) for g in word.glyphs} - {None}
-        if "unmapped" in problems or _CID.search(word.text):
+        problems = {glyph_problem(g) for g in word.glyphs}
+        if "unmapped" in problems or "(cid:" in word.text and _CID.search(word.text):
             reasons.append("unmapped")
         if "invisible" in problems:
             reasons.append("invisible")
-        box = _box(word.quad)
         if (
             box[0] < -tolerance
             or box[1] < -tolerance
@@ -233,18 +248,19 @@ def check_words(
             or box[3] > page.height + tolerance
         ):
             reasons.append("outside")
-        center = box.reshape(2, 2).mean(0)
-        order = min(g.object_order for g in word.glyphs)
-        for image_order, image_box in page.images:
-            if (
-                order >= 0
-                and image_order > order
-                and (image_box[:2] <= center).all()
-                and (center <= image_box[2:]).all()
-            ):
-                reasons.append("covered")
-                break
-        if any(g.font in suspect for g in word.glyphs):
+        if page.images:
+            center = box.reshape(2, 2).mean(0)
+            order = min(g.object_order for g in word.glyphs)
+            for image_order, image_box in page.images:
+                if (
+                    order >= 0
+                    and image_order > order
+                    and (image_box[:2] <= center).all()
+                    and (center <= image_box[2:]).all()
+                ):
+                    reasons.append("covered")
+                    break
+        if suspect and any(g.font in suspect for g in word.glyphs):
             reasons.append("suspect_font")
         if i in leaders:
             reasons.append("dot_leader")
@@ -258,7 +274,7 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
-def ink_fractions(image: np.ndarray, quads: list[np.ndarray], *, contrast: int = 60) -> np.ndarray:
+def ink_fractions(image: np.ndarray, quads: list[np.ndarray] | np.ndarray, *, contrast: int = 60) -> np.ndarray:
     """Share of each box's pixels darker than their local background by ``contrast`` grey levels.
 
     The local background is the brightest grey within about a stroke's reach (a grey dilation over
@@ -266,26 +282,27 @@ def ink_fractions(image: np.ndarray, quads: list[np.ndarray], *, contrast: int =
     surroundings of light text on a dark box; white text on white paper, or a box over nothing, shows none.
 
     Args:
-        image: the clean render ``(H, W, 3)`` uint8 RGB.
-        quads: word quads ``(4, 2)`` in pixels of ``image`` (measured over their axis-aligned boxes).
+        image: the clean render ``(H, W, 3)`` uint8 RGB, or its ``(H, W)`` grey levels.
+        quads: word quads ``(N, 4, 2)`` in pixels of ``image`` (measured over their axis-aligned boxes).
         contrast: grey-level difference that counts as ink.
 
     Returns:
         ``[N]`` float64 in ``0..1``; 0 for boxes outside the image.
     """
+    if len(quads) == 0:
+        return np.zeros(0)
     gray = _gray(image)
     height, width = gray.shape
     size = max(5, min(height, width) // 150) | 1
     background = cv2.dilate(gray, np.ones((size, size), np.uint8))
     ink = (cv2.subtract(background, gray) > contrast).astype(np.uint8)
     integral = cv2.integral(ink)  # (H + 1, W + 1) int32: sums over any box in O(1)
-    if not quads:
-        return np.zeros(0)
-    boxes = np.stack([np.concatenate([q.min(0), q.max(0)]) for q in quads])
-    x0 = np.clip(np.floor(boxes[:, 0]), 0, width).astype(int)
-    y0 = np.clip(np.floor(boxes[:, 1]), 0, height).astype(int)
-    x1 = np.clip(np.ceil(boxes[:, 2]), 0, width).astype(int)
-    y1 = np.clip(np.ceil(boxes[:, 3]), 0, height).astype(int)
+    quads = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)
+    low, high = quads.min(1), quads.max(1)
+    x0 = np.clip(np.floor(low[:, 0]), 0, width).astype(int)
+    y0 = np.clip(np.floor(low[:, 1]), 0, height).astype(int)
+    x1 = np.clip(np.ceil(high[:, 0]), 0, width).astype(int)
+    y1 = np.clip(np.ceil(high[:, 1]), 0, height).astype(int)
     area = (x1 - x0) * (y1 - y0)
     sums = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
     return np.where(area > 0, sums / np.maximum(area, 1), 0.0)
