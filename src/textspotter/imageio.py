@@ -32,12 +32,12 @@ import sys
 import urllib.parse
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 __all__ = ["INPUT_SUFFIXES", "ImageOptions", "PageImage", "ImageError", "load_pages", "iter_pages", "describe_source"]
 
@@ -406,7 +406,7 @@ def _iter_pil(file: str | io.BytesIO, label: str, options: ImageOptions) -> Iter
                     image.seek(index)
                 _check_size(image.width, image.height, label, options, what=f"frame {index}" if frames > 1 else "image")
                 image.load()
-                frame = ImageOps.exif_transpose(image)
+                frame = _upright(image)
             except ImageError:
                 raise
             except _DECODE_ERRORS as exc:
@@ -418,36 +418,69 @@ def _iter_pil(file: str | io.BytesIO, label: str, options: ImageOptions) -> Iter
 def _pil_image_to_rgb(image: Image.Image, label: str, options: ImageOptions) -> np.ndarray:
     _check_size(image.width, image.height, label, options)
     try:
-        image = ImageOps.exif_transpose(image)
+        image.load()
+        image = _upright(image)
     except _DECODE_ERRORS as exc:
         raise ImageError(label, f"cannot read the image ({exc})") from exc
     return _pil_to_rgb(image, label)
 
 
+def _upright(image: Image.Image) -> Image.Image:
+    """Return the loaded image turned by its EXIF orientation; the image itself when it needs no turning.
+
+    (``ImageOps.exif_transpose`` copies the whole image even then.) The image passed in is never modified.
+    """
+    if image.getexif().get(ExifTags.Base.Orientation, 1) not in range(2, 9):
+        return image
+    return ImageOps.exif_transpose(image)
+
+
 def _pil_to_rgb(image: Image.Image, label: str) -> np.ndarray:
-    """Convert a loaded PIL image of any mode to ``[H, W, 3]`` uint8 RGB, compositing alpha onto white."""
+    """Convert a loaded PIL image of any mode to ``[H, W, 3]`` uint8 RGB, compositing alpha onto white.
+
+    Grey and RGB images, the common large ones, are read out of PIL by row chunks without an intermediate copy of
+    the whole page: beyond PIL's own decoded image, they need little more than the result.
+    """
     mode = image.mode
     if mode == "I" or mode.startswith("I;16"):
         # 16-bit grey (PNG, TIFF): full scale is 65535, not 255 as PIL's own convert("L") assumes.
-        # uint32 holds 65535 * 255 + 32767; int64 would need twice the memory of the page for nothing.
-        values = np.clip(np.asarray(image), 0, 65535).astype(np.uint32)
-        grey = ((values * 255 + 32767) // 65535).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+        return _pil_by_rows(image, lambda part: (np.clip(part, 0, 65535).astype(np.uint32) * 255 + 32767) // 65535)
     if mode == "F":
-        values = np.asarray(image, dtype=np.float32)
-        if not np.isfinite(values).all():
-            raise ImageError(label, "floating-point image contains NaN or infinity")
+        high = -math.inf
+        for _, part in _pil_row_chunks(image):
+            if not np.isfinite(part).all():
+                raise ImageError(label, "floating-point image contains NaN or infinity")
+            high = max(high, float(part.max()))
         # Float TIFFs come both as [0, 1] and as [0, 255]; a maximum of at most 1 means the former.
-        scale = 255.0 if values.size and values.max() <= 1.0 else 1.0
-        grey = np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+        scale = np.float32(255.0 if high <= 1.0 else 1.0)
+        return _pil_by_rows(image, lambda part: np.clip(np.rint(part.astype(np.float32) * scale), 0, 255))
     has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
+    if mode in ("L", "RGB") and not has_alpha:
+        return _pil_by_rows(image, lambda part: part)
     try:
         converted = image.convert("RGBA" if has_alpha else "RGB")
     except ValueError as exc:
         raise ImageError(label, f"unsupported image mode {mode!r} ({exc})") from exc
     array = np.array(converted)  # a writeable copy (np.asarray of a PIL image is read-only)
+    del converted
     return _composite_on_white(array) if has_alpha else array
+
+
+def _pil_row_chunks(image: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(first row, [rows, W] or [rows, W, C] array)`` chunks of a PIL image, each about 1 M pixels."""
+    step = _row_step(image.width)
+    for y in range(0, image.height, step):
+        with image.crop((0, y, image.width, min(image.height, y + step))) as part:
+            yield y, np.asarray(part)
+
+
+def _pil_by_rows(image: Image.Image, to_levels: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """A grey or RGB PIL image → ``[H, W, 3]`` uint8, applying ``to_levels`` (values → 0-255) chunk by chunk."""
+    out = np.empty((image.height, image.width, 3), dtype=np.uint8)
+    for y, part in _pil_row_chunks(image):
+        levels = to_levels(part)
+        out[y : y + levels.shape[0]] = levels if levels.ndim == 3 else levels[..., None]
+    return out
 
 
 def _row_step(width: int) -> int:
