@@ -156,3 +156,15 @@ def test_long_cjk_clauses_are_cut_to_the_recognizer_length():
     assert "".join(w.text for w in words) == clause
     assert [len(w.text) for w in words] == [25, 25, 25]
     assert words[1].quad[0, 0] == 250  # each piece's box starts at its first glyph
+
+
+def test_synth_pdf_import_uses_these_labels(tmp_path):
+    from textspotter.synth.pdf import PdfOptions, pdf_pages
+
+    pdf = write_pdf(
+        tmp_path / "doc.pdf", [[TextRun(20, 800, 12, "the de\x01nition")]], size=(595, 842), inherit_box=True
+    )
+    ((image, page),) = list(pdf_pages(pdf, PdfOptions(dpi=72)))
+    assert image.shape[:2] == (842, 595)
+    assert [w.text for w in page.words] == ["the", "definition"]
+    assert page.words[1].quad[0][1] < 842 - 800 < page.words[1].quad[2][1]

@@ -1,20 +1,21 @@
 """Real documents: render PDF pages and take words, lines and paragraphs from their text layer.
 
-Each page is rendered with pypdfium2 at the requested resolution, and its text layer is read character by character
-with each character's *loose* box (pdfium's box from the font's ascent to its descent, the same kind of box the
-generator gives words, see render.py). Then:
+Each page is rendered with pypdfium2 at the requested resolution and labelled from its text layer by
+:mod:`textspotter.corpus.text_layer` (the corpus builder's rules):
 
-* words are runs of characters between whitespace (including the spaces and line breaks pdfium generates), also cut
-  where two characters on a line are further apart than a third of the text height;
+* words are runs of characters between whitespace, also cut where two characters on a line are further apart than
+  a third of the text height; ligatures are expanded and kept in one word, pdfium's line-end hyphen markers read
+  "-", spacing accents join their letter, rotated text gets rotated quads;
 * lines are runs of words on one baseline, cut at line breaks, where the text jumps backwards or to another
   baseline, and at gaps wider than one text height (columns, table cells);
-* paragraphs are runs of lines in reading order whose vertical gap is at most 0.9 times the line height and that
-  overlap horizontally.
+* paragraphs are runs of lines in reading order whose gap is at most 0.9 times the line height and that overlap.
 
-Word quads are the axis-aligned union of their characters' boxes, in pixels of the rendered image (page rotation
-and crop box applied). Text order is the PDF's content order, which is the reading order for most generated PDFs
-but not for every scanned or hand-made one: pages read back from PDFs are "real" layouts, not ground truth of
-reading order. Pages without a text layer give images with no words.
+Words the text layer cannot vouch for (unmapped or invisible glyphs, dot leaders, words over 31 characters, words
+off the page) are marked ``ignore``; ``textspotter corpus build`` adds the document-wide font checks, the ink check
+and page dropping (see docs/corpus.md). Quads are in pixels of the rendered image (page rotation and crop box
+applied). Text order is the PDF's content order, which is the reading order for most generated PDFs but not for
+every scanned or hand-made one: pages read back from PDFs are "real" layouts, not ground truth of reading order.
+Pages without a text layer give images with no words.
 """
 
 from __future__ import annotations
@@ -55,113 +56,21 @@ class PdfOptions:
             raise ValueError(f"image_format must be 'png' or 'jpg', got {self.image_format!r}")
 
 
-@dataclass
-class _Char:
-    text: str
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+def _annotate(page, scale: float, builder: AnnotationBuilder, language: str) -> None:  # noqa: ANN001
+    """Label a page from its text layer with :mod:`textspotter.corpus.text_layer` and mark untrusted words."""
+    from textspotter.corpus.text_layer import extract_glyphs, group_lines, group_words
+    from textspotter.corpus.trust import check_words
 
-
-def _page_chars(page, scale: float) -> list[_Char]:  # noqa: ANN001 - pypdfium2.PdfPage
-    """Characters of a page's text layer with boxes in rendered-image pixels (whitespace has an empty box)."""
-    textpage = page.get_textpage()
-    try:
-        count = textpage.count_chars()
-        if count <= 0:
-            return []
-        text = textpage.get_text_range(0, count)
-        left, bottom, right, top = page.get_cropbox()
-        width_px, height_px = (right - left) * scale, (top - bottom) * scale
-        rotation = page.get_rotation() % 360
-        chars = []
-        for i, ch in enumerate(text[:count]):
-            if ch.isspace():
-                chars.append(_Char(ch, (0.0, 0.0, 0.0, 0.0)))
-                continue
-            x0, y0, x1, y1 = textpage.get_charbox(i, loose=True)
-            # PDF user space has y up from the crop box's bottom; the image has y down from its top.
-            px0, px1 = (x0 - left) * scale, (x1 - left) * scale
-            py0, py1 = (top - y1) * scale, (top - y0) * scale
-            if rotation == 90:
-                px0, py0, px1, py1 = height_px - py1, px0, height_px - py0, px1
-            elif rotation == 180:
-                px0, py0, px1, py1 = width_px - px1, height_px - py1, width_px - px0, height_px - py0
-            elif rotation == 270:
-                px0, py0, px1, py1 = py0, width_px - px1, py1, width_px - px0
-            chars.append(_Char(ch, (px0, py0, px1, py1)))
-        return chars
-    finally:
-        textpage.close()
-
-
-def _words(chars: list[_Char]) -> list[tuple[str, np.ndarray, bool]]:
-    """Group characters into words: ``(text, [x0, y0, x1, y1], starts_new_line)``."""
-    words: list[tuple[str, np.ndarray, bool]] = []
-    text, box, new_line, pending_break = "", None, True, True
-    last = None
-    for ch in chars:
-        if ch.text.isspace():
-            if text:
-                words.append((text, box, new_line))
-                text, box, new_line = "", None, False
-            if ch.text in "\r\n":
-                pending_break = True
-            continue
-        x0, y0, x1, y1 = ch.box
-        if text and last is not None:
-            height = max(last[3] - last[1], y1 - y0, 1e-6)
-            same_baseline = abs(y1 - last[3]) < 0.5 * height
-            gap = x0 - last[2]
-            if not same_baseline or gap < -0.5 * height:
-                words.append((text, box, new_line))
-                text, box, new_line = "", None, True
-            elif gap > 0.33 * height:
-                words.append((text, box, new_line))
-                text, box, new_line = "", None, gap > 1.0 * height
-        if not text:
-            new_line = new_line or pending_break
-            pending_break = False
-            if words and last is not None and not new_line:
-                height = max(last[3] - last[1], 1e-6)
-                jump = abs(y1 - last[3]) >= 0.5 * height or x0 < last[0] - 0.5 * height
-                new_line = jump or x0 - last[2] > 1.0 * height  # a wide gap separates columns or table cells
-        text += ch.text
-        box = (
-            np.array([x0, y0, x1, y1])
-            if box is None
-            else np.array([min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)])
-        )
-        last = (x0, y0, x1, y1)
-    if text:
-        words.append((text, box, new_line))
-    return words
-
-
-def _annotate(chars: list[_Char], builder: AnnotationBuilder, language: str) -> None:
-    lines: list[list[int]] = []
-    boxes: list[np.ndarray] = []
-    for text, box, new_line in _words(chars):
-        quad = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
-        word = builder.add_word(text, quad, language)
-        if new_line or not lines:
-            lines.append([])
-            boxes.append(box.copy())
-        lines[-1].append(word)
-        b = boxes[-1]
-        boxes[-1] = np.array([min(b[0], box[0]), min(b[1], box[1]), max(b[2], box[2]), max(b[3], box[3])])
-    paragraph: list[int | None] = []
-    previous = None
-    for words, box in zip(lines, boxes):
-        line = builder.add_line(words)
-        if previous is not None:
-            height = previous[3] - previous[1]
-            gap = box[1] - previous[3]
-            overlap = min(box[2], previous[2]) - max(box[0], previous[0])
-            if gap > 0.9 * height or gap < -0.5 * height or overlap <= 0:
-                builder.add_paragraph(paragraph)
-                paragraph = []
-        paragraph.append(line)
-        previous = box
-    builder.add_paragraph(paragraph)
+    text = extract_glyphs(page, scale)
+    words, _ = check_words(group_words(text.glyphs), text, {})
+    ids = []
+    for word in words:
+        ids.append(builder.add_word(word.text, word.quad, language))
+        builder.ignore[ids[-1]] = bool(word.ignore_reasons)
+    lines, paragraphs = group_lines(words)
+    line_ids = [builder.add_line([ids[w] for w in line]) for line in lines]
+    for paragraph in paragraphs:
+        builder.add_paragraph([line_ids[li] for li in paragraph])
 
 
 def pdf_pages(
@@ -199,7 +108,7 @@ def pdf_pages(
                 bitmap = page.render(scale=scale)
                 image = np.array(bitmap.to_pil().convert("RGB"))
                 builder = AnnotationBuilder()
-                _annotate(_page_chars(page, scale), builder, options.language)
+                _annotate(page, scale, builder, options.language)
             finally:
                 page.close()
             page_id = f"{path.stem}-p{number + 1:04d}"
