@@ -13,7 +13,14 @@ from PIL import Image, ImageFont
 
 from textspotter.synth import EffectConfig, SynthConfig, generate_page
 from textspotter.synth.annotate import AnnotationBuilder
-from textspotter.synth.corpus import TECHNICAL_KINDS, TextOptions, TextSampler
+from textspotter.synth.corpus import (
+    SCRIPT_MARKS,
+    TECHNICAL_KINDS,
+    TextOptions,
+    TextSampler,
+    split_scripts,
+    strip_scripts,
+)
 from textspotter.synth.effects import effective_blur, illegible_words
 from textspotter.synth.fonts import FontCatalogue, latin_letters_drawn
 from textspotter.synth.languages import language_spec
@@ -109,6 +116,20 @@ def test_each_technical_kind_is_label_safe(kind):
         TextSampler("en").technical(np.random.default_rng(0), "poem")
 
 
+def test_scripted_math_only_where_asked_and_label_safe():
+    sampler = TextSampler("en")
+    rng = np.random.default_rng(6)
+    plain = " ".join(sampler.paragraph(rng) for _ in range(100))
+    assert not set(plain) & set(SCRIPT_MARKS)
+    scripted = [w for _ in range(100) for w in sampler.paragraph(rng, scripts=True).split() if SCRIPT_MARKS[2] in w]
+    assert len(scripted) > 20
+    for word in scripted:
+        runs = split_scripts(word)
+        assert any(level for _text, level in runs) and "".join(t for t, _level in runs) == strip_scripts(word)
+        assert sampler.spec.allows(strip_scripts(word)), word
+    assert split_scripts("x\ue0a2i\ue0a3\ue0a12\ue0a3") == [("x", 0), ("i", -1), ("2", 1)]
+
+
 def test_technical_text_only_in_latin_and_cyrillic_languages():
     rng = np.random.default_rng(3)
     text = " ".join(TextSampler("ja").paragraph(rng) for _ in range(20))
@@ -192,6 +213,32 @@ def test_emphasised_words_use_their_own_face_and_boxes(catalogue):
     assert min(_ink_shares(np.asarray(image), builder.quads)) > 0.05
     with pytest.raises(ValueError, match="word_styles"):
         typesetter.plan(text, base, spec, 960, word_styles=styles[:3])
+
+
+def test_sub_and_superscripts_are_drawn_small_and_labelled_plain(catalogue):
+    spec = language_spec("en")
+    image, builder, typesetter = _typesetter(catalogue, 600, 120)
+    face = next(f for f in catalogue.faces_for("en") if f.family == "DejaVu Serif" and f.style == "Book")
+    style = TextStyle(face, 30, (0, 0, 0))
+    sup, sub, end = SCRIPT_MARKS
+    text = f"with α{sub}i{end} and 10{sup}−3{end} here"
+    typesetter.paragraph(text, style, spec, 10, 20, 580)
+    assert builder.texts == ["with", "αi", "and", "10−3", "here"]
+    quads = builder.quads
+    plain_height = quads[0, 3, 1] - quads[0, 0, 1]
+    assert quads[1, 3, 1] > quads[0, 3, 1] and quads[3, 0, 1] < quads[0, 0, 1]  # boxes grown to the scripts
+    assert quads[1, 3, 1] - quads[1, 0, 1] < 1.5 * plain_height
+    small = catalogue.font(face, 21)
+    expected = catalogue.font(face, 30).getlength("10") + small.getlength("−3")
+    assert abs((quads[3, 1, 0] - quads[3, 0, 0]) - expected) < 0.01
+    # All ink lies inside the word boxes (grown by a pixel), the scripts' included.
+    ink = np.asarray(image).min(axis=2) < 160
+    covered = np.zeros(ink.shape, np.uint8)
+    for quad in quads:
+        cv2.fillPoly(covered, [np.round((quad - 0.5) * 16).astype(np.int32)], 1, shift=4)
+    covered = cv2.dilate(covered, np.ones((3, 3), np.uint8))
+    assert not (ink & (covered == 0)).any()
+    assert min(_ink_shares(np.asarray(image), quads)) > 0.05
 
 
 # ------------------------------------------------------------------------------------------------ fonts
@@ -328,6 +375,22 @@ def test_erased_ink_is_illegible_but_faint_ink_is_not():
     noisy = np.clip(noisy, 0, 255).astype(np.uint8)
     noise = {"name": "noise", "sigma": 12.0, "grain": 1, "color": False, "seed": 0}
     assert illegible_words(noisy, quads, record + [noise]).tolist() == [True, False, True]
+
+
+def test_generated_articles_carry_the_new_content_with_plain_labels():
+    config = SynthConfig(layouts=("article",), effects=EffectConfig.none())
+    texts, hyphenated = [], 0
+    for index in range(4):
+        _image, page = generate_page(config, 12, index)
+        words = [w.text for w in page.words]
+        texts += words
+        for line, following in zip(page.lines, page.lines[1:]):
+            hyphenated += page.words[line.words[-1]].text.endswith("-") and len(following.words) > 0
+        assert not any(set(w) & set(SCRIPT_MARKS) for w in words)
+    joined = " ".join(texts)
+    assert re.search(r"\[\d+(?:, ?\d+)*\]|et al\.,", joined)  # citations
+    assert re.search(r"\b[\w.]+@\w", joined) or re.search(r"https://|www\.|doi:|arXiv:", joined)
+    assert hyphenated > 0
 
 
 def test_generated_pages_mark_blurred_words_ignore():

@@ -34,7 +34,47 @@ import numpy as np
 
 from .languages import LanguageSpec, language_spec
 
-__all__ = ["TextOptions", "TextSampler", "ENTITY_KINDS", "TECHNICAL_KINDS"]
+__all__ = [
+    "TextOptions",
+    "TextSampler",
+    "ENTITY_KINDS",
+    "TECHNICAL_KINDS",
+    "SCRIPT_MARKS",
+    "strip_scripts",
+    "split_scripts",
+]
+
+# Sub- and superscript markup inside a word: private-use characters no language allows, so they can never be mistaken
+# for text. ``x<SUP>2<END>`` is x squared, ``α<SUB>i<END>`` is alpha sub i; the label is the text without marks.
+_SUP, _SUB, _END = "\ue0a1", "\ue0a2", "\ue0a3"
+SCRIPT_MARKS = (_SUP, _SUB, _END)
+
+
+def strip_scripts(text: str) -> str:
+    """Return ``text`` without sub/superscript marks: the label of a scripted word (``α_i`` → ``αi``)."""
+    return text.replace(_SUP, "").replace(_SUB, "").replace(_END, "") if _END in text else text
+
+
+def split_scripts(word: str) -> list[tuple[str, int]]:
+    """Split a word into runs ``(text, level)``: level 0 on the baseline, 1 superscript, -1 subscript.
+
+    >>> split_scripts("x\ue0a2i\ue0a3\ue0a12\ue0a3")
+    [('x', 0), ('i', -1), ('2', 1)]
+    """
+    runs: list[tuple[str, int]] = []
+    level, current = 0, ""
+    for char in word:
+        if char in SCRIPT_MARKS:
+            if current:
+                runs.append((current, level))
+            current = ""
+            level = 1 if char == _SUP else -1 if char == _SUB else 0
+        else:
+            current += char
+    if current:
+        runs.append((current, level))
+    return runs
+
 
 ENTITY_KINDS = ("name", "company", "address", "city", "phone", "date", "email", "job", "amount", "id", "number")
 # Kinds of technical tokens in running text, with their relative frequency (see TextSampler.technical).
@@ -555,7 +595,7 @@ class TextSampler:
         """Draw ``count`` plain words (no punctuation, no casing change)."""
         return [self.word(rng) for _ in range(count)]
 
-    def _slot(self, rng: np.random.Generator) -> str:
+    def _slot(self, rng: np.random.Generator, scripts: bool = False) -> str:
         """One word slot of running text: a word, or sometimes a number, entity, Latin word or rare characters."""
         opts = self.options
         u = rng.random()
@@ -566,7 +606,7 @@ class TextSampler:
             return self.entity(rng, "name" if rng.random() < 0.7 else "company")
         u -= opts.entity_prob
         if self._technical and u < opts.technical_prob:
-            return self.technical(rng)
+            return self.technical(rng, scripts=scripts)
         u -= opts.technical_prob if self._technical else 0.0
         if self._latin and u < opts.latin_prob:
             word = self._latin[int(rng.integers(len(self._latin)))]
@@ -581,11 +621,17 @@ class TextSampler:
         return word
 
     # ------------------------------------------------------------------------------------------- sentences
-    def sentence(self, rng: np.random.Generator, min_words: int = 5, max_words: int = 18) -> str:
-        """Draw one sentence: capitalised (where the script has case), with commas, brackets and a full stop."""
+    def sentence(
+        self, rng: np.random.Generator, min_words: int = 5, max_words: int = 18, *, scripts: bool = False
+    ) -> str:
+        """Draw one sentence: capitalised (where the script has case), with commas, brackets and a full stop.
+
+        With ``scripts``, some inline math carries sub- and superscripts in :data:`SCRIPT_MARKS` markup, for the
+        typesetter only (:func:`strip_scripts` gives the label).
+        """
         spec, opts = self.spec, self.options
         count = int(rng.integers(min_words, max_words + 1))
-        slots = [self._slot(rng) for _ in range(count)]
+        slots = [self._slot(rng, scripts) for _ in range(count)]
         if rng.random() < opts.bracket_prob and count >= 4:
             start = int(rng.integers(1, count - 1))
             end = min(count - 1, start + int(rng.integers(0, 3)))
@@ -630,10 +676,12 @@ class TextSampler:
             out += part
         return out
 
-    def paragraph(self, rng: np.random.Generator, min_sentences: int = 2, max_sentences: int = 6) -> str:
-        """Draw a paragraph of running text."""
+    def paragraph(
+        self, rng: np.random.Generator, min_sentences: int = 2, max_sentences: int = 6, *, scripts: bool = False
+    ) -> str:
+        """Draw a paragraph of running text (``scripts``: see :meth:`sentence`)."""
         count = int(rng.integers(min_sentences, max_sentences + 1))
-        sentences = [self.sentence(rng) for _ in range(count)]
+        sentences = [self.sentence(rng, scripts=scripts) for _ in range(count)]
         return (" " if self.spec.spaced else "").join(sentences)
 
     def heading(self, rng: np.random.Generator, min_words: int = 1, max_words: int = 6) -> str:
@@ -778,10 +826,11 @@ class TextSampler:
             return f"{value:.{places}f}".replace(".", ",")  # decimal comma, no thousands separator
         return f"{value:.{places}f}" if value < 1000 else f"{int(value):,}"
 
-    def technical(self, rng: np.random.Generator, kind: str | None = None) -> str:
+    def technical(self, rng: np.random.Generator, kind: str | None = None, *, scripts: bool = False) -> str:
         """Draw a technical token of ``kind`` (one of :data:`TECHNICAL_KINDS`, drawn by weight if None).
 
-        The result may hold spaces (``x = 2`` is three words, as in a PDF's text layer).
+        The result may hold spaces (``x = 2`` is three words, as in a PDF's text layer). With ``scripts``, half of
+        the math tokens have sub- or superscripts (``α_i``, ``10^{-3}``) in :data:`SCRIPT_MARKS` markup.
 
         Raises:
             ValueError: for an unknown kind.
@@ -791,6 +840,8 @@ class TextSampler:
         if kind not in TECHNICAL_KINDS:
             raise ValueError(f"unknown technical kind {kind!r}; choose from {tuple(TECHNICAL_KINDS)}")
         pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+        if kind == "math" and scripts and rng.random() < 0.5:
+            return self._scripted(rng)
         if kind == "math":
             variable = pick(_MATH_VARIABLES + _GREEK)
             style = int(rng.integers(8))
@@ -859,6 +910,27 @@ class TextSampler:
         if kind == "url":
             return self._url(rng)
         return self._kept(rng, self.entity(rng, "phone"))
+
+    def _scripted(self, rng: np.random.Generator) -> str:
+        """A math token with a sub- or superscript, in :data:`SCRIPT_MARKS` markup (``α_i``, ``10^{-3}``, ``x_t^2``)."""
+        pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+        variable = pick(_MATH_VARIABLES + _GREEK)
+        index = pick(("i", "j", "k", "n", "t", "0", "1", "2", "ij", "max", "min", "i,j", "t+1", "k−1"))
+        power = pick(("2", "3", "n", "T", "−1", "k", "*", "(t)", "′"))
+        style = int(rng.integers(6))
+        if style == 0:
+            text = f"{variable}{_SUB}{index}{_END}"
+        elif style == 1:
+            text = f"{variable}{_SUP}{power}{_END}"
+        elif style == 2:
+            text = f"10{_SUP}{pick(('−', '', '−', '+'))}{int(rng.integers(1, 13))}{_END}"
+        elif style == 3:
+            text = f"{variable}{_SUB}{index}{_END}{_SUP}{pick(('2', '3', '(t)', '*'))}{_END}"
+        elif style == 4:
+            text = f"e{_SUP}−{variable}{pick(('', '/2', 't'))}{_END}"
+        else:
+            text = f"{self._value(rng)}×10{_SUP}{pick(('−', ''))}{int(rng.integers(1, 10))}{_END}"
+        return text if self.spec.allows(strip_scripts(text)) else self.word(rng)
 
     def _host(self, rng: np.random.Generator) -> str:
         latin = [w for w in (self.word(rng) for _ in range(3)) if w.isascii() and w.isalpha()] or ["example"]

@@ -934,7 +934,7 @@ def _flow(
             y = bottom + body_size
         else:
             style = ctx.style(lang, "body", body_size)
-            text = ts.fit(sampler.paragraph(rng, 1, 6), style, spec)
+            text = ts.fit(sampler.paragraph(rng, 1, 6, scripts=True), style, spec)
             if not text:
                 continue
             indent = body_size * ctx.uniform(1.0, 3.0) if indent_first else 0.0

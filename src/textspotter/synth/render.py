@@ -22,6 +22,10 @@ spaces and after punctuation, their positions measured on the drawn line's prefi
 line box. Line breaking may hyphenate a word that overflows the line (:meth:`Typesetter.plan` with ``hyphenate``):
 the line ends with the word's head and a hyphen, labelled as drawn (``hyphen-``), and the next line starts with the
 rest (``ation``); a hyphenated compound breaks after one of its own hyphens (``state-of-`` / ``the-art``).
+
+**Sub- and superscripts.** A word in :data:`~textspotter.synth.corpus.SCRIPT_MARKS` markup (inline math such as
+``α_i`` or ``10^{-3}``) is drawn in runs: scripts at 70 % of the size, raised or lowered; its label is its text
+without marks (``αi``, ``10−3``), its box spans its advance and, vertically, the line box grown to cover the scripts.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .annotate import AnnotationBuilder
+from .corpus import SCRIPT_MARKS, split_scripts, strip_scripts
 from .fonts import FontCatalogue, FontFace, pil_direction
 from .languages import LanguageSpec, script_of
 
@@ -46,6 +51,10 @@ _UNIT_BREAK_BEFORE = set("「『（《〈【")
 # A word that may be hyphenated at a line end: letters, then at most two closing punctuation marks.
 _HYPHENATABLE = re.compile(r"^([^\W\d_]+(?:-[^\W\d_]+)*)([.,;:!?)”’]{0,2})$")
 _VOWELS = set("aeiouyàáâäèéêëìíîïòóôöùúûüæœаеёиоуыэюя")
+# Sub- and superscripts: size and baseline shift as fractions of the base size (close to TeX's text-style scripts).
+_SCRIPT_SCALE = 0.7
+_SUP_RISE = 0.38
+_SUB_DROP = 0.18
 
 
 @dataclass(frozen=True)
@@ -241,12 +250,37 @@ class Typesetter:
         """Drop what the face cannot draw: whole words for spaced scripts, characters for Chinese and Japanese."""
         chars = self.catalogue.chars(style.face)
         if spec.spaced:
-            return " ".join(w for w in text.split() if chars.issuperset(w))
+            return " ".join(w for w in text.split() if chars.issuperset(strip_scripts(w)))
         kept = "".join(c for c in text if c in chars or c == " ")
         return " ".join(kept.split())
 
     def _length(self, style: TextStyle, text: str, direction: str = "ltr") -> float:
+        if SCRIPT_MARKS[2] in text:
+            return sum(
+                self.catalogue.advance(style.face, self._run_size(style, level), run, direction)
+                for run, level in split_scripts(text)
+            )
         return self.catalogue.advance(style.face, style.size, text, direction)
+
+    @staticmethod
+    def _run_size(style: TextStyle, level: int) -> int:
+        return style.size if level == 0 else max(6, int(round(style.size * _SCRIPT_SCALE)))
+
+    def _draw_scripted(
+        self, x: float, baseline: float, word: str, style: TextStyle, reference: str
+    ) -> tuple[float, float]:
+        """Draw a word with sub/superscript runs; return the (top, bottom) y extent of its scripts' line boxes."""
+        top, bottom = baseline, baseline
+        for run, level in split_scripts(word):
+            size = self._run_size(style, level)
+            shift = -_SUP_RISE * style.size if level > 0 else _SUB_DROP * style.size if level < 0 else 0.0
+            font = self.catalogue.font(style.face, size)
+            self.draw.text((x, baseline + shift), run, font=font, fill=style.color, anchor="ls")
+            if level:
+                ascent, descent = self.catalogue.line_metrics(style.face, size, reference)
+                top, bottom = min(top, baseline + shift - ascent), max(bottom, baseline + shift + descent)
+            x += self.catalogue.advance(style.face, size, run, "ltr")
+        return top, bottom
 
     # --------------------------------------------------------------------------------------------- layout
     def plan(
@@ -313,7 +347,7 @@ class Typesetter:
             direction = "rtl" if word_direction(word) == "R" else "ltr"
             pieces = [(word, self._length(word_style, word, direction))]
             if pieces[0][1] > width:
-                pieces = self._cut(word, word_style, direction, width)
+                pieces = self._cut(strip_scripts(word), word_style, direction, width)
             while pieces:
                 piece, piece_width = pieces.pop(0)
                 available = width - (indent if not lines else 0.0)
@@ -506,7 +540,8 @@ class Typesetter:
 
         total = sum(line.widths) + gap * (len(line.words) - 1)
         styles = line.styles if line.styles is not None else [style] * len(line.words)
-        one_call = not justify and all(r == "L" for r in resolved) and line.styles is None
+        scripted = [SCRIPT_MARKS[2] in w for w in line.words]
+        one_call = not justify and all(r == "L" for r in resolved) and line.styles is None and not any(scripted)
         widths = list(line.widths)
         positions = [0.0] * len(line.words)
         if one_call:
@@ -536,7 +571,11 @@ class Typesetter:
         for i, word in enumerate(line.words):
             x0 = positions[i]
             word_ascent, word_descent = (ascent, descent) if styles[i] == style else self.metrics(styles[i], spec)
-            if not one_call:
+            if scripted[i]:
+                top, bottom = self._draw_scripted(x0, baseline, word, styles[i], spec.reference)
+                word_ascent, word_descent = max(word_ascent, baseline - top), max(word_descent, bottom - baseline)
+                word = strip_scripts(word)
+            elif not one_call:
                 direction = pil_direction("rtl" if resolved[i] == "R" else "ltr")
                 word_font = font if styles[i] == style else self.font(styles[i])
                 self.draw.text(
