@@ -8,6 +8,13 @@ shows. Results of runs on our machines are in benchmarks/RESULTS.md.
 
     python benchmarks/serve_load.py --model tiny-test --clients 8 --duration 20 --rounds 3
 
+``--stalled N`` adds N hostile connections for the whole run, half of them sending half their request headers and
+half sending their headers and half their body, each reopened as soon as the server drops it; the report then says
+how many the server dropped, how long they lived and how many got 408, next to what the well-behaved clients saw.
+``--header-timeout`` and ``--body-timeout`` are passed to the server it starts.
+
+    python benchmarks/serve_load.py --clients 4 --stalled 200 --header-timeout 2 --body-timeout 4 --duration 10
+
 ``--model`` takes a model folder or a registry name (random weights are then saved to a temporary folder: fine
 for measuring the service, meaningless as OCR). Linux only for the RSS figures (read from /proc).
 """
@@ -26,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +128,55 @@ async def run_round(
     return result
 
 
+_HALF_HEADERS = b"POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Le"
+_HALF_BODY = (
+    b"POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 20000\r\n\r\n"
+    b'{"input": [{"type": "image_url", "url": "data:image/png;base64,' + b"A" * 5000
+)
+
+
+@dataclass
+class StallResult:
+    """What N stalled connections met: how often the server dropped them, after how long, with what answer."""
+
+    opened: int = 0
+    refused: int = 0  # connections the server would not accept (connect failed, or 503 at once)
+    dropped: dict[str, list[float]] = field(default_factory=lambda: {"headers": [], "body": []})
+    answered_408: int = 0
+
+
+async def stall(host: str, port: int, kind: str, result: StallResult, stop: asyncio.Event) -> None:
+    """Keep one connection stalled in its headers or body until ``stop``; reopen it whenever the server drops it."""
+    while not stop.is_set():
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            result.refused += 1
+            await asyncio.sleep(0.1)
+            continue
+        result.opened += 1
+        started = time.monotonic()
+        writer.write(_HALF_HEADERS if kind == "headers" else _HALF_BODY)
+        reading = asyncio.ensure_future(reader.read())  # everything until the server closes
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if reading in done:
+            try:
+                answer = reading.result()
+            except OSError:
+                answer = b""
+            if answer.startswith(b"HTTP/1.1 503"):
+                result.refused += 1
+                await asyncio.sleep(0.1)
+            else:
+                result.dropped[kind].append(time.monotonic() - started)
+                result.answered_408 += answer.startswith(b"HTTP/1.1 408")
+        else:
+            reading.cancel()
+        stopping.cancel()
+        writer.close()
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -137,6 +194,15 @@ async def measure(args: argparse.Namespace, base_url: str, server_pid: int | Non
         for i in range(len(urls))
     ]
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    stop_stalling = asyncio.Event()
+    stalled = StallResult()
+    address = urllib.parse.urlsplit(base_url)
+    stallers = [
+        asyncio.ensure_future(
+            stall(address.hostname, address.port or 80, ("headers", "body")[i % 2], stalled, stop_stalling)
+        )
+        for i in range(args.stalled)
+    ]
     async with httpx.AsyncClient(base_url=base_url, timeout=args.request_timeout, limits=limits) as client:
         rss_loaded = process_tree_rss(server_pid) if server_pid else None
         await run_round(client, "/v1/infer", bodies, clients=args.clients, seconds=args.warmup)
@@ -147,6 +213,8 @@ async def measure(args: argparse.Namespace, base_url: str, server_pid: int | Non
             rounds.append(await run_round(client, "/v1/infer", bodies, clients=args.clients, seconds=args.duration))
             rss.append(process_tree_rss(server_pid) if server_pid else None)
         metadata_after = (await client.get("/v1/metadata")).json()
+    stop_stalling.set()
+    await asyncio.gather(*stallers)
     latencies = [latency for r in rounds for latency in r.latencies]
     seconds = sum(r.seconds for r in rounds)
     errors: dict[str, int] = {}
@@ -170,6 +238,22 @@ async def measure(args: argparse.Namespace, base_url: str, server_pid: int | Non
         "device": metadata_after["device"],
         "model": metadata_after["modelInfo"][0]["shortName"],
         "batching": metadata_after["batching"],
+        "stalled": None
+        if not args.stalled
+        else {
+            "connections": args.stalled,
+            "opened": stalled.opened,
+            "refused": stalled.refused,
+            "answered_408": stalled.answered_408,
+            **{
+                f"dropped_in_{kind}": {
+                    "count": len(times),
+                    "lifetime_p50_s": percentile(times, 50),
+                    "lifetime_max_s": max(times, default=float("nan")),
+                }
+                for kind, times in stalled.dropped.items()
+            },
+        },
     }
 
 
@@ -209,6 +293,9 @@ def start_server(args: argparse.Namespace, model: str, port: int, log_path: Path
     ]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
+    for flag in ("header_timeout", "body_timeout", "max_connections"):
+        if getattr(args, flag) is not None:
+            command += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     log = open(log_path, "wb")  # noqa: SIM115 - the server writes to it until it is stopped
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
@@ -270,6 +357,23 @@ def report(args: argparse.Namespace, command: str, results: dict) -> str:
             "latency p50 / p95 / p99",
             f"{results['latency_p50_ms']:.0f} / {results['latency_p95_ms']:.0f} / {results['latency_p99_ms']:.0f} ms",
         ),
+        *(
+            []
+            if results["stalled"] is None
+            else [
+                (
+                    "stalled connections",
+                    "{connections} kept open (half headers / half body), {opened} opened in all, {refused} refused; "
+                    "dropped by the server: {h[count]} in their headers (lived p50 {h[lifetime_p50_s]:.1f} s, max "
+                    "{h[lifetime_max_s]:.1f} s), {b[count]} in their body (p50 {b[lifetime_p50_s]:.1f} s, max "
+                    "{b[lifetime_max_s]:.1f} s; {answered_408} answered 408)".format(
+                        h=results["stalled"]["dropped_in_headers"],
+                        b=results["stalled"]["dropped_in_body"],
+                        **results["stalled"],
+                    ),
+                )
+            ]
+        ),
         (
             "server RSS (MiB)",
             f"after model load {results['rss_after_load_mib'] or float('nan'):.0f}; after warm-up "
@@ -290,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--batch-timeout-ms", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--stalled", type=int, default=0, help="stalled connections kept open during the run")
+    parser.add_argument("--header-timeout", type=float, help="the started server's --header-timeout")
+    parser.add_argument("--body-timeout", type=float, help="the started server's --body-timeout")
+    parser.add_argument("--max-connections", type=int, help="the started server's --max-connections")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (RSS is read after each)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring")
