@@ -140,7 +140,7 @@ class StallResult:
     """What N stalled connections met: how often the server dropped them, after how long, with what answer."""
 
     opened: int = 0
-    refused: int = 0  # connections the server would not accept (connect failed, or 503 at once)
+    refused: int = 0  # connections the server would not accept (connect failed, 503 at once, or reset)
     dropped: dict[str, list[float]] = field(default_factory=lambda: {"headers": [], "body": []})
     answered_408: int = 0
 
@@ -163,8 +163,8 @@ async def stall(host: str, port: int, kind: str, result: StallResult, stop: asyn
         if reading in done:
             try:
                 answer = reading.result()
-            except OSError:
-                answer = b""
+            except OSError:  # reset: the server closed while our request was still arriving (a refusal, mostly)
+                answer = b"HTTP/1.1 503 (reset)"
             if answer.startswith(b"HTTP/1.1 503"):
                 result.refused += 1
                 await asyncio.sleep(0.1)
