@@ -260,8 +260,6 @@ def test_pages_are_written_as_they_are_read(model_dir, boxes_model, pages, tmp_p
     capsys.readouterr()
     assert main(["read", *common]) == 130
     assert [record["page"] for record in _stdout_json_lines(capsys)] == [0, 1]
-    assert main(["read", *common, "--format", "text", "--out", str(out)]) == 130
-    assert (out / "long.txt.partial").read_text(encoding="utf-8").count("\f") == 1
 
 
 def test_streamed_files_equal_the_whole_document_views(model_dir, boxes_model, pages, tmp_path):
