@@ -350,8 +350,8 @@ def render_square(
     ``F.interpolate(..., size=(side, side), mode="bilinear", align_corners=True)``, but computed as separable
     gathers and linear interpolations of the page itself: the padded square (58 MB of floats for a 200-dpi letter
     page) is never built, and only the ``side`` rows (or columns) needed are converted to float. The page's longer
-    axis is resampled first, so memory beyond the result is at most about four times the uint8 page, whatever its
-    aspect ratio.
+    axis is resampled first, so the float intermediate is at most four times the uint8 page (or, when enlarging, the
+    size of the result), whatever the aspect ratio.
 
     Args:
         image: ``[H, W, 3]`` uint8 RGB page (numpy or tensor).
