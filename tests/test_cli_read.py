@@ -367,3 +367,19 @@ def test_streamed_stdout_equals_the_whole_views_also_for_empty_pages(model_dir, 
     view = {"text": to_text, "markdown": to_markdown}[fmt]
     docs = OCR(model=str(model_dir), device="cpu", image_options=ImageOptions(dpi=72)).read(paths)
     assert capsys.readouterr().out == "".join(f"==> {doc.source} <==\n{view(doc)}\n" for doc in docs)
+
+
+def test_the_folder_check_sees_a_disk_that_is_already_full(tmp_path, monkeypatch):
+    import errno
+
+    import textspotter.cli.outputs as outputs
+
+    assert outputs.check_folder(tmp_path / "new", create=True) is None and list((tmp_path / "new").iterdir()) == []
+
+    def full(handle):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs.os, "fsync", full)
+    problem = outputs.check_folder(tmp_path / "new", create=True)
+    assert problem == f"{tmp_path / 'new'}: cannot write in this folder (No space left on device)"
+    assert list((tmp_path / "new").iterdir()) == []  # the probe is removed either way

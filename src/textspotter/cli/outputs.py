@@ -27,7 +27,7 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def check_folder(folder: Path, *, create: bool) -> str | None:
-    """Check that files can be written into ``folder`` by writing (and removing) a hidden empty file there.
+    """Check that files can be written into ``folder`` by writing (and removing) a hidden one-byte file there.
 
     Writing is the only test that holds everywhere: ``os.access`` says yes to root on a read-only mount, and a full
     disk or a quota only shows when a file is created.
@@ -50,9 +50,16 @@ def check_folder(folder: Path, *, create: bool) -> str | None:
         handle, probe = tempfile.mkstemp(dir=folder, prefix=".textspotter-write-check-")
     except OSError as exc:
         return f"{folder}: cannot write in this folder ({describe_os_error(exc)})"
-    os.close(handle)
-    with contextlib.suppress(OSError):
-        os.unlink(probe)
+    try:
+        # One byte, synced: creating an empty file needs no free block, so only this shows a disk already full.
+        os.write(handle, b"\0")
+        os.fsync(handle)
+    except OSError as exc:
+        return f"{folder}: cannot write in this folder ({describe_os_error(exc)})"
+    finally:
+        os.close(handle)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
     return None
 
 

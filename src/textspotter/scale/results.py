@@ -112,7 +112,7 @@ def _reason(exc: OSError) -> str:
 
 
 def check_output(output: str) -> None:
-    """Check that part files can be written to ``output``: create the folder and write (then remove) a probe.
+    """Check that part files can be written to ``output``: create the folder and write (then remove) a one-byte probe.
 
     Writing is the only test that holds everywhere: permissions do not stop root on a read-only mount, and object
     stores check credentials only on a request. The probe is named ``_write-check-*``, a name readers skip, so a
@@ -128,7 +128,7 @@ def check_output(output: str) -> None:
     probe = posixpath.join(root, f"_write-check-{uuid.uuid4().hex[:8]}")
     try:
         fs.makedirs(root, exist_ok=True)
-        fs.pipe_file(probe, b"")
+        fs.pipe_file(probe, b"\0")  # one byte: an empty file needs no free block, so a full disk would pass
     except OSError as exc:
         raise ValueError(f"{output}: the output folder cannot be written ({_reason(exc)})") from exc
     except Exception as exc:  # noqa: BLE001 - object-store drivers raise their own types (credentials, network)
