@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -106,8 +107,18 @@ class Document:
         return f"{self.key}#{self.converter}" if self.converter else self.key
 
 
-def _run(command: Sequence[str], *, timeout: float, cwd: str | os.PathLike[str] | None = None, env=None):  # noqa: ANN001, ANN202
-    return subprocess.run(list(command), cwd=cwd, env=env, timeout=timeout, capture_output=True, text=True)
+def _run(command: Sequence[str], *, timeout: float, cwd: str | os.PathLike[str] | None = None):  # noqa: ANN202
+    """Run a command; on timeout kill its whole process group (browsers leave helper processes) and re-raise."""
+    process = subprocess.Popen(
+        list(command), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def package_licence(root: str | os.PathLike[str], package: str) -> str:
@@ -234,7 +245,7 @@ def _css(style: dict[str, object]) -> str:
         # Side bars and navigation of documentation sites are screen furniture; print the content.
         ".sphinxsidebar, .related, .navigation, nav, .footer, #searchbox { display: none !important; }\n"
     )
-    if style["columns"] > 1:
+    if style["columns"] > 1 and style.get("short", True):
         css += f"body {{ column-count: {style['columns']}; column-gap: 8mm; }}\n"
     if style["justify"]:
         css += "p { text-align: justify; hyphens: auto; }\n"
@@ -263,7 +274,9 @@ def print_html(source: Path, target: Path, style: dict[str, object], *, timeout:
     if browser is None:
         raise FileNotFoundError("chromium not found: install it with `apt-get install -y chromium`")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ts-chromium-") as tmp:
+    # Chromium paginates a multi-column body very slowly (minutes for a long page): columns for short pages only.
+    style = {**style, "short": source.stat().st_size < 40_000}
+    with tempfile.TemporaryDirectory(prefix="ts-chromium-", ignore_cleanup_errors=True) as tmp:
         copy = _styled_copy(source, style, Path(tmp))
         command = [
             browser,
@@ -297,7 +310,7 @@ def convert_office(sources: Sequence[Path], out_dir: Path, *, timeout: float = 6
     if office is None:
         raise FileNotFoundError("soffice not found: install it with `apt-get install -y libreoffice-writer-nogui`")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ts-soffice-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ts-soffice-", ignore_cleanup_errors=True) as tmp:
         command = [office, f"-env:UserInstallation={Path(tmp).as_uri()}", "--headless", "--norestore"]
         if all(s.suffix.lower() in _HTML_SUFFIXES for s in sources):
             command.append("--infilter=HTML (StarWriter)")  # page layout, not Writer/Web's endless page
