@@ -194,7 +194,8 @@ def test_config_mix_and_the_single_source_form():
         (["data.sources=[{kind: synth}, {kind: manifest, weight: -1, paths: [x]}]"], r"data.sources\[1\].weight"),
         (["data.sources=[{kind: manifest}]"], r"data.sources\[0\]: kind 'manifest' needs paths"),
         (["data.sources=[{kind: synth, windows: 0}]"], r"data.sources\[0\].windows must be >= 1"),
-        (["data.sources=[{kind: synth, paths: [x]}]"], "paths are for kind 'manifest'"),
+        (["data.sources=[{kind: synth, paths: [x]}]"], "paths and languages are for kind 'manifest'"),
+        (["data.sources=[{kind: synth, languages: [ja]}]"], "synth.languages"),
     ],
 )
 def test_config_errors_name_the_source(overrides, message):
@@ -213,5 +214,16 @@ def test_a_bad_manifest_path_is_named(toy_folders, tmp_path):
     # A pattern reads its matches in sorted order, like the folders listed one by one.
     shards = build_sources([SourceSection(kind="manifest", paths=[str(toy_folders[0].parent / "shard-*")])], seed=0)
     assert [p.id for _, p in shards[0].source.entries] == [p.id for _, p in ManifestSource(toy_folders).entries]
+    # A language filter keeps one language of a corpus that mixes several; none left is an error naming it.
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "images").symlink_to(toy_folders[1] / "images")
+    lines = (toy_folders[1] / "manifest.jsonl").read_text().splitlines()
+    lines[1] = lines[1].replace('"language":"en"', '"language":"ja"', 1)
+    (mixed / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    (japanese,) = build_sources([SourceSection(kind="manifest", paths=[str(mixed)], languages=["ja"])], seed=0)
+    assert [p.language for _, p in japanese.source.entries] == ["ja"] and japanese.source.num_pages == 1
+    with pytest.raises(ValueError, match=r"data.sources\[0\]: no pages with language in \['ko'\]"):
+        build_sources([SourceSection(kind="manifest", paths=[str(mixed)], languages=["ko"])], seed=0)
     with pytest.raises(TypeError, match="MixedSource"):
         TrainingStream([ManifestSource([toy_folders[0]])], _builder(), batch_size=2, seed=0)

@@ -16,7 +16,7 @@ expectation (a share that no probabilities can give is a ``ValueError``). The ch
 the composition of every micro-batch is a pure function of ``(seed, c)``. A page loaded (decoded or generated) once
 thus yields ``K`` samples in the same micro-batch, built by the same worker.
 
-**Which page.** Each source numbers its groups in stream order, ``n = 0, 1, 2, ...`` (counted over all earlier
+**Which page.** Each source numbers its pages in stream order, ``n = 0, 1, 2, ...`` (counted over all earlier
 global micro-batches from the same table of draws, cached per 1 024 micro-batches). An on-the-fly synthetic page is
 ``synth.generate_page(config, source_seed, n)``; a manifest page is ``permutation_e[n mod P]`` with ``e = n div P``,
 a new shuffle of the source's ``P`` pages each epoch seeded by ``(seed, e)`` for the first source and
@@ -135,19 +135,25 @@ class ManifestSource:
     Args:
         folders: dataset folders, ``manifest.jsonl`` paths or glob patterns of either (``corpus/en/shard-*``;
             the matches of a pattern in sorted order, so the page order does not depend on the file system).
+        languages: keep only the pages whose ``language`` is one of these (None: every page), e.g. the Japanese
+            pages of a corpus that mixes languages.
 
     Raises:
         FileNotFoundError: naming the path, if a folder, pattern or manifest is missing.
-        ValueError: if the folders hold no page.
+        ValueError: if the folders hold no page (of the languages asked for).
     """
 
-    def __init__(self, folders: Sequence[str | os.PathLike[str]]) -> None:
+    def __init__(self, folders: Sequence[str | os.PathLike[str]], *, languages: Sequence[str] | None = None) -> None:
         self.entries: list[tuple[Path, PageAnnotation]] = []
+        wanted = None if languages is None else set(languages)
         for path in expand_manifest_paths(folders):
             root = path if path.is_dir() else path.parent
-            self.entries.extend((root, page) for page in read_manifest(path))
+            self.entries.extend(
+                (root, page) for page in read_manifest(path) if wanted is None or page.language in wanted
+            )
         if not self.entries:
-            raise ValueError(f"no pages in {list(map(str, folders))}")
+            which = "" if languages is None else f" with language in {sorted(wanted or ())}"
+            raise ValueError(f"no pages{which} in {list(map(str, folders))}")
         self.num_pages: int | None = len(self.entries)
 
     def load(self, index: int) -> tuple[np.ndarray, PageAnnotation]:
@@ -421,6 +427,7 @@ class SourceOptions(Protocol):
     weight: float
     paths: list[str]
     synth: dict[str, Any]
+    languages: list[str]
     windows: int
     seed: int | None
     name: str
@@ -443,7 +450,7 @@ def build_sources(entries: Sequence[SourceOptions], *, seed: int) -> list[MixedS
             if entry.kind == "synth":
                 source: PageSource = SynthSource(entry.synth, seed + index if entry.seed is None else entry.seed)
             elif entry.kind == "manifest":
-                source = ManifestSource(entry.paths)
+                source = ManifestSource(entry.paths, languages=entry.languages or None)
             else:
                 raise ValueError(f"kind must be 'synth' or 'manifest', got {entry.kind!r}")
             out.append(MixedSource(source, weight=entry.weight, windows=entry.windows, name=entry.name))

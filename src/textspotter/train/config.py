@@ -72,6 +72,8 @@ class SourceSection:
         paths: for ``kind: manifest``, dataset folders, ``manifest.jsonl`` files or glob patterns of them
             (``/corpus/en-train/shard-*``; a pattern's matches in sorted order).
         synth: for ``kind: synth``, fields of ``textspotter.synth.SynthConfig`` (``text`` and ``effects`` as mappings).
+        languages: for ``kind: manifest``, keep only pages whose ``language`` is listed (empty: all), e.g. one language
+            of a corpus that mixes several (a synthetic source sets ``synth.languages`` instead).
         windows: training windows cut from each page this source loads (K >= 1): the page is decoded or generated
             once and each window is its own sample, with its own augmentation and position (``data.crop_size``).
         seed: generator seed of a ``synth`` source; None: ``data.seed`` plus the entry's index.
@@ -82,6 +84,7 @@ class SourceSection:
     weight: float = 1.0
     paths: list[str] = field(default_factory=list)
     synth: dict[str, Any] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)
     windows: int = 1
     seed: int | None = None
     name: str = ""
@@ -170,8 +173,8 @@ def _check_source(entry: SourceSection, where: str) -> None:
             raise ValueError(f"{where}: kind 'manifest' needs paths")
         if entry.synth or entry.seed is not None:
             raise ValueError(f"{where}: synth and seed are options of kind 'synth', not 'manifest'")
-    elif entry.paths:
-        raise ValueError(f"{where}: paths are for kind 'manifest', not 'synth'")
+    elif entry.paths or entry.languages:
+        raise ValueError(f"{where}: paths and languages are for kind 'manifest' (a synth source has synth.languages)")
 
 
 @dataclass
