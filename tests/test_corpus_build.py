@@ -168,3 +168,15 @@ def test_overprinted_duplicates_are_removed():
     page = PageText(glyphs=[], images=[], width=100, height=100)
     kept, removed = check_words([word("bold", 0), word("bold", 0.4), word("bold", 30), word("other", 0)], page, {})
     assert [w.text for w in kept] == ["bold", "bold", "other"] and removed == 1
+
+
+def test_cli_builds_from_pdf_files(documents, tmp_path, capsys):
+    from textspotter.cli.main import main
+
+    out = tmp_path / "cli"
+    code = main(["corpus", "build", documents[0].path, "--out", str(out), "--dpi", "72", "72", "--preview", "2"])
+    assert code == 0
+    assert "2 pages checked, 2 kept" in capsys.readouterr().out
+    pages = [p for s in SPLITS if (out / s / "manifest.jsonl").is_file() for p in read_manifest(out / s)]
+    assert [p.source for p in pages] == ["local:good.pdf#1", "local:good.pdf#2"]
+    assert main(["corpus", "build", str(tmp_path / "missing.pdf"), "--out", str(out)]) == 2

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--dpi", type=float, nargs=2, default=(100.0, 300.0), metavar=("LOW", "HIGH"))
     build.add_argument("--clean-share", type=float, default=0.25, help="share of pages without effects")
     build.add_argument("--max-pages", type=int, default=None, help="pages per document at most (drawn)")
-    build.add_argument("--max-documents", type=int, default=None, help="documents at most per package (first)")
+    build.add_argument("--max-documents", type=int, default=None, help="documents at most per package (drawn)")
     build.add_argument("--packages", nargs="+", default=None, help="only documents of these packages")
     build.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
     build.add_argument("--shards", type=int, default=1, help="manifest folders per split (whole documents each)")
@@ -48,13 +48,16 @@ def _limit(documents, packages, max_documents):  # noqa: ANN001, ANN202
         documents = [d for d in documents if d.package in set(packages)]
     if max_documents is None:
         return documents
+    from textspotter.corpus.split import key_hash
+
+    # A reproducible draw per package: the documents with the smallest key hashes (not the first by name).
     counts: dict[str, int] = {}
-    kept = []
-    for document in documents:
+    chosen = set()
+    for document in sorted(documents, key=lambda d: key_hash(d.id)):
         if counts.get(document.package, 0) < max_documents:
             counts[document.package] = counts.get(document.package, 0) + 1
-            kept.append(document)
-    return kept
+            chosen.add(document.id)
+    return [d for d in documents if d.id in chosen]
 
 
 def run(args: argparse.Namespace) -> int:
