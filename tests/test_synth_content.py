@@ -353,12 +353,14 @@ def test_effective_blur_combines_records():
 def test_heavy_blur_makes_small_words_illegible():
     image, quads = _page_with_words()
     blur = [{"name": "blur", "kind": "gaussian", "sigma": 3.0}]
-    flags = illegible_words(image, quads, blur)
-    # 3 px of blur on a 10 px word is illegible, on a 40 px word it is not; the empty box has no ink left.
-    assert flags.tolist() == [True, False, True]
+    # 3 px of blur on a 10 px word is illegible, on a 40 px word it is not; blur alone erases no ink.
+    assert illegible_words(image, quads, blur).tolist() == [True, False, False]
     assert illegible_words(image, quads, []).tolist() == [False, False, False]  # no effect, no judgement
+    # After an effect that can erase ink, the empty box counts as a word whose ink is gone.
+    washed = blur + [{"name": "contrast", "low": 60, "high": 200}]
+    assert illegible_words(image, quads, washed).tolist() == [True, False, True]
     skip = np.array([True, False, False])
-    assert illegible_words(image, quads, blur, skip=skip).tolist() == [False, False, True]
+    assert illegible_words(image, quads, washed, skip=skip).tolist() == [False, False, True]
     with pytest.raises(ValueError, match="quads"):
         illegible_words(image, quads[:, :3], blur)
 
