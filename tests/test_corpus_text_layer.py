@@ -168,3 +168,10 @@ def test_synth_pdf_import_uses_these_labels(tmp_path):
     assert image.shape[:2] == (842, 595)
     assert [w.text for w in page.words] == ["the", "definition"]
     assert page.words[1].quad[0][1] < 842 - 800 < page.words[1].quad[2][1]
+
+
+def test_characters_beyond_the_bmp_are_joined_from_surrogates(tmp_path):
+    pdf = write_pdf(tmp_path / "math.pdf", [[TextRun(20, 150, 12, "let"), TextRun(60, 150, 12, "AB", font="MATH")]])
+    _, words = read_words(pdf)
+    assert [w.text for w in words] == ["let", "\U0001d400\U0001d401"]
+    assert all(len(g.text) == 1 for g in words[1].glyphs)

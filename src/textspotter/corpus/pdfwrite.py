@@ -6,6 +6,7 @@ Fonts available to :class:`TextRun` (none embedded; pdfium draws its built-in su
 * ``F2``: Times-Roman, WinAnsi encoding;
 * ``SYM``: a font named ``CMSY10`` (Computer Modern symbols) in standard encoding: its codes read as ASCII
   letters, the way old TeX documents' ⟨ ⟩ become "h" "i";
+* ``MATH``: Times-Bold whose ``ToUnicode`` map sends A–Z to the mathematical bold capitals (U+1D400 ...);
 * ``PUA``: Courier whose ``ToUnicode`` map sends every code to the private use area (unmapped glyphs).
 
 >>> write_pdf("hello.pdf", [[TextRun(72, 700, 12, "Hello world")]])   # doctest: +SKIP
@@ -27,12 +28,16 @@ _FONTS = {
     "SYM": "<< /Type /Font /Subtype /Type1 /BaseFont /CMSY10 /FirstChar 32 /LastChar 126 /Widths [{widths}] "
     "/FontDescriptor {descriptor} 0 R >>",
     "PUA": "<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding /ToUnicode {cmap} 0 R >>",
+    "MATH": "<< /Type /Font /Subtype /Type1 /BaseFont /Times-Bold /Encoding /WinAnsiEncoding "
+    "/ToUnicode {math_cmap} 0 R >>",
 }
 _CMAP = (
     "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /PUA def "
     "1 begincodespacerange <00> <FF> endcodespacerange 1 beginbfrange <20> <7E> <E020> endbfrange "
     "endcmap CMapName currentdict /CMap defineresource pop end end"
 )
+# A-Z → U+1D400.. (mathematical bold capitals), beyond the BMP: UTF-16 surrogate pairs in the CMap.
+_MATH_CMAP = _CMAP.replace("/PUA", "/MATH").replace("<20> <7E> <E020>", "<41> <5A> <D835DC00>")
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class TextRun:
         x, y: start of the baseline in PDF points (y up from the bottom of the page).
         size: font size in points.
         text: the string (Latin-1 bytes; ``\\x01`` is the ``fi`` ligature in font ``F1``).
-        font: ``F1``, ``F2``, ``SYM`` or ``PUA`` (see the module docstring).
+        font: ``F1``, ``F2``, ``SYM``, ``MATH`` or ``PUA`` (see the module docstring).
         angle: rotation in degrees, counter-clockwise (PDF convention).
         render_mode: PDF text render mode (0 fill, 3 invisible).
         fill: fill colour, RGB 0..1.
@@ -99,6 +104,7 @@ def write_pdf(
     font_ids = {name: 3 + 2 * count + i for i, name in enumerate(_FONTS)}
     cmap_id = 3 + 2 * count + len(_FONTS)
     descriptor_id = cmap_id + 1
+    math_cmap_id = cmap_id + 2
     fonts = " ".join(f"/{name} {number} 0 R" for name, number in font_ids.items())
     kids = []
     for i, runs in enumerate(pages):
@@ -116,13 +122,16 @@ def write_pdf(
     objects[2] = f"<< /Type /Pages {inherited}/Kids [{' '.join(kids)}] /Count {count} >>".encode()
     for name, number in font_ids.items():
         widths = " ".join(["500"] * 95)
-        objects[number] = _FONTS[name].format(cmap=cmap_id, widths=widths, descriptor=descriptor_id).encode()
+        objects[number] = (
+            _FONTS[name].format(cmap=cmap_id, widths=widths, descriptor=descriptor_id, math_cmap=math_cmap_id).encode()
+        )
     objects[descriptor_id] = (
         b"<< /Type /FontDescriptor /FontName /CMSY10 /Flags 4 /FontBBox [0 -250 1000 750] /ItalicAngle 0 "
         b"/Ascent 750 /Descent -250 /CapHeight 700 /StemV 80 >>"
     )
-    cmap = _CMAP.encode()
-    objects[cmap_id] = b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream"
+    for number, text in ((cmap_id, _CMAP), (math_cmap_id, _MATH_CMAP)):
+        data = text.encode()
+        objects[number] = b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
     out = bytearray(b"%PDF-1.4\n")
     offsets = {}
     for number in sorted(objects):

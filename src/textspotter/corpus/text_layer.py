@@ -236,8 +236,17 @@ def extract_glyphs(page, scale: float) -> PageText:  # noqa: ANN001 - pypdfium2.
         flags = ctypes.c_int()
         pdf_corners: list[list[list[float]]] = []
         pdf_angles: list[float] = []
+        high_surrogate = 0
         for i in range(count):
             code = pdfium_c.FPDFText_GetUnicode(raw_page, i)
+            # pdfium reports characters beyond the BMP (math letters such as U+1D465) as two UTF-16 code units:
+            # the high one carries no glyph of its own, the low one gets the glyph and the joined character.
+            if 0xD800 <= code <= 0xDBFF:
+                high_surrogate = code
+                continue
+            if 0xDC00 <= code <= 0xDFFF:
+                code = 0x10000 + ((high_surrogate - 0xD800) << 10) + (code - 0xDC00) if high_surrogate else 0xFFFD
+            high_surrogate = 0
             raw = chr(code) if code < 0x110000 else "\ufffd"
             generated = bool(pdfium_c.FPDFText_IsGenerated(raw_page, i))
             if raw.isspace() or (generated and raw not in _HYPHEN_MARKERS):
