@@ -1,9 +1,13 @@
 """The dynamic batcher on its own, with plain functions in place of the model."""
 
 import asyncio
+import contextlib
+import gc
 import threading
 import time
+import weakref
 
+import numpy as np
 import pytest
 
 from textspotter.serve.batching import BatcherClosedError, BatchOptions, DynamicBatcher, QueueFullError
@@ -191,3 +195,30 @@ def test_call_runs_on_the_worker_thread():
 def test_batch_options_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BatchOptions(**kwargs)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_an_idle_batcher_holds_no_item_of_its_last_batch(fail):
+    # Items are page images: an idle server must not keep its last batch's pages alive until the next request.
+
+    def model(items):
+        if fail:
+            raise RuntimeError("model failed")
+        return [int(item.sum()) for item in items]
+
+    async def body(batcher):
+        page = np.ones((64, 64, 3), dtype=np.uint8)
+        alive = weakref.ref(page)
+        task = asyncio.ensure_future(batcher.submit(page))
+        del page
+        with contextlib.suppress(RuntimeError):
+            await task
+        del task
+        await asyncio.sleep(0.05)  # the collector is back waiting for the next item
+        if fail:
+            # The exception and the frames in its traceback (which hold the page) form a cycle with the future;
+            # the garbage collector frees it, as long as the batcher holds none of them.
+            gc.collect()
+        return alive() is None
+
+    assert asyncio.run(_with_batcher(model, BatchOptions(batch_timeout_ms=1), body))
