@@ -411,7 +411,7 @@ def _axis_labels(ctx: PageContext, x0: int, y0: int, x1: int, y1: int, kind: int
     spec = ctx.spec(lang)
     sampler = ctx.sampler(lang)
     ts = ctx.typesetter
-    size = max(7, int(round(ctx.font_size[0] * ctx.uniform(0.6, 0.9))))
+    size = max(8, int(round(ctx.body_size() * ctx.uniform(0.6, 0.9))))
     style = ctx.style(lang, "label", size)
     ascent, descent = ts.metrics(style, spec)
     line = ascent + descent
