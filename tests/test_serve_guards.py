@@ -274,9 +274,15 @@ def test_api_key_is_required_when_configured(fake):
             {"x-api-key": "s3cret-key"},
         ):
             assert client.post("/v1/infer", json=infer_body(url), headers=headers).status_code == 200, headers
-        # Health probes and the API documentation need no key.
+        # Health probes and the API documentation need no key; the schema declares it, for /docs' "Authorize".
         for path in ("/v1/health/live", "/v1/health/ready", "/docs", "/openapi.json"):
             assert client.get(path).status_code == 200, path
+        schema = client.get("/openapi.json").json()
+        assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+        assert schema["paths"]["/v1/infer"]["post"]["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+        assert "security" not in schema["paths"]["/v1/health/ready"]["get"]
+    with serve(fake) as client:
+        assert "securitySchemes" not in client.get("/openapi.json").json().get("components", {})
 
 
 def test_config_with_access_and_connections_round_trips_through_json():

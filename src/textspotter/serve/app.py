@@ -28,9 +28,10 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, File, Form, UploadFile
+from fastapi import FastAPI, File, Form, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -315,6 +316,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _add_routes(app: FastAPI, service: Service) -> None:
     limits = service.config.limits
+    # AccessGuard checks the key; these dependencies only declare it in the OpenAPI schema (either header will do),
+    # so that the /docs page offers "Authorize" and sends it.
+    secured: list[Any] = []
+    if service.config.access.api_key is not None:
+        secured = [
+            Security(HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")),
+            Security(APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key")),
+        ]
 
     async def infer(request: InferRequest) -> dict[str, Any]:
         if len(request.input) > limits.max_images_per_request:
@@ -359,6 +368,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
             description=infer_doc,
             tags=["NIM"],
             operation_id=path.strip("/").replace("/", "_"),
+            dependencies=secured,
         )
 
     @app.post(
@@ -367,6 +377,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         responses=_ERRORS,
         summary="OCR uploaded image and PDF files",
         tags=["textspotter"],
+        dependencies=secured,
     )
     async def read(
         files: Annotated[
@@ -410,11 +421,19 @@ def _add_routes(app: FastAPI, service: Service) -> None:
             raise ServiceError(503, "not_ready", _NOT_READY)
         return {"status": "ready"}
 
-    @app.get("/v1/models", response_model=ModelList, tags=["textspotter"], summary="The served model")
+    @app.get(
+        "/v1/models", response_model=ModelList, tags=["textspotter"], summary="The served model", dependencies=secured
+    )
     async def models() -> ModelList:
         return ModelList(data=[ModelCard(id=service.model_id)])
 
-    @app.get("/v1/metadata", response_model=MetadataResponse, tags=["textspotter"], summary="Version and settings")
+    @app.get(
+        "/v1/metadata",
+        response_model=MetadataResponse,
+        tags=["textspotter"],
+        summary="Version and settings",
+        dependencies=secured,
+    )
     async def metadata() -> MetadataResponse:
         return MetadataResponse(
             version=__version__,
