@@ -180,3 +180,12 @@ def test_cli_builds_from_pdf_files(documents, tmp_path, capsys):
     pages = [p for s in SPLITS if (out / s / "manifest.jsonl").is_file() for p in read_manifest(out / s)]
     assert [p.source for p in pages] == ["local:good.pdf#1", "local:good.pdf#2"]
     assert main(["corpus", "build", str(tmp_path / "missing.pdf"), "--out", str(out)]) == 2
+
+
+def test_the_recorded_split_follows_the_rule():
+    from pathlib import Path
+
+    recorded = json.loads((Path(__file__).parents[1] / "benchmarks" / "corpus-split.json").read_text())
+    assert recorded["dev"] and recorded["test"]
+    assert all(split_of(key) == "dev" for key in recorded["dev"])
+    assert all(split_of(key) == "test" for key in recorded["test"])
