@@ -175,3 +175,12 @@ def test_characters_beyond_the_bmp_are_joined_from_surrogates(tmp_path):
     _, words = read_words(pdf)
     assert [w.text for w in words] == ["let", "\U0001d400\U0001d401"]
     assert all(len(g.text) == 1 for g in words[1].glyphs)
+
+
+def test_a_word_starting_with_a_ligature_code_point():
+    def glyph(text, x):
+        quad = np.array([[x, 0], [x + 5, 0], [x + 5, 10], [x, 10]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=10.0)
+
+    # extract_glyphs expands U+FB01 to "fi": one glyph with a two-letter label.
+    assert [w.text for w in group_words([glyph("fi", 0), glyph("t", 5)])] == ["fit"]

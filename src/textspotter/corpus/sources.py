@@ -243,7 +243,9 @@ def _css(style: dict[str, object]) -> str:
         f"line-height: {style['line_height']} !important; }}\n"
         f"p, li, dd, td {{ font-family: '{style['font']}' !important; }}\n"
         # Side bars and navigation of documentation sites are screen furniture; print the content.
-        ".sphinxsidebar, .related, .navigation, nav, .footer, #searchbox { display: none !important; }\n"
+        ".sphinxsidebar, .related, .navigation, nav, .footer, #searchbox, .mobile-nav { display: none !important; }\n"
+        # A fixed or sticky bar is printed on every page over the text under it: let everything flow instead.
+        "* { position: static !important; }\n"
     )
     if style["columns"] > 1 and style.get("short", True):
         css += f"body {{ column-count: {style['columns']}; column-gap: 8mm; }}\n"

@@ -333,8 +333,9 @@ def _frame(glyph: Glyph) -> tuple[np.ndarray, np.ndarray]:
     return along, np.array([-along[1], along[0]])  # (writing direction, towards the glyph's bottom)
 
 
-def _is_cjk(char: str) -> bool:
-    return script_of(char) in ("cjk", "kana")
+def _is_cjk(text: str) -> bool:
+    """Whether any character of ``text`` (a glyph's label may be several: "fi") is Chinese or Japanese."""
+    return any(script_of(char) in ("cjk", "kana") for char in text)
 
 
 def _vertical_next(previous: Glyph, glyph: Glyph) -> bool:
