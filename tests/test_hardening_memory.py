@@ -251,6 +251,20 @@ def test_model_json_with_a_huge_infer_length_names_the_file_and_the_value(tmp_pa
         load_model(folder)
 
 
+def test_cli_blames_the_model_folder_not_the_option_for_a_bad_model_json(tmp_path, capsys):
+    folder = save_model(create_model("tiny-test"), tmp_path / "m")
+    spec = json.loads((folder / "model.json").read_text())
+    spec["preprocess"]["infer_length"] = 200_000
+    (folder / "model.json").write_text(json.dumps(spec))
+    page = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 60, 3), 255, dtype=np.uint8)).save(page)
+    assert main(["read", str(page), "--model", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "model.json" in err and "200000" in err and "--infer-length" not in err
+
+
 def test_cli_infer_length_out_of_range_is_a_usage_error(tmp_path, capsys):
     page = tmp_path / "a.png"
     from PIL import Image
@@ -258,4 +272,4 @@ def test_cli_infer_length_out_of_range_is_a_usage_error(tmp_path, capsys):
     Image.fromarray(np.full((40, 60, 3), 255, dtype=np.uint8)).save(page)
     assert main(["read", str(page), "--model", str(tmp_path), "--infer-length", "100000"]) == 2
     err = capsys.readouterr().err
-    assert "infer_length" in err and "100000" in err and "Traceback" not in err
+    assert "infer_length" in err and "100000" in err and "(option --infer-length)" in err and "Traceback" not in err

@@ -34,7 +34,7 @@ _OPTION_FLAGS = {
     "rows_per_file": "--rows-per-file",
     "dpi": "--dpi",
     "pdf_password": "--pdf-password",
-    "infer_length": "--infer-length",
+    "ScaleOptions.infer_length": "--infer-length",
     "precision": "--precision",
     "output": "--output",
 }

@@ -162,7 +162,7 @@ _OPTION_FLAGS = {
     "device": "--device",
     "dpi": "--dpi",
     "pdf_password": "--pdf-password",
-    "infer_length": "--infer-length",
+    "ScaleOptions.infer_length": "--infer-length",
     "precision": "--precision",
 }
 
