@@ -16,6 +16,7 @@ from textspotter.data.dataset import (
     build_sources,
     make_loader,
 )
+from textspotter.data.manifest import PageAnnotation, read_manifest
 from textspotter.data.targets import TargetConfig
 from textspotter.data.toy import write_toy_dataset
 from textspotter.models.spec import PreprocessConfig
@@ -213,7 +214,7 @@ def test_a_bad_manifest_path_is_named(toy_folders, tmp_path):
         build_sources([pattern], seed=0)
     # A pattern reads its matches in sorted order, like the folders listed one by one.
     shards = build_sources([SourceSection(kind="manifest", paths=[str(toy_folders[0].parent / "shard-*")])], seed=0)
-    assert [p.id for _, p in shards[0].source.entries] == [p.id for _, p in ManifestSource(toy_folders).entries]
+    assert _page_ids(shards[0].source) == _page_ids(ManifestSource(toy_folders))
     # A language filter keeps one language of a corpus that mixes several; none left is an error naming it.
     mixed = tmp_path / "mixed"
     mixed.mkdir()
@@ -222,8 +223,28 @@ def test_a_bad_manifest_path_is_named(toy_folders, tmp_path):
     lines[1] = lines[1].replace('"language":"en"', '"language":"ja"', 1)
     (mixed / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     (japanese,) = build_sources([SourceSection(kind="manifest", paths=[str(mixed)], languages=["ja"])], seed=0)
-    assert [p.language for _, p in japanese.source.entries] == ["ja"] and japanese.source.num_pages == 1
+    assert japanese.source.num_pages == 1 and japanese.source.annotation(0)[1].language == "ja"
     with pytest.raises(ValueError, match=r"data.sources\[0\]: no pages with language in \['ko'\]"):
         build_sources([SourceSection(kind="manifest", paths=[str(mixed)], languages=["ko"])], seed=0)
     with pytest.raises(TypeError, match="MixedSource"):
         TrainingStream([ManifestSource([toy_folders[0]])], _builder(), batch_size=2, seed=0)
+
+
+def _page_ids(source: ManifestSource) -> list[str]:
+    return [source.annotation(i)[1].id for i in range(source.num_pages)]
+
+
+def test_a_manifest_source_keeps_only_line_offsets_and_parses_pages_on_load(toy_folders, tmp_path):
+    source = ManifestSource(toy_folders)
+    held = [x for value in vars(source).values() if isinstance(value, (list, tuple)) for x in value]
+    assert not any(isinstance(x, PageAnnotation) for x in held)
+    pages = [page for folder in toy_folders for page in read_manifest(folder)]
+    assert [source.annotation(i)[1] for i in range(source.num_pages)] == pages
+    with pytest.raises(IndexError, match="page 99"):
+        source.annotation(99)
+    # A line broken after indexing is named (file and byte) when its page is loaded.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.jsonl").write_text('{"id": "x"}\n')
+    with pytest.raises(ValueError, match=r"broken/manifest.jsonl \(byte 0\)"):
+        ManifestSource([broken]).load(0)
