@@ -34,7 +34,7 @@ def main() -> None:
         row[f"documents_{document.converter or 'pdf'}"] += 1
         try:
             pdf = pdfium.PdfDocument(document.path)
-        except pdfium.PdfiumError:
+        except (pdfium.PdfiumError, OSError):
             row["unreadable"] += 1
             continue
         row["pages"] += len(pdf)

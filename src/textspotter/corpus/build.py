@@ -86,7 +86,8 @@ class BuildOptions:
         trust: thresholds of the label checks.
         max_pages: pages per document at most (drawn reproducibly, kept in page order); None for all.
         max_pixels: pages larger than this many pixels at the drawn resolution are rendered smaller.
-        image_format: ``jpg`` (quality 95) or ``png``.
+        image_format: ``jpg`` or ``png``.
+        jpeg_quality: quality of ``jpg`` images (1..100).
         shards: manifest folders per split (1: the split's folder itself is the manifest folder).
         splits: which splits to write.
     """
@@ -98,6 +99,7 @@ class BuildOptions:
     max_pages: int | None = None
     max_pixels: int = 12_000_000
     image_format: str = "jpg"
+    jpeg_quality: int = 90
     shards: int = 1
     splits: tuple[str, ...] = SPLITS
 
@@ -111,6 +113,8 @@ class BuildOptions:
             raise ValueError(f"max_pages must be positive or None, got {self.max_pages}")
         if self.image_format not in ("jpg", "png"):
             raise ValueError(f"image_format must be 'jpg' or 'png', got {self.image_format!r}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be within 1..100, got {self.jpeg_quality}")
         if self.shards < 1:
             raise ValueError(f"shards must be positive, got {self.shards}")
         unknown = [s for s in self.splits if s not in SPLITS]
@@ -322,9 +326,9 @@ def _folder(document: Document, split: str, options: BuildOptions) -> str:
     return f"{split}/shard-{key_hash(document.id) % options.shards:03d}"
 
 
-def _write_image(path: Path, image: np.ndarray, image_format: str) -> None:
+def _write_image(path: Path, image: np.ndarray, image_format: str, quality: int) -> None:
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     if not cv2.imwrite(str(path), bgr, params):
         raise OSError(f"could not write {path}")
 
@@ -375,7 +379,8 @@ def process_document(document: Document, options: BuildOptions, seed: int, out_d
                 continue
             result.counts["pages_kept"] += 1
             result.ink.extend(page_result.ink)
-            _write_image(Path(out_dir) / folder / page_result.annotation.image, page_result.image, options.image_format)
+            path = Path(out_dir) / folder / page_result.annotation.image
+            _write_image(path, page_result.image, options.image_format, options.jpeg_quality)
             result.pages.append(page_result.annotation)
     finally:
         pdf.close()
