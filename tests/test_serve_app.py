@@ -438,3 +438,18 @@ def test_config_round_trips_through_json():
 def test_cli_refuses_bad_options_before_starting(arguments, message, capsys):
     assert main(["serve", *arguments]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_page_too_elongated_for_the_model_is_a_400_before_decoding(fake):
+    from textspotter.models.spec import PreprocessConfig
+
+    fake.preprocess = PreprocessConfig(infer_length=64)  # the model reads at most 64:1 pages
+    config = ServeConfig(model="folder/fake-model", batching=BatchOptions(max_batch_size=4, batch_timeout_ms=20))
+    with TestClient(create_app(config, ocr=fake), base_url=LOCAL, raise_server_exceptions=False) as client:
+        strip = {"input": [{"type": "image_url", "url": data_url(make_image(130, 1, 0))}]}
+        assert_error(client.post("/v1/infer", json=strip), 400, "invalid_image", "too elongated", "130x1")
+        files = [("files", ("strip.png", encode(make_image(1, 200, 0)), "image/png"))]
+        assert_error(client.post("/v1/read", files=files), 400, "invalid_image", "strip.png page 0", "too elongated")
+        assert fake.batch_sizes == []  # nothing reached the model
+        ok = {"input": [{"type": "image_url", "url": data_url(make_image(64, 1, 0))}]}
+        assert client.post("/v1/infer", json=ok).status_code == 200

@@ -39,6 +39,8 @@ from starlette.requests import Request
 from .. import __version__
 from ..document import Document, Page
 from ..export import MERGE_LEVELS, to_nim
+from ..models.spec import PreprocessConfig
+from ..pipeline.preprocess import check_page_shape
 from .batching import BatcherClosedError, DynamicBatcher, QueueFullError
 from .config import CONFIG_ENV, ServeConfig
 from .guards import AccessGuard, BodyGuard, error_response
@@ -176,10 +178,18 @@ class Service:
         waits decoded longer than it must. A page's pixels are given back as soon as the model has read it.
 
         Raises:
-            ServiceError: 503 when the server is overloaded or shutting down, 400 when a page cannot be decoded,
-                500 when the model failed.
+            ServiceError: 503 when the server is overloaded or shutting down, 400 when a page cannot be decoded
+                or is too elongated for the model's detector side, 500 when the model failed.
         """
         self.admit()
+        # A page the model cannot read (too elongated for its detector side) is the request's fault: say so with
+        # a 400 before any pixel is decoded, rather than a 500 from the pipeline's refusal.
+        preprocess = getattr(self.ocr, "preprocess", None)
+        if isinstance(preprocess, PreprocessConfig):
+            for item in files:
+                for index, (width, height) in enumerate(item.page_sizes):
+                    if problem := check_page_shape(height, width, preprocess):
+                        raise ServiceError(400, "invalid_image", f"{item.name} page {index}: {problem}")
         pixels = sum(item.pixels for item in files)
         if not self.budget.try_reserve(pixels):
             raise ServiceError(
