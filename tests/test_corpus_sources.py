@@ -32,7 +32,8 @@ def tools(tmp_path, monkeypatch):
     docs.mkdir(parents=True)
     (docs / "copyright").write_text(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
-        "Files: *\nCopyright: 2024 Someone\nLicense: LPPL-1.3c\n\nFiles: debian/*\nLicense: GPL-2+\n"
+        "Files: *\nCopyright: 2024 Someone\nLicense: LPPL-1.3c\n\nFiles: debian/*\nLicense: GPL-2+\n\n"
+        "Files: vendored/*\nLicense: Redistribution and use in source and binary forms, with or without\n"
     )
     write_pdf(docs / "manual.pdf", [[TextRun(20, 150, 12, "Hello")]])
     (docs / "page.html").write_text("<html><head><title>t</title></head><body><p>Hello</p></body></html>")

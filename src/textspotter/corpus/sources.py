@@ -133,7 +133,8 @@ def package_licence(root: str | os.PathLike[str], package: str) -> str:
     names: list[str] = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         match = re.match(r"^License:\s*(\S.*)$", line)
-        if match:
+        # A short licence name ("GPL-2+", "LPPL-1.3c or GPL-2"), not the first line of an inline licence text.
+        if match and len(match.group(1).split()) <= 5 and not match.group(1).rstrip().endswith((",", ".")):
             name = match.group(1).strip()
             if name not in names:
                 names.append(name)
