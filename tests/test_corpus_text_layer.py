@@ -184,3 +184,15 @@ def test_a_word_starting_with_a_ligature_code_point():
 
     # extract_glyphs expands U+FB01 to "fi": one glyph with a two-letter label.
     assert [w.text for w in group_words([glyph("fi", 0), glyph("t", 5)])] == ["fit"]
+
+
+def test_upside_down_and_downward_text(tmp_path):
+    pdf = write_pdf(
+        tmp_path / "turns.pdf", [[TextRun(200, 100, 12, "Upside", angle=180), TextRun(100, 20, 12, "Down", angle=-90)]]
+    )
+    _, words = read_words(pdf)
+    upside, down = (w.quad for w in words)
+    # Upside down: vertex 0 → 1 runs right to left, the written top (vertex 0) below the baseline y = 200 px.
+    assert upside[1, 0] < upside[0, 0] and upside[0, 1] > 200 > upside[3, 1]
+    # Turned clockwise: the text runs down the image, its written top towards +x.
+    assert down[1, 1] > down[0, 1] and down[0, 0] > down[3, 0]
