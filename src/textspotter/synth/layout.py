@@ -397,6 +397,40 @@ def _figure(ctx: PageContext, x: float, y: float, width: float, height: float) -
         draw.line(points, fill=color, width=2)
 
 
+def _rotated_title(
+    ctx: PageContext, text: str, style: TextStyle, language: str, x: float, top: float, bottom: float
+) -> bool:
+    """Draw ``text`` turned 90° counter-clockwise, centred on ``[top, bottom]``, its line box from ``x`` rightwards.
+
+    The line is set on its own patch, turned with an exact quarter turn and composited in the style's colour; its
+    word quads are moved by the same matrix (their vertex 0 stays the start of the text's top edge). Returns False
+    when the text does not fit the height.
+    """
+    measure = Typesetter(Image.new("RGB", (1, 1)), ctx.typesetter.catalogue, AnnotationBuilder())
+    spec = ctx.spec(language)
+    white = TextStyle(style.face, style.size, (255, 255, 255))
+    text = measure.fit(text, white, spec)
+    if not text:
+        return False
+    width = measure.text_width(text, white, spec)
+    ascent, descent = measure.metrics(white, spec)
+    if width + 2 > bottom - top:
+        return False
+    pw, ph = int(math.ceil(width)) + 2, int(math.ceil(ascent + descent)) + 2
+    patch = Image.new("RGB", (pw, ph), (0, 0, 0))
+    builder = AnnotationBuilder()
+    ids = Typesetter(patch, ctx.typesetter.catalogue, builder).single_line(text, white, spec, 1, 1 + ascent, pw)
+    builder.add_paragraph([builder.add_line(ids)])
+    # np.rot90 turns counter-clockwise: patch point (px, py) goes to (py, pw - px) in the turned patch.
+    coverage = np.rot90(np.asarray(patch)[..., 0]).astype(np.float32)[..., None] / 255.0
+    ox, oy = int(round(x)), int(round((top + bottom - pw) / 2))
+    region = np.asarray(ctx.image.crop((ox, oy, ox + ph, oy + pw)), dtype=np.float32)
+    blended = region * (1 - coverage) + np.asarray(style.color, np.float32) * coverage
+    ctx.image.paste(Image.fromarray(np.clip(blended, 0, 255).astype(np.uint8)), (ox, oy))
+    ctx.annotations.merge(builder, np.array([[0.0, 1.0, ox], [-1.0, 0.0, pw + oy], [0.0, 0.0, 1.0]]))
+    return True
+
+
 _AXIS_UNITS = ("(%)", "(s)", "(ms)", "(mm)", "(dB)", "(K)", "[a.u.]", "(MB)", "(Hz)", "")
 
 
@@ -416,16 +450,24 @@ def _axis_labels(ctx: PageContext, x0: int, y0: int, x1: int, y1: int, kind: int
     ascent, descent = ts.metrics(style, spec)
     line = ascent + descent
     top = float(ctx.pick((1, 1, 0.5, 5, 10, 20, 50, 100, 100, 200, 1000, 2000)))
-    ticks = int(rng.integers(3, 7))
+    ticks = int(ctx.pick((2, 4, 5))) + 1  # intervals that divide the round top values into round steps
     labels = [f"{top * i / (ticks - 1):g}" for i in range(ticks)]
     label_width = max(ts.text_width(t, style, spec) for t in labels) + size * 0.4
     x_title = sampler.phrase(rng, 1, 3)
     y_title = f"{sampler.phrase(rng, 1, 2)} {ctx.pick(_AXIS_UNITS)}".strip()
-    # The y-axis title sits above the axis (a common layout for small charts), the x title under the x ticks.
-    _single(ctx, y_title, style, lang, x0, y0 + ascent, x1 - x0, "start")
-    plot_top = y0 + line + size * 0.3
-    plot_left = x0 + int(math.ceil(label_width))
     plot_bottom = y1 - int(math.ceil(2 * line + size * 0.6))
+    if ctx.chance(0.5):
+        # The y-axis title turned a quarter left along the axis, read bottom to top, as most plotting tools do.
+        plot_top = y0 + line / 2
+        title_x = x0
+        x0 += int(math.ceil(line + size * 0.4))
+        if not _rotated_title(ctx, y_title, style, lang, title_x, plot_top, plot_bottom):
+            x0 = title_x
+    else:
+        # The y-axis title above the axis (a common layout for small charts).
+        _single(ctx, y_title, style, lang, x0, y0 + ascent, x1 - x0, "start")
+        plot_top = y0 + line + size * 0.3
+    plot_left = x0 + int(math.ceil(label_width))
     if plot_bottom - plot_top < 30 or x1 - plot_left < 60:
         return x0, y1
     span = plot_bottom - 4 - (plot_top + 6)
