@@ -309,7 +309,7 @@ def test_reference_list_has_hanging_labels(catalogue):
 
 
 def test_chart_axis_labels_are_words_on_the_ink(catalogue):
-    found = False
+    found, turned = False, 0
     for seed in range(20):
         ctx = _context(catalogue, seed)
         _figure(ctx, 40, 40, 600, 400)
@@ -327,7 +327,12 @@ def test_chart_axis_labels_are_words_on_the_ink(catalogue):
             assert gray[y0:y1, x0:x1].min() < 200
         lines = [[texts[w] for w in line] for line in ctx.annotations.lines]
         assert all(len(p) == 1 for p in ctx.annotations.paragraphs) and lines
-    assert found
+        # A y-axis title turned a quarter left reads bottom to top: vertex 0 -> 1 runs up, 0 -> 3 runs right.
+        for quad in quads:
+            if abs(quad[1, 1] - quad[0, 1]) > 1:
+                assert quad[1, 1] < quad[0, 1] and abs(quad[1, 0] - quad[0, 0]) < 0.01 and quad[3, 0] > quad[0, 0]
+                turned += 1
+    assert found and turned
 
 
 # ------------------------------------------------------------------------------------------------ illegible words

@@ -830,7 +830,8 @@ class TextSampler:
         """Draw a technical token of ``kind`` (one of :data:`TECHNICAL_KINDS`, drawn by weight if None).
 
         The result may hold spaces (``x = 2`` is three words, as in a PDF's text layer). With ``scripts``, half of
-        the math tokens have sub- or superscripts (``α_i``, ``10^{-3}``) in :data:`SCRIPT_MARKS` markup.
+        the math tokens have sub- or superscripts (``α_i``, ``10^{-3}``) and most footnote marks are raised numbers,
+        in :data:`SCRIPT_MARKS` markup.
 
         Raises:
             ValueError: for an unknown kind.
@@ -904,6 +905,8 @@ class TextSampler:
             parts = [self.word(rng) for _ in range(int(rng.choice([2, 2, 2, 3])))]
             return "-".join(parts)
         if kind == "footnote":
+            if scripts and rng.random() < 0.6:
+                return f"{self.word(rng)}{_SUP}{pick(('1', '2', '3', '4', '5', '7', '9', '12', '*', '†'))}{_END}"
             return self.word(rng) + pick(_FOOTNOTE_MARKS)
         if kind == "email":
             return self._email(rng)

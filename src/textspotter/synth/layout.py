@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .annotate import AnnotationBuilder
-from .corpus import TextSampler
+from .corpus import SCRIPT_MARKS, TextSampler
 from .effects import photo_background
 from .fonts import FontFace
 from .languages import LanguageSpec
@@ -830,7 +830,9 @@ def article(ctx: PageContext) -> None:
         size = max(8, body_size * ctx.uniform(0.7, 0.85))
         style = ctx.style(lang, "body", size)
         for k in range(int(rng.integers(1, 4))):
-            text = ts.fit(f"{k + 1} " + sampler.paragraph(rng, 1, 2), style, ctx.spec(lang))
+            # The note's number is raised (a superscript) in most styles, as in the text that refers to it.
+            mark = f"{SCRIPT_MARKS[0]}{k + 1}{SCRIPT_MARKS[2]}" if ctx.chance(0.7) else f"{k + 1}"
+            text = ts.fit(f"{mark} " + sampler.paragraph(rng, 1, 2, scripts=True), style, ctx.spec(lang))
             if text:
                 footnotes.append(ts.plan(text, style, ctx.spec(lang), x1 - x0, leading=1.2))
         notes_height = sum(p.height() + size * 0.4 for p in footnotes) + size
