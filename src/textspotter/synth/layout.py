@@ -958,7 +958,23 @@ def _flow(
                 caption_style,
                 spec,
             )
-            plan = ts.plan(caption, caption_style, spec, col_width, leading=1.2) if caption else None
+            caption_styles = None
+            if caption and ctx.chance(0.5):
+                # "Figure 3." in the bold face of the caption's family, the rest as it is (a common journal style).
+                bold = ts.catalogue.variant(caption_style.face, bold=True, italic=caption_style.face.italic)
+                label_words = 2  # the figure terms of Latin and Cyrillic languages are one word, then "3."
+                if bold is not None and spec.script in ("latin", "cyrillic"):
+                    words = caption.split()
+                    strong = TextStyle(bold, caption_style.size, caption_style.color)
+                    caption_styles = [
+                        strong if i < label_words and ts.catalogue.covers(bold, w) else caption_style
+                        for i, w in enumerate(words)
+                    ]
+            plan = (
+                ts.plan(caption, caption_style, spec, col_width, leading=1.2, word_styles=caption_styles)
+                if caption
+                else None
+            )
             needed = height + (plan.height() if plan else 0) + body_size
             if needed > room:
                 if room < body_size * 4:
