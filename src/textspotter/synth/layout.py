@@ -323,10 +323,12 @@ def _list_item(
     width: float,
     leading: float,
     max_height: float,
+    emphasis_rate: float = 0.0,
 ) -> float | None:
     """Draw a list item with a hanging bullet (the bullet is the first word of the first line).
 
-    Returns the bottom y, or None if the item does not fit in ``max_height``.
+    ``emphasis_rate``: see :func:`_emphasis` (0: no emphasis, and no random draw). Returns the bottom y, or None if
+    the item does not fit in ``max_height``.
     """
     ts = ctx.typesetter
     spec = ctx.spec(language)
@@ -335,7 +337,8 @@ def _list_item(
     if not text or not bullet:
         return y
     hang = ts.text_width(bullet, style, spec) + style.size * 0.6
-    plan = ts.plan(text, style, spec, width - hang, leading=leading)
+    word_styles = _emphasis(ctx, text, style, spec, emphasis_rate) if emphasis_rate else None
+    plan = ts.plan(text, style, spec, width - hang, leading=leading, word_styles=word_styles)
     if plan.height() > max_height:
         return None
     rtl = spec.direction == "rtl"
@@ -944,6 +947,7 @@ def _flow(
                     col_width - indent,
                     leading,
                     y_end - y,
+                    emphasis_rate,
                 )
                 if bottom is None:
                     column, y = column + 1, y_start
