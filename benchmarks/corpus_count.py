@@ -5,6 +5,9 @@
 With ``--sample`` (a ``textspotter corpus build`` output), the share of pages kept per package in that build and
 the languages of its kept pages are used to estimate usable pages per package: pages x kept share (an estimate:
 the sample checks a few pages of a few documents per package, not every page).
+
+With ``--text-check PACKAGE ...``, every page of those packages goes through the text-layer checks (no rendering,
+so no ink checks): pages that survive, per language of their trusted words.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", help="sources folder with sources.json")
     parser.add_argument("--sample", default=None, help="a corpus build folder (report.json) to estimate usable pages")
+    parser.add_argument("--text-check", nargs="+", default=[], metavar="PACKAGE", help="check every page's text layer")
     args = parser.parse_args()
 
     import pypdfium2 as pdfium
@@ -71,6 +75,50 @@ def main() -> None:
             f"{'' if share is None else f'{share:.2f}'} | {'' if usable is None else usable} | {langs} |"
         )
     print(f"| all | {total['documents']} | {total['pages']} | | {total['usable']} | |")
+    if args.text_check:
+        text_check([d for d in documents if d.package in set(args.text_check)])
+
+
+def text_check(documents) -> None:  # noqa: ANN001
+    """Print, per package, pages surviving the text-layer checks (every page) by language of their trusted words."""
+    import pypdfium2 as pdfium
+
+    from textspotter.corpus.build import _language
+    from textspotter.corpus.text_layer import extract_glyphs, group_words
+    from textspotter.corpus.trust import FontStats, check_words, page_verdict, suspect_fonts
+
+    rows: dict[str, Counter] = defaultdict(Counter)
+    for document in documents:
+        try:
+            pdf = pdfium.PdfDocument(document.path)
+        except (pdfium.PdfiumError, OSError):
+            continue
+        pages = []
+        stats = FontStats()
+        for number in range(len(pdf)):
+            page = pdf[number]
+            text = extract_glyphs(page, 1.0)
+            page.close()
+            stats.add(text.glyphs)
+            pages.append((text, group_words(text.glyphs)))
+        suspect = suspect_fonts(stats)
+        row = rows[document.package]
+        for text, words in pages:
+            words, _ = check_words(words, text, suspect)
+            verdict = page_verdict(words, 0.0)
+            row["pages"] += 1
+            if verdict is None:
+                row[f"usable_{_language(words) or '?'}"] += 1
+            else:
+                row[f"drop_{verdict}"] += 1
+        pdf.close()
+    print()
+    print("| package | pages | usable by language (text-layer checks only) | dropped |")
+    print("|---|---|---|---|")
+    for package, row in sorted(rows.items()):
+        usable = ", ".join(f"{k[7:]} {v}" for k, v in row.most_common() if k.startswith("usable_"))
+        dropped = ", ".join(f"{k[5:]} {v}" for k, v in row.most_common() if k.startswith("drop_"))
+        print(f"| {package} | {row['pages']} | {usable} | {dropped} |")
 
 
 if __name__ == "__main__":

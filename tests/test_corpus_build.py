@@ -189,3 +189,16 @@ def test_the_recorded_split_follows_the_rule():
     assert recorded["dev"] and recorded["test"]
     assert all(split_of(key) == "dev" for key in recorded["dev"])
     assert all(split_of(key) == "test" for key in recorded["test"])
+
+
+def test_long_documents_read_their_text_layer_again(documents, tmp_path, monkeypatch):
+    import textspotter.corpus.build as build
+
+    cached = build_corpus(documents[:1], tmp_path / "cached", CLEAN, seed=2)
+    monkeypatch.setattr(build, "_CACHED_PAGES", 1)  # the second page is read again when built
+    again = build_corpus(documents[:1], tmp_path / "again", CLEAN, seed=2)
+    assert cached == again
+    split = split_of(documents[0].key)
+    assert (tmp_path / "cached" / split / "manifest.jsonl").read_bytes() == (
+        tmp_path / "again" / split / "manifest.jsonl"
+    ).read_bytes()

@@ -73,6 +73,7 @@ __all__ = ["BuildOptions", "PageResult", "build_page", "process_document", "buil
 # Bumped whenever the same (options, seed, document, page) would give a different page.
 CORPUS_VERSION = 1
 IGNORE_REGION = "###"  # text of the don't-care words over raster images (the ICDAR convention)
+_CACHED_PAGES = 64  # text layers kept between the font pass and the build pass (a few MB each)
 
 
 @dataclass(frozen=True)
@@ -361,15 +362,20 @@ def process_document(document: Document, options: BuildOptions, seed: int, out_d
                 text = extract_glyphs(page, 1.0)
             finally:
                 page.close()
-            texts[number] = (text, group_words(text.glyphs))
             stats.add(text.glyphs)
+            if len(texts) < _CACHED_PAGES:  # later pages are read again when built (bounded memory)
+                texts[number] = (text, group_words(text.glyphs))
         result.suspect = suspect_fonts(stats, options.trust)
         images_dir = Path(out_dir) / folder / "images"
         images_dir.mkdir(parents=True, exist_ok=True)
         for number in numbers:
             page = pdf[number - 1]
             try:
-                text, words = texts.pop(number)
+                if number in texts:
+                    text, words = texts.pop(number)
+                else:
+                    text = extract_glyphs(page, 1.0)
+                    words = group_words(text.glyphs)
                 page_result = build_page(document, page, number, text, words, result.suspect, options, seed)
             finally:
                 page.close()
