@@ -1,5 +1,5 @@
-"""Views of a Document: the published dict list, the model-card and NIM shapes, JSON, text, Markdown, hOCR, ALTO
-and an overlay picture.
+"""Views of a Document: the published dict list, the model-card and NIM shapes, JSON, text, Markdown, hOCR, ALTO,
+an overlay picture and a searchable PDF.
 
 Every function here reads a :class:`~textspotter.document.Document` (or one of its pages) and changes nothing;
 coordinates in a Document are original-image pixels. See ``docs/formats.md`` for every field.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from .alto import to_alto
 from .hocr import to_hocr
 from .overlay import draw_overlay
+from .pdf import PdfOptions, PdfWriter, to_pdf, write_pdf
 from .published import MERGE_LEVELS, MergedItem, merge_items, reading_order, to_model_card, to_nim, to_published
 from .serialize import escape_markdown, to_json, to_markdown, to_text
 
@@ -31,4 +32,8 @@ __all__ = [
     "to_hocr",
     "to_alto",
     "draw_overlay",
+    "to_pdf",
+    "write_pdf",
+    "PdfOptions",
+    "PdfWriter",
 ]
