@@ -99,7 +99,9 @@ def _clip_polygon(subject: list[tuple[float, float]], clip: list[tuple[float, fl
         # in y-up terms, i.e. cross >= 0 with y down flipped sign.
         return (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]) >= 0
 
-    def intersection(p1, p2, a, b):  # noqa: ANN001, ANN202 - tiny local helper
+    def intersection(
+        p1: tuple[float, float], p2: tuple[float, float], a: tuple[float, float], b: tuple[float, float]
+    ) -> tuple[float, float]:
         dx1, dy1 = p2[0] - p1[0], p2[1] - p1[1]
         dx2, dy2 = b[0] - a[0], b[1] - a[1]
         denom = dx1 * dy2 - dy1 * dx2
@@ -158,8 +160,7 @@ def order_quad(quad: ArrayLike) -> ArrayLike:
     smallest ``x + y``. Works for convex quads; ``[..., 4, 2]`` in, same shape out.
     """
     _check_quads(quad)
-    is_torch = isinstance(quad, torch.Tensor)
-    q = quad.detach().cpu().numpy() if is_torch else np.asarray(quad)
+    q = quad.detach().cpu().numpy() if isinstance(quad, torch.Tensor) else np.asarray(quad)
     flat = q.reshape(-1, 4, 2)
     center = flat.mean(axis=1, keepdims=True)
     angles = np.arctan2(flat[..., 1] - center[..., 1], flat[..., 0] - center[..., 0])
@@ -168,7 +169,7 @@ def order_quad(quad: ArrayLike) -> ArrayLike:
     start = np.argmin(ordered.sum(-1), axis=1)
     idx = (start[:, None] + np.arange(4)[None, :]) % 4
     ordered = np.take_along_axis(ordered, idx[..., None], axis=1).reshape(q.shape)
-    if is_torch:
+    if isinstance(quad, torch.Tensor):
         return torch.as_tensor(ordered, dtype=quad.dtype, device=quad.device)
     return ordered
 

@@ -34,12 +34,30 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, Union
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
-__all__ = ["INPUT_SUFFIXES", "ImageOptions", "PageImage", "ImageError", "load_pages", "iter_pages", "describe_source"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "INPUT_SUFFIXES",
+    "ImageInput",
+    "ImageOptions",
+    "PageImage",
+    "ImageError",
+    "load_pages",
+    "iter_pages",
+    "describe_source",
+]
+
+# One input of load_pages / iter_pages / OCR (a list or tuple of these is a batch for OCR). The tensor is named
+# as a string: importing torch here would make `import textspotter.imageio` cost a second.
+ImageInput: TypeAlias = Union[  # noqa: UP007 - `|` cannot join the string forward reference at run time
+    str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray, "torch.Tensor"
+]
 
 # File suffixes that the CLI and the batch job pick up when they expand folders and globs.
 INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".pbm", ".pdf")
@@ -196,7 +214,7 @@ def describe_source(obj: Any, *, position: int | None = None) -> str:
 
 
 def load_pages(
-    source: Any,
+    source: ImageInput,
     *,
     options: ImageOptions = ImageOptions(),  # noqa: B008 - frozen, so sharing one default instance is safe
     name: str | None = None,
@@ -228,7 +246,7 @@ def load_pages(
 
 
 def iter_pages(
-    source: Any,
+    source: ImageInput,
     *,
     options: ImageOptions = ImageOptions(),  # noqa: B008 - frozen, so sharing one default instance is safe
     name: str | None = None,

@@ -14,12 +14,26 @@ from .alto import to_alto
 from .hocr import to_hocr
 from .overlay import draw_overlay
 from .pdf import PdfOptions, PdfWriter, to_pdf, write_pdf
-from .published import MERGE_LEVELS, MergedItem, merge_items, reading_order, to_model_card, to_nim, to_published
+from .published import (
+    MERGE_LEVELS,
+    MergedItem,
+    MergeLevel,
+    ModelCardResult,
+    PublishedItem,
+    merge_items,
+    reading_order,
+    to_model_card,
+    to_nim,
+    to_published,
+)
 from .serialize import escape_markdown, to_json, to_markdown, to_text
 
 __all__ = [
     "MERGE_LEVELS",
+    "MergeLevel",
     "MergedItem",
+    "PublishedItem",
+    "ModelCardResult",
     "merge_items",
     "reading_order",
     "to_published",

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..document import Page, Quad
 from ..imageio import load_pages
-from .published import MERGE_LEVELS, merge_items
+from .published import MERGE_LEVELS, MergeLevel, merge_items
 
 __all__ = ["draw_overlay"]
 
@@ -63,7 +63,7 @@ def _fit_label(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, ma
     return text[:low] + "…" if low else ""
 
 
-def draw_overlay(image: np.ndarray | Image.Image, page: Page, *, level: str = "word") -> Image.Image:
+def draw_overlay(image: np.ndarray | Image.Image, page: Page, *, level: MergeLevel = "word") -> Image.Image:
     """Draw the page's boxes and texts over its image.
 
     Each item of :func:`~textspotter.export.merge_items` at ``level`` is drawn as a semi-transparent filled quad

@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from ..document import Line, Page, Quad, bounding_quad
 
 __all__ = [
     "MERGE_LEVELS",
+    "MergeLevel",
     "MergedItem",
+    "PublishedItem",
+    "ModelCardResult",
     "merge_items",
     "reading_order",
     "to_published",
@@ -27,10 +30,35 @@ __all__ = [
     "to_nim",
 ]
 
-MERGE_LEVELS = ("word", "sentence", "paragraph")
+MergeLevel = Literal["word", "sentence", "paragraph"]
+"""The levels at which items are merged: words, lines (``"sentence"``, the published name) or paragraphs."""
+
+MERGE_LEVELS: tuple[MergeLevel, ...] = ("word", "sentence", "paragraph")
 
 # Gap threshold of the published re-ordering, in original-image pixels (reorder_boxes(dbscan_eps=10)).
 REORDER_EPS = 10.0
+
+
+class PublishedItem(TypedDict):
+    """One item of the published dict list (:func:`to_published`); box values are normalised to the page size.
+
+    As published, ``upper`` is the **largest** y (the bottom edge on screen) and ``lower`` the smallest y.
+    """
+
+    text: str
+    confidence: float
+    left: float
+    upper: float
+    right: float
+    lower: float
+
+
+class ModelCardResult(TypedDict):
+    """The model card's parallel lists for one page (:func:`to_model_card`); boxes in original-image pixels."""
+
+    ocr_boxes: list[list[list[float]]]
+    ocr_txts: list[str]
+    ocr_confs: list[float]
 
 
 @dataclass(frozen=True)
@@ -49,7 +77,7 @@ class MergedItem:
     quad: Quad
 
 
-def _check_level(merge_level: str) -> None:
+def _check_level(merge_level: object) -> None:
     if merge_level not in MERGE_LEVELS:
         raise ValueError(f"merge_level must be one of {', '.join(MERGE_LEVELS)}; got {merge_level!r}")
 
@@ -109,7 +137,7 @@ def _assign_key(cluster: list[int], ys: list[float], keys: list[int]) -> None:
         keys[i] = key
 
 
-def merge_items(page: Page, merge_level: str = "paragraph") -> list[MergedItem]:
+def merge_items(page: Page, merge_level: MergeLevel = "paragraph") -> list[MergedItem]:
     """Return the page's items at a merge level, in the published (geometric) output order.
 
     Args:
@@ -145,7 +173,7 @@ def merge_items(page: Page, merge_level: str = "paragraph") -> list[MergedItem]:
     return [items[i] for i in order]
 
 
-def to_published(page: Page, merge_level: str = "paragraph") -> list[dict[str, Any]]:
+def to_published(page: Page, merge_level: MergeLevel = "paragraph") -> list[PublishedItem]:
     """Return the published ``NemotronOCR.__call__`` output of one page (spec §8.3).
 
     Args:
@@ -169,7 +197,7 @@ def to_published(page: Page, merge_level: str = "paragraph") -> list[dict[str, A
     [{'text': 'Hello', 'confidence': 0.9, 'left': 0.1, 'upper': 0.2, 'right': 0.6, 'lower': 0.1}]
     """
     _check_page(page)
-    out = []
+    out: list[PublishedItem] = []
     for item in merge_items(page, merge_level):
         xs = [p[0] for p in item.quad]
         ys = [p[1] for p in item.quad]
@@ -186,7 +214,7 @@ def to_published(page: Page, merge_level: str = "paragraph") -> list[dict[str, A
     return out
 
 
-def to_model_card(page: Page, merge_level: str = "paragraph") -> dict[str, list[Any]]:
+def to_model_card(page: Page, merge_level: MergeLevel = "paragraph") -> ModelCardResult:
     """Return the model card's triple of parallel lists for one page, in the order of :func:`to_published`.
 
     Returns:
@@ -202,7 +230,7 @@ def to_model_card(page: Page, merge_level: str = "paragraph") -> dict[str, list[
     }
 
 
-def to_nim(page: Page, merge_level: str = "paragraph") -> dict[str, list[dict[str, Any]]]:
+def to_nim(page: Page, merge_level: MergeLevel = "paragraph") -> dict[str, list[dict[str, Any]]]:
     """Return one page as one ``data`` entry of the NIM HTTP response (spec §8.4), in the order of to_published.
 
     Returns:

@@ -414,6 +414,12 @@ def _count(state: Mapping[str, torch.Tensor], pattern: str) -> int:
     return len({m.group(1) for key in state if (m := regex.match(key))})
 
 
+def _per_stage(values: list[int]) -> tuple[int, int, int, int]:
+    """The four per-stage values of a backbone as the fixed-length tuple ``RegNetConfig`` holds."""
+    first, second, third, fourth = values
+    return first, second, third, fourth
+
+
 def _detector_config(state: Mapping[str, torch.Tensor], cfg: _Config, source: str) -> DetectorConfig:
     stem_width = _shape(state, "extractor.base.0.weight", source)[0]
     widths, depths, group_widths, multipliers = [], [], [], set()
@@ -447,9 +453,9 @@ def _detector_config(state: Mapping[str, torch.Tensor], cfg: _Config, source: st
                 raise CheckpointError(f"{source}: key {key!r} does not fit SE ratio {se_ratio} of the other blocks")
     backbone = RegNetConfig(
         stem_width=stem_width,
-        widths=tuple(widths),
-        depths=tuple(depths),
-        group_widths=tuple(group_widths),
+        widths=_per_stage(widths),
+        depths=_per_stage(depths),
+        group_widths=_per_stage(group_widths),
         se_ratio=se_ratio,
         bottleneck_multiplier=multipliers.pop(),
     )
@@ -461,7 +467,8 @@ def _detector_config(state: Mapping[str, torch.Tensor], cfg: _Config, source: st
             raise CheckpointError(
                 f"{cfg.source}: backbone {named!r} disagrees with the backbone of {source} ({backbone})"
             )
-    merge_widths = tuple(_shape(state, f"merge.post_upsamples.{i}.1.0.weight", source)[0] for i in range(3))
+    merge_a, merge_b, merge_c = (_shape(state, f"merge.post_upsamples.{i}.1.0.weight", source)[0] for i in range(3))
+    merge_widths = (merge_a, merge_b, merge_c)
     num_aspp = _count(state, r"output\.preds\.(\d+)\.kernels\.")
     if num_aspp:
         branches = _count(state, r"output\.preds\.0\.kernels\.(\d+)\.")
