@@ -22,16 +22,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import torch
 
 from ..document import Document, Page
-from ..export.published import MERGE_LEVELS, to_model_card, to_published
+from ..export.published import MERGE_LEVELS, MergeLevel, ModelCardResult, PublishedItem, to_model_card, to_published
 from ..geometry import quad_height
-from ..imageio import ImageError, ImageOptions, PageImage, describe_source, iter_pages
-from ..models.spec import PreprocessConfig
+from ..imageio import ImageError, ImageInput, ImageOptions, PageImage, describe_source, iter_pages
+from ..models.spec import ModelSpec, PreprocessConfig
 from .assemble import AssemblyOptions, PageReadings, assemble_page
 from .multiscale import select_view_detections
 from .preprocess import DetectorView, ScaleOptions, check_page_shape, render_views, tile_views
@@ -47,7 +47,10 @@ from .stages import (
     relate,
 )
 
-__all__ = ["OCR", "DetectedRegions", "RecognizedRegions", "default_model_dir", "MERGE_LEVELS"]
+if TYPE_CHECKING:
+    from ..models.registry import OCRModel
+
+__all__ = ["OCR", "DetectedRegions", "RecognizedRegions", "default_model_dir", "MERGE_LEVELS", "MergeLevel"]
 
 # Exceptions that mean "this input cannot be read" (imageio raises ImageError(ValueError), TypeError and
 # FileNotFoundError; other OSErrors cover unreadable paths such as directories or missing permissions).
@@ -138,7 +141,7 @@ def _resolve_device(device: str | torch.device, model: torch.nn.Module, explicit
     return resolved
 
 
-def _load_model(model: Any) -> tuple[torch.nn.Module, bool]:
+def _load_model(model: Any) -> tuple[OCRModel, bool]:
     """Return ``(model, given_as_instance)`` for ``OCR(model=...)``."""
     from ..models.registry import OCRModel
 
@@ -160,7 +163,7 @@ def _load_model(model: Any) -> tuple[torch.nn.Module, bool]:
     raise TypeError(f"model must be None, a model folder path or an OCRModel, got {type(model).__name__}")
 
 
-def _check_merge_level(merge_level: str) -> None:
+def _check_merge_level(merge_level: object) -> None:
     if merge_level not in MERGE_LEVELS:
         raise ValueError(f"merge_level must be one of {', '.join(map(repr, MERGE_LEVELS))}; got {merge_level!r}")
 
@@ -238,12 +241,12 @@ class OCR:
         self.assembly = assembly or AssemblyOptions()
 
     @property
-    def spec(self):  # noqa: ANN201 - ModelSpec; imported lazily with the models
+    def spec(self) -> ModelSpec:
         """The model's ``ModelSpec`` (architecture, charset, preprocessing, decoding constants)."""
         return self.model.spec
 
     @property
-    def preprocess(self):  # noqa: ANN201 - PreprocessConfig
+    def preprocess(self) -> PreprocessConfig:
         """The preprocessing in use: the model's, with ``scale.infer_length`` applied when set."""
         return self.scale.preprocess(self.model.spec.preprocess)
 
@@ -256,7 +259,20 @@ class OCR:
     # ------------------------------------------------------------------------------------------------------------
     # Whole pipeline
 
-    def __call__(self, images: Any, merge_level: str = "paragraph") -> list[dict] | list[list[dict]]:
+    # A list or tuple is a batch: one item list per page. One input gives one list if it has one page, else one
+    # per page (a PDF or TIFF), which only run time can tell. (Batch items are Any: list is invariant, so
+    # list[ImageInput] would refuse a list[np.ndarray].)
+    @overload
+    def __call__(
+        self, images: list[Any] | tuple[Any, ...], merge_level: MergeLevel = "paragraph"
+    ) -> list[list[PublishedItem]]: ...
+    @overload
+    def __call__(
+        self, images: ImageInput, merge_level: MergeLevel = "paragraph"
+    ) -> list[PublishedItem] | list[list[PublishedItem]]: ...
+    def __call__(
+        self, images: Any, merge_level: MergeLevel = "paragraph"
+    ) -> list[PublishedItem] | list[list[PublishedItem]]:
         """Return the published Nemotron OCR output (spec §8.3).
 
         Args:
@@ -280,7 +296,15 @@ class OCR:
             return to_published(pages[0], merge_level)
         return [to_published(page, merge_level) for page in pages]
 
-    def model_card(self, images: Any, merge_level: str = "paragraph") -> dict | list[dict]:
+    @overload
+    def model_card(
+        self, images: list[Any] | tuple[Any, ...], merge_level: MergeLevel = "paragraph"
+    ) -> list[ModelCardResult]: ...
+    @overload
+    def model_card(
+        self, images: ImageInput, merge_level: MergeLevel = "paragraph"
+    ) -> ModelCardResult | list[ModelCardResult]: ...
+    def model_card(self, images: Any, merge_level: MergeLevel = "paragraph") -> ModelCardResult | list[ModelCardResult]:
         """Return the model card's form ``{"ocr_boxes", "ocr_txts", "ocr_confs"}`` (boxes in original pixels).
 
         Same inputs, errors and one-versus-several-pages rule as :meth:`__call__`.
@@ -291,7 +315,9 @@ class OCR:
             return to_model_card(pages[0], merge_level)
         return [to_model_card(page, merge_level) for page in pages]
 
-    def read(self, images: Any, *, progress: Callable[[int], None] | None = None) -> list[Document]:
+    def read(
+        self, images: ImageInput | list[Any] | tuple[Any, ...], *, progress: Callable[[int], None] | None = None
+    ) -> list[Document]:
         """Read inputs into Documents (Page → Paragraph → Line → Word, in reading order).
 
         Args:
@@ -306,7 +332,7 @@ class OCR:
 
     def read_iter(
         self,
-        images: Any,
+        images: ImageInput | list[Any] | tuple[Any, ...],
         *,
         progress: Callable[[int], None] | None = None,
         on_page: Callable[[int, Page], None] | None = None,
@@ -588,8 +614,8 @@ class OCR:
             )
             offset += n
         assemble_share = (time.perf_counter() - start) / len(pages)
-        for page in results:
-            page.timings["assemble"] = assemble_share
+        for result in results:
+            result.timings["assemble"] = assemble_share
         return results
 
     # ------------------------------------------------------------------------------------------------------------
@@ -604,7 +630,7 @@ class OCR:
                 return decoded
         raise ValueError(f"{describe_source(image)}: has no page {page}")
 
-    def detect(self, image: Any, *, page: int = 0) -> DetectedRegions:
+    def detect(self, image: ImageInput, *, page: int = 0) -> DetectedRegions:
         """Run only the detector (and the multi-view merge of ``scale``) on one page.
 
         Args:
@@ -667,7 +693,7 @@ class OCR:
             page_counts=[int(original.shape[0])],
         )
 
-    def recognize(self, image: Any, quads: Any, *, page: int = 0) -> RecognizedRegions:
+    def recognize(self, image: ImageInput, quads: Any, *, page: int = 0) -> RecognizedRegions:
         """Read the text inside given quads of one page (runs the detector only for its feature map).
 
         Args:
@@ -683,7 +709,7 @@ class OCR:
             read = self._recognize_regions(regions)
         return RecognizedRegions(texts=read.texts, confidence=read.confidence.cpu().numpy().astype(np.float32))
 
-    def relate(self, image: Any, quads: Any, *, page: int = 0) -> Groups:
+    def relate(self, image: ImageInput, quads: Any, *, page: int = 0) -> Groups:
         """Group given word quads of one page into lines and paragraphs with the relational model.
 
         Args:
@@ -700,7 +726,7 @@ class OCR:
             return self._relate_regions(regions, self._recognize_regions(regions))[0]
 
 
-def _features(model: torch.nn.Module, images: torch.Tensor, batch_size: int, precision: str) -> torch.Tensor:
+def _features(model: OCRModel, images: torch.Tensor, batch_size: int, precision: str) -> torch.Tensor:
     """Run the detector in batches and return its float32 feature maps ``[B, C, H/4, W/4]``."""
     detector = model.detector
     param = next(detector.parameters())
