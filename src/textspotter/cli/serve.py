@@ -150,6 +150,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"file holding an API key that requests must send (Authorization: Bearer or X-API-Key); default: "
         f"${API_KEY_ENV} if set, else no key",
     )
+    access.add_argument(
+        "--metrics-need-key",
+        action="store_true",
+        help="/metrics needs the API key too (default: open like /v1/health/*, for scrapers inside the network)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"), help="server log"
     )
@@ -198,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         access = AccessPolicy(
-            allowed_hosts=tuple(args.allowed_host), allowed_origins=tuple(args.allowed_origin), api_key=api_key
+            allowed_hosts=tuple(args.allowed_host),
+            allowed_origins=tuple(args.allowed_origin),
+            api_key=api_key,
+            metrics_need_key=args.metrics_need_key,
         )
         config = ServeConfig(
             model=args.model,

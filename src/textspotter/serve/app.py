@@ -5,7 +5,8 @@ Endpoints (docs/serve.md has curl examples):
 * ``POST /v1/infer`` and ``POST /v1/ocr``: the NIM request (base64 data URLs + merge levels) → NIM detections with
   points normalised to [0, 1] (spec §8.4), one ``data`` entry per image.
 * ``POST /v1/read``: multipart upload of image and PDF files → ``Document.to_dict()`` per file.
-* ``GET /v1/health/live``, ``/v1/health/ready``, ``/v1/models``, ``/v1/metadata``; ``/docs`` and ``/openapi.json``.
+* ``GET /v1/health/live``, ``/v1/health/ready``, ``/v1/models``, ``/v1/metadata``; ``/metrics`` (Prometheus);
+  ``/docs`` (a self-contained page, no CDN) and ``/openapi.json``.
 
 The model is loaded once, when the app starts (its lifespan), on the batcher's worker thread, which then runs every
 model call; requests only decode their inputs (on the service's decoding threads) and await their pages. A request
@@ -23,14 +24,15 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, File, Form, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -38,17 +40,20 @@ from starlette.requests import Request
 
 from .. import __version__
 from ..document import Document, Page
-from ..export import MERGE_LEVELS, to_nim
+from ..export import MERGE_LEVELS, to_alto, to_hocr, to_markdown, to_nim, to_text
 from ..models.spec import PreprocessConfig
 from ..pipeline.preprocess import check_page_shape
+from . import docs_page
 from .batching import BatcherClosedError, DynamicBatcher, QueueFullError
 from .config import CONFIG_ENV, ServeConfig
 from .guards import AccessGuard, BodyGuard, error_response
 from .inputs import InputFile, PageReader, PixelBudget, ServiceError, decode_data_url, measure_request
+from .metrics import CONNECTIONS, CONTENT_TYPE, MetricsMiddleware, ServiceMetrics
 from .schemas import (
     BatchingJSON,
     ConnectionsJSON,
     ErrorResponse,
+    ExportResponse,
     HealthResponse,
     InferRequest,
     InferResponse,
@@ -64,14 +69,30 @@ from .schemas import (
 if TYPE_CHECKING:
     from ..pipeline.ocr import OCR
 
-__all__ = ["ServiceError", "Service", "create_app", "app_from_environment", "PDF_DPI"]
+__all__ = ["ServiceError", "Service", "create_app", "app_from_environment", "PDF_DPI", "MIN_DPI", "MAX_DPI"]
 
 _logger = logging.getLogger(__name__)
 
 _NOT_READY = "the model is not loaded yet, or the server is shutting down"
 
 PDF_DPI = 200.0
-"""Resolution at which ``/v1/read`` renders PDF pages (the decoder's default)."""
+"""Resolution at which ``/v1/read`` renders PDF pages by default (the decoder's default)."""
+
+MIN_DPI = 36.0
+MAX_DPI = 600.0
+"""Bounds of ``/v1/read``'s ``dpi``: below 36 dpi body text is a few pixels high; above 600 a page only grows (a
+letter page at 600 dpi is 34 M pixels, near the default per-page limit, which applies whatever the dpi)."""
+
+ReadFormat = Literal["document", "text", "markdown", "hocr", "alto"]
+"""What ``/v1/read`` answers per file: the Document JSON, or one of ``textspotter.export``'s text views."""
+
+# The text views of /v1/read: the exporter and the media type of its text.
+_EXPORTS = {
+    "text": (to_text, "text/plain"),
+    "markdown": (to_markdown, "text/markdown"),
+    "hocr": (to_hocr, "application/xhtml+xml"),
+    "alto": (to_alto, "application/xml"),
+}
 
 
 # --- The service ---------------------------------------------------------------------------------------------------
@@ -91,12 +112,20 @@ class Service:
         self.ocr = ocr
         self.batcher: DynamicBatcher[np.ndarray, Document] = DynamicBatcher(self._run_batch, options=config.batching)
         self.budget = PixelBudget(config.limits.max_pixels_in_flight)
+        self.metrics = ServiceMetrics(max_batch_size=config.batching.max_batch_size)
         self.decoder: concurrent.futures.ThreadPoolExecutor | None = None
         self.ready = False
 
     def _run_batch(self, images: list[np.ndarray]) -> list[Document]:
         assert self.ocr is not None  # start() loads the model before the batcher gets any item
-        return self.ocr.read(images)
+        start = time.perf_counter()
+        failed = True
+        try:
+            documents = self.ocr.read(images)
+            failed = any(document.error is not None for document in documents)
+            return documents
+        finally:
+            self.metrics.batch_run(len(images), time.perf_counter() - start, failed=failed)
 
     def _load(self) -> OCR:
         import torch
@@ -170,12 +199,19 @@ class Service:
             raise ServiceError(503, "not_ready", _NOT_READY)
         return await asyncio.get_running_loop().run_in_executor(self.decoder, fn, *args)
 
-    async def read_files(self, files: list[InputFile], *, pdf_password: str | None = None) -> list[list[Page]]:
+    async def read_files(
+        self, files: list[InputFile], *, pdf_password: str | None = None, dpi: float = PDF_DPI
+    ) -> list[list[Page]]:
         """OCR every page of measured files; return their pages, file by file, each with its page index.
 
         The request's pixels are reserved first (503 when the server already holds too many); then pages are
         decoded one at a time and each goes to the batcher at once, so decoding overlaps the model and no page
         waits decoded longer than it must. A page's pixels are given back as soon as the model has read it.
+
+        Args:
+            files: measured files (:func:`~textspotter.serve.inputs.measure_request`).
+            pdf_password: password of the encrypted PDFs among them.
+            dpi: resolution PDF pages are rendered at: the one they were measured at.
 
         Raises:
             ServiceError: 503 when the server is overloaded or shutting down, 400 when a page cannot be decoded
@@ -204,7 +240,7 @@ class Service:
         try:
             for number, item in enumerate(files):
                 reader = PageReader(
-                    item, dpi=PDF_DPI, pdf_password=pdf_password, max_pixels=self.config.limits.max_pixels_per_image
+                    item, dpi=dpi, pdf_password=pdf_password, max_pixels=self.config.limits.max_pixels_per_image
                 )
                 try:
                     for width, height in item.page_sizes:
@@ -239,7 +275,45 @@ class Service:
                 _logger.error("inference failed for %s: %s", name, document.error)
                 raise ServiceError(500, "internal_error", f"inference failed for {name}")
             pages[number].append(dataclasses.replace(document.pages[0], index=index))
+        for kind, is_pdf in (("image", False), ("pdf", True)):
+            counted = [item for item in files if item.is_pdf == is_pdf]
+            if counted:
+                self.metrics.pages_read(
+                    kind,
+                    files=len(counted),
+                    pages=sum(len(item.page_sizes) for item in counted),
+                    pixels=sum(item.pixels for item in counted),
+                )
         return pages
+
+    def render_metrics(self) -> str:
+        """Every metric of this process in the Prometheus text format (docs/serve.md lists them)."""
+        gauges = [
+            ("textspotter_ready", "1 once the model is loaded and requests are served, else 0.", int(self.ready)),
+            ("textspotter_queue_depth", "Images waiting for a model batch.", self.batcher.queued),
+            (
+                "textspotter_pixels_in_flight",
+                "Decoded pixels reserved by requests being decoded or read.",
+                self.budget.in_use,
+            ),
+            (
+                "textspotter_pixels_in_flight_limit",
+                "The process's pixel budget (--max-pixels-in-flight).",
+                self.budget.capacity,
+            ),
+            (
+                "textspotter_open_connections",
+                "Open HTTP connections of this process (counted by textspotter serve's protocol).",
+                CONNECTIONS.open,
+            ),
+            (
+                "textspotter_connections_refused_total",
+                "Connections answered 503 because --max-connections were open.",
+                CONNECTIONS.refused,
+            ),
+        ]
+        info = {"version": __version__, "model": self.model_id, "device": self.device}
+        return self.metrics.render(gauges=gauges, info=info)
 
 
 # --- Error handlers ------------------------------------------------------------------------------------------------
@@ -383,7 +457,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
 
     @app.post(
         "/v1/read",
-        response_model=ReadResponse,
+        response_model=ReadResponse | ExportResponse,
         responses=_ERRORS,
         summary="OCR uploaded image and PDF files",
         tags=["textspotter"],
@@ -396,24 +470,78 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         pdf_password: Annotated[
             str | None, Form(description="Password of the encrypted PDFs among the files (one for all).")
         ] = None,
+        dpi: Annotated[
+            float,
+            Form(
+                ge=MIN_DPI,
+                le=MAX_DPI,
+                allow_inf_nan=False,
+                description="Resolution PDF pages are rendered at (images are read as they are). The page limits "
+                "apply to the rendered size: a higher dpi makes pages larger.",
+            ),
+        ] = PDF_DPI,
+        output_format: Annotated[
+            ReadFormat,
+            Form(
+                alias="format",
+                description="`document`: the Document JSON of each file (`documents`). `text`, `markdown`, `hocr`, "
+                "`alto`: that view of each file as text (`outputs`), as `textspotter read --format` writes it.",
+            ),
+        ] = "document",
     ) -> dict[str, Any]:
-        """Answer the full Document JSON (paragraphs → lines → words, quads in page pixels) of each file.
+        """Answer the full Document JSON (paragraphs → lines → words, quads in page pixels) of each file, or a text
+        view of it (plain text, Markdown, hOCR, ALTO) with `format`.
 
-        Every file is measured (pages counted, each page's size read from its header or PDF page box) before any
-        page is rendered, so a request over the limits is refused without decoding anything.
+        Every file is measured (pages counted, each page's size read from its header or from its PDF page box at
+        the requested dpi) before any page is rendered, so a request over the limits is refused without decoding
+        anything.
         """
         service.admit()
         contents = [(upload.filename or f"file[{i}]", await upload.read()) for i, upload in enumerate(files)]
         measure = functools.partial(
-            measure_request, contents, limits=limits, allow_pdf=True, dpi=PDF_DPI, pdf_password=pdf_password
+            measure_request, contents, limits=limits, allow_pdf=True, dpi=dpi, pdf_password=pdf_password
         )
         measured = await service.in_decoder(measure)
         del contents, measure  # the measured files hold the bytes from here on
-        pages = await service.read_files(measured, pdf_password=pdf_password)
-        documents = [
-            Document(pages=tuple(file_pages), source=item.name).to_dict() for item, file_pages in zip(measured, pages)
+        pages = await service.read_files(measured, pdf_password=pdf_password, dpi=dpi)
+        documents = [Document(pages=tuple(file_pages), source=item.name) for item, file_pages in zip(measured, pages)]
+        if output_format == "document":
+            return {"documents": [document.to_dict() for document in documents]}
+        export, media_type = _EXPORTS[output_format]
+        outputs = [
+            {"source": document.source, "media_type": media_type, "content": export(document)} for document in documents
         ]
-        return {"documents": documents}
+        return {"format": output_format, "outputs": outputs}
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}, "description": "Prometheus text format 0.0.4"}},
+        tags=["health"],
+        summary="Prometheus metrics of this process",
+        dependencies=secured if service.config.access.metrics_need_key else [],
+    )
+    async def metrics() -> Response:
+        """Requests by route and status, errors by type, latency histograms, pages read, model batches, queue
+        depth, pixels in flight and open connections (docs/serve.md lists every metric)."""
+        return Response(service.render_metrics(), media_type=CONTENT_TYPE)
+
+    @app.get(docs_page.DOCS_PATH, include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        page = docs_page.docs_html(
+            title=app.title,
+            openapi_url=app.openapi_url or "/openapi.json",
+            root_path=request.scope.get("root_path", ""),
+        )
+        return HTMLResponse(page, headers={"Content-Security-Policy": docs_page.CONTENT_SECURITY_POLICY})
+
+    @app.get(docs_page.SCRIPT_PATH, include_in_schema=False)
+    async def docs_script() -> Response:
+        return Response(docs_page.DOCS_SCRIPT, media_type="text/javascript; charset=utf-8")
+
+    @app.get(docs_page.STYLE_PATH, include_in_schema=False)
+    async def docs_style() -> Response:
+        return Response(docs_page.DOCS_STYLE, media_type="text/css; charset=utf-8")
 
     @app.get("/v1/health/live", response_model=HealthResponse, tags=["health"], summary="The process answers")
     async def live() -> dict[str, str]:
@@ -501,6 +629,9 @@ def create_app(config: ServeConfig | None = None, *, ocr: OCR | None = None) -> 
         version=__version__,
         description="OCR service compatible with NVIDIA's OCR NIM (`/v1/infer`), plus `/v1/read` for files.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their scripts from a CDN (blank on an air-gapped host): ours is served here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     _install_error_handlers(app)
@@ -519,6 +650,9 @@ def create_app(config: ServeConfig | None = None, *, ocr: OCR | None = None) -> 
         )
     app.add_middleware(AccessGuard, policy=config.access)
     _add_routes(app, service)
+    # Outermost, so that the requests the guards refuse are counted too.
+    routes = [getattr(route, "path", "") for route in app.routes]
+    app.add_middleware(MetricsMiddleware, metrics=service.metrics, routes=routes)
     return app
 
 

@@ -113,13 +113,18 @@ class AccessPolicy:
         allowed_origins: browser origins (``https://app.example.com``) whose pages may call the service; the
             service's own pages (``/docs``) are always allowed, ``"*"`` allows any. A request with any other
             ``Origin`` header gets 403; allowed origins also get CORS headers.
-        api_key: when set, every request except the health checks and the API documentation must carry it, as
-            ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; otherwise 401. Not shown by ``repr``.
+        api_key: when set, every request except the health checks, the API documentation and (unless
+            ``metrics_need_key``) ``/metrics`` must carry it, as ``Authorization: Bearer <key>`` or
+            ``X-API-Key: <key>``; otherwise 401. Not shown by ``repr``.
+        metrics_need_key: whether ``/metrics`` needs the API key too. By default it is open like the health
+            checks, since Prometheus scrapers usually run inside the network and are rarely given credentials; the
+            metrics show counts and sizes, no content and no file names.
     """
 
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     api_key: str | None = field(default=None, repr=False)
+    metrics_need_key: bool = False
 
     def __post_init__(self) -> None:
         for name in ("allowed_hosts", "allowed_origins"):
@@ -136,6 +141,8 @@ class AccessPolicy:
                 raise ValueError("api_key must be a non-empty string (or None for no key)")
             if not self.api_key.isascii() or any(c.isspace() for c in self.api_key):
                 raise ValueError("api_key must be printable ASCII without spaces (it travels in an HTTP header)")
+        if not isinstance(self.metrics_need_key, bool):
+            raise TypeError(f"AccessPolicy.metrics_need_key must be a bool, got {self.metrics_need_key!r}")
 
     def with_bound_host(self, host: str) -> AccessPolicy:
         """Return the policy that also accepts the name the server listens on (an address needs nothing)."""
@@ -201,6 +208,7 @@ class ServeConfig:
                 allowed_hosts=tuple(access.get("allowed_hosts", ())),
                 allowed_origins=tuple(access.get("allowed_origins", ())),
                 api_key=access.get("api_key"),
+                metrics_need_key=access.get("metrics_need_key", False),
             ),
             torch_threads=data.get("torch_threads"),
             decode_threads=data.get("decode_threads", 2),

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from .config import AccessPolicy
 
-__all__ = ["AccessGuard", "BodyGuard", "error_response", "OPEN_PATHS"]
+__all__ = ["AccessGuard", "BodyGuard", "error_response", "OPEN_PATHS", "METRICS_PATH"]
 
 _Scope = MutableMapping[str, Any]
 _Message = MutableMapping[str, Any]
@@ -27,8 +27,13 @@ _Receive = Callable[[], Awaitable[_Message]]
 _Send = Callable[[_Message], Awaitable[None]]
 _App = Callable[[_Scope, _Receive, _Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/v1/health/live", "/v1/health/ready", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+OPEN_PATHS = frozenset(
+    {"/v1/health/live", "/v1/health/ready", "/docs", "/docs/docs.js", "/docs/docs.css", "/openapi.json"}
+)
 """Paths served without the API key: health probes (process managers rarely send credentials) and the API docs."""
+
+METRICS_PATH = "/metrics"
+"""Open like :data:`OPEN_PATHS` unless ``AccessPolicy.metrics_need_key``."""
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -76,6 +81,7 @@ class AccessGuard:
         self._any_origin = "*" in policy.allowed_origins
         # Keys are compared as SHA-256 digests: constant time, and the key's length does not leak either.
         self._key_digest = None if policy.api_key is None else hashlib.sha256(policy.api_key.encode()).digest()
+        self._open_paths = OPEN_PATHS if policy.metrics_need_key else OPEN_PATHS | {METRICS_PATH}
 
     def _host_allowed(self, host: str) -> bool:
         if self._any_host or host == "localhost" or host.endswith(".localhost") or _is_address(host):
@@ -135,7 +141,7 @@ class AccessGuard:
             and self._key_digest is not None
             and scope["type"] == "http"
             and scope.get("method") != "OPTIONS"  # CORS preflights never carry credentials
-            and scope.get("path") not in OPEN_PATHS
+            and scope.get("path") not in self._open_paths
             and not self._key_given(headers)
         ):
             refusal = error_response(

@@ -27,6 +27,8 @@ __all__ = [
     "PageJSON",
     "DocumentJSON",
     "ReadResponse",
+    "ExportJSON",
+    "ExportResponse",
     "HealthResponse",
     "ModelCard",
     "ModelList",
@@ -186,6 +188,25 @@ class ReadResponse(BaseModel):
     """``POST /v1/read``: one document per uploaded file, in upload order."""
 
     documents: list[DocumentJSON]
+
+
+class ExportJSON(BaseModel):
+    """One uploaded file in a text format."""
+
+    source: str = Field(description="The uploaded file name.")
+    media_type: str = Field(
+        description="The format's media type: text/plain, text/markdown, application/xhtml+xml (hOCR) or "
+        "application/xml (ALTO).",
+        examples=["text/plain"],
+    )
+    content: str = Field(description="The file's pages in that format (as `textspotter read --format` writes).")
+
+
+class ExportResponse(BaseModel):
+    """``POST /v1/read`` with ``format`` other than ``document``: one output per uploaded file, in upload order."""
+
+    format: Literal["text", "markdown", "hocr", "alto"]
+    outputs: list[ExportJSON]
 
 
 # --- Service information -------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import ConnectionLimits
+from .metrics import CONNECTIONS
 
 __all__ = ["GuardedH11Protocol", "uvicorn_options"]
 
@@ -54,7 +55,9 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        CONNECTIONS.open = len(self.connections)
         if len(self.connections) > self.limits.max_connections:
+            CONNECTIONS.refused += 1
             # Answer before reading anything: the request would never be served anyway.
             _logger.warning(
                 "refusing a connection: %d are open (limit %d)", len(self.connections) - 1, self.limits.max_connections
@@ -75,6 +78,7 @@ class GuardedH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        CONNECTIONS.open = len(self.connections)
 
     def _follow_request(self) -> None:
         """Arm the deadline that matches where the client is in its request (called after every state change)."""
@@ -116,6 +120,7 @@ class GuardedH11Protocol(H11Protocol):
             return
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
         _logger.info("closing the connection of %s: request %s not received within %g s", client, phase, seconds)
+        CONNECTIONS.timed_out[phase] += 1
         self.transport.close()
 
 
