@@ -567,6 +567,9 @@ class Typesetter:
             for i in order:
                 positions[i] = cursor
                 cursor += widths[i] + gap
+        drawn = [one_call] * len(line.words)
+        if not one_call and not justify and all(r == "L" for r in resolved):
+            drawn = self._draw_runs(line.words, styles, scripted, positions, widths, baseline)
         ids = []
         for i, word in enumerate(line.words):
             x0 = positions[i]
@@ -575,7 +578,7 @@ class Typesetter:
                 top, bottom = self._draw_scripted(x0, baseline, word, styles[i], spec.reference)
                 word_ascent, word_descent = max(word_ascent, baseline - top), max(word_descent, bottom - baseline)
                 word = strip_scripts(word)
-            elif not one_call:
+            elif not drawn[i]:
                 direction = pil_direction("rtl" if resolved[i] == "R" else "ltr")
                 word_font = font if styles[i] == style else self.font(styles[i])
                 self.draw.text(
@@ -590,6 +593,36 @@ class Typesetter:
             ]
             ids.append(self.annotations.add_word(word, np.asarray(quad), spec.code))
         return ids
+
+    def _draw_runs(
+        self,
+        words: list[str],
+        styles: list[TextStyle],
+        scripted: list[bool],
+        positions: list[float],
+        widths: list[float],
+        baseline: float,
+    ) -> list[bool]:
+        """Draw runs of consecutive left-to-right words of one style with one call each; return which were drawn.
+
+        A run is drawn only where its shaped width equals the span of its word boxes (so the boxes stay exact);
+        words left undrawn (scripted ones, runs whose spacing differs, single words) are drawn one by one later.
+        """
+        drawn = [False] * len(words)
+        start = 0
+        while start < len(words):
+            end = start + 1
+            while end < len(words) and styles[end] == styles[start] and not scripted[end] and not scripted[start]:
+                end += 1
+            if end - start > 1:
+                text = " ".join(words[start:end])
+                font = self.font(styles[start])
+                span = positions[end - 1] + widths[end - 1] - positions[start]
+                if abs(font.getlength(text) - span) < 0.01:
+                    self.draw.text((positions[start], baseline), text, font=font, fill=styles[start].color, anchor="ls")
+                    drawn[start:end] = [True] * (end - start)
+            start = end
+        return drawn
 
     def _place_unspaced(
         self,
