@@ -20,6 +20,7 @@ pytest.importorskip("uvicorn")
 from PIL import Image  # noqa: E402
 
 from test_serve_e2e import Server  # noqa: E402
+from test_serve_ops import parse_metrics, value  # noqa: E402
 from textspotter.models import create_model  # noqa: E402
 from textspotter.models.checkpoints import save_model  # noqa: E402
 
@@ -141,6 +142,17 @@ def test_stalled_clients_are_dropped_and_sigterm_stops_the_server_in_bounded_tim
                     assert b"request_timeout" in received
             # And the server still answers once they are gone.
             assert client.get("/v1/health/ready").status_code == 200
+            # /metrics saw it all: the refused connections, the stalled headers, the 408s and the served requests.
+            _, samples = parse_metrics(client.get("/metrics").text)
+            assert value(samples, "textspotter_connections_refused_total") == len(refused)
+            # 24 + 2 stalled in their headers, and the extra connections that were let in but never sent a byte.
+            timed_out = value(samples, "textspotter_connections_timed_out_total", phase="headers")
+            assert 26 <= timed_out <= 26 + len(extra) - len(refused)
+            assert value(samples, "textspotter_requests_total", route="/v1/infer", code="408") == 24
+            assert value(samples, "textspotter_errors_total", route="/v1/infer", type="request_timeout") == 24
+            assert value(samples, "textspotter_requests_total", route="/v1/infer", code="200") == 8
+            assert value(samples, "textspotter_pages_total", kind="image") == 8
+            assert value(samples, "textspotter_open_connections") >= 1  # this client's
 
         # SIGTERM with stalled clients connected: the server must still exit within the bound.
         stalled = [half_headers(port), half_body(port), half_body(port)]
