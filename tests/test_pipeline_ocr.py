@@ -280,6 +280,25 @@ def test_tiled_read_gives_one_word_per_rectangle(model):
     assert all(len(w.text) > 0 for w in doc.pages[0].words)
 
 
+def test_a_cpu_detector_reads_one_input_per_pass_and_results_do_not_depend_on_the_batch(model):
+    # A batch of 6 pages in one detector pass held every page's activations at once: 2.2 GB at 1536² (issue #20).
+    boxes = [(30, 30, 300, 60), (30, 500, 90, 506), (600, 900, 880, 960)]
+    pages = [page_with_boxes(1000, 900, boxes), page_with_boxes(600, 400, boxes[:1])]
+    scale = ScaleOptions(mode="tiled", zoom=4.0, max_upscale=2.0)  # several views per page: tiles fill the batch
+    keep = AssemblyOptions(include_invalid=True)
+    passes = []
+    hook = model.detector.register_forward_pre_hook(lambda module, args: passes.append(args[0].shape[0]))
+    try:
+        many = OCR(model=model, scale=scale, assembly=keep, batch_size=8).read(pages)
+    finally:
+        hook.remove()
+    assert len(passes) > len(pages) and set(passes) == {1}
+    one = [OCR(model=model, scale=scale, assembly=keep, batch_size=1).read(p)[0] for p in pages]
+    for a, b in zip(one, many):
+        assert [w.text for w in a.pages[0].words] == [w.text for w in b.pages[0].words]
+        assert np.allclose([w.quad for w in a.pages[0].words], [w.quad for w in b.pages[0].words], atol=1e-3)
+
+
 def test_infer_length_option_sets_the_detector_input_side(model):
     boxes = [(40, 40, 200, 72), (240, 40, 400, 72), (40, 120, 300, 152)]
     page = page_with_boxes(400, 600, boxes)
@@ -360,7 +379,8 @@ def test_a_batch_mixing_fitted_and_unfitted_pages_keeps_order_and_results(model)
     pages = [normal, large, blank, large, normal]
     one = [OCR(model=model, batch_size=1, scale=scale, assembly=keep).read(p)[0] for p in pages]
     sides, many = _detector_sides(model, lambda: OCR(model=model, batch_size=8, scale=scale, assembly=keep).read(pages))
-    assert [side[0] for side in sides] == [256, 128]  # one pass for the batch, one for the two large pages
+    # A CPU detector reads one input per pass (OCR._detector_batch_size): five at 256, then the two large pages.
+    assert [side[0] for side in sides] == [256] * 5 + [128] * 2
     assert [len(d.pages[0].words) for d in many] == [4, 3, 0, 3, 4]
     for a, b in zip(one, many):
         assert [w.text for w in a.pages[0].words] == [w.text for w in b.pages[0].words]

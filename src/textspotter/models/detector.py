@@ -185,6 +185,10 @@ class Detector(nn.Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Random initialisation for training: He-normal convs, BN (1, 0), a small-output final conv."""
+        if self.output.preds[-1].weight.is_meta:
+            # Built for loading (checkpoints._empty_model): nothing to draw, and random ops on meta tensors
+            # go through torch._refs, whose first use imports torch._dynamo (seconds of start-up).
+            return
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

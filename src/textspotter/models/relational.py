@@ -99,6 +99,10 @@ class Relational(nn.Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Random initialisation for training: He-normal ``rect_proj`` conv, BN (1, 0), PyTorch defaults elsewhere."""
+        if self.rect_proj[0].weight.is_meta:
+            # Built for loading (checkpoints._empty_model): nothing to draw, and random ops on meta tensors
+            # go through torch._refs, whose first use imports torch._dynamo (seconds of start-up).
+            return
         nn.init.kaiming_normal_(self.rect_proj[0].weight, mode="fan_out", nonlinearity="relu")
         nn.init.zeros_(self.rect_proj[0].bias)
         for module in self.modules():
