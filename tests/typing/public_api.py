@@ -26,7 +26,7 @@ def published_output(ocr: OCR, image: np.ndarray, level: MergeLevel) -> None:
     assert_type(ocr(image, level), list[PublishedItem] | list[list[PublishedItem]])
     assert_type(ocr.model_card([image]), list[ModelCardResult])
     assert_type(ocr.model_card("page.png"), ModelCardResult | list[ModelCardResult])
-    ocr(image, merge_level="line")  # type: ignore[call-overload]  # "line" is spelled "sentence", as published
+    ocr(image, merge_level="lines")  # type: ignore[call-overload]  # not a merge level
 
 
 def document_views(ocr: OCR, image: np.ndarray) -> None:
