@@ -158,8 +158,29 @@ def test_empty_page_gives_empty_outputs():
 
 def test_unknown_merge_level_names_the_valid_ones(page):
     for function in (to_published, to_model_card, to_nim, merge_items):
-        with pytest.raises(ValueError, match="word, sentence, paragraph; got 'line'"):
-            function(page, "line")
+        with pytest.raises(ValueError, match="word, sentence, paragraph, line; got 'lines'"):
+            function(page, "lines")
+
+
+def test_line_is_another_name_of_the_sentence_level(page):
+    for function in (to_published, to_model_card, to_nim, merge_items):
+        assert function(page, "line") == function(page, "sentence")
+    image = np.full((100, 200, 3), 255, np.uint8)
+    line_overlay = np.asarray(draw_overlay(image, page, level="line"))
+    assert (line_overlay == np.asarray(draw_overlay(image, page, level="sentence"))).all()
+    assert (line_overlay != np.asarray(draw_overlay(image, page, level="word"))).any()
+
+
+def test_the_ocr_api_accepts_line_as_a_merge_level():
+    from textspotter.models import create_model
+    from textspotter.pipeline import OCR
+
+    ocr = OCR(model=create_model("tiny-test"), device="cpu")
+    image = np.full((64, 96, 3), 255, np.uint8)
+    assert ocr(image, merge_level="line") == ocr(image, merge_level="sentence")
+    assert ocr.model_card(image, merge_level="line") == ocr.model_card(image, merge_level="sentence")
+    with pytest.raises(ValueError, match="got 'lines'"):
+        ocr(image, merge_level="lines")  # type: ignore[arg-type]
 
 
 def test_page_without_size_is_rejected():
@@ -311,6 +332,6 @@ def test_overlay_errors(page):
     with pytest.raises(ValueError, match="aspect ratio"):
         draw_overlay(np.zeros((100, 100, 3), np.uint8), page)
     with pytest.raises(ValueError, match="level must be one of"):
-        draw_overlay(np.zeros((100, 200, 3), np.uint8), page, level="line")
+        draw_overlay(np.zeros((100, 200, 3), np.uint8), page, level="lines")
     with pytest.raises(TypeError, match="numpy array or a PIL image"):
         draw_overlay("page.png", page)

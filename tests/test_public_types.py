@@ -7,6 +7,7 @@ import pytest
 
 from textspotter.document import Line, Page, Paragraph, Word
 from textspotter.export import (
+    MERGE_LEVEL_ALIASES,
     MERGE_LEVELS,
     MergeLevel,
     ModelCardResult,
@@ -26,11 +27,12 @@ def _page() -> Page:
 
 
 def test_merge_level_literal_lists_exactly_the_accepted_levels():
-    assert get_args(MergeLevel) == MERGE_LEVELS == ("word", "sentence", "paragraph")
-    for level in MERGE_LEVELS:
+    assert MERGE_LEVELS == ("word", "sentence", "paragraph") and MERGE_LEVEL_ALIASES == {"line": "sentence"}
+    assert get_args(MergeLevel) == (*MERGE_LEVELS, *MERGE_LEVEL_ALIASES)
+    for level in get_args(MergeLevel):
         assert to_published(_page(), level)
-    with pytest.raises(ValueError, match="merge_level must be one of word, sentence, paragraph; got 'line'"):
-        to_published(_page(), "line")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="merge_level must be one of word, sentence, paragraph, line; got 'lines'"):
+        to_published(_page(), "lines")  # type: ignore[arg-type]
 
 
 def test_published_items_have_exactly_the_typed_keys_and_value_types():
@@ -53,8 +55,8 @@ def test_model_card_result_has_exactly_the_typed_keys():
 
 
 def test_overlay_refuses_a_level_outside_the_literal():
-    with pytest.raises(ValueError, match="got 'line'"):
-        draw_overlay(np.zeros((200, 100, 3), dtype=np.uint8), _page(), level="line")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="got 'lines'"):
+        draw_overlay(np.zeros((200, 100, 3), dtype=np.uint8), _page(), level="lines")  # type: ignore[arg-type]
 
 
 def test_every_kind_that_image_input_names_decodes(tmp_path):

@@ -156,6 +156,8 @@ def test_merge_levels_default_broadcast_and_per_image(client):
     assert default[0]["text_detections"][0]["text_prediction"]["text"] == "64x64#5 tail"
     mixed = client.post("/v1/ocr", json={"input": two, "merge_levels": ["word", "sentence"]}).json()["data"]
     assert [len(d["text_detections"]) for d in mixed] == [2, 1]
+    # "line" is accepted as "sentence"; the answer is the same.
+    assert client.post("/v1/ocr", json={"input": two, "merge_levels": ["word", "line"]}).json()["data"] == mixed
 
 
 def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(client, fake):
@@ -246,7 +248,11 @@ def test_openapi_documents_the_schemas(client):
 
 
 def test_schema_merge_levels_match_the_exporter():
+    from textspotter.export import MERGE_LEVEL_ALIASES
+    from textspotter.serve import schemas
+
     assert get_args(MergeLevel) == MERGE_LEVELS
+    assert schemas._LEVEL_ALIASES == MERGE_LEVEL_ALIASES
 
 
 @pytest.mark.parametrize(
@@ -270,7 +276,7 @@ def test_bad_requests_get_clear_errors(client, fake):
     url = data_url(make_image(32, 32, 1))
     one = [{"type": "image_url", "url": url}]
     assert_error(
-        client.post("/v1/infer", json={"input": one, "merge_levels": ["line"]}),
+        client.post("/v1/infer", json={"input": one, "merge_levels": ["lines"]}),
         422,
         "invalid_request",
         "merge_levels[0]",

@@ -15,6 +15,7 @@ from .hocr import to_hocr
 from .overlay import draw_overlay
 from .pdf import PdfOptions, PdfWriter, to_pdf, write_pdf
 from .published import (
+    MERGE_LEVEL_ALIASES,
     MERGE_LEVELS,
     MergedItem,
     MergeLevel,
@@ -30,6 +31,7 @@ from .serialize import escape_markdown, to_json, to_markdown, to_text
 
 __all__ = [
     "MERGE_LEVELS",
+    "MERGE_LEVEL_ALIASES",
     "MergeLevel",
     "MergedItem",
     "PublishedItem",

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..document import Page, Quad
 from ..imageio import load_pages
-from .published import MERGE_LEVELS, MergeLevel, merge_items
+from .published import MergeLevel, canonical_merge_level, merge_items
 
 __all__ = ["draw_overlay"]
 
@@ -75,7 +75,7 @@ def draw_overlay(image: np.ndarray | Image.Image, page: Page, *, level: MergeLev
         image: the page image, ``[H, W]`` / ``[H, W, C]`` uint8 or float [0, 1] array, or a PIL image. It may be a
             uniformly rescaled copy of the page image (same aspect ratio); the boxes are scaled to it.
         page: the page read from that image (quads in original-image pixels).
-        level: ``"word"``, ``"sentence"`` (lines) or ``"paragraph"``.
+        level: ``"word"``, ``"sentence"`` (lines; ``"line"`` is the same) or ``"paragraph"``.
 
     Returns:
         A new RGB PIL image of the same size as ``image``.
@@ -86,8 +86,10 @@ def draw_overlay(image: np.ndarray | Image.Image, page: Page, *, level: MergeLev
     """
     if not isinstance(image, (np.ndarray, Image.Image)):
         raise TypeError(f"image must be a numpy array or a PIL image, got {type(image).__name__}")
-    if level not in MERGE_LEVELS:
-        raise ValueError(f"level must be one of {', '.join(MERGE_LEVELS)}; got {level!r}")
+    try:
+        canonical_merge_level(level)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("merge_level", "level", 1)) from None
     rgb = load_pages(image, name="<overlay image>")[0].image
     height, width = rgb.shape[:2]
     if page.width <= 0 or page.height <= 0:

@@ -19,6 +19,8 @@ from ..document import Line, Page, Quad, bounding_quad
 
 __all__ = [
     "MERGE_LEVELS",
+    "MERGE_LEVEL_ALIASES",
+    "canonical_merge_level",
     "MergeLevel",
     "MergedItem",
     "PublishedItem",
@@ -30,10 +32,16 @@ __all__ = [
     "to_nim",
 ]
 
-MergeLevel = Literal["word", "sentence", "paragraph"]
-"""The levels at which items are merged: words, lines (``"sentence"``, the published name) or paragraphs."""
+MergeLevel = Literal["word", "sentence", "paragraph", "line"]
+"""The levels at which items are merged: words, lines (``"sentence"``, the published name, or its alias ``"line"``)
+or paragraphs."""
 
+# The levels under their published names (what the service lists); MERGE_LEVEL_ALIASES holds the other names.
 MERGE_LEVELS: tuple[MergeLevel, ...] = ("word", "sentence", "paragraph")
+
+MERGE_LEVEL_ALIASES: dict[str, MergeLevel] = {"line": "sentence"}
+"""Other names accepted wherever a merge level is: ``"line"`` is ``"sentence"`` (the published name of a line of
+words). Outputs never change with the name used."""
 
 # Gap threshold of the published re-ordering, in original-image pixels (reorder_boxes(dbscan_eps=10)).
 REORDER_EPS = 10.0
@@ -77,9 +85,27 @@ class MergedItem:
     quad: Quad
 
 
+def canonical_merge_level(merge_level: object) -> MergeLevel:
+    """Return the merge level named by ``merge_level``, an alias (``"line"``) replaced by its level (``"sentence"``).
+
+    Raises:
+        ValueError: an unknown merge level.
+
+    >>> canonical_merge_level("line")
+    'sentence'
+    """
+    if isinstance(merge_level, str):
+        if merge_level in MERGE_LEVEL_ALIASES:
+            return MERGE_LEVEL_ALIASES[merge_level]
+        for level in MERGE_LEVELS:
+            if merge_level == level:
+                return level
+    names = ", ".join([*MERGE_LEVELS, *MERGE_LEVEL_ALIASES])
+    raise ValueError(f"merge_level must be one of {names}; got {merge_level!r}")
+
+
 def _check_level(merge_level: object) -> None:
-    if merge_level not in MERGE_LEVELS:
-        raise ValueError(f"merge_level must be one of {', '.join(MERGE_LEVELS)}; got {merge_level!r}")
+    canonical_merge_level(merge_level)
 
 
 def _check_page(page: Page) -> None:
@@ -142,7 +168,7 @@ def merge_items(page: Page, merge_level: MergeLevel = "paragraph") -> list[Merge
 
     Args:
         page: a page of a Document (quads in original-image pixels).
-        merge_level: ``"word"``, ``"sentence"`` (a line) or ``"paragraph"``.
+        merge_level: ``"word"``, ``"sentence"`` (a line; ``"line"`` is the same) or ``"paragraph"``.
 
     Returns:
         The items, re-ordered as in spec §8.3 step 3; empty if the page has no words.
@@ -150,7 +176,7 @@ def merge_items(page: Page, merge_level: MergeLevel = "paragraph") -> list[Merge
     Raises:
         ValueError: an unknown merge level.
     """
-    _check_level(merge_level)
+    merge_level = canonical_merge_level(merge_level)
     if merge_level == "word":
         items = [MergedItem(w.text, float(w.confidence), w.quad) for w in page.words]
     elif merge_level == "sentence":

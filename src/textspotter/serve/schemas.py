@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "MergeLevel",
@@ -44,6 +44,8 @@ __all__ = [
 
 # The same levels as textspotter.export.MERGE_LEVELS (a test checks); spelled out so that the schema lists them.
 MergeLevel = Literal["word", "sentence", "paragraph"]
+# Other names accepted in requests (textspotter.export.MERGE_LEVEL_ALIASES), read as the level they name.
+_LEVEL_ALIASES = {"line": "sentence"}
 
 _EXAMPLE_URL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA..."
 
@@ -74,9 +76,16 @@ class InferRequest(BaseModel):
     input: list[ImageUrlInput] = Field(min_length=1, description="The images, in the order of the `data` answer.")
     merge_levels: list[MergeLevel] | None = Field(
         default=None,
-        description="Granularity of the detections per image: `word`, `sentence` (a line) or `paragraph`. One per "
-        "image, or one for all; default `paragraph`.",
+        description="Granularity of the detections per image: `word`, `sentence` (a line; `line` is the same) or "
+        "`paragraph`. One per image, or one for all; default `paragraph`.",
     )
+
+    @field_validator("merge_levels", mode="before")
+    @classmethod
+    def _merge_level_aliases(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [_LEVEL_ALIASES.get(level, level) if isinstance(level, str) else level for level in value]
+        return value
 
     @model_validator(mode="after")
     def _merge_levels_match_input(self) -> InferRequest:
