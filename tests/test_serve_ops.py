@@ -5,6 +5,10 @@ real server in test_serve_stall.py."""
 import io
 import math
 import re
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
 
 import pytest
@@ -295,6 +299,43 @@ def test_docs_page_follows_the_root_path_of_a_proxy(fake):
     with TestClient(app, base_url=LOCAL, root_path="/ocr") as client:
         page = client.get("/docs").text
     assert 'src="/ocr/docs/docs.js"' in page and 'data-openapi="/ocr/openapi.json"' in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs a headless chromium")
+def test_docs_page_renders_every_endpoint_in_a_browser_offline(fake):
+    """The page in a real browser (no network here), under its Content-Security-Policy: every endpoint and schema
+    is listed, each endpoint with its Try-it form."""
+    import uvicorn
+
+    app = create_app(ServeConfig(model="folder/fake-model"), ocr=fake)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: server.started, timeout=30)
+        with tempfile.TemporaryDirectory() as profile:
+            browser = subprocess.run(
+                ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                 "--virtual-time-budget=5000", "--dump-dom", f"http://127.0.0.1:{port}/docs"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    dom = browser.stdout
+    assert "Could not load" not in dom, dom[:2000]
+    with TestClient(app, base_url=LOCAL) as client:
+        schema = client.get("/openapi.json").json()
+    for path, item in schema["paths"].items():
+        for method in item:
+            assert f'<span class="method {method}">{method}</span><span class="path">{path}</span>' in dom, path
+    for name in schema["components"]["schemas"]:
+        assert f'id="schema-{name}"' in dom, name
+    operations = sum(len(item) for item in schema["paths"].values())
+    assert dom.count("<summary>Try it</summary>") == operations
 
 
 # --- /v1/read options ----------------------------------------------------------------------------------------------

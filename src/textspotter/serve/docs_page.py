@@ -2,8 +2,9 @@
 
 FastAPI's own ``/docs`` loads Swagger UI's script and style sheet from a CDN and is blank without one. This page is
 three small files served by the app itself (HTML, a script, a style sheet); the script reads ``/openapi.json``
-and lists every endpoint with its parameters, request body, answers and the schemas they refer to. It is plain
-DOM code: every text from the schema is inserted as text, never as HTML.
+and lists every endpoint with its parameters, request body, answers and the schemas they refer to, with a *Try it*
+form per endpoint that sends the request (with the API key typed at the top, if any) and shows the answer. It is
+plain DOM code: every text from the schema or from an answer is inserted as text, never as HTML.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ def docs_html(*, title: str, openapi_url: str, root_path: str = "") -> str:
 <title>{html.escape(title)} — API</title>
 <link rel="stylesheet" href="{prefix}{STYLE_PATH}">
 </head>
-<body data-openapi="{prefix}{html.escape(openapi_url, quote=True)}">
-<header><h1>{html.escape(title)}</h1><p id="summary">Loading the API description…</p></header>
+<body data-openapi="{prefix}{html.escape(openapi_url, quote=True)}" data-root="{prefix}">
+<header><h1>{html.escape(title)}</h1><p id="summary">Loading the API description…</p>
+<p><label>API key, sent by <em>Try it</em> when the server needs one:
+<input id="api-key" type="password" autocomplete="off" size="40"></label></p></header>
 <nav id="toc"></nav>
 <main id="api"></main>
 <noscript><p>This page needs JavaScript; the raw description is at
@@ -77,6 +80,11 @@ th, td { border: 1px solid #ddd; padding: .25rem .4rem; text-align: left; vertic
 th { background: #fafafa; }
 nav a { margin-right: .75rem; }
 .muted { color: #666; }
+details.try { margin-top: .5rem; }
+details.try summary { cursor: pointer; color: #0b6e99; }
+details.try label { display: block; margin: .3rem 0; }
+details.try textarea { width: 100%; min-height: 8rem; font-family: ui-monospace, monospace; }
+.status { font-weight: bold; }
 """
 
 DOCS_SCRIPT = r"""
@@ -224,7 +232,107 @@ DOCS_SCRIPT = r"""
       });
       section.appendChild(el("table", {}, [el("tbody", {}, rows)]));
     }
+    section.appendChild(tryIt(path, method, op));
     return section;
+  }
+
+  function resolve(schema) {
+    if (schema && schema.$ref) return (spec.components.schemas || {})[refName(schema.$ref)] || {};
+    return schema || {};
+  }
+
+  function isFile(schema) {
+    schema = schema || {};
+    return schema.format === "binary" || schema.contentMediaType === "application/octet-stream";
+  }
+
+  // A form that sends the request from this page (same origin) and shows the answer as text.
+  function tryIt(path, method, op) {
+    var details = el("details", {"class": "try"}, [el("summary", {}, ["Try it"])]);
+    var form = el("form");
+    var fields = [];
+    (op.parameters || []).forEach(function (p) {
+      var input = el("input", {type: "text", placeholder: p.schema && p.schema.default !== undefined
+        ? String(p.schema.default) : ""});
+      fields.push({where: p.in, name: p.name, input: input});
+      form.appendChild(el("label", {}, [p.name + " (" + p.in + ") ", input]));
+    });
+    var content = (op.requestBody || {}).content || {};
+    var json = content["application/json"];
+    var multipart = content["multipart/form-data"];
+    var bodyArea = null;
+    if (json) {
+      var target = resolve(json.schema);
+      var example = (target.examples && target.examples[0]) || {};
+      bodyArea = el("textarea", {}, []);
+      bodyArea.value = JSON.stringify(example, null, 2);
+      form.appendChild(el("label", {}, ["JSON body", bodyArea]));
+    } else if (multipart) {
+      var props = resolve(multipart.schema).properties || {};
+      Object.keys(props).forEach(function (name) {
+        var prop = props[name];
+        var input;
+        var enumSource = prop.enum ? prop : (prop.anyOf || []).filter(function (a) { return a.enum; })[0];
+        if (isFile(prop) || (prop.type === "array" && isFile(prop.items))) {
+          input = el("input", {type: "file"});
+          if (prop.type === "array") input.multiple = true;
+        } else if (enumSource) {
+          input = el("select");
+          enumSource.enum.forEach(function (v) { input.appendChild(el("option", {value: v}, [String(v)])); });
+          if (prop.default !== undefined) input.value = prop.default;
+        } else {
+          input = el("input", {type: name.indexOf("password") >= 0 ? "password" : "text",
+            placeholder: prop.default !== undefined ? String(prop.default) : ""});
+        }
+        fields.push({where: "form", name: name, input: input});
+        form.appendChild(el("label", {}, [name + " ", input]));
+      });
+    }
+    var status = el("p", {"class": "status"});
+    var answer = el("pre");
+    form.appendChild(el("button", {type: "submit"}, ["Send " + method.toUpperCase() + " " + path]));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var url = root + path;
+      var query = [];
+      var headers = {};
+      var body = null;
+      var key = document.getElementById("api-key").value.trim();
+      if (key) headers.Authorization = "Bearer " + key;
+      var data = multipart ? new FormData() : null;
+      fields.forEach(function (field) {
+        var input = field.input;
+        if (input.type === "file") {
+          Array.prototype.forEach.call(input.files, function (file) { data.append(field.name, file); });
+          return;
+        }
+        if (input.value === "") return;
+        if (field.where === "query") query.push(encodeURIComponent(field.name) + "=" + encodeURIComponent(input.value));
+        else if (field.where === "header") headers[field.name] = input.value;
+        else if (field.where === "path") url = url.replace("{" + field.name + "}", encodeURIComponent(input.value));
+        else if (data) data.append(field.name, input.value);
+      });
+      if (query.length) url += "?" + query.join("&");
+      if (bodyArea) { headers["Content-Type"] = "application/json"; body = bodyArea.value; }
+      if (data) body = data;
+      status.textContent = "Sending…";
+      answer.textContent = "";
+      var started = performance.now();
+      fetch(url, {method: method.toUpperCase(), headers: headers, body: body})
+        .then(function (response) {
+          return response.text().then(function (text) {
+            var took = Math.round(performance.now() - started);
+            status.textContent = response.status + " " + response.statusText + " (" + took + " ms)";
+            try { text = JSON.stringify(JSON.parse(text), null, 2); } catch (ignored) { /* not JSON */ }
+            answer.textContent = text;
+          });
+        })
+        .catch(function (error) { status.textContent = "Failed: " + error.message; });
+    });
+    form.appendChild(status);
+    form.appendChild(answer);
+    details.appendChild(form);
+    return details;
   }
 
   function render() {
@@ -285,6 +393,7 @@ DOCS_SCRIPT = r"""
     }
   }
 
+  var root = document.body.getAttribute("data-root") || "";
   var url = document.body.getAttribute("data-openapi");
   fetch(url, {headers: {Accept: "application/json"}})
     .then(function (response) {
