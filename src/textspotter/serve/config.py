@@ -22,8 +22,9 @@ CONFIG_ENV = "TEXTSPOTTER_SERVE_CONFIG"
 class ServeLimits:
     """Bounds on what requests may ask for; a request beyond them is refused before any page is decoded.
 
-    Pixel counts are width × height of decoded pages (3 bytes each once decoded); a PDF page counts at the 200 dpi
-    it is rendered at, judged from its page box before it is rendered.
+    Pixel counts are width × height of decoded pages (3 bytes each once decoded); a PDF page counts at the dpi it
+    is rendered at (200 unless the ``/v1/read`` request asks for another), judged from its page box before it is
+    rendered.
 
     Attributes:
         max_body_bytes: request body size (a base64 data URL is 4/3 of the image file).

@@ -211,7 +211,9 @@ class ServiceMetrics:
         self.batch_seconds = Histogram(
             "textspotter_batch_duration_seconds", "Time of one model call (a batch of images).", latency_buckets
         )
-        self.batch_failures = _Counter("textspotter_batch_failures_total", "Model calls that raised an error.")
+        self.batch_failures = _Counter(
+            "textspotter_batch_failures_total", "Model calls that raised an error or returned a failed page."
+        )
         self._in_progress = 0
 
     def request_started(self) -> None:
