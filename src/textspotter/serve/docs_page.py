@@ -237,7 +237,7 @@ DOCS_SCRIPT = r"""
   }
 
   function resolve(schema) {
-    if (schema && schema.$ref) return (spec.components.schemas || {})[refName(schema.$ref)] || {};
+    if (schema && schema.$ref) return ((spec.components || {}).schemas || {})[refName(schema.$ref)] || {};
     return schema || {};
   }
 
