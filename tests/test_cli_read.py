@@ -79,7 +79,7 @@ def test_document_format_and_overlay(model_dir, boxes_model, pages, tmp_path):
     out = tmp_path / "out"
     args = ["read", str(pages / "a.png"), "--model", str(model_dir), "--format", "document", "--out", str(out)]
     assert main([*args, "--overlay", "--level", "sentence"]) == 0
-    document = json.loads((out / "a.json").read_text(encoding="utf-8"))
+    document = json.loads((out / "a.document.json").read_text(encoding="utf-8"))
     assert document["source"] == str(pages / "a.png") and document["pages"][0]["width"] == 400
     overlay = Image.open(out / "a.overlay.png")
     assert overlay.size == (400, 300)
@@ -209,7 +209,7 @@ def full_disk_for(monkeypatch):
     return prefixes
 
 
-@pytest.mark.parametrize("fmt", ["json", "text", "document", "hocr"])
+@pytest.mark.parametrize("fmt", ["json", "text", "document", "hocr", "pdf"])
 def test_a_full_disk_is_reported_by_name_and_the_other_inputs_are_written(
     model_dir, boxes_model, pages, tmp_path, full_disk_for, fmt, capsys
 ):
@@ -218,13 +218,16 @@ def test_a_full_disk_is_reported_by_name_and_the_other_inputs_are_written(
     args = ["read", str(pages), "--model", str(model_dir), "--format", fmt, "--out", str(out), "--overlay"]
     assert main(args) == 1
     err = capsys.readouterr().err
-    suffix = {"json": ".json", "text": ".txt", "document": ".json", "hocr": ".hocr"}[fmt]
+    suffix = {"json": ".json", "text": ".txt", "document": ".document.json", "hocr": ".hocr", "pdf": ".pdf"}[fmt]
     assert f"cannot write {out / ('a' + suffix)}: No space left on device" in err
     assert f"cannot write {out / 'a.overlay.png'}: No space left on device" in err
     assert "Traceback" not in err
     # No truncated file: neither under the final name nor as a leftover .partial.
     assert sorted(p.name for p in out.iterdir()) == sorted([f"b{suffix}", "b.overlay.png"])
-    assert "ok" in (out / f"b{suffix}").read_text(encoding="utf-8")
+    if fmt == "pdf":
+        assert _pdf_lines(out / "b.pdf") == [["ok"]]
+    else:
+        assert "ok" in (out / f"b{suffix}").read_text(encoding="utf-8")
 
 
 def _three_page_pdf(pages, path):
@@ -383,3 +386,141 @@ def test_the_folder_check_sees_a_disk_that_is_already_full(tmp_path, monkeypatch
     problem = outputs.check_folder(tmp_path / "new", create=True)
     assert problem == f"{tmp_path / 'new'}: cannot write in this folder (No space left on device)"
     assert list((tmp_path / "new").iterdir()) == []  # the probe is removed either way
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Several formats in one run, searchable PDF, stdin, the line level, the progress total (issue #21 items 2 and 4)
+
+
+def _pdf_lines(path_or_bytes):
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(path_or_bytes)
+    try:
+        return [page.get_textpage().get_text_range().replace("\r\n", "\n").split("\n") for page in document]
+    finally:
+        document.close()
+
+
+def test_several_formats_come_from_one_reading(model_dir, boxes_model, pages, tmp_path, monkeypatch):
+    from textspotter.pipeline.ocr import OCR
+
+    read_pages = OCR._read_pages
+    pages_read = []
+
+    def counting(self, images, load_times):
+        pages_read.extend(images)
+        return read_pages(self, images, load_times)
+
+    monkeypatch.setattr(OCR, "_read_pages", counting)
+    out = tmp_path / "out"
+    formats = "text,hocr,json,document,pdf,markdown,alto"
+    assert main(["read", str(pages), "--model", str(model_dir), "--format", formats, "--out", str(out)]) == 0
+    assert len(pages_read) == 2  # a.png and b.jpg, each read once for all seven formats
+    suffixes = [".txt", ".hocr", ".json", ".document.json", ".pdf", ".md", ".xml"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{stem}{s}" for stem in "ab" for s in suffixes)
+    assert json.loads((out / "a.json").read_text(encoding="utf-8"))["page"] == 0  # the published lines
+    assert json.loads((out / "a.document.json").read_text(encoding="utf-8"))["pages"][0]["width"] == 400
+    text = (out / "a.txt").read_text(encoding="utf-8")
+    assert text.split() == ["ok", "ok"]
+    assert " ".join(_pdf_lines(out / "a.pdf")[0]).split() == ["ok", "ok"]
+
+
+def test_format_errors_stop_before_any_work(pages, tmp_path, monkeypatch, capsys):
+    nowhere = ["--model", str(tmp_path / "nowhere")]
+    with pytest.raises(SystemExit):
+        main(["read", str(pages / "a.png"), *nowhere, "--format", "text,pfd"])
+    assert "unknown format 'pfd'" in capsys.readouterr().err
+    assert main(["read", str(pages / "a.png"), *nowhere, "--format", "text,hocr"]) == 2
+    assert "several formats need --out DIR" in capsys.readouterr().err
+    assert main(["read", str(pages), *nowhere, "--format", "pdf"]) == 2
+    assert "several inputs need --out DIR" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert main(["read", str(pages / "a.png"), *nowhere, "--format", "pdf"]) == 2
+    assert "give --out DIR or redirect stdout" in capsys.readouterr().err
+
+
+def test_a_pdf_output_never_replaces_its_input(model_dir, pages, tmp_path, capsys):
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")
+    before = pdf.read_bytes()
+    assert main(["read", str(pdf), "--model", str(model_dir), "--format", "pdf", "--out", str(tmp_path)]) == 2
+    assert f"the pdf output {pdf} would replace that input" in capsys.readouterr().err
+    assert pdf.read_bytes() == before
+
+
+def test_pdf_pages_keep_the_size_of_the_input(model_dir, boxes_model, pages, tmp_path, capsysbinary):
+    import pypdfium2 as pdfium
+
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")  # pages of 400x300 and 300x300 points
+    out = tmp_path / "out"
+    assert (
+        main(["read", str(pdf), "--model", str(model_dir), "--dpi", "144", "--format", "pdf", "--out", str(out)]) == 0
+    )
+    document = pdfium.PdfDocument(out / "long.pdf")
+    assert [tuple(round(v, 2) for v in page.get_size()) for page in document] == [(400, 300), (300, 300), (400, 300)]
+    document.close()
+    # One input to a stdout that is not a terminal: the PDF goes there. An image without dpi metadata is 300 dpi.
+    assert main(["read", str(pages / "a.png"), "--model", str(model_dir), "--format", "pdf"]) == 0
+    data = capsysbinary.readouterr().out
+    document = pdfium.PdfDocument(data)
+    assert document[0].get_size() == (pytest.approx(400 * 72 / 300), pytest.approx(300 * 72 / 300))
+    document.close()
+    assert sum((line.split() for line in _pdf_lines(data)[0]), []) == ["ok", "ok"]
+
+
+class _Stdin:
+    def __init__(self, data):
+        import io
+
+        self.buffer = io.BytesIO(data)
+
+
+def test_dash_reads_standard_input(model_dir, boxes_model, pages, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", _Stdin((pages / "a.png").read_bytes()))
+    assert main(["read", "-", "--model", str(model_dir), "--level", "word"]) == 0
+    (record,) = _stdout_json_lines(capsys)
+    assert record["source"] == "<stdin>" and [item["text"] for item in record["results"]] == ["ok", "ok"]
+    # A PDF on stdin, its format sniffed; with --out the files are named stdin.<ext>.
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")
+    monkeypatch.setattr("sys.stdin", _Stdin(pdf.read_bytes()))
+    out = tmp_path / "out"
+    args = [
+        "read",
+        "-",
+        "--model",
+        str(model_dir),
+        "--dpi",
+        "72",
+        "--format",
+        "text,pdf",
+        "--out",
+        str(out),
+        "--overlay",
+    ]
+    assert main(args) == 0
+    names = ["stdin.p1.overlay.png", "stdin.p2.overlay.png", "stdin.p3.overlay.png", "stdin.pdf", "stdin.txt"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert len(_pdf_lines(out / "stdin.pdf")) == 3
+    monkeypatch.setattr("sys.stdin", _Stdin(b""))
+    assert main(["read", "-", "--model", str(model_dir)]) == 1
+    assert "<stdin>: is empty" in capsys.readouterr().err
+
+
+def test_line_level_is_the_sentence_level(model_dir, boxes_model, pages, capsys):
+    common = ["read", str(pages / "b.jpg"), "--model", str(model_dir)]
+    assert main([*common, "--level", "sentence"]) == 0
+    sentence = _stdout_json_lines(capsys)
+    assert main([*common, "--level", "line"]) == 0
+    assert _stdout_json_lines(capsys) == sentence
+
+
+def test_the_progress_bar_knows_the_page_count(model_dir, pages, tmp_path, capsys):
+    from textspotter.cli.read import count_pages
+
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")
+    tiff = tmp_path / "two.tif"
+    Image.open(pages / "a.png").save(tiff, save_all=True, append_images=[Image.open(pages / "a.png")])
+    assert [count_pages(str(p)) for p in (pdf, tiff, pages / "a.png", pages / "notes.txt")] == [3, 2, 1, 1]
+    assert count_pages(pdf.read_bytes()) == 3 and count_pages(str(tmp_path / "missing.pdf")) == 1
+    assert main(["read", str(pdf), str(pages / "b.jpg"), "--model", str(model_dir), "--dpi", "72"]) == 0
+    assert "/4" in capsys.readouterr().err  # tqdm's "n/total" counter: 3 PDF pages and one image

@@ -64,7 +64,7 @@ def check_folder(folder: Path, *, create: bool) -> str | None:
 
 
 class PartialFile:
-    """A UTF-8 text file written piece by piece into ``<path>.partial`` and renamed to ``path`` when complete.
+    """A file written piece by piece into ``<path>.partial`` and renamed to ``path`` when complete.
 
     Each :meth:`write` is flushed to the operating system, so a killed process leaves the pieces written so far in
     the ``.partial`` file. Nothing here raises ``OSError``: the first failure is kept in :attr:`error` (later
@@ -72,13 +72,20 @@ class PartialFile:
 
     Args:
         path: the final path of the file.
+        binary: write ``bytes`` (a PDF) instead of UTF-8 text.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, binary: bool = False) -> None:
         self.path = path
         self.partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        self.binary = binary
         self.error: str | None = None
-        self._handle: IO[str] | None = None
+        self._handle: IO[Any] | None = None
+
+    def _open(self) -> IO[Any]:
+        if self.binary:
+            return open(self.partial, "wb")  # noqa: SIM115 - kept open across pieces
+        return open(self.partial, "w", encoding="utf-8")  # noqa: SIM115 - kept open across pieces
 
     @property
     def started(self) -> bool:
@@ -89,13 +96,13 @@ class PartialFile:
         self.error = f"cannot write {self.path}: {describe_os_error(exc)}"
         self.discard()
 
-    def write(self, text: str) -> None:
-        """Append ``text`` and flush it (a no-op after a failure)."""
+    def write(self, text: str | bytes) -> None:
+        """Append ``text`` (``bytes`` for a binary file) and flush it (a no-op after a failure)."""
         if self.error is not None:
             return
         try:
             if self._handle is None:
-                self._handle = open(self.partial, "w", encoding="utf-8")  # noqa: SIM115 - kept open across pieces
+                self._handle = self._open()
             self._handle.write(text)
             self._handle.flush()
         except OSError as exc:
@@ -107,7 +114,7 @@ class PartialFile:
             return
         try:
             if self._handle is None:
-                self._handle = open(self.partial, "w", encoding="utf-8")  # noqa: SIM115 - closed just below
+                self._handle = self._open()
             self._handle.flush()
             # Sync before renaming: otherwise a crash soon after can leave the final name on an empty file.
             os.fsync(self._handle.fileno())

@@ -4,18 +4,28 @@ Examples::
 
     textspotter read page.png                          # published JSON, one line per page
     textspotter read scans/ --format text --out out/   # every image and PDF of a folder, one .txt per input
-    textspotter read "docs/*.pdf" --dpi 300 --overlay --out out/ --level sentence
+    textspotter read "docs/*.pdf" --dpi 300 --overlay --out out/ --level line
+    textspotter read scan.tif --format pdf,text --out out/ # searchable out/scan.pdf and out/scan.txt, one OCR pass
+    curl -s https://example.org/page.png | textspotter read - --format text
 
 Formats: ``json`` (per page one JSON line ``{"source", "page", "results": [published dicts]}``), ``document`` (the
 full Document as JSON: paragraphs, lines, words with quads and confidences), ``text``, ``markdown``, ``hocr``,
-``alto``. With ``--out DIR`` each input gets one file ``DIR/<name>.<ext>``; otherwise results go to stdout.
+``alto`` and ``pdf`` (the page images with an invisible, searchable text layer). Several formats are asked for at
+once with commas (``--format text,hocr,pdf``): the inputs are read once and each input gets one file per format.
+With ``--out DIR`` each input gets ``DIR/<name><suffix>`` per format (:data:`FORMATS`: ``json`` → ``.json``,
+``document`` → ``.document.json``, ``pdf`` → ``.pdf``, ...); otherwise one format goes to stdout (``pdf`` only when
+stdout is not a terminal, and for one input). ``-`` reads one input from standard input (its format is sniffed).
 ``--overlay`` draws the quads and texts over each page into ``<name>[.p<page>].overlay.png`` (in ``--out``, else
-beside the input).
+beside the input; the current folder for ``-``).
 
 ``json``, ``text`` and ``markdown`` are written page by page as batches of pages are read (stdout is flushed after
-each page); ``document``, ``hocr`` and ``alto`` once their input is complete. Every file is written as
+each page); ``document``, ``hocr``, ``alto`` and ``pdf`` once their input is complete. Every file is written as
 ``<name>.partial`` and renamed when complete (``cli.outputs``), so a killed run leaves the pages read so far in
-``.partial`` files and never a truncated file under a final name. The output folders are checked before any work.
+``.partial`` files and never a truncated file under a final name. The output folders are checked before any work,
+and an output that would replace one of the inputs is refused then.
+
+The progress bar counts pages: its total (and so its ETA) comes from counting the pages of every input before
+reading (PDF pages with pypdfium2, TIFF frames with PIL, without decoding them).
 
 An unreadable input, or an output file that cannot be written (full disk), is reported on stderr and the others
 still run. Exit status: 0 every input read and written, 1 some input failed or could not be written (or a pattern
@@ -27,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import io
 import json
 import os
 import sys
@@ -45,21 +56,56 @@ __all__ = [
     "expand_paths",
 ]
 
-_MULTI_PAGE_SUFFIXES = (".pdf", ".tif", ".tiff")
-FORMATS = {"json": ".json", "document": ".json", "text": ".txt", "markdown": ".md", "hocr": ".hocr", "alto": ".xml"}
+# Output formats and the suffix of their files. json and document differ, so that both can be written in one run.
+FORMATS = {
+    "json": ".json",
+    "document": ".document.json",
+    "text": ".txt",
+    "markdown": ".md",
+    "hocr": ".hocr",
+    "alto": ".xml",
+    "pdf": ".pdf",
+}
+STDIN = "-"
+"""The path that stands for standard input."""
+
+_STDIN_NAME = "<stdin>"  # Document.source of the input read from standard input
+
+
+def parse_formats(value: str) -> tuple[str, ...]:
+    """Parse ``--format``: one format or several separated by commas (``"text,hocr"``), without repeats.
+
+    Raises:
+        argparse.ArgumentTypeError: an unknown or empty format name.
+    """
+    names = [name.strip() for name in value.split(",")]
+    unknown = [name for name in names if name not in FORMATS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}, several separated by commas"
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``read`` options to ``parser``."""
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image or PDF files, directories, or glob patterns")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="image or PDF files, directories, glob patterns, or - for stdin"
+    )
     parser.add_argument(
         "--level",
-        choices=("word", "sentence", "paragraph"),
+        choices=("word", "line", "sentence", "paragraph"),
         default="paragraph",
-        help="merge level of the json format and the overlay (default: paragraph)",
+        help="merge level of the json format and the overlay; line and sentence are the same (default: paragraph)",
     )
-    parser.add_argument("--format", choices=tuple(FORMATS), default="json", help="output format (default: json)")
-    parser.add_argument("--out", metavar="DIR", help="write one file per input into DIR instead of printing")
+    parser.add_argument(
+        "--format",
+        type=parse_formats,
+        default=("json",),
+        metavar="FORMAT[,FORMAT...]",
+        help=f"output formats, {', '.join(FORMATS)}; several separated by commas need --out (default: json)",
+    )
+    parser.add_argument("--out", metavar="DIR", help="write one file per input and format into DIR instead of printing")
     parser.add_argument("--overlay", action="store_true", help="also write a PNG of each page with boxes and texts")
     parser.add_argument("--dpi", type=float, default=200.0, help="resolution of rendered PDF pages (default: 200)")
     add_pdf_password_argument(parser)
@@ -74,6 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_infer_length_argument(parser)
     add_reading_order_argument(parser)
+    parser.add_argument(
+        "--orientation",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: find pages turned by 90, 180 or 270 degrees and read them upright, reporting the turn as the "
+        "page's rotation (quads stay in the input's pixels); off: read every page as it is (default: auto)",
+    )
 
 
 def add_pdf_password_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -135,7 +188,9 @@ def expand_paths(patterns: list[str]) -> tuple[list[str], list[str]]:
     paths: list[str] = []
     problems: list[str] = []
     for pattern in patterns:
-        if os.path.isdir(pattern):
+        if pattern == STDIN:
+            found = [STDIN]
+        elif os.path.isdir(pattern):
             found = sorted(
                 str(p) for p in Path(pattern).rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES
             )
@@ -248,7 +303,7 @@ class _PageStream:
 
 
 def _output_stem(source: str, used: set[str]) -> str:
-    stem = Path(source).stem or "input"
+    stem = "stdin" if source == STDIN else Path(source).stem or "input"
     name, k = stem, 1
     while name in used:
         k += 1
@@ -257,7 +312,46 @@ def _output_stem(source: str, used: set[str]) -> str:
     return name
 
 
-def _write_overlays(doc: Any, stem: str, folder: Path, level: str, image_options: Any) -> list[str]:
+class _StdinBytes(io.BytesIO):
+    """Standard input's bytes, named as the reader reports them (``Document.source``)."""
+
+    name = _STDIN_NAME
+
+
+def count_pages(source: str | bytes, *, pdf_password: str | None = None) -> int:
+    """Count the pages of an input without decoding them, for the progress bar.
+
+    Args:
+        source: a path, or the bytes of an image or PDF.
+        pdf_password: password of an encrypted PDF.
+
+    Returns:
+        A PDF's page count (pypdfium2 reads only its page tree), a TIFF's frame count, 1 for any other input, and
+        1 for an input that cannot be opened (the reader reports it).
+    """
+    from PIL import Image
+
+    try:
+        if isinstance(source, bytes):
+            head = source[:1024]
+        else:
+            with open(source, "rb") as handle:
+                head = handle.read(1024)
+        if b"%PDF-" in head:
+            import pypdfium2 as pdfium
+
+            document = pdfium.PdfDocument(source, password=pdf_password)
+            try:
+                return max(len(document), 1)
+            finally:
+                document.close()
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            return max(int(getattr(image, "n_frames", 1)), 1) if image.format == "TIFF" else 1
+    except Exception:  # noqa: BLE001 - only an estimate: the reader reports what is wrong with the input
+        return 1
+
+
+def _write_overlays(doc: Any, source: Any, stem: str, folder: Path, level: str, image_options: Any) -> list[str]:
     """Draw and save the overlay of each page; return one message per file that could not be written."""
     from textspotter.export import draw_overlay
     from textspotter.imageio import iter_pages
@@ -265,7 +359,7 @@ def _write_overlays(doc: Any, stem: str, folder: Path, level: str, image_options
     problems = []
     multi = len(doc.pages) > 1
     pages = {page.index: page for page in doc.pages}
-    for image in iter_pages(doc.source, options=image_options):
+    for image in iter_pages(source, options=image_options, name=doc.source):
         if image.index not in pages:
             continue
         name = f"{stem}.p{image.index + 1}.overlay.png" if multi else f"{stem}.overlay.png"
@@ -273,6 +367,38 @@ def _write_overlays(doc: Any, stem: str, folder: Path, level: str, image_options
         if problem is not None:
             problems.append(problem)
     return problems
+
+
+def _write_pdf(doc: Any, source: Any, file: Any, image_options: Any) -> None:
+    """Write the searchable PDF of ``doc`` to ``file``, its page images decoded again from ``source``."""
+    from textspotter.export import write_pdf
+    from textspotter.export.pdf import source_dpi
+    from textspotter.imageio import iter_pages
+
+    images = iter_pages(source, options=image_options, name=doc.source)
+    dpi = source_dpi(source, image_options=image_options)
+    write_pdf(doc, file, images=images, dpi=dpi)
+
+
+class _BinaryStdout:
+    """``sys.stdout.buffer`` for binary formats, failing as :func:`_print` does."""
+
+    def write(self, data: bytes) -> None:
+        try:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutFailed(describe_os_error(exc)) from exc
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutFailed(describe_os_error(exc)) from exc
 
 
 def _check_outputs(out: Path | None, overlay_folders: list[Path]) -> list[str]:
@@ -289,24 +415,66 @@ def _check_outputs(out: Path | None, overlay_folders: list[Path]) -> list[str]:
     return problems
 
 
+def _replaced_inputs(out: Path, stems: list[str], formats: tuple[str, ...], paths: list[str]) -> list[str]:
+    """Return one message per output file that is one of the inputs (``scan.pdf --format pdf --out .``)."""
+    inputs = [path for path in paths if path != STDIN and os.path.isfile(path)]
+    problems = []
+    for stem in stems:
+        for fmt in formats:
+            target = out / f"{stem}{FORMATS[fmt]}"
+            if target.exists() and any(os.path.samefile(target, path) for path in inputs):
+                problems.append(
+                    f"--out {out}: the {fmt} output {target} would replace that input; choose another --out"
+                )
+    return problems
+
+
+def _format_problems(formats: tuple[str, ...], out: Path | None, paths: list[str]) -> list[str]:
+    """Check the formats against where they go; return one message per impossible combination."""
+    if out is not None:
+        return []
+    if len(formats) > 1:
+        return [f"--format {','.join(formats)}: several formats need --out DIR (one file per input and format)"]
+    if formats == ("pdf",):
+        if len(paths) > 1:
+            return ["--format pdf: several inputs need --out DIR (one PDF per input)"]
+        if sys.stdout.isatty():
+            return ["--format pdf: a PDF is binary; give --out DIR or redirect stdout to a file"]
+    return []
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``textspotter read``; return 0 if every input was read and written, 1 if some input failed or could
     not be written, 2 if nothing could start."""
     from tqdm import tqdm
 
     from textspotter.imageio import ImageOptions
-    from textspotter.pipeline import OCR, AssemblyOptions, DetectionOptions, RecognitionOptions, ScaleOptions
+    from textspotter.pipeline import (
+        OCR,
+        AssemblyOptions,
+        DetectionOptions,
+        OrientationOptions,
+        RecognitionOptions,
+        ScaleOptions,
+    )
 
     prog = "textspotter read"
+    formats: tuple[str, ...] = args.format if isinstance(args.format, tuple) else parse_formats(args.format)
     paths, problems = expand_paths(args.paths)
     for problem in problems:
         print(f"{prog}: error: {problem}", file=sys.stderr)
     if not paths:
         return 1 if problems else 2
     out = Path(args.out) if args.out else None
+    used: set[str] = set()
+    stems = [_output_stem(path, used) for path in paths]
     # Overlays without --out go beside their inputs; a missing input is reported by the reader, not here.
-    beside = [Path(p).parent for p in paths if os.path.exists(p)] if args.overlay and out is None else []
-    output_problems = _check_outputs(out, beside)
+    beside = []
+    if args.overlay and out is None:
+        beside = [Path(".") if p == STDIN else Path(p).parent for p in paths if p == STDIN or os.path.exists(p)]
+    output_problems = _format_problems(formats, out, paths) or _check_outputs(out, beside)
+    if out is not None and not output_problems:
+        output_problems = _replaced_inputs(out, stems, formats, paths)
     for problem in output_problems:
         print(f"{prog}: error: {problem}", file=sys.stderr)
     if output_problems:
@@ -322,82 +490,114 @@ def run(args: argparse.Namespace) -> int:
             detection=DetectionOptions(precision=args.precision),
             recognition=RecognitionOptions(precision=args.precision),
             assembly=AssemblyOptions(order=args.reading_order),
+            orientation=OrientationOptions(mode=args.orientation),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"{prog}: error: {exc}{option_hint(str(exc), _OPTION_FLAGS)}", file=sys.stderr)
         return 2
-    show_progress = len(paths) > 1 or Path(paths[0]).suffix.lower() in _MULTI_PAGE_SUFFIXES
-    header = out is None and args.format != "json" and len(paths) > 1
+    # Standard input is read once; its bytes serve the reader, and the overlay and PDF, which decode again.
+    stdin = sys.stdin.buffer.read() if STDIN in paths else b""
+    sources: list[Any] = [stdin if path == STDIN else path for path in paths]
+    total = sum(count_pages(source, pdf_password=args.pdf_password) for source in sources)
+    show_progress = total > 1
+    header = out is None and formats[0] != "json" and len(paths) > 1
+    streamed = [fmt for fmt in formats if fmt in _STREAMED]
+    whole = [fmt for fmt in formats if fmt not in _STREAMED]
     failed = bool(problems)
-    used: set[str] = set()
-    stems: dict[int, str] = {}
-    streams: dict[int, _PageStream] = {}
+    streams: dict[tuple[int, str], _PageStream] = {}
 
-    with tqdm(total=None, unit="page", file=sys.stderr, disable=not show_progress, leave=False) as bar:
+    with tqdm(total=total, unit="page", file=sys.stderr, disable=not show_progress, leave=False) as bar:
 
         def report(message: str) -> None:
             nonlocal failed
             failed = True
             bar.write(f"{prog}: error: {message}", file=sys.stderr)
 
-        def stem_of(position: int) -> str:
-            if position not in stems:
-                stems[position] = _output_stem(paths[position], used)
-            return stems[position]
+        def target(position: int, fmt: str) -> Path:
+            assert out is not None  # noqa: S101 - callers write files only with --out
+            return out / f"{stems[position]}{FORMATS[fmt]}"
 
-        def open_stream(position: int) -> _PageStream:
-            if position not in streams:
-                file = None if out is None else PartialFile(out / f"{stem_of(position)}{FORMATS[args.format]}")
-                streams[position] = _PageStream(
-                    fmt=args.format, level=args.level, source=paths[position], file=file, header=header
+        def open_stream(position: int, fmt: str) -> _PageStream:
+            if (position, fmt) not in streams:
+                file = None if out is None else PartialFile(target(position, fmt))
+                streams[position, fmt] = _PageStream(
+                    fmt=fmt,
+                    level=args.level,
+                    source=paths[position] if paths[position] != STDIN else _STDIN_NAME,
+                    file=file,
+                    header=header,
                 )
-            return streams[position]
+            return streams[position, fmt]
 
         def on_page(position: int, page: Any) -> None:
             # The pages of a batch can start the next input before the Document of the previous one is yielded;
             # that input is complete then (inputs are decoded in order), so its end goes out first, on stdout.
-            for earlier, stream in streams.items():
+            for (earlier, _), stream in streams.items():
                 if earlier < position:
                     stream.end()
-            stream = open_stream(position)
-            had_error = stream.file is not None and stream.file.error is not None
-            stream.page(page)
-            if stream.file is not None and stream.file.error is not None and not had_error:
-                report(stream.file.error)  # said at once; the input's later pages are not written
+            for fmt in streamed:
+                stream = open_stream(position, fmt)
+                had_error = stream.file is not None and stream.file.error is not None
+                stream.page(page)
+                if stream.file is not None and stream.file.error is not None and not had_error:
+                    report(stream.file.error)  # said at once; the input's later pages are not written
 
         def finish(position: int, doc: Any) -> None:
             if doc.error is not None:
-                stream = streams.pop(position, None)
+                kept = []
+                for fmt in streamed:
+                    stream = streams.pop((position, fmt), None)
+                    if stream is not None and stream.file is not None and stream.file.started:
+                        stream.file.close()
+                        kept.append(str(stream.file.partial))
                 message = doc.error
-                if stream is not None and stream.file is not None and stream.file.started:
-                    stream.file.close()
-                    message += f" (the pages read before this are in {stream.file.partial})"
+                if kept:
+                    message += f" (the pages read before this are in {', '.join(kept)})"
                 report(message)
                 return
-            if streamed:
-                stream = open_stream(position)
-                del streams[position]
+            for fmt in streamed:
+                stream = open_stream(position, fmt)
+                del streams[position, fmt]
                 reported = stream.file is not None and stream.file.error is not None
                 stream.finish()
                 if stream.file is not None and stream.file.error is not None and not reported:
                     report(stream.file.error)
-            else:
-                text = _render(doc, args.format, args.level) + "\n"
-                if out is None:
+            for fmt in whole:
+                if fmt == "pdf":
+                    if out is None:
+                        try:
+                            _write_pdf(doc, sources[position], _BinaryStdout(), image_options)
+                            _BinaryStdout().flush()
+                        except BrokenPipeError:
+                            raise  # the reader went away: cli.main stops quietly
+                        except (ValueError, OSError) as exc:  # the input changed or vanished since it was read
+                            report(f"cannot write the PDF of {doc.source}: {exc}")
+                        continue
+                    file = PartialFile(target(position, fmt), binary=True)
+                    try:
+                        _write_pdf(doc, sources[position], file, image_options)
+                    except (ValueError, OSError) as exc:  # the input changed or vanished since it was read
+                        file.discard()
+                        report(f"cannot write {file.path}: {exc}")
+                        continue
+                elif out is None:
+                    text = _render(doc, fmt, args.level) + "\n"
                     _print(f"==> {doc.source} <==\n" + text if header else text)
+                    continue
                 else:
-                    file = PartialFile(out / f"{stem_of(position)}{FORMATS[args.format]}")
-                    file.write(text)
-                    file.commit()
-                    if file.error is not None:
-                        report(file.error)
+                    file = PartialFile(target(position, fmt))
+                    file.write(_render(doc, fmt, args.level) + "\n")
+                file.commit()
+                if file.error is not None:
+                    report(file.error)
             if args.overlay:
-                folder = out if out is not None else Path(doc.source).parent
-                for problem in _write_overlays(doc, stem_of(position), folder, args.level, image_options):
+                folder = out if out is not None else Path(".") if paths[position] == STDIN else Path(doc.source).parent
+                overlays = _write_overlays(doc, sources[position], stems[position], folder, args.level, image_options)
+                for problem in overlays:
                     report(problem)
 
-        streamed = args.format in _STREAMED
-        documents = ocr.read_iter(paths, progress=bar.update, on_page=on_page if streamed else None)
+        inputs = [_StdinBytes(source) if path == STDIN else source for path, source in zip(paths, sources)]
+        documents = ocr.read_iter(inputs, progress=bar.update, on_page=on_page if streamed else None)
         try:
             for position, doc in enumerate(documents):
                 finish(position, doc)
