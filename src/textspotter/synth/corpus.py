@@ -572,6 +572,7 @@ class TextSampler:
         if self.spec.code != "en":
             self._latin = tuple(w for w in _word_list("en", 5000)[0] if len(w) > 1)
         self._fakers: dict[str, object] = {}
+        self._surnames: tuple[str, ...] | None = None
         self._technical = self.spec.script in ("latin", "cyrillic")
         self._technical_kinds = tuple(TECHNICAL_KINDS)
         weights = np.asarray(list(TECHNICAL_KINDS.values()))
@@ -966,9 +967,22 @@ class TextSampler:
         return names[int(rng.integers(len(names)))] + (str(int(rng.integers(1, 99))) if rng.random() < 0.2 else "")
 
     def _surname(self, rng: np.random.Generator) -> str:
-        fake = self._faker(rng)
-        name = fake.last_name().split()[0]
-        return name if self.spec.allows(name) else self._faker_latin(rng).capitalize()
+        """A surname of the language (Faker's lists, read once; re-seeding Faker per citation is slow)."""
+        if self._surnames is None:
+            import importlib
+
+            names: list[str] = []
+            for locale in self.spec.faker_locales:
+                try:
+                    provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+                except ImportError:
+                    continue
+                for attribute in ("last_names", "last_names_male", "last_names_female"):
+                    names += [str(n).split()[0] for n in getattr(provider, attribute, ()) if str(n).strip()]
+            self._surnames = tuple(sorted({n for n in names if self.spec.allows(n)}))
+        if not self._surnames:
+            return self._faker_latin(rng).capitalize()
+        return self._surnames[int(rng.integers(len(self._surnames)))]
 
     def citation(self, rng: np.random.Generator) -> str:
         """Draw an in-text citation: ``[12]``, ``[3, 7–9]``, ``[4,5]`` or ``(Smith et al., 2019)``.

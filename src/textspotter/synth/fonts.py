@@ -374,6 +374,10 @@ class FontCatalogue:
         self._metrics: dict[tuple[str, int, int, str], tuple[float, float]] = {}
         self._advances: dict[tuple[str, int, int, str, str], float] = {}
         self._complete: dict[str, tuple[FontFace, ...]] = {}
+        # Pools of choose() by language and wanted traits (families sorted), and variant() results: pure functions
+        # of the catalogue, cached because layouts ask the same questions on every page.
+        self._pools: dict[tuple, tuple[tuple[str, ...], dict[str, tuple[FontFace, ...]]]] = {}
+        self._variants: dict[tuple[str, bool, bool], FontFace | None] = {}
 
     @classmethod
     def scan(
@@ -489,6 +493,9 @@ class FontCatalogue:
         ``face``'s wins (``Latin Modern Roman 10 Regular`` → ``10 Italic``), then the same width; ties go to the
         first in catalogue order. No randomness: emphasis follows from the body face.
         """
+        cache_key = (face.key, bold, italic)
+        if cache_key in self._variants:
+            return self._variants[cache_key]
         ignored = {"bold", "italic", "oblique", "regular", "book", "roman", "medium", "normal"}
         words = set(face.style.lower().split()) - ignored
         best: tuple[tuple[int, int], FontFace] | None = None
@@ -499,7 +506,9 @@ class FontCatalogue:
             score = (shared, int(other.condensed == face.condensed))
             if best is None or score > best[0]:
                 best = (score, other)
-        return None if best is None else best[1]
+        result = None if best is None else best[1]
+        self._variants[cache_key] = result
+        return result
 
     def font(self, face: FontFace, size: int) -> ImageFont.FreeTypeFont:
         """Return the loaded font of a face at a pixel size (kept in a small least-recently-used cache)."""
@@ -587,14 +596,21 @@ class FontCatalogue:
         for relax in ("", "handwriting", "italic", "monospace", "serif", "bold", "family"):
             if relax:
                 wanted[relax] = None
-            pool = [
-                f
-                for f in faces
-                if all(v is None or (f.family == v if k == "family" else getattr(f, k) == v) for k, v in wanted.items())
-            ]
-            if pool:
-                families = sorted({f.family for f in pool})
+            key = (spec.code, tuple(wanted.items()))
+            cached = self._pools.get(key)
+            if cached is None:
+                pool = [
+                    f
+                    for f in faces
+                    if all(
+                        v is None or (f.family == v if k == "family" else getattr(f, k) == v) for k, v in wanted.items()
+                    )
+                ]
+                families = tuple(sorted({f.family for f in pool}))
+                cached = (families, {name: tuple(f for f in pool if f.family == name) for name in families})
+                self._pools[key] = cached
+            families, members = cached
+            if families:
                 chosen_family = families[int(rng.integers(len(families)))]
-                members = [f for f in pool if f.family == chosen_family]
-                return members[int(rng.integers(len(members)))]
+                return members[chosen_family][int(rng.integers(len(members[chosen_family])))]
         return faces[int(rng.integers(len(faces)))]
