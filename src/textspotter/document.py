@@ -151,6 +151,10 @@ class Page:
         paragraphs: paragraphs in reading order.
         index: page number within its document (0-based).
         timings: seconds spent per stage on this page (informational; may be empty).
+        rotation: degrees clockwise (0, 90, 180 or 270) the page image was turned before it was read
+            (``OrientationOptions``). Quads are in the original, unturned image's pixels whatever the rotation, so
+            overlays line up; a word quad's first vertex is the top-left corner of its text, which on a turned page
+            is another corner of the image.
     """
 
     width: int
@@ -158,6 +162,7 @@ class Page:
     paragraphs: tuple[Paragraph, ...] = ()
     index: int = 0
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    rotation: int = 0
 
     @property
     def lines(self) -> tuple[Line, ...]:
@@ -176,6 +181,7 @@ class Page:
             "index": self.index,
             "width": self.width,
             "height": self.height,
+            "rotation": self.rotation,
             "paragraphs": [p.to_dict() for p in self.paragraphs],
         }
 

@@ -74,7 +74,11 @@ def page_from_dict(data: dict[str, Any]) -> Page:
         for p in data.get("paragraphs", [])
     )
     return Page(
-        width=int(data["width"]), height=int(data["height"]), paragraphs=paragraphs, index=int(data.get("index", 0))
+        width=int(data["width"]),
+        height=int(data["height"]),
+        paragraphs=paragraphs,
+        index=int(data.get("index", 0)),
+        rotation=int(data.get("rotation", 0)),
     )
 
 

@@ -3,11 +3,13 @@
 * :class:`OCR` runs everything (``ocr.py``);
 * ``stages.py`` exposes each stage on tensors: :func:`detect`, :func:`recognize`, :func:`relate`;
 * ``preprocess.py`` renders pages into detector views and maps coordinates back (:class:`ScaleOptions` for tiles);
-* ``assemble.py`` turns readings and relations into a ``Page`` (validity, pruning, boxes, reading order).
+* ``assemble.py`` turns readings and relations into a ``Page`` (validity, pruning, boxes, reading order);
+* ``orientation.py`` finds pages turned by 90, 180 or 270 degrees and reads them upright (:class:`OrientationOptions`).
 """
 
 from .assemble import AssemblyOptions, PageReadings, assemble_page, reading_order
 from .ocr import OCR, DetectedRegions, RecognizedRegions, default_model_dir
+from .orientation import OrientationOptions
 from .preprocess import DetectorView, ScaleOptions
 from .stages import (
     DetectionOptions,
@@ -32,6 +34,7 @@ __all__ = [
     "RecognitionOptions",
     "RelationOptions",
     "AssemblyOptions",
+    "OrientationOptions",
     "Detections",
     "Recognitions",
     "PageReadings",

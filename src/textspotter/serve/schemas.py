@@ -183,6 +183,11 @@ class PageJSON(BaseModel):
     index: int = Field(description="Page number within its file (0-based).")
     width: int
     height: int
+    rotation: int = Field(
+        0,
+        description="Degrees clockwise (0, 90, 180, 270) the page was turned before it was read; quads are in the "
+        "uploaded image's pixels whatever the rotation.",
+    )
     paragraphs: list[ParagraphJSON]
 
 

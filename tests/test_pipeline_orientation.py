@@ -1,0 +1,154 @@
+"""Page orientation (pipeline/orientation.py): exact geometry, the decision rule, and the pipeline's plumbing.
+
+The tiny random model cannot read, so the pipeline tests use the fakes: dark rectangles come back as regions and
+the recognizer reads one fixed word with near-certain confidence whichever way a region is read, so the decision
+data say "upright"; a rotation is forced by replacing the choice function.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import textspotter.pipeline.orientation as orientation
+from test_pipeline_fakes import fake_model, page_with_boxes, read_always
+from textspotter import OCR
+from textspotter.document import Line, Page, Paragraph, Word, bounding_quad
+from textspotter.export import to_json
+from textspotter.pipeline import ScaleOptions
+from textspotter.pipeline.orientation import (
+    OrientationOptions,
+    choose_rotation,
+    page_to_original,
+    quads_to_original,
+    quads_to_rotated,
+    rotate_image,
+    turn_vertices,
+)
+
+# (x0, y0, x1, y1) on a 96 x 128 page read at a 128-pixel detector side: on detector cells, whichever the turn.
+BOXES = [(8, 8, 60, 20), (68, 8, 112, 20), (8, 40, 48, 52), (60, 76, 120, 88)]
+HEIGHT, WIDTH = 96, 128
+SCALE = ScaleOptions(infer_length=128)
+
+
+def _box_quad(x0, y0, x1, y1):
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_mapped_quads_cover_the_same_pixels_of_the_turned_image(rotation):
+    height, width = 60, 100
+    image = page_with_boxes(height, width, [(10, 5, 30, 25)])
+    turned = rotate_image(image, rotation)
+    assert turned.flags["C_CONTIGUOUS"]
+    assert turned.shape[:2] == ((width, height) if rotation in (90, 270) else (height, width))
+    mapped = quads_to_rotated(_box_quad(10, 5, 30, 25), rotation, width, height)
+    x0, y0 = mapped.min(0).astype(int)
+    x1, y1 = mapped.max(0).astype(int)
+    dark = np.argwhere(turned[..., 0] == 0)  # (row, col) of every dark pixel
+    assert (dark[:, 1].min(), dark[:, 0].min(), dark[:, 1].max() + 1, dark[:, 0].max() + 1) == (x0, y0, x1, y1)
+    back = quads_to_original(mapped, rotation, width, height)
+    np.testing.assert_array_equal(back, _box_quad(10, 5, 30, 25))
+
+
+def test_rotations_compose_and_reject_other_angles():
+    quads = np.random.default_rng(0).uniform(0, 50, size=(3, 4, 2)).astype(np.float32)
+    once = quads_to_rotated(quads_to_rotated(quads, 90, 80, 50), 90, 50, 80)
+    np.testing.assert_allclose(once, quads_to_rotated(quads, 180, 80, 50))
+    with pytest.raises(ValueError, match="rotation must be one of"):
+        rotate_image(np.zeros((2, 2)), 45)
+    with pytest.raises(ValueError, match="rotation must be one of"):
+        quads_to_original(quads, -90, 80, 50)
+
+
+def test_turning_two_vertices_starts_at_the_opposite_corner():
+    quad = torch.from_numpy(_box_quad(0, 0, 4, 2))[None]
+    turned = turn_vertices(quad, 2)
+    assert turned[0].tolist() == [[4, 2], [0, 2], [0, 0], [4, 0]]
+    assert turn_vertices(turned, 2).equal(quad)
+
+
+def test_page_to_original_maps_every_level_and_keeps_the_text():
+    # A page read on the original turned by 90 degrees (100 x 60 original -> 60 x 100 turned).
+    quad = tuple(map(tuple, _box_quad(10, 20, 50, 30).tolist()))
+    word = Word("hi", quad, 0.9, 0.95, 0.85)
+    line = Line((word,), bounding_quad([quad]), 0.9)
+    read = Page(60, 100, (Paragraph((line,), bounding_quad([quad]), 0.9),), index=3, timings={"detect": 1.0})
+    page = page_to_original(read, 90, 100, 60)
+    assert (page.width, page.height, page.rotation, page.index) == (100, 60, 90, 3)
+    assert page.text() == "hi" and page.timings == {"detect": 1.0}
+    expected = quads_to_original(_box_quad(10, 20, 50, 30), 90, 100, 60)
+    np.testing.assert_array_equal(np.array(page.words[0].quad), expected)
+    assert page.words[0].quad[0] == (20.0, 50.0)  # the text's top-left corner: bottom-left in the original
+    x0, y0 = expected.min(0)
+    x1, y1 = expected.max(0)
+    assert page.lines[0].quad == page.paragraphs[0].quad == ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    assert page.to_dict()["rotation"] == 90
+
+
+def test_choose_rotation_needs_a_clear_margin():
+    assert choose_rotation({0: 0.81, 180: 0.96}, margin=0.1) == 180
+    assert choose_rotation({0: 0.90, 180: 0.96}, margin=0.1) == 0
+    assert choose_rotation({0: 0.40, 180: 0.30, 90: 0.60, 270: 0.95}, margin=0.1) == 270
+    assert choose_rotation({0: 0.5, 180: 0.5}, margin=0.0) == 0  # a tie keeps the page upright
+    with pytest.raises(ValueError, match="upright rotation 0"):
+        choose_rotation({180: 0.9}, margin=0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mode": "on"}, "mode"),
+        ({"sample_size": 0}, "sample_size"),
+        ({"min_regions": True}, "min_regions"),
+        ({"margin": 1.5}, "margin"),
+        ({"quarter_turn_below": -0.1}, "quarter_turn_below"),
+    ],
+)
+def test_orientation_options_reject_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        OrientationOptions(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def reading_model():
+    model = fake_model()
+    read_always(model, "word")
+    return model
+
+
+def _aabbs(page):
+    return sorted(tuple(np.round(np.concatenate([np.min(w.quad, 0), np.max(w.quad, 0)]), 1)) for w in page.words)
+
+
+def _ocr(model, mode="auto"):
+    return OCR(model=model, device="cpu", scale=SCALE, orientation=OrientationOptions(mode=mode))
+
+
+def test_upright_page_is_not_turned_when_the_sample_reads_best_upright(reading_model):
+    image = page_with_boxes(HEIGHT, WIDTH, BOXES)
+    auto = _ocr(reading_model).read(image)[0].pages[0]
+    off = _ocr(reading_model, "off").read(image)[0].pages[0]
+    assert auto.rotation == 0 and len(auto.words) == len(BOXES)
+    assert auto.to_dict() == off.to_dict()
+    assert "orientation" in auto.timings and "orientation" not in off.timings
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_turned_reads_are_mapped_back_to_the_original_pixels(reading_model, monkeypatch, rotation):
+    image = page_with_boxes(HEIGHT, WIDTH, BOXES)
+    chosen = []
+    monkeypatch.setattr(orientation, "choose_rotation", lambda scores, margin: chosen.append(scores) or rotation)
+    page = _ocr(reading_model).read(image)[0].pages[0]
+    assert len(chosen) == 1 and set(chosen[0]) == {0, 180}  # confident upright sample: no quarter-turn passes
+    assert (page.rotation, page.width, page.height) == (rotation, WIDTH, HEIGHT)
+    # The rectangles, found in the turned image, land exactly on their original pixels.
+    assert _aabbs(page) == sorted(tuple(map(float, box)) for box in BOXES)
+    for word in page.words:  # the first vertex is the text's top-left: the turned box's corner
+        corner = quads_to_rotated(np.array(word.quad), rotation, WIDTH, HEIGHT)
+        assert np.allclose(corner[0], corner.min(0))
+    assert json.loads(to_json(page))["pages"][0]["rotation"] == rotation
