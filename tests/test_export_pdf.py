@@ -2,6 +2,7 @@
 
 import io
 import math
+import struct
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -186,3 +187,19 @@ def test_errors_name_the_problem(multilingual, tmp_path):
         PdfOptions(image_format="png")
     with pytest.raises(ValueError, match="jpeg_quality"):
         PdfOptions(jpeg_quality=0)
+
+
+def test_the_embedded_font_is_a_valid_truetype_program(multilingual):
+    ttlib = pytest.importorskip("fontTools.ttLib")
+    from textspotter.export.pdf import glyphless_truetype
+
+    font = ttlib.TTFont(io.BytesIO(glyphless_truetype()), checkChecksums=2)  # raises on a wrong table checksum
+    assert font["maxp"].numGlyphs == 2 and font["head"].unitsPerEm == 1000
+    assert [font["hmtx"][name][0] for name in font.getGlyphOrder()] == [500, 500]
+    whole = sum(struct.unpack(f">{len(glyphless_truetype()) // 4}I", glyphless_truetype())) & 0xFFFFFFFF
+    assert whole == 0xB1B0AFBA  # head.checkSumAdjustment
+    data = to_pdf(multilingual, images=[_white()], dpi=72)
+    assert b"/FontFile2" in data and b"/CIDToGIDMap" in data
+    # With the embedded font every glyph is exactly its share of the word: "Hello" is 100 pt wide, 20 pt a letter.
+    textpage = pdfium.PdfDocument(data)[0].get_textpage()
+    assert [round(textpage.get_charbox(i, loose=True)[0], 1) for i in range(5)] == [20, 40, 60, 80, 100]

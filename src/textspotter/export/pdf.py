@@ -16,10 +16,13 @@ covers Western European text only; a simple font with custom ``/Differences`` an
 any character but only 256 per font, so a CJK page would need many fonts. Instead there is one composite font
 (``Type0``, ``Identity-H``: two bytes per character) whose character codes are numbered per file in order of first
 use (up to 65,535 distinct characters) and whose ``ToUnicode`` CMap maps each code back to its text (UTF-16, so
-characters beyond the BMP too). Its descendant ``CIDFontType2`` gives every glyph the same advance (half an em) and
-embeds no font program: the text is never drawn, so no glyph shapes are needed, and viewers substitute a font for
-the metrics they need (ascent 1 em and descent 0, so that a selection covers exactly the word's quad). The cost of
-not embedding: the file is not PDF/A, and a strict preflight tool reports a missing font.
+characters beyond the BMP too). Its descendant ``CIDFontType2`` gives every glyph the same advance (half an em),
+ascent 1 em and descent 0 (so that a selection covers exactly the word's quad), and embeds a font program of 284
+bytes written here (:func:`glyphless_truetype`): a TrueType font whose one glyph, shown for every code, is a
+rectangle filling that box. The text is never drawn (render mode 3), so the shape does not matter, but an embedded
+program spares viewers the search for a font named ``GlyphLessFont`` that no system has (Tesseract's PDF renderer
+embeds such a font for the same reason), and a glyph with a box gives every character a box (PDFium leaves out of
+the page's text a one-letter word whose glyph is empty).
 
 >>> from textspotter.export import to_pdf  # doctest: +SKIP
 >>> pdf_bytes = to_pdf(document)           # doctest: +SKIP  (images read again from document.source)
@@ -30,6 +33,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +46,7 @@ from ..document import Document, Page, Quad
 from ..imageio import ImageOptions, PageImage, iter_pages
 from ._common import as_document
 
-__all__ = ["DEFAULT_IMAGE_DPI", "PdfOptions", "PdfWriter", "to_pdf", "write_pdf", "source_dpi"]
+__all__ = ["DEFAULT_IMAGE_DPI", "PdfOptions", "PdfWriter", "to_pdf", "write_pdf", "source_dpi", "glyphless_truetype"]
 
 DEFAULT_IMAGE_DPI = 300.0
 """Resolution assumed for an image without dpi metadata (scanners commonly scan text at 300 dpi)."""
@@ -239,7 +243,7 @@ class PdfWriter:
         if self._closed:
             return
         self._closed = True
-        descendant, descriptor, to_unicode = self._reserve(), self._reserve(), self._reserve()
+        descendant, descriptor, to_unicode, program, gid_map = (self._reserve() for _ in range(5))
         self._object(
             self._font,
             b"<< /Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H "
@@ -249,13 +253,18 @@ class PdfWriter:
             descendant,
             b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /GlyphLessFont "
             b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> "
-            b"/FontDescriptor %d 0 R /DW %d /CIDToGIDMap /Identity >>" % (descriptor, _GLYPH_WIDTH),
+            b"/FontDescriptor %d 0 R /DW %d /CIDToGIDMap %d 0 R >>" % (descriptor, _GLYPH_WIDTH, gid_map),
         )
         self._object(
             descriptor,
             b"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 4 /FontBBox [0 0 %d 1000] /ItalicAngle 0 "
-            b"/Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 >>" % _GLYPH_WIDTH,
+            b"/Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 /FontFile2 %d 0 R >>" % (_GLYPH_WIDTH, program),
         )
+        font = glyphless_truetype()
+        self._object(program, b"<< /Length %d /Length1 %d >>" % (len(font), len(font)), font)
+        # Every code (CID) shows glyph 1, the font's one empty glyph: two bytes per CID, 0 to the highest in use.
+        gids = zlib.compress(b"\x00\x01" * (len(self._codes) + 1))
+        self._object(gid_map, b"<< /Length %d /Filter /FlateDecode >>" % len(gids), gids)
         cmap = _to_unicode_cmap(self._codes)
         self._object(to_unicode, b"<< /Length %d >>" % len(cmap), cmap)
         kids = b" ".join(b"%d 0 R" % number for number in self._pages)
@@ -271,6 +280,70 @@ class PdfWriter:
             b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
             % (self._count + 1, self._catalog, info, start)
         )
+
+
+def glyphless_truetype() -> bytes:
+    """Return a minimal TrueType font: an empty ``.notdef`` and one rectangle glyph, each half an em wide.
+
+    Only the tables a PDF viewer's font engine needs to load a ``CIDFontType2`` program are written (``glyf``,
+    ``head``, ``hhea``, ``hmtx``, ``loca``, ``maxp``; PDF 32000-1 9.9 makes ``cmap``, ``name``, ``OS/2`` and
+    ``post`` optional there); units per em 1000, ascent 1000, descent 0.
+    """
+    glyphs = 2
+    # Glyph 1 is a rectangle over its advance and the em height, never drawn (text render mode 3): an empty glyph
+    # would give a one-letter word an empty box, and PDFium then leaves it out of the page's text.
+    outline = struct.pack(
+        ">hhhhhHH4B4h4h", 1, 0, 0, _GLYPH_WIDTH, 1000, 3, 0, *([1] * 4), 0, 0, _GLYPH_WIDTH, 0, 0, 1000, 0, -1000
+    )
+    tables = {
+        b"glyf": outline,  # .notdef is empty (its two loca offsets are equal), glyph 1 follows
+        b"head": struct.pack(
+            ">IIIIHHqqhhhhHHhhh",
+            0x10000,
+            0x10000,
+            0,
+            0x5F0F3CF5,
+            0b1011,
+            1000,
+            0,
+            0,
+            0,
+            0,
+            _GLYPH_WIDTH,
+            1000,
+            0,
+            3,
+            2,
+            0,
+            0,
+        ),
+        b"hhea": struct.pack(
+            ">IhhhHhhhhhhhhhhhH", 0x10000, 1000, 0, 0, _GLYPH_WIDTH, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, glyphs
+        ),
+        b"hmtx": struct.pack(">" + "Hh" * glyphs, *([_GLYPH_WIDTH, 0] * glyphs)),
+        b"loca": struct.pack(">3H", 0, 0, len(outline) // 2),  # short offsets: bytes / 2
+        b"maxp": struct.pack(">IH" + "H" * 13, 0x10000, glyphs, 4, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0),
+    }
+    count = len(tables)
+    power = 1 << (count.bit_length() - 1)  # the largest power of two <= count
+    directory = struct.pack(">IHHHH", 0x10000, count, power * 16, power.bit_length() - 1, (count - power) * 16)
+    offset = len(directory) + 16 * count
+    entries, body = b"", b""
+    for tag in sorted(tables):
+        data = tables[tag]
+        entries += struct.pack(">4sIII", tag, _checksum(data), offset + len(body), len(data))
+        body += data + b"\0" * (-len(data) % 4)
+    font = directory + entries + body
+    # head.checkSumAdjustment (at offset 8 of the head table) makes the whole font sum to 0xB1B0AFBA.
+    head_offset = offset + sum(len(tables[t]) + (-len(tables[t]) % 4) for t in sorted(tables) if t < b"head")
+    adjustment = (0xB1B0AFBA - _checksum(font)) & 0xFFFFFFFF
+    return font[: head_offset + 8] + struct.pack(">I", adjustment) + font[head_offset + 12 :]
+
+
+def _checksum(data: bytes) -> int:
+    """The TrueType table checksum: the sum of big-endian 32-bit words, the data zero-padded to a multiple of 4."""
+    padded = data + b"\0" * (-len(data) % 4)
+    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
 
 
 def _to_unicode_cmap(codes: dict[str, int]) -> bytes:
