@@ -202,3 +202,18 @@ def test_long_documents_read_their_text_layer_again(documents, tmp_path, monkeyp
     assert (tmp_path / "cached" / split / "manifest.jsonl").read_bytes() == (
         tmp_path / "again" / split / "manifest.jsonl"
     ).read_bytes()
+
+
+def test_fonts_reading_through_the_wrong_encoding_are_suspect():
+    from textspotter.corpus.text_layer import Glyph
+    from textspotter.corpus.trust import FontStats, suspect_fonts
+
+    def glyphs(font, text):
+        return [Glyph(text=c, raw=c, quad=np.zeros((4, 2)), font=font, height=10.0) for c in text]
+
+    stats = FontStats()
+    stats.add(glyphs("CP1251AsLatin1", "Ïðèâåò ìèð, ýòî òåêñò íà ðóññêîì ÿçûêå"))  # "Привет мир, это текст ..."
+    stats.add(glyphs("French", "Les élèves ont étudié à l'école près de la forêt aujourd'hui"))
+    stats.add(glyphs("Fraktur", "ĚŊĆŊĚĆĚŊĆŊĚĆabc"))
+    stats.add(glyphs("CMSY10", "hxi6="))
+    assert suspect_fonts(stats) == {"CP1251AsLatin1": "mojibake", "Fraktur": "rare_letters", "CMSY10": "symbol_font"}

@@ -119,6 +119,7 @@ class FontStats:
     ascii_alnum: Counter = field(default_factory=Counter)
     letters: Counter = field(default_factory=Counter)
     rare: Counter = field(default_factory=Counter)
+    latin1: Counter = field(default_factory=Counter)
 
     def add(self, glyphs: list[Glyph]) -> None:
         for glyph in glyphs:
@@ -135,14 +136,17 @@ class FontStats:
                     self.letters[font] += 1
                     if _is_rare(char):
                         self.rare[font] += 1
+                    elif 0xC0 <= ord(char) <= 0xFF:
+                        self.latin1[font] += 1
 
 
 def suspect_fonts(stats: FontStats, options: TrustOptions | None = None) -> dict[str, str]:
     """Fonts whose extracted text is not what their glyphs show: ``{font name: reason}``.
 
     A symbol font (by name) that yields ASCII letters or digits maps codes, not glyphs (``symbol_font``); a font
-    with more than ``font_unmapped`` unmapped glyphs (``unmapped_font``) or more than ``font_rare`` rare letters
-    among at least 10 (``rare_letters``) reads through the wrong encoding.
+    with more than ``font_unmapped`` unmapped glyphs (``unmapped_font``), more than ``font_rare`` rare letters
+    among at least 10 (``rare_letters``), or more than half of at least 20 letters accented Latin-1 ones
+    (``mojibake``: an 8-bit Cyrillic or Greek encoding read as Latin-1) reads through the wrong encoding.
     """
     options = options or TrustOptions()
     out = {}
@@ -153,6 +157,9 @@ def suspect_fonts(stats: FontStats, options: TrustOptions | None = None) -> dict
             out[font] = "unmapped_font"
         elif stats.letters[font] >= 10 and stats.rare[font] > options.font_rare * stats.letters[font]:
             out[font] = "rare_letters"
+        elif stats.letters[font] >= 20 and stats.latin1[font] > 0.5 * stats.letters[font]:
+            # Mostly accented Latin-1 letters: an 8-bit Cyrillic or Greek encoding read as Latin-1 ("Ïðèâåò").
+            out[font] = "mojibake"
     return out
 
 
@@ -221,10 +228,7 @@ def check_words(
         cell = max(float(box[3] - box[1]), 1.0)
         gx, gy = int(box[0] // cell), int(box[1] // cell)
         neighbours = (
-            other
-            for dx in (-1, 0, 1)
-            for dy in (-1, 0, 1)
-            for other in seen.get((word.text, gx + dx, gy + dy), ())
+            other for dx in (-1, 0, 1) for dy in (-1, 0, 1) for other in seen.get((word.text, gx + dx, gy + dy), ())
         )
         if any(_iou(box, other) > 0.8 for other in neighbours):
             duplicates += 1
