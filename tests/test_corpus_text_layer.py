@@ -63,6 +63,24 @@ def test_rotated_text_gets_rotated_quads(tmp_path):
     assert 12 * 2 <= np.linalg.norm(side) <= 16 * 2  # about the font's ascent-to-descent height at 2 px / pt
 
 
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_turned_pages_keep_the_content_order(tmp_path, rotate):
+    runs = [
+        TextRun(20, 150, 12, "one"),
+        TextRun(20, 130, 12, "two"),
+        TextRun(20, 110, 12, "three"),
+        TextRun(56, 110, 12, "four"),
+    ]
+    pdf = write_pdf(tmp_path / "turned.pdf", [runs], rotate=rotate)
+    _, words = read_words(pdf)
+    assert [w.text for w in words] == ["one", "two", "three", "four"]  # pdfium alone gives "three two one" at 90
+    lines, paragraphs = group_lines(words)
+    assert lines == [[0], [1], [2, 3]] and paragraphs == [[0, 1, 2]]
+    document = pdfium.PdfDocument(str(pdf))
+    assert document[0].get_rotation() == rotate  # the turn is put back for rendering
+    document.close()
+
+
 def test_rotated_page_turns_the_quads(tmp_path):
     pdf = write_pdf(tmp_path / "page.pdf", [[TextRun(20, 150, 12, "Sideways")]], rotate=90)
     text, words = read_words(pdf)

@@ -12,7 +12,8 @@ image, repairing what real documents break in a naive reading:
   labelled "-". A soft hyphen (U+00AD) with a visible box is labelled "-" as well; one without a box is dropped.
 * **Rotation.** Each glyph's quad is rebuilt from its axis-aligned loose box and pdfium's angle, so rotated text
   gets rotated quads (vertex 0 → 1 along the writing direction); words and lines are grouped in the glyphs' own
-  frame. Page rotation and crop box are applied like the renderer does.
+  frame. Page rotation and crop box are applied like the renderer does; the characters are read with the page
+  unturned, because pdfium orders a turned page's lines and words backwards.
 * **Vertical CJK.** Glyphs stacked top to bottom with the same centre column form vertical words (vertex 0 at the
   top right, vertex 0 → 1 running down the column, as the generator writes them).
 * **CJK words.** Runs of Chinese or Japanese characters are cut into the generator's detector words
@@ -223,7 +224,16 @@ def extract_glyphs(page, scale: float) -> PageText:  # noqa: ANN001 - pypdfium2.
     mapping = _PageMapping(page, scale)
     width, height = mapping.image_size
     addressof = ctypes.addressof
-    textpage = page.get_textpage()
+    # pdfium orders the characters of a turned page (/Rotate 90 or 180) backwards; read it unturned (boxes are in
+    # page space either way, and the mapping above keeps the turn), then put the turn back for rendering.
+    rotation = page.get_rotation()
+    if rotation:
+        page.set_rotation(0)
+    try:
+        textpage = page.get_textpage()
+    finally:
+        if rotation:
+            page.set_rotation(rotation)
     glyphs: list[Glyph] = []
     try:
         raw_page = textpage.raw
