@@ -388,6 +388,9 @@ def process_document(document: Document, options: BuildOptions, seed: int, out_d
             path = Path(out_dir) / folder / page_result.annotation.image
             _write_image(path, page_result.image, options.image_format, options.jpeg_quality)
             result.pages.append(page_result.annotation)
+    except pdfium.PdfiumError as exc:
+        # A page pdfium cannot load or render: keep what was built, report the document.
+        result.error = f"pdfium failed: {exc}"
     finally:
         pdf.close()
     return result
