@@ -217,3 +217,11 @@ def test_fonts_reading_through_the_wrong_encoding_are_suspect():
     stats.add(glyphs("Fraktur", "ĚŊĆŊĚĆĚŊĆŊĚĆabc"))
     stats.add(glyphs("CMSY10", "hxi6="))
     assert suspect_fonts(stats) == {"CP1251AsLatin1": "mojibake", "Fraktur": "rare_letters", "CMSY10": "symbol_font"}
+
+
+def test_unreadable_documents_are_reported(documents, tmp_path):
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    report = build_corpus([Document("test/broken.pdf", str(broken), "test")], tmp_path / "out", CLEAN)
+    assert report["test"]["errors"][0].startswith("test/broken.pdf: unreadable")
+    assert "Documents that failed" in (tmp_path / "out" / "report.md").read_text()

@@ -426,6 +426,9 @@ def _report(results_by_package: dict[str, dict[str, Any]]) -> str:
         lines += ["", "## Suspect fonts", "", "| package | font | reason | documents |", "|---|---|---|---|"]
         for package, font, (reason, count) in suspects:
             lines.append(f"| {package} | {font} | {reason} | {count} |")
+    errors = [(p, e) for p, entry in sorted(results_by_package.items()) for e in entry.get("errors", [])]
+    if errors:
+        lines += ["", "## Documents that failed", ""] + [f"- {package}: {error}" for package, error in errors]
     return "\n".join(lines) + "\n"
 
 
