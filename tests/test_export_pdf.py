@@ -2,7 +2,9 @@
 
 import io
 import math
+import shutil
 import struct
+import subprocess
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -203,3 +205,20 @@ def test_the_embedded_font_is_a_valid_truetype_program(multilingual):
     # With the embedded font every glyph is exactly its share of the word: "Hello" is 100 pt wide, 20 pt a letter.
     textpage = pdfium.PdfDocument(data)[0].get_textpage()
     assert [round(textpage.get_charbox(i, loose=True)[0], 1) for i in range(5)] == [20, 40, 60, 80, 100]
+
+
+def test_touching_and_overlapping_words_keep_their_spaces(tmp_path):
+    # Detector boxes often overlap: "Moste" ends 4.5 px after "of" starts (quads of a real page).
+    page = _page([_line(_box("Moste", 146.84, 153.7, 209.0, 173.4), _box("of", 204.45, 153.7, 223.9, 173.6))])
+    data = to_pdf(page, images=[_white()], dpi=300)
+    textpage = pdfium.PdfDocument(data)[0].get_textpage()
+    assert _lines_of(pdfium.PdfDocument(data)[0]) == ["Moste of"]
+    # "Moste" is narrowed to end before "of" starts, so it still lies on its own quad.
+    scale = 72 / 300
+    left, right = textpage.get_charbox(0, loose=True)[0], textpage.get_charbox(4, loose=True)[2]
+    assert 146.84 * scale - 0.1 <= left and right <= 204.45 * scale
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is not None:  # poppler finds words by the gaps between glyphs, not by the space characters
+        (tmp_path / "words.pdf").write_bytes(data)
+        result = subprocess.run([pdftotext, str(tmp_path / "words.pdf"), "-"], capture_output=True, text=True)
+        assert result.stdout.split() == ["Moste", "of"]

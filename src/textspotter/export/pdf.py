@@ -9,7 +9,8 @@ The file is written here, without a PDF library:
 * every word with text as one ``Tj`` in text render mode 3 (neither filled nor stroked: invisible, but searchable),
   its baseline on the bottom edge of the word's quad, rotated to the quad's angle, its font size the quad's height
   and its horizontal scaling (``Tz``) chosen so that the word spans the quad's width; a space follows every word
-  but the last of its line, so that copied text has the Document's spaces and line breaks.
+  but the last of its line, stretched over the gap to the next word, so that copied text has the Document's
+  spaces and line breaks.
 
 The font, and why: text must round-trip any Unicode (Latin, Cyrillic, CJK, emoji). A simple font with WinAnsi
 covers Western European text only; a simple font with custom ``/Differences`` and a ``ToUnicode`` CMap reaches
@@ -53,6 +54,8 @@ DEFAULT_IMAGE_DPI = 300.0
 
 # The advance of every glyph of the text font, in thousandths of the font size.
 _GLYPH_WIDTH = 500
+# The least space between a word and the next, in ems (poppler's word break starts at 0.1 em).
+_MIN_GAP = 0.15
 _FONT_NAME = b"/F1"
 _IMAGE_NAME = b"/Im1"
 
@@ -216,24 +219,25 @@ class PdfWriter:
     def _text_layer(self, page: Page, scale: float, page_height: float) -> bytes:
         parts = []
         for line in page.lines:
-            words = [word for word in line.words if word.text]
-            for k, word in enumerate(words):
-                text = word.text if k == len(words) - 1 else word.text + " "
-                placed = _place(word.quad, scale, page_height, len(word.text))
-                if placed is None:
-                    continue
-                (a, b, c, d, e, f), size, stretch = placed
-                codes = "".join(f"{self._code(ch):04X}" for ch in text)
-                parts.append(
-                    b"%s %s Tf %s Tz %s %s %s %s %s %s Tm <%s> Tj"
-                    % (
-                        _FONT_NAME,
-                        _number(size),
-                        _number(stretch),
-                        *(_number(v) for v in (a, b, c, d, e, f)),
-                        codes.encode("ascii"),
-                    )
-                )
+            placed = [(word, _place(word.quad, scale, page_height, len(word.text))) for word in line.words if word.text]
+            placed = [(word, placement) for word, placement in placed if placement is not None]
+            for k, (word, placement) in enumerate(placed):
+                (a, b, c, d, e, f), size, stretch, width = placement
+                show = b"<%s> Tj" % "".join(f"{self._code(ch):04X}" for ch in word.text).encode("ascii")
+                if k + 1 < len(placed):
+                    # A space follows, over the gap to the next word's start (along this word's baseline). Word
+                    # boxes often touch or overlap; extractors that find words by the gaps between glyphs (poppler)
+                    # would then join the two words, so the word is narrowed to leave a gap of _MIN_GAP em.
+                    next_x, next_y = placed[k + 1][1][0][4:]
+                    advance = (next_x - e) * a + (next_y - f) * b
+                    gap = _MIN_GAP * size
+                    if width + gap > advance and advance - gap >= width / 2:
+                        stretch *= (advance - gap) / width
+                        width = advance - gap
+                    space = max(advance - width, gap) / (_GLYPH_WIDTH / 1000.0 * size) * 100.0
+                    show += b" %s Tz <%04X> Tj" % (_number(space), self._code(" "))
+                matrix = b" ".join(_number(v) for v in (a, b, c, d, e, f))
+                parts.append(b"%s %s Tf %s Tz %s Tm %s" % (_FONT_NAME, _number(size), _number(stretch), matrix, show))
         if not parts:
             return b""
         return b"BT 3 Tr\n" + b"\n".join(parts) + b"\nET\n"
@@ -371,7 +375,7 @@ def _to_unicode_cmap(codes: dict[str, int]) -> bytes:
 
 def _place(
     quad: Quad, scale: float, page_height: float, length: int
-) -> tuple[tuple[float, float, float, float, float, float], float, float] | None:
+) -> tuple[tuple[float, float, float, float, float, float], float, float, float] | None:
     """Return the text matrix, font size and horizontal scaling that lay ``length`` glyphs over ``quad``.
 
     Args:
@@ -381,8 +385,9 @@ def _place(
         length: number of glyphs of the word (without a following space).
 
     Returns:
-        ``((a, b, c, d, e, f), size, stretch)``: the rotation and origin (the bottom-left vertex) of the text
-        matrix, the font size in points (the quad's height) and ``Tz`` in percent; None for a degenerate quad.
+        ``((a, b, c, d, e, f), size, stretch, width)``: the rotation and origin (the bottom-left vertex) of the
+        text matrix, the font size in points (the quad's height), ``Tz`` in percent and the word's width in points;
+        None for a degenerate quad.
     """
     points = [(x * scale, page_height - y * scale) for x, y in quad]
     (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
@@ -397,7 +402,7 @@ def _place(
     if height <= 0:
         return None
     stretch = 100.0 * width / (length * _GLYPH_WIDTH / 1000.0 * height)
-    return (cos, sin, -sin, cos, x3, y3), height, stretch
+    return (cos, sin, -sin, cos, x3, y3), height, stretch, width
 
 
 def source_dpi(source: str | bytes, *, image_options: ImageOptions = ImageOptions()) -> float:  # noqa: B008
