@@ -255,13 +255,16 @@ def _css(style: dict[str, object]) -> str:
     return css
 
 
-def _styled_copy(source: Path, style: dict[str, object], folder: Path) -> Path:
-    """Write a copy of an HTML page with the style injected and a base URL pointing at the original's folder."""
+def _styled_copy(source: Path, style: dict[str, object], folder: Path, *, name: str | None = None) -> Path:
+    """Write a copy of an HTML page with the style injected and a base URL pointing at the original's folder.
+
+    The copy is ``folder/<name>.html`` (by default a hash of the source path).
+    """
     html = source.read_text(encoding="utf-8", errors="replace")
     head = f'<base href="{source.parent.resolve().as_uri()}/"><style>{_css(style)}</style>'
     match = re.search(r"<head[^>]*>", html, flags=re.IGNORECASE)
     html = html[: match.end()] + head + html[match.end() :] if match else head + html
-    target = folder / (hashlib.sha1(str(source).encode()).hexdigest()[:16] + ".html")
+    target = folder / ((name or hashlib.sha1(str(source).encode()).hexdigest()[:16]) + ".html")
     target.write_text(html, encoding="utf-8")
     return target
 
@@ -349,30 +352,25 @@ def _convert_package(
     if office and (html or office_files) and not has_office:
         log(f"{package}: LibreOffice not installed, office files and Writer layouts skipped")
     if office and has_office:
-        # HTML pages are laid out by Writer with the same injected fonts (copies named after the originals).
-        with tempfile.TemporaryDirectory(prefix="ts-writer-") as tmp:
-            batches: list[tuple[list[Path], list[Path]]] = []
-            copies = []
+        # HTML pages are laid out by Writer with the same injected fonts, all in one LibreOffice run (it starts
+        # slowly); the styled copies are numbered so that each output PDF maps back to its page.
+        with tempfile.TemporaryDirectory(prefix="ts-writer-", ignore_cleanup_errors=True) as tmp:
+            copies: dict[str, Path] = {}
             for i, page in enumerate(html):
                 relative = page.relative_to(root)
                 target = converted / "libreoffice" / relative.with_suffix(".pdf")
-                if target.is_file():
-                    continue
-                copy = Path(tmp) / f"{i:05d}.html"
-                shutil.copyfile(_styled_copy(page, html_style(f"{package}/{relative}"), Path(tmp)), copy)
-                copies.append((copy, target))
+                if not target.is_file():
+                    copy = _styled_copy(page, html_style(f"{package}/{relative}"), Path(tmp), name=f"{i:05d}")
+                    copies[copy.stem] = target
             if copies:
-                batches.append(([c for c, _ in copies], [t for _, t in copies]))
-            for files, targets in batches:
                 try:
-                    written = {p.stem: p for p in convert_office(files, Path(tmp) / "out")}
+                    written = convert_office([Path(tmp) / f"{stem}.html" for stem in copies], Path(tmp) / "out")
                 except subprocess.TimeoutExpired:
-                    log(f"{package}: LibreOffice timed out")
-                    written = {}
-                for source, target in zip(files, targets):
-                    if source.stem in written:
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.move(str(written[source.stem]), target)
+                    log(f"{package}: LibreOffice timed out laying out HTML pages")
+                    written = []
+                for pdf in written:
+                    copies[pdf.stem].parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(str(pdf), copies[pdf.stem])
         for page in html:
             relative = page.relative_to(root)
             target = converted / "libreoffice" / relative.with_suffix(".pdf")
@@ -382,9 +380,10 @@ def _convert_package(
             relative = document.relative_to(root)
             target = converted / "libreoffice" / relative.with_suffix(".pdf")
             if not target.is_file():
-                for written in convert_office([document], target.parent):
-                    if written != target:
-                        shutil.move(str(written), target)
+                try:
+                    convert_office([document], target.parent)
+                except subprocess.TimeoutExpired:
+                    log(f"{package}: LibreOffice timed out on {relative}")
             if target.is_file():
                 documents.append(Document(f"{package}/{relative}", str(target), package, licence, "libreoffice"))
     return documents
