@@ -347,8 +347,8 @@ def count_pages(source: str | bytes, *, pdf_password: str | None = None) -> int:
                 document.close()
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             return max(int(getattr(image, "n_frames", 1)), 1) if image.format == "TIFF" else 1
-    except Exception:  # noqa: BLE001 - only an estimate: the reader reports what is wrong with the input
-        return 1
+    except (OSError, ValueError, RuntimeError, Image.DecompressionBombError):
+        return 1  # only an estimate: the reader reports what is wrong with the input (PdfiumError is a RuntimeError)
 
 
 def _write_overlays(doc: Any, source: Any, stem: str, folder: Path, level: str, image_options: Any) -> list[str]:
