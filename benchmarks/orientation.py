@@ -48,9 +48,9 @@ def main() -> None:
     scores: list[dict[int, float]] = []
     choose = orientation.choose_rotation
 
-    def recording(page_scores: dict[int, float], *, margin: float) -> int:
+    def recording(page_scores: dict[int, float], *, margin: float, min_confidence: float) -> int:
         scores.append({k: round(v, 4) for k, v in page_scores.items()})
-        return choose(page_scores, margin=margin)
+        return choose(page_scores, margin=margin, min_confidence=min_confidence)
 
     orientation.choose_rotation = recording  # type: ignore[assignment]
     auto = OCR(device="cpu")

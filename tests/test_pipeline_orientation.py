@@ -12,12 +12,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import textspotter.pipeline.orientation as orientation
-from test_pipeline_fakes import fake_model, page_with_boxes, read_always
+from test_pipeline_fakes import DarkBoxDetector, fake_model, page_with_boxes, read_always
 from textspotter import OCR
+from textspotter.cli.main import main
 from textspotter.document import Line, Page, Paragraph, Word, bounding_quad
 from textspotter.export import to_json
+from textspotter.models import checkpoints, create_model
 from textspotter.pipeline import ScaleOptions
 from textspotter.pipeline.orientation import (
     OrientationOptions,
@@ -95,6 +98,9 @@ def test_choose_rotation_needs_a_clear_margin():
     assert choose_rotation({0: 0.90, 180: 0.96}, margin=0.1) == 0
     assert choose_rotation({0: 0.40, 180: 0.30, 90: 0.60, 270: 0.95}, margin=0.1) == 270
     assert choose_rotation({0: 0.5, 180: 0.5}, margin=0.0) == 0  # a tie keeps the page upright
+    # arabic.tif, a script the model does not read: a quarter turn reads "better", but still reads nothing.
+    assert choose_rotation({0: 0.34, 180: 0.32, 90: 0.46, 270: 0.38}, margin=0.1, min_confidence=0.7) == 0
+    assert choose_rotation({0: 0.45, 180: 0.35, 90: 0.79, 270: 0.66}, margin=0.1, min_confidence=0.7) == 90
     with pytest.raises(ValueError, match="upright rotation 0"):
         choose_rotation({180: 0.9}, margin=0.1)
 
@@ -106,6 +112,7 @@ def test_choose_rotation_needs_a_clear_margin():
         ({"sample_size": 0}, "sample_size"),
         ({"min_regions": True}, "min_regions"),
         ({"margin": 1.5}, "margin"),
+        ({"min_confidence": 2}, "min_confidence"),
         ({"quarter_turn_below": -0.1}, "quarter_turn_below"),
     ],
 )
@@ -142,7 +149,7 @@ def test_upright_page_is_not_turned_when_the_sample_reads_best_upright(reading_m
 def test_turned_reads_are_mapped_back_to_the_original_pixels(reading_model, monkeypatch, rotation):
     image = page_with_boxes(HEIGHT, WIDTH, BOXES)
     chosen = []
-    monkeypatch.setattr(orientation, "choose_rotation", lambda scores, margin: chosen.append(scores) or rotation)
+    monkeypatch.setattr(orientation, "choose_rotation", lambda scores, **_: chosen.append(scores) or rotation)
     page = _ocr(reading_model).read(image)[0].pages[0]
     assert len(chosen) == 1 and set(chosen[0]) == {0, 180}  # confident upright sample: no quarter-turn passes
     assert (page.rotation, page.width, page.height) == (rotation, WIDTH, HEIGHT)
@@ -152,3 +159,28 @@ def test_turned_reads_are_mapped_back_to_the_original_pixels(reading_model, monk
         corner = quads_to_rotated(np.array(word.quad), rotation, WIDTH, HEIGHT)
         assert np.allclose(corner[0], corner.min(0))
     assert json.loads(to_json(page))["pages"][0]["rotation"] == rotation
+
+
+def test_cli_orientation_flag_and_reported_rotation(tmp_path, monkeypatch, capsys):
+    folder = checkpoints.save_model(create_model("tiny-test"), tmp_path / "tiny")
+    load = checkpoints.load_model
+
+    def load_with_fake_detector(path, **kwargs):
+        model = load(path, **kwargs)
+        model.detector = DarkBoxDetector(model.detector)
+        read_always(model, "ok")
+        return model
+
+    monkeypatch.setattr(checkpoints, "load_model", load_with_fake_detector)
+    monkeypatch.setattr(orientation, "choose_rotation", lambda scores, **_: 180)
+    path = tmp_path / "page.png"
+    Image.fromarray(page_with_boxes(HEIGHT, WIDTH, BOXES)).save(path)
+    common = ["read", str(path), "--model", str(folder), "--device", "cpu", "--infer-length", "128"]
+    rotations = []
+    for flags in (["--format", "json"], ["--format", "document"], ["--orientation", "off"]):
+        assert main([*common, *flags]) == 0
+        out = json.loads(capsys.readouterr().out)
+        rotations.append(out["rotation"] if "rotation" in out else out["pages"][0]["rotation"])
+    assert rotations == [180, 180, 0]
+    with pytest.raises(SystemExit):
+        main([*common, "--orientation", "90"])

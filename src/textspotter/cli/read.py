@@ -234,7 +234,8 @@ def _page_piece(page: Any, fmt: str, source: str, level: str) -> str:
     from textspotter.export import to_markdown, to_published
 
     if fmt == "json":
-        record = {"source": source, "page": page.index, "results": to_published(page, level)}
+        # rotation: the clockwise turn the page was read at (--orientation); boxes are the input's either way.
+        record = {"source": source, "page": page.index, "rotation": page.rotation, "results": to_published(page, level)}
         return json.dumps(record, ensure_ascii=False)
     if fmt == "text":
         return page.text()
