@@ -7,6 +7,7 @@ data say "upright"; a rotation is forced by replacing the choice function.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -19,7 +20,7 @@ from test_pipeline_fakes import DarkBoxDetector, fake_model, page_with_boxes, re
 from textspotter import OCR
 from textspotter.cli.main import main
 from textspotter.document import Line, Page, Paragraph, Word, bounding_quad
-from textspotter.export import to_json
+from textspotter.export import to_json, to_published
 from textspotter.models import checkpoints, create_model
 from textspotter.pipeline import ScaleOptions
 from textspotter.pipeline.orientation import (
@@ -184,3 +185,21 @@ def test_cli_orientation_flag_and_reported_rotation(tmp_path, monkeypatch, capsy
     assert rotations == [180, 180, 0]
     with pytest.raises(SystemExit):
         main([*common, "--orientation", "90"])
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_published_order_of_a_turned_page_is_the_upright_order(rotation):
+    # Three lines read upright on the turned image (100 x 60): two words on the first line, one on each other.
+    boxes = [(10, 5, 40, 15), (50, 5, 90, 15), (10, 25, 60, 35), (10, 45, 30, 55)]
+    words = [Word(t, tuple(map(tuple, _box_quad(*b).tolist())), 0.9, 0.9, 0.9) for t, b in zip("abcd", boxes)]
+    lines = [(words[0], words[1]), (words[2],), (words[3],)]
+    read = Page(
+        100,
+        60,
+        (Paragraph(tuple(Line(ws, bounding_quad([w.quad for w in ws]), 0.9) for ws in lines), words[0].quad, 0.9),),
+    )
+    width, height = (60, 100) if rotation in (90, 270) else (100, 60)
+    page = page_to_original(read, rotation, width, height)
+    assert [item["text"] for item in to_published(page, "word")] == ["a", "b", "c", "d"]
+    assert [item["text"] for item in to_published(page, "sentence")] == ["a b", "c", "d"]
+    assert [item["text"] for item in to_published(dataclasses.replace(page, rotation=0), "word")] != list("abcd")

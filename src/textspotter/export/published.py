@@ -195,8 +195,23 @@ def merge_items(page: Page, merge_level: MergeLevel = "paragraph") -> list[Merge
                     bounding_quad([line.quad for line in lines]),
                 )
             )
-    order = reading_order([item.quad[0] for item in items])
+    order = reading_order([_key_point(item.quad, page) for item in items])
     return [items[i] for i in order]
+
+
+def _key_point(quad: Quad, page: Page) -> tuple[float, float]:
+    """Return ``quad[0]`` (published); on a page read turned (``Page.rotation``), the top-left corner of the quad's
+    box in the page as it was read, so that items keep the reading order of the upright page."""
+    if not page.rotation:
+        return quad[0]
+    width, height = page.width, page.height
+    turned = {
+        90: lambda x, y: (height - y, x),
+        180: lambda x, y: (width - x, height - y),
+        270: lambda x, y: (y, width - x),
+    }[page.rotation]
+    points = [turned(x, y) for x, y in quad]
+    return min(x for x, _ in points), min(y for _, y in points)
 
 
 def to_published(page: Page, merge_level: MergeLevel = "paragraph") -> list[PublishedItem]:
