@@ -25,8 +25,10 @@ program spares viewers the search for a font named ``GlyphLessFont`` that no sys
 embeds such a font for the same reason), and a glyph with a box gives every character a box (PDFium leaves out of
 the page's text a one-letter word whose glyph is empty).
 
+The page images are decoded again from ``document.source`` unless they are given:
+
 >>> from textspotter.export import to_pdf  # doctest: +SKIP
->>> pdf_bytes = to_pdf(document)           # doctest: +SKIP  (images read again from document.source)
+>>> pdf_bytes = to_pdf(document)           # doctest: +SKIP
 """
 
 from __future__ import annotations
