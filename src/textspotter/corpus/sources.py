@@ -317,9 +317,10 @@ def convert_office(sources: Sequence[Path], out_dir: Path, *, timeout: float = 6
         raise FileNotFoundError("soffice not found: install it with `apt-get install -y libreoffice-writer-nogui`")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ts-soffice-", ignore_cleanup_errors=True) as tmp:
+        # HTML opens in Writer/Web; its Writer PDF export paginates it (A4 here). The "HTML (StarWriter)" import
+        # filter would keep the injected page size but cannot load most Sphinx pages ("source file could not be
+        # loaded").
         command = [office, f"-env:UserInstallation={Path(tmp).as_uri()}", "--headless", "--norestore"]
-        if all(s.suffix.lower() in _HTML_SUFFIXES for s in sources):
-            command.append("--infilter=HTML (StarWriter)")  # page layout, not Writer/Web's endless page
         command += ["--convert-to", "pdf:writer_pdf_Export", "--outdir", str(out_dir), *map(str, sources)]
         _run(command, timeout=timeout)
     return [out_dir / (s.stem + ".pdf") for s in sources if (out_dir / (s.stem + ".pdf")).is_file()]
