@@ -15,8 +15,11 @@ from textspotter.imageio import ImageError, ImageOptions
 from textspotter.models import create_model
 from textspotter.models.spec import PreprocessConfig
 from textspotter.ops import f_measure
-from textspotter.pipeline import AssemblyOptions, RecognitionOptions, RelationOptions, ScaleOptions
+from textspotter.pipeline import AssemblyOptions, OrientationOptions, RecognitionOptions, RelationOptions, ScaleOptions
 from textspotter.pipeline.ocr import default_model_dir
+
+# Tests that count detector passes: the random recognizer reads nothing, so orientation would try quarter turns.
+UPRIGHT = OrientationOptions(mode="off")
 
 BOXES = [(40, 40, 200, 72), (240, 40, 400, 72), (40, 120, 300, 152), (400, 300, 560, 340)]
 PUBLISHED_KEYS = {"text", "confidence", "left", "upper", "right", "lower"}
@@ -143,7 +146,7 @@ def test_read_returns_ordered_documents(ocr, page):
         assert word.detection_confidence > 0.99 and 0 <= word.text_confidence <= 1
         assert word.confidence == pytest.approx(f_measure(word.detection_confidence, word.text_confidence))
         assert word.valid == (bool(word.text) and word.confidence > 0.5)
-    assert set(result.timings) == {"load", "preprocess", "detect", "recognize", "relate", "assemble"}
+    assert set(result.timings) == {"load", "preprocess", "detect", "recognize", "relate", "assemble", "orientation"}
     data = doc.to_dict()
     assert data["source"] == "<array>" and len(data["pages"][0]["paragraphs"]) == len(result.paragraphs)
     assert doc.text() == result.text()
@@ -349,11 +352,11 @@ def test_large_text_is_read_again_at_a_fitted_size(model):
     boxes = [(40, 40, 260, 136), (300, 40, 560, 136), (40, 250, 400, 346)]
     page = page_with_boxes(400, 600, boxes)
     keep = AssemblyOptions(include_invalid=True)
-    fit = OCR(model=model, scale=ScaleOptions(min_fit_length=64), assembly=keep)
+    fit = OCR(model=model, scale=ScaleOptions(min_fit_length=64), assembly=keep, orientation=UPRIGHT)
     sides, (doc,) = _detector_sides(model, lambda: fit.read([page]))
     assert [side[0] for side in sides] == [256, 128]
     _match([w.quad for w in doc.pages[0].words], boxes, tolerance=4 * 600 / 128)
-    off = OCR(model=model, scale=ScaleOptions(fit_text=False, min_fit_length=64), assembly=keep)
+    off = OCR(model=model, scale=ScaleOptions(fit_text=False, min_fit_length=64), assembly=keep, orientation=UPRIGHT)
     sides, _ = _detector_sides(model, lambda: off.read([page]))
     assert [side[0] for side in sides] == [256]
     # The single stages choose the same size: detect() from its detections, recognize() from the given quads.
@@ -378,7 +381,8 @@ def test_a_batch_mixing_fitted_and_unfitted_pages_keeps_order_and_results(model)
     scale = ScaleOptions(min_fit_length=64)
     pages = [normal, large, blank, large, normal]
     one = [OCR(model=model, batch_size=1, scale=scale, assembly=keep).read(p)[0] for p in pages]
-    sides, many = _detector_sides(model, lambda: OCR(model=model, batch_size=8, scale=scale, assembly=keep).read(pages))
+    batch = OCR(model=model, batch_size=8, scale=scale, assembly=keep, orientation=UPRIGHT)
+    sides, many = _detector_sides(model, lambda: batch.read(pages))
     # A CPU detector reads one input per pass (OCR._detector_batch_size): five at 256, then the two large pages.
     assert [side[0] for side in sides] == [256] * 5 + [128] * 2
     assert [len(d.pages[0].words) for d in many] == [4, 3, 0, 3, 4]
