@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from textspotter.assets import example_image_path, example_text
+from textspotter.corpus.pdfwrite import pdf_bytes
 from textspotter.imageio import ImageError, ImageOptions, PageImage, describe_source, iter_pages, load_pages
 
 # --------------------------------------------------------------------------------------------------------------
@@ -50,18 +51,8 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 def _pdf(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
-    """Assemble a PDF from numbered object bodies (object 1 must be the catalog) with a correct xref table."""
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_extra, xref)
-    return bytes(out)
+    """Assemble a PDF from object bodies numbered from 1 (object 1 must be the catalog)."""
+    return pdf_bytes(dict(enumerate(objects, start=1)), trailer=trailer_extra)
 
 
 def _pdf_with_pages(sizes: list[tuple[int, int]]) -> bytes:

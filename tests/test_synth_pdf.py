@@ -3,44 +3,16 @@
 import numpy as np
 import pytest
 
+from textspotter.corpus.pdfwrite import TextRun, write_pdf
 from textspotter.data.manifest import read_manifest
 from textspotter.synth.pdf import PdfOptions, convert_pdfs, pdf_pages
 
 
 def write_text_pdf(path, pages, size=(300, 200)):
-    """Write a minimal PDF whose pages show text in Helvetica: ``pages`` = [[(x, y, font size, text), ...], ...]."""
-    objects = {}
-    kids = []
-    font_id = 3 + 2 * len(pages)
-    for i, lines in enumerate(pages):
-        page_id, content_id = 3 + 2 * i, 4 + 2 * i
-        kids.append(f"{page_id} 0 R")
-        operators = []
-        for x, y, font_size, text in lines:
-            escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            operators.append(f"BT /F1 {font_size} Tf {x} {y} Td ({escaped}) Tj ET")
-        stream = "\n".join(operators).encode("latin-1")
-        objects[page_id] = (
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] /Contents {content_id} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>"
-        ).encode()
-        objects[content_id] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-    objects[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
-    objects[2] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>".encode()
-    objects[font_id] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
-    xref = len(out)
-    count = max(offsets) + 1
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % count
-    for number in range(1, count):
-        out += b"%010d 00000 n \n" % offsets[number]
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count, xref)
-    path.write_bytes(bytes(out))
-    return path
+    """Write a PDF whose pages show text in Helvetica: ``pages`` = [[(x, y, font size, text), ...], ...]."""
+    return write_pdf(
+        path, [[TextRun(x, y, font_size, text) for x, y, font_size, text in lines] for lines in pages], size=size
+    )
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TextRun", "write_pdf"]
+__all__ = ["TextRun", "write_pdf", "pdf_bytes"]
 
 _FONTS = {
     "F1": "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding << /Type /Encoding "
@@ -132,17 +132,32 @@ def write_pdf(
     for number, text in ((cmap_id, _CMAP), (math_cmap_id, _MATH_CMAP)):
         data = text.encode()
         objects[number] = b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+    target = Path(path)
+    target.write_bytes(pdf_bytes(objects))
+    return target
+
+
+def pdf_bytes(objects: dict[int, bytes], *, trailer: bytes = b"") -> bytes:
+    """Assemble a PDF file from its numbered object bodies, with a correct cross-reference table.
+
+    Args:
+        objects: object number → body (``<< ... >>`` or a stream), numbered 1..N without gaps; object 1 is the
+            catalog.
+        trailer: extra trailer entries, e.g. ``b"/Encrypt 5 0 R /ID [<...> <...>] "``.
+
+    Raises:
+        ValueError: if the numbers are not 1..N.
+    """
+    if sorted(objects) != list(range(1, len(objects) + 1)):
+        raise ValueError(f"PDF objects must be numbered 1..{len(objects)}, got {sorted(objects)}")
     out = bytearray(b"%PDF-1.4\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
+    offsets = []
+    for number in range(1, len(objects) + 1):
+        offsets.append(len(out))
         out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
     xref = len(out)
-    total = max(offsets) + 1
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % total
-    for number in range(1, total):
-        out += b"%010d 00000 n \n" % offsets[number]
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (total, xref)
-    target = Path(path)
-    target.write_bytes(bytes(out))
-    return target
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
+    return bytes(out)
