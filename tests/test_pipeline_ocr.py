@@ -116,8 +116,9 @@ def test_published_output_shape_follows_the_input(ocr, page):
 
 
 def test_unknown_merge_level_names_the_valid_ones(ocr, page):
-    with pytest.raises(ValueError, match="'word', 'sentence', 'paragraph'.*'line'"):
-        ocr(page, merge_level="line")
+    with pytest.raises(ValueError, match="one of word, sentence, paragraph, line; got 'lines'"):
+        ocr(page, merge_level="lines")
+    assert ocr(page, merge_level="line") == ocr(page, merge_level="sentence")  # "line" is another name
     with pytest.raises(ValueError, match="merge_level"):
         ocr(b"not an image", merge_level="block")  # checked before any input is read
 
