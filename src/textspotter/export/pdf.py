@@ -221,8 +221,10 @@ class PdfWriter:
     def _text_layer(self, page: Page, scale: float, page_height: float) -> bytes:
         parts = []
         for line in page.lines:
-            placed = [(word, _place(word.quad, scale, page_height, len(word.text))) for word in line.words if word.text]
-            placed = [(word, placement) for word, placement in placed if placement is not None]
+            placed = []
+            for word in line.words:
+                if word.text and (placement := _place(word.quad, scale, page_height, len(word.text))) is not None:
+                    placed.append((word, placement))
             for k, (word, placement) in enumerate(placed):
                 (a, b, c, d, e, f), size, stretch, width = placement
                 show = b"<%s> Tj" % "".join(f"{self._code(ch):04X}" for ch in word.text).encode("ascii")
