@@ -37,9 +37,10 @@ def main() -> None:
     import cv2
     import torch
 
-    from textspotter.data.dataset import MixedSource, SampleBuilder, TrainingStream, build_sources
+    from textspotter.data.dataset import MixedSource, TrainingStream, build_sources
     from textspotter.models.registry import get_spec
     from textspotter.train.config import SourceSection, resolve_config
+    from textspotter.train.loop import sample_builder
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -50,14 +51,7 @@ def main() -> None:
         spec = dataclasses.replace(
             spec, preprocess=dataclasses.replace(spec.preprocess, infer_length=config.model.infer_length)
         )
-    builder = SampleBuilder(
-        preprocess=spec.preprocess,
-        charset=spec.charset,
-        max_width=spec.recognizer.max_width,
-        targets=data.targets,
-        augment=data.augment,
-        crop_size=data.crop_size,
-    )
+    builder = sample_builder(spec, data)
     options = {
         "manifest": SourceSection(kind="manifest", paths=list(args.manifest)),
         "synth": SourceSection(kind="synth", synth=data.synth_options() or {}),

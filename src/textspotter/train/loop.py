@@ -285,13 +285,11 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _make_stream(config: TrainConfig, model: nn.Module, info: DistInfo, start_batch: int) -> Any:
-    from ..data.dataset import SampleBuilder, TrainingStream, build_sources
+def sample_builder(spec: Any, data: Any) -> Any:
+    """Return the ``SampleBuilder`` that turns pages into training windows for a model spec and a ``DataSection``."""
+    from ..data.dataset import SampleBuilder
 
-    data = config.data
-    sources = build_sources(data.mix(), seed=data.seed)
-    spec = model.spec
-    builder = SampleBuilder(
+    return SampleBuilder(
         preprocess=spec.preprocess,
         charset=spec.charset,
         max_width=spec.recognizer.max_width,
@@ -299,9 +297,16 @@ def _make_stream(config: TrainConfig, model: nn.Module, info: DistInfo, start_ba
         augment=data.augment,
         crop_size=data.crop_size,
     )
+
+
+def _make_stream(config: TrainConfig, model: nn.Module, info: DistInfo, start_batch: int) -> Any:
+    from ..data.dataset import TrainingStream, build_sources
+
+    data = config.data
+    sources = build_sources(data.mix(), seed=data.seed)
     return TrainingStream(
         sources,
-        builder,
+        sample_builder(model.spec, data),
         batch_size=data.batch_size,
         seed=data.seed,
         rank=info.rank,
