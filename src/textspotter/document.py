@@ -155,6 +155,12 @@ class Page:
             (``OrientationOptions``). Quads are in the original, unturned image's pixels whatever the rotation, so
             overlays line up; a word quad's first vertex is the top-left corner of its text, which on a turned page
             is another corner of the image.
+        text_source: where the page's text came from: ``"ocr"`` (read from the image), ``"text-layer"`` (a
+            born-digital PDF page's own text, ``pipeline.textlayer``), ``"mixed"`` (the text layer, with OCR of its
+            raster images or of text-layer words that could not be trusted) or ``"none"`` (``--text-layer only``
+            on a page without a trusted text layer: nothing was read).
+        text_layer_reason: why the text layer was not used, or not wholly (``"no_text"``, ``"unreliable"``,
+            ``"uncovered_ink"``, ``"images"``, ``"untrusted_words"``, several joined by ``+``); None otherwise.
     """
 
     width: int
@@ -163,6 +169,8 @@ class Page:
     index: int = 0
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     rotation: int = 0
+    text_source: str = "ocr"
+    text_layer_reason: str | None = None
 
     @property
     def lines(self) -> tuple[Line, ...]:
@@ -177,13 +185,17 @@ class Page:
         return "\n\n".join(p.text for p in self.paragraphs if p.text)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "index": self.index,
             "width": self.width,
             "height": self.height,
             "rotation": self.rotation,
-            "paragraphs": [p.to_dict() for p in self.paragraphs],
+            "text_source": self.text_source,
         }
+        if self.text_layer_reason is not None:
+            out["text_layer_reason"] = self.text_layer_reason
+        out["paragraphs"] = [p.to_dict() for p in self.paragraphs]
+        return out
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ from PIL import ExifTags, Image, ImageOps
 if TYPE_CHECKING:
     import torch
 
+    from .corpus.text_layer import PageText
+
 __all__ = [
     "INPUT_SUFFIXES",
     "ImageInput",
@@ -126,11 +128,14 @@ class ImageOptions:
             rendered, and on arrays and tensors. PIL's process-wide ``Image.MAX_IMAGE_PIXELS`` also applies to
             files; an application that needs more than PIL's limit (about 179 M pixels) raises that itself.
         pdf_password: password of encrypted PDFs (user or owner password); ``None`` for none.
+        text_layer: also read each PDF page's text layer into :attr:`PageImage.text_layer` (glyphs with quads in
+            pixels of the rendered page; ``textspotter.pipeline.textlayer`` decides whether to use it).
     """
 
     dpi: float = 200.0
     max_pixels: int = 100_000_000
     pdf_password: str | None = None
+    text_layer: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.dpi, bool) or not isinstance(self.dpi, (int, float)) or not math.isfinite(self.dpi):
@@ -143,6 +148,8 @@ class ImageOptions:
             raise ValueError(f"ImageOptions.max_pixels must be positive, got {self.max_pixels!r}")
         if self.pdf_password is not None and not isinstance(self.pdf_password, str):
             raise TypeError(f"ImageOptions.pdf_password must be a str or None, got {type(self.pdf_password).__name__}")
+        if not isinstance(self.text_layer, bool):
+            raise TypeError(f"ImageOptions.text_layer must be a bool, got {self.text_layer!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,11 +161,14 @@ class PageImage:
             input when that was already a C-contiguous writeable uint8 ``[H, W, 3]`` array (or such a tensor).
         source: printable name of the input it came from.
         index: 0-based page number within that input (PDF page, TIFF frame or tensor batch item; 0 otherwise).
+        text_layer: the PDF page's text layer (``textspotter.corpus.text_layer.PageText``: glyphs and raster-image
+            boxes in pixels of ``image``) when ``ImageOptions.text_layer`` asked for it; None for other inputs.
     """
 
     image: np.ndarray
     source: str
     index: int = 0
+    text_layer: PageText | None = None
 
     @property
     def width(self) -> int:
@@ -576,9 +586,15 @@ def _iter_pdf(file: str | bytes, label: str, options: ImageOptions) -> Iterator[
                     image = np.array(bitmap.to_numpy()[..., :3], dtype=np.uint8, copy=True)
                 finally:
                     bitmap.close()
+                text = None
+                if options.text_layer:
+                    from .corpus.text_layer import extract_glyphs
+
+                    # Read at the render scale: the glyph quads are then in pixels of ``image``.
+                    text = extract_glyphs(page, scale)
             finally:
                 page.close()
-            yield PageImage(np.ascontiguousarray(image), label, index)
+            yield PageImage(np.ascontiguousarray(image), label, index, text_layer=text)
     finally:
         document.close()
 

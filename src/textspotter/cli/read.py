@@ -8,15 +8,16 @@ Examples::
     textspotter read scan.tif --format pdf,text --out out/ # searchable out/scan.pdf and out/scan.txt, one OCR pass
     curl -s https://example.org/page.png | textspotter read - --format text
 
-Formats: ``json`` (per page one JSON line ``{"source", "page", "results": [published dicts]}``), ``document`` (the
-full Document as JSON: paragraphs, lines, words with quads and confidences), ``text``, ``markdown``, ``hocr``,
-``alto`` and ``pdf`` (the page images with an invisible, searchable text layer). Several formats are asked for at
-once with commas (``--format text,hocr,pdf``): the inputs are read once and each input gets one file per format.
-With ``--out DIR`` each input gets ``DIR/<name><suffix>`` per format (:data:`FORMATS`: ``json`` → ``.json``,
-``document`` → ``.document.json``, ``pdf`` → ``.pdf``, ...); otherwise one format goes to stdout (``pdf`` only when
-stdout is not a terminal, and for one input). ``-`` reads one input from standard input (its format is sniffed).
-``--overlay`` draws the quads and texts over each page into ``<name>[.p<page>].overlay.png`` (in ``--out``, else
-beside the input; the current folder for ``-``).
+Formats: ``json`` (per page one JSON line ``{"source", "page", "rotation", "text_source", "results": [published
+dicts]}``), ``document`` (the full Document as JSON: paragraphs, lines, words with quads and confidences), ``text``,
+``markdown``, ``hocr``, ``alto`` and ``pdf`` (the page images with an invisible, searchable text layer). Several
+formats are asked for at once with commas (``--format text,hocr,pdf``): the inputs are read once and each input gets
+one file per format. With ``--out DIR`` each input gets ``DIR/<name><suffix>`` per format (:data:`FORMATS`: ``json``
+→ ``.json``, ``document`` → ``.document.json``, ``pdf`` → ``.pdf``, ...); otherwise one format goes to stdout
+(``pdf`` only when stdout is not a terminal, and for one input). ``-`` reads one input from standard input (its
+format is sniffed). ``--text-layer auto|ocr|only`` chooses whether PDF pages are read from their own text layer
+(``pipeline.textlayer``). ``--overlay`` draws the quads and texts over each page into
+``<name>[.p<page>].overlay.png`` (in ``--out``, else beside the input; the current folder for ``-``).
 
 ``json``, ``text`` and ``markdown`` are written page by page as batches of pages are read (stdout is flushed after
 each page); ``document``, ``hocr``, ``alto`` and ``pdf`` once their input is complete. Every file is written as
@@ -52,6 +53,7 @@ __all__ = [
     "add_infer_length_argument",
     "add_pdf_password_argument",
     "add_reading_order_argument",
+    "add_text_layer_argument",
     "run",
     "expand_paths",
 ]
@@ -109,6 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlay", action="store_true", help="also write a PNG of each page with boxes and texts")
     parser.add_argument("--dpi", type=float, default=200.0, help="resolution of rendered PDF pages (default: 200)")
     add_pdf_password_argument(parser)
+    add_text_layer_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--batch-size", type=int, default=8, help="detector inputs per batch (default: 8)")
     parser.add_argument("--model", metavar="PATH", help="model folder (default: the shipped default model)")
@@ -136,6 +139,18 @@ def add_pdf_password_argument(parser: argparse.ArgumentParser | argparse._Argume
         metavar="PASSWORD",
         help="password of encrypted PDFs, user or owner password (ImageOptions.pdf_password); other users of this "
         "machine can see a command line, see docs/usage.md §5",
+    )
+
+
+def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--text-layer auto|ocr|only`` (``TextLayerOptions.mode``)."""
+    parser.add_argument(
+        "--text-layer",
+        choices=("auto", "ocr", "only"),
+        default="auto",
+        help="PDF pages: auto reads a trusted text layer and OCRs the other pages and their images; ocr OCRs every "
+        "page; only never OCRs (a page without a trusted text layer stays empty). Each page's text_source says "
+        "which it got; images are always OCRed (default: auto, docs/usage.md §7)",
     )
 
 
@@ -235,7 +250,14 @@ def _page_piece(page: Any, fmt: str, source: str, level: str) -> str:
 
     if fmt == "json":
         # rotation: the clockwise turn the page was read at (--orientation); boxes are the input's either way.
-        record = {"source": source, "page": page.index, "rotation": page.rotation, "results": to_published(page, level)}
+        # text_source: where the page's text came from (--text-layer): ocr, text-layer, mixed or none.
+        record = {
+            "source": source,
+            "page": page.index,
+            "rotation": page.rotation,
+            "text_source": page.text_source,
+            "results": to_published(page, level),
+        }
         return json.dumps(record, ensure_ascii=False)
     if fmt == "text":
         return page.text()
@@ -458,6 +480,7 @@ def run(args: argparse.Namespace) -> int:
         RecognitionOptions,
         ScaleOptions,
     )
+    from textspotter.pipeline.textlayer import TextLayerOptions
 
     prog = "textspotter read"
     formats: tuple[str, ...] = args.format if isinstance(args.format, tuple) else parse_formats(args.format)
@@ -492,6 +515,7 @@ def run(args: argparse.Namespace) -> int:
             recognition=RecognitionOptions(precision=args.precision),
             assembly=AssemblyOptions(order=args.reading_order),
             orientation=OrientationOptions(mode=args.orientation),
+            text_layer=TextLayerOptions(mode=args.text_layer),
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"{prog}: error: {exc}{option_hint(str(exc), _OPTION_FLAGS)}", file=sys.stderr)

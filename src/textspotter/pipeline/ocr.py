@@ -56,6 +56,7 @@ from .stages import (
     recognize,
     relate,
 )
+from .textlayer import TextLayerOptions, TextLayerPlan, finish_page, plan_page
 
 if TYPE_CHECKING:
     from ..models.registry import OCRModel
@@ -67,6 +68,10 @@ __all__ = ["OCR", "DetectedRegions", "RecognizedRegions", "default_model_dir", "
 _INPUT_ERRORS = (ValueError, TypeError, OSError)
 
 _STAGES = ("load", "preprocess", "detect", "recognize", "relate", "assemble")
+
+# Pages held before a batch is read: text-layer pages need no model, so a long born-digital PDF would otherwise
+# wait for OCR pages that never come before its pages are passed on (on_page, progress).
+_MAX_PENDING_PAGES = 64
 
 
 def default_model_dir() -> Path:
@@ -201,6 +206,9 @@ class OCR:
         assembly: validity pruning.
         orientation: find pages turned by 90, 180 or 270 degrees and read them upright (``OrientationOptions``;
             ``Page.rotation`` reports the turn, quads stay in the original image's pixels).
+        text_layer: read born-digital PDF pages from their text layer when it can be trusted, OCR the rest
+            (``TextLayerOptions``, default mode ``"auto"``; ``"ocr"`` OCRs every page, ``"only"`` never OCRs).
+            ``Page.text_source`` says where each page's text came from. Images are always OCRed.
 
     Raises:
         FileNotFoundError: no default weights are installed, or the model folder does not exist.
@@ -226,6 +234,7 @@ class OCR:
         relation: RelationOptions | None = None,
         assembly: AssemblyOptions | None = None,
         orientation: OrientationOptions | None = None,
+        text_layer: TextLayerOptions | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -237,6 +246,7 @@ class OCR:
             ("relation", relation, RelationOptions),
             ("assembly", assembly, AssemblyOptions),
             ("orientation", orientation, OrientationOptions),
+            ("text_layer", text_layer, TextLayerOptions),
         ):
             if value is not None and not isinstance(value, kind):
                 raise TypeError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
@@ -253,6 +263,7 @@ class OCR:
         self.relation = relation or RelationOptions()
         self.assembly = assembly or AssemblyOptions()
         self.orientation = orientation or OrientationOptions()
+        self.text_layer = text_layer or TextLayerOptions()
 
     @property
     def spec(self) -> ModelSpec:
@@ -371,11 +382,14 @@ class OCR:
         on_page: Callable[[int, Page], None] | None = None,
     ) -> Iterator[Document]:
         inputs = list(images) if _is_batch(images) else [images]
+        # The decoder reads a PDF page's text layer beside its render unless every page is OCRed anyway.
+        decode_options = dataclasses.replace(self.image_options, text_layer=self.text_layer.mode != "ocr")
         names: list[str] = []
         errors: dict[int, str] = {}
         done_pages: dict[int, list[Page]] = {}
         loaded_counts: dict[int, int] = {}  # pages per input, once the input is fully decoded
-        pending: list[tuple[int, PageImage, float]] = []
+        # (input position, page image or None once read, load seconds, text-layer plan, Page when already read)
+        pending: list[tuple[int, PageImage | None, float, TextLayerPlan, Page | None]] = []
         next_doc = 0
 
         def finished() -> Iterator[Document]:
@@ -392,12 +406,18 @@ class OCR:
                 next_doc += 1
 
         def flush() -> None:
-            batch = [(d, page, load) for d, page, load in pending if d not in errors]
+            batch = [entry for entry in pending if entry[0] not in errors]
             pending.clear()
             if not batch:
                 return
-            results = self._read_pages([page for _, page, _ in batch], [load for _, _, load in batch])
-            for (d, _, _), page in zip(batch, results):
+            # Pages already read from their text layer carry their Page; the others (no image kept for the first)
+            # are OCRed together, then merged with their text layer where the plan says "mixed".
+            to_read = [(page, load) for _, page, load, _, _ in batch if page is not None]
+            read = iter(self._read_pages([p for p, _ in to_read], [t for _, t in to_read]) if to_read else [])
+            for d, image, _, plan, ready in batch:
+                page = finish_page(plan, next(read), options=self.text_layer) if image is not None else ready
+                if page is None:
+                    raise RuntimeError("a pending page has neither an image nor a result")  # a bug, not user error
                 done_pages.setdefault(d, []).append(page)
                 if on_page is not None:
                     on_page(d, page)
@@ -409,11 +429,13 @@ class OCR:
             names.append(describe_source(source, position=d if len(inputs) > 1 else None))
             pages_seen = 0
             start = time.perf_counter()
-            iterator = iter_pages(source, options=self.image_options, name=names[d])
+            iterator = iter_pages(source, options=decode_options, name=names[d])
             while True:
                 try:
                     page = next(iterator)
-                    self._check_page(page)
+                    plan = plan_page(page, self.text_layer)
+                    if plan.needs_ocr:
+                        self._check_page(page)
                 except StopIteration:
                     break
                 except _INPUT_ERRORS as exc:
@@ -421,10 +443,15 @@ class OCR:
                         raise
                     errors[d] = str(exc)
                     break
-                pending.append((d, page, time.perf_counter() - start))
+                load = time.perf_counter() - start - plan.seconds
+                if plan.needs_ocr:
+                    pending.append((d, page, load, plan, None))
+                    pending_views += self._view_count(page)
+                else:
+                    ready = finish_page(plan, options=self.text_layer, timings={"load": load})
+                    pending.append((d, None, load, plan, ready))
                 pages_seen += 1
-                pending_views += self._view_count(page)
-                if pending_views >= self.batch_size:
+                if pending_views >= self.batch_size or len(pending) >= _MAX_PENDING_PAGES:
                     flush()
                     pending_views = 0
                     yield from finished()
