@@ -264,3 +264,46 @@ def test_cli_text_layer_flag_and_json_output(tmp_path, model_dir, capsys):
     with pytest.raises(SystemExit):
         main([*base, "--text-layer", "never"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Service
+
+
+@pytest.fixture
+def service():
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from test_serve_app import LOCAL, FakeOCR, TestClient
+    from textspotter.serve.app import create_app
+    from textspotter.serve.config import ServeConfig
+
+    fake = FakeOCR()
+    with TestClient(create_app(ServeConfig(model="folder/fake"), ocr=fake), base_url=LOCAL) as client:
+        yield client, fake
+
+
+def test_service_text_layer_form_field(tmp_path, service):
+    client, fake = service
+    pages = [KNOWN, [TextRun(20, 150, 12, "hidden words only", render_mode=3)]]
+    pdf = write_pdf(tmp_path / "two.pdf", pages).read_bytes()
+    upload = [("files", ("two.pdf", pdf, "application/pdf"))]
+    sources = {}
+    for mode in ("auto", "ocr", "only"):
+        before = sum(fake.batch_sizes)
+        response = client.post("/v1/read", files=upload, data={"text_layer": mode, "dpi": str(DPI)})
+        assert response.status_code == 200, response.text
+        (document,) = response.json()["documents"]
+        sources[mode] = ([p["text_source"] for p in document["pages"]], sum(fake.batch_sizes) - before)
+        if mode == "auto":
+            first = document["pages"][0]
+            assert [w["text"] for w in first["paragraphs"][0]["lines"][1]["words"]] == ["second", "line"]
+            assert [p["index"] for p in document["pages"]] == [0, 1]
+    # (text source of each page, pages the model read)
+    assert sources == {
+        "auto": (["text-layer", "ocr"], 1),
+        "ocr": (["ocr", "ocr"], 2),
+        "only": (["text-layer", "none"], 0),
+    }
+    response = client.post("/v1/read", files=upload, data={"text_layer": "never"})
+    assert response.status_code == 422

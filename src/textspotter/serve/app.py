@@ -43,6 +43,7 @@ from ..document import Document, Page
 from ..export import MERGE_LEVELS, to_alto, to_hocr, to_markdown, to_nim, to_text
 from ..models.spec import PreprocessConfig
 from ..pipeline.preprocess import check_page_shape
+from ..pipeline.textlayer import TextLayerOptions, TextLayerPlan, finish_page
 from . import docs_page
 from .batching import BatcherClosedError, DynamicBatcher, QueueFullError
 from .config import CONFIG_ENV, ServeConfig
@@ -200,7 +201,12 @@ class Service:
         return await asyncio.get_running_loop().run_in_executor(self.decoder, fn, *args)
 
     async def read_files(
-        self, files: list[InputFile], *, pdf_password: str | None = None, dpi: float = PDF_DPI
+        self,
+        files: list[InputFile],
+        *,
+        pdf_password: str | None = None,
+        dpi: float = PDF_DPI,
+        text_layer: TextLayerOptions | None = None,
     ) -> list[list[Page]]:
         """OCR every page of measured files; return their pages, file by file, each with its page index.
 
@@ -212,6 +218,8 @@ class Service:
             files: measured files (:func:`~textspotter.serve.inputs.measure_request`).
             pdf_password: password of the encrypted PDFs among them.
             dpi: resolution PDF pages are rendered at: the one they were measured at.
+            text_layer: whether PDF pages are read from their text layer (``pipeline.textlayer``); None OCRs every
+                page. A page read from its text layer never goes to the model; a "mixed" page is OCRed and merged.
 
         Raises:
             ServiceError: 503 when the server is overloaded or shutting down, 400 when a page cannot be decoded
@@ -236,11 +244,16 @@ class Service:
             )
         unused = pixels  # reserved pixels not yet handed to a page task (which gives its own back)
         tasks: list[asyncio.Future[Document]] = []
-        where: list[tuple[int, int, str]] = []  # (file number, page index, printable name) of each task
+        # (file number, page index, printable name, text-layer plan) of each task
+        where: list[tuple[int, int, str, TextLayerPlan]] = []
         try:
             for number, item in enumerate(files):
                 reader = PageReader(
-                    item, dpi=dpi, pdf_password=pdf_password, max_pixels=self.config.limits.max_pixels_per_image
+                    item,
+                    dpi=dpi,
+                    pdf_password=pdf_password,
+                    max_pixels=self.config.limits.max_pixels_per_image,
+                    text_layer=text_layer,
                 )
                 try:
                     for width, height in item.page_sizes:
@@ -249,14 +262,18 @@ class Service:
                         decoded = await self.in_decoder(reader.next_page)
                         if decoded is None:  # fewer pages than measured: the decoder and the measure disagree
                             raise ServiceError(400, "invalid_image", f"{item.name}: pages cannot be read")
-                        index, image = decoded
-                        task = asyncio.ensure_future(self.batcher.submit(image))
+                        index, image, plan = decoded
+                        if plan.needs_ocr:
+                            task = asyncio.ensure_future(self.batcher.submit(image))
+                        else:  # read from its text layer: the model has nothing to do
+                            task = asyncio.get_running_loop().create_future()
+                            task.set_result(Document(pages=(finish_page(plan, options=reader.text_layer),)))
                         del decoded, image  # the batcher holds the page until it is read, and nobody after
                         # A done callback runs even for a task cancelled before it started.
                         task.add_done_callback(lambda _, size=width * height: self.budget.release(size))
                         unused -= width * height
                         tasks.append(task)
-                        where.append((number, index, f"{item.name} page {index}"))
+                        where.append((number, index, f"{item.name} page {index}", plan))
                 finally:
                     await self.in_decoder(reader.close)
             documents = await asyncio.gather(*tasks)
@@ -270,11 +287,14 @@ class Service:
                 task.cancel()
             self.budget.release(unused)
         pages: list[list[Page]] = [[] for _ in files]
-        for (number, index, name), document in zip(where, documents):
+        for (number, index, name, plan), document in zip(where, documents):
             if document.error is not None or len(document.pages) != 1:
                 _logger.error("inference failed for %s: %s", name, document.error)
                 raise ServiceError(500, "internal_error", f"inference failed for {name}")
-            pages[number].append(dataclasses.replace(document.pages[0], index=index))
+            page = document.pages[0]
+            if plan.needs_ocr:
+                page = finish_page(plan, page, options=text_layer)
+            pages[number].append(dataclasses.replace(page, index=index))
         for kind, is_pdf in (("image", False), ("pdf", True)):
             counted = [item for item in files if item.is_pdf == is_pdf]
             if counted:
@@ -480,6 +500,15 @@ def _add_routes(app: FastAPI, service: Service) -> None:
                 "apply to the rendered size: a higher dpi makes pages larger.",
             ),
         ] = PDF_DPI,
+        text_layer: Annotated[
+            Literal["auto", "ocr", "only"],
+            Form(
+                description="PDF pages: `auto` reads a trusted text layer and OCRs the other pages and their "
+                "images; `ocr` OCRs every page; `only` never OCRs (a page without a trusted text layer stays empty). "
+                "Each page's `text_source` says which it got (`ocr`, `text-layer`, `mixed`, `none`). Images are "
+                "always OCRed.",
+            ),
+        ] = "auto",
         output_format: Annotated[
             ReadFormat,
             Form(
@@ -503,7 +532,9 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         )
         measured = await service.in_decoder(measure)
         del contents, measure  # the measured files hold the bytes from here on
-        pages = await service.read_files(measured, pdf_password=pdf_password, dpi=dpi)
+        pages = await service.read_files(
+            measured, pdf_password=pdf_password, dpi=dpi, text_layer=TextLayerOptions(mode=text_layer)
+        )
         documents = [Document(pages=tuple(file_pages), source=item.name) for item, file_pages in zip(measured, pages)]
         if output_format == "document":
             return {"documents": [document.to_dict() for document in documents]}

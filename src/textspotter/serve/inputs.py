@@ -15,10 +15,14 @@ import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import ServeLimits
+
+if TYPE_CHECKING:
+    from ..pipeline.textlayer import TextLayerOptions, TextLayerPlan
 
 __all__ = [
     "ServiceError",
@@ -298,23 +302,37 @@ def measure_request(
 class PageReader:
     """Decode the pages of one measured file one at a time; every call from a worker thread, never two at once.
 
-    ``next_page()`` returns ``(page index, RGB uint8 [H, W, 3] array)`` or ``None`` after the last page;
-    ``close()`` frees the decoder (a PDF document) early. PDF work holds the process-wide PDFium lock.
+    ``next_page()`` returns ``(page index, RGB uint8 [H, W, 3] array, text-layer plan)`` or ``None`` after the last
+    page; the plan (``pipeline.textlayer.plan_page``) says whether the page needs OCR or was read from its PDF text
+    layer (``text_layer`` mode ``"auto"`` or ``"only"``; the text layer is not read for ``"ocr"``). ``close()`` frees
+    the decoder (a PDF document) early. PDF work holds the process-wide PDFium lock.
 
     Raises:
         ServiceError: 400 ``invalid_image`` when a page cannot be decoded.
     """
 
-    def __init__(self, item: InputFile, *, dpi: float, pdf_password: str | None, max_pixels: int) -> None:
+    def __init__(
+        self,
+        item: InputFile,
+        *,
+        dpi: float,
+        pdf_password: str | None,
+        max_pixels: int,
+        text_layer: TextLayerOptions | None = None,
+    ) -> None:
         from ..imageio import ImageOptions, iter_pages
+        from ..pipeline.textlayer import TextLayerOptions
 
         self.item = item
-        options = ImageOptions(dpi=dpi, max_pixels=max_pixels, pdf_password=pdf_password)
+        self.text_layer = text_layer or TextLayerOptions(mode="ocr")
+        read_text = item.is_pdf and self.text_layer.mode != "ocr"
+        options = ImageOptions(dpi=dpi, max_pixels=max_pixels, pdf_password=pdf_password, text_layer=read_text)
         self._pages: Iterator = iter_pages(item.data, options=options, name=item.name)
         self._lock = _PDFIUM_LOCK if item.is_pdf else threading.Lock()
 
-    def next_page(self) -> tuple[int, np.ndarray] | None:
+    def next_page(self) -> tuple[int, np.ndarray, TextLayerPlan] | None:
         from ..imageio import ImageError
+        from ..pipeline.textlayer import plan_page
 
         with self._lock:
             try:
@@ -323,7 +341,7 @@ class PageReader:
                 raise ServiceError(400, "invalid_image", str(error)) from None
         if page is None:
             return None
-        return page.index, page.image
+        return page.index, page.image, plan_page(page, self.text_layer)
 
     def close(self) -> None:
         with self._lock:

@@ -188,6 +188,17 @@ class PageJSON(BaseModel):
         description="Degrees clockwise (0, 90, 180, 270) the page was turned before it was read; quads are in the "
         "uploaded image's pixels whatever the rotation.",
     )
+    text_source: Literal["ocr", "text-layer", "mixed", "none"] = Field(
+        "ocr",
+        description="Where the page's text came from: `ocr` (read from the image), `text-layer` (the PDF page's own "
+        "text), `mixed` (the text layer, with OCR of its images or of text-layer words that could not be trusted), "
+        "`none` (`text_layer=only` on a page without a trusted text layer: nothing read).",
+    )
+    text_layer_reason: str | None = Field(
+        None,
+        description="Why the text layer was not used, or not wholly: `no_text`, `unreliable`, `uncovered_ink`, "
+        "`images`, `untrusted_words` (several joined by `+`); null otherwise.",
+    )
     paragraphs: list[ParagraphJSON]
 
 
