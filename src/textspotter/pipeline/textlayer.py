@@ -37,14 +37,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..corpus.text_layer import WordCandidate, group_lines, group_words
-from ..corpus.trust import FontStats, TrustOptions, check_words, ink_fractions, page_verdict, suspect_fonts
-from ..corpus.trust import uncovered_ink as uncovered_ink_share
 from ..document import Line, Page, Paragraph, Word, as_quad, bounding_quad
 from ..imageio import PageImage
+
+if TYPE_CHECKING:
+    from ..corpus.text_layer import WordCandidate
+    from ..corpus.trust import TrustOptions
 
 __all__ = [
     "TEXT_LAYER_MODES",
@@ -79,7 +81,8 @@ class TextLayerOptions:
             OCR every page (the text layer is not even read); ``"only"`` never OCR: a page without a trusted
             text layer is left empty with the reason.
         trust: thresholds of the label checks (``corpus.trust.TrustOptions``: ``max_untrusted`` share of words with
-            a wrong text-layer entry, ``max_uncovered_ink``, ``min_ink``, ``min_image_side`` ...).
+            a wrong text-layer entry, ``max_uncovered_ink``, ``min_ink``, ``min_image_side`` ...); None for their
+            defaults. (Imported on use: the checks need OpenCV, which ``OCR`` alone does not.)
         min_image_area: raster images covering at least this share of the page are OCRed (``auto``); smaller ones
             (logos, icons) are ignored.
         max_overlap: an OCR word inside an image is dropped when more than this share of its box lies on
@@ -87,14 +90,16 @@ class TextLayerOptions:
     """
 
     mode: str = "auto"
-    trust: TrustOptions = TrustOptions()
+    trust: TrustOptions | None = None
     min_image_area: float = 0.01
     max_overlap: float = 0.3
 
     def __post_init__(self) -> None:
         if self.mode not in TEXT_LAYER_MODES:
             raise ValueError(f"TextLayerOptions.mode must be one of {', '.join(TEXT_LAYER_MODES)}, got {self.mode!r}")
-        if not isinstance(self.trust, TrustOptions):
+        from ..corpus.trust import TrustOptions
+
+        if self.trust is not None and not isinstance(self.trust, TrustOptions):
             raise TypeError(f"TextLayerOptions.trust must be a TrustOptions, got {type(self.trust).__name__}")
         for name in ("min_image_area", "max_overlap"):
             value = getattr(self, name)
@@ -166,7 +171,11 @@ def plan_page(page: PageImage, options: TextLayerOptions | None = None) -> TextL
     text = page.text_layer
     if options.mode == "ocr" or text is None:
         return TextLayerPlan(source="ocr", reason=None, **base)
-    trust = options.trust
+    from ..corpus.text_layer import group_words
+    from ..corpus.trust import FontStats, TrustOptions, check_words, ink_fractions, page_verdict, suspect_fonts
+    from ..corpus.trust import uncovered_ink as uncovered_ink_share
+
+    trust = options.trust or TrustOptions()
     candidates = group_words(text.glyphs)
     # Fonts are judged on this page alone (corpus/build.py judges a whole document): pages are read as a stream.
     stats = FontStats()
@@ -225,6 +234,8 @@ def _kept_layout(
     Lines and paragraphs are grouped over every candidate first (a dropped word may be the one that starts a line),
     then the dropped words are taken out and empty lines and paragraphs removed.
     """
+    from ..corpus.text_layer import group_lines
+
     all_lines, all_paragraphs = group_lines(candidates)
     words: list[_LayerWord] = []
     index: dict[int, int] = {}
