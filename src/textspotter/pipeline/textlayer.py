@@ -167,10 +167,9 @@ def plan_page(page: PageImage, options: TextLayerOptions | None = None) -> TextL
     """
     options = options or TextLayerOptions()
     start = time.perf_counter()
-    base = {"width": page.width, "height": page.height, "index": page.index}
     text = page.text_layer
     if options.mode == "ocr" or text is None:
-        return TextLayerPlan(source="ocr", reason=None, **base)
+        return TextLayerPlan(source="ocr", reason=None, width=page.width, height=page.height, index=page.index)
     from ..corpus.text_layer import group_words
     from ..corpus.trust import FontStats, TrustOptions, check_words, ink_fractions, page_verdict, suspect_fonts
     from ..corpus.trust import uncovered_ink as uncovered_ink_share
@@ -197,7 +196,14 @@ def plan_page(page: PageImage, options: TextLayerOptions | None = None) -> TextL
         verdict = None  # a blank page: the text layer (nothing) is what the page shows
     if verdict is not None:
         source = "none" if options.mode == "only" else "ocr"
-        return TextLayerPlan(source=source, reason=verdict, seconds=time.perf_counter() - start, **base)
+        return TextLayerPlan(
+            source=source,
+            reason=verdict,
+            seconds=time.perf_counter() - start,
+            width=page.width,
+            height=page.height,
+            index=page.index,
+        )
     words, lines, paragraphs = _kept_layout(candidates)
     page_area = float(page.width * page.height)
     regions = tuple(
@@ -222,7 +228,9 @@ def plan_page(page: PageImage, options: TextLayerOptions | None = None) -> TextL
         paragraphs=paragraphs,
         regions=regions if source == "mixed" else (),
         seconds=time.perf_counter() - start,
-        **base,
+        width=page.width,
+        height=page.height,
+        index=page.index,
     )
 
 
