@@ -59,11 +59,12 @@ def _image_pdf(path, *, text=b"Header text here"):
 
 
 def _ocr_page(width, height, words, index=0):
-    """A page as OCR would read it: one paragraph per ``(text, [x0, y0, x1, y1])``."""
+    """A page as OCR would read it: one paragraph per ``(text, [x0, y0, x1, y1])``; a word "?..." is invalid."""
     paragraphs = []
     for order, (text, (x0, y0, x1, y1)) in enumerate(words):
         quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-        word = Word(text, quad, 0.9, 0.9, 0.9)
+        confidence = 0.3 if text.startswith("?") else 0.9
+        word = Word(text, quad, confidence, 0.9, confidence, valid=confidence > 0.5)
         line = Line((word,), quad, 0.9)
         paragraphs.append(Paragraph((line,), bounding_quad([quad]), 0.9, order=order))
     return Page(width, height, tuple(paragraphs), index=index, timings={"detect": 0.1})
@@ -185,6 +186,7 @@ def test_a_page_with_an_image_is_ocred_and_merged(tmp_path):
         [
             ("Header", (x0 + 1, y0, x1 - 1, y1)),  # the text layer's word, read again: not added twice
             ("inside", (120, 200, 200, 230)),  # text of the image: added
+            ("?noise", (300, 300, 340, 330)),  # an invalid reading in the image (a picture's texture): ignored
             ("outside", (500, 370, 580, 395)),  # not in the image and not a text-layer word: ignored
         ],
     )

@@ -18,8 +18,8 @@ layer beside the render, :mod:`textspotter.corpus.text_layer`), :func:`plan_page
   (``untrusted_words``: unmapped glyphs, suspect fonts such as Computer Modern symbols read as "h" "i"). The page
   is OCRed whole and :func:`finish_page` merges: an untrusted word is replaced, in its line, by the OCR words
   whose centres lie in its box (and dropped when OCR reads nothing there); OCR words inside the images that do not
-  lie on text-layer words (at most ``max_overlap`` of their box) are added as their own paragraphs, placed in
-  reading order where the image is in the content order.
+  lie on text-layer words (at most ``max_overlap`` of their box) and are valid (``Word.valid``) are added as their
+  own paragraphs, placed in reading order where the image is in the content order.
 * **none** (``only`` only): no trusted text layer; the page is left empty, with the reason.
 
 Words that are not what the page shows are dropped on text-layer pages: invisible text, text outside the page,
@@ -390,7 +390,8 @@ def _region_blocks(
             kept = []
             for word in line.words:
                 k = position.get(id(word))
-                if k is None or k in taken:
+                # Only valid words (the published rule): pictures give spurious low-confidence detections.
+                if k is None or k in taken or not word.valid:
                     continue
                 region = next(
                     (
