@@ -590,8 +590,12 @@ def _iter_pdf(file: str | bytes, label: str, options: ImageOptions) -> Iterator[
                 if options.text_layer:
                     from .corpus.text_layer import extract_glyphs
 
-                    # Read at the render scale: the glyph quads are then in pixels of ``image``.
-                    text = extract_glyphs(page, scale)
+                    # Read at the render scale: the glyph quads are then in pixels of ``image``. A text layer that
+                    # pdfium cannot read leaves the page as an image (it is OCRed), not an unreadable input.
+                    try:
+                        text = extract_glyphs(page, scale)
+                    except pdfium.PdfiumError:
+                        text = None
             finally:
                 page.close()
             yield PageImage(np.ascontiguousarray(image), label, index, text_layer=text)

@@ -4,7 +4,9 @@
 * ``stages.py`` exposes each stage on tensors: :func:`detect`, :func:`recognize`, :func:`relate`;
 * ``preprocess.py`` renders pages into detector views and maps coordinates back (:class:`ScaleOptions` for tiles);
 * ``assemble.py`` turns readings and relations into a ``Page`` (validity, pruning, boxes, reading order);
-* ``orientation.py`` finds pages turned by 90, 180 or 270 degrees and reads them upright (:class:`OrientationOptions`).
+* ``orientation.py`` finds pages turned by 90, 180 or 270 degrees and reads them upright (:class:`OrientationOptions`);
+* ``textlayer.py`` reads born-digital PDF pages from their own text layer when it can be trusted
+  (:class:`TextLayerOptions`).
 """
 
 from .assemble import AssemblyOptions, PageReadings, assemble_page, reading_order
@@ -22,6 +24,7 @@ from .stages import (
     recognize,
     relate,
 )
+from .textlayer import TextLayerOptions
 
 __all__ = [
     "OCR",
@@ -35,6 +38,7 @@ __all__ = [
     "RelationOptions",
     "AssemblyOptions",
     "OrientationOptions",
+    "TextLayerOptions",
     "Detections",
     "Recognitions",
     "PageReadings",
