@@ -299,6 +299,7 @@ def test_service_text_layer_form_field(tmp_path, service):
         sources[mode] = ([p["text_source"] for p in document["pages"]], sum(fake.batch_sizes) - before)
         if mode == "auto":
             first = document["pages"][0]
+            assert set(first) == set(Page(1, 1).to_dict())  # the service's page is Page.to_dict(), field for field
             assert [w["text"] for w in first["paragraphs"][0]["lines"][1]["words"]] == ["second", "line"]
             assert [p["index"] for p in document["pages"]] == [0, 1]
     # (text source of each page, pages the model read)

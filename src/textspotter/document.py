@@ -185,17 +185,15 @@ class Page:
         return "\n\n".join(p.text for p in self.paragraphs if p.text)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "index": self.index,
             "width": self.width,
             "height": self.height,
             "rotation": self.rotation,
             "text_source": self.text_source,
+            "text_layer_reason": self.text_layer_reason,
+            "paragraphs": [p.to_dict() for p in self.paragraphs],
         }
-        if self.text_layer_reason is not None:
-            out["text_layer_reason"] = self.text_layer_reason
-        out["paragraphs"] = [p.to_dict() for p in self.paragraphs]
-        return out
 
 
 @dataclass(frozen=True)

@@ -97,10 +97,11 @@ class TextLayerOptions:
     def __post_init__(self) -> None:
         if self.mode not in TEXT_LAYER_MODES:
             raise ValueError(f"TextLayerOptions.mode must be one of {', '.join(TEXT_LAYER_MODES)}, got {self.mode!r}")
-        from ..corpus.trust import TrustOptions
+        if self.trust is not None:
+            from ..corpus.trust import TrustOptions  # only when given: the default needs no OpenCV at start-up
 
-        if self.trust is not None and not isinstance(self.trust, TrustOptions):
-            raise TypeError(f"TextLayerOptions.trust must be a TrustOptions, got {type(self.trust).__name__}")
+            if not isinstance(self.trust, TrustOptions):
+                raise TypeError(f"TextLayerOptions.trust must be a TrustOptions, got {type(self.trust).__name__}")
         for name in ("min_image_area", "max_overlap"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
