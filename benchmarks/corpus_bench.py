@@ -327,7 +327,8 @@ def split_table(split: str, rows: Sequence[dict[str, Any]]) -> str:
     Args:
         split: the split's name (for the heading).
         rows: dicts with ``language``, ``engine`` (label), ``pages``, ``words``, ``metrics`` (bench.json keys →
-            rates, or ``None``), ``pages_per_second`` and ``note`` (set for an engine that cannot read the
+            rates, or ``None``), ``pages_per_second``, ``cached`` (pages read from the bench cache: marked ¹, their
+            speed is the one measured when computed) and ``note`` (set for an engine that cannot read the
             language: its metrics are left empty).
     """
     header = ["language", "pages", "words", "engine", *(label for _, label in METRICS), "pages/s"]
@@ -339,9 +340,8 @@ def split_table(split: str, rows: Sequence[dict[str, Any]]) -> str:
             speed = row.get("pages_per_second")
             cells = [_cell(name, row["metrics"].get(name)) for name, _ in METRICS]
             cells.append(f"{speed:.3f}" if speed else "n/a")
-        lines.append(
-            "| " + " | ".join([row["language"], str(row["pages"]), str(row["words"]), row["engine"], *cells]) + " |"
-        )
+        engine = row["engine"] + ("¹" if row.get("cached") else "")
+        lines.append("| " + " | ".join([row["language"], str(row["pages"]), str(row["words"]), engine, *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -490,6 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = "\n".join(split_table(split, rows[split]) for split in splits)
     engines_md = "\n".join(f"- `{name}`: {version}" for name, version in versions.items())
     report = "\n".join(title) + "\n" + body + "\n### Engines\n\n" + engines_md + "\n"
+    if any(row.get("cached") for split_rows in rows.values() for row in split_rows):
+        report += "\n¹ pages read from the bench cache; pages/s as measured when they were computed.\n"
     output.mkdir(parents=True, exist_ok=True)
     (output / "corpus-bench.md").write_text(report, encoding="utf-8")
     (output / "corpus-bench.json").write_text(
