@@ -98,6 +98,17 @@ def test_born_digital_page_is_read_from_its_text_layer_without_the_model(tmp_pat
     assert page.timings["text_layer"] >= 0 and "detect" not in page.timings
 
 
+def test_a_turned_page_is_read_from_its_text_layer_with_quads_along_the_text(tmp_path):
+    page = _first_page(write_pdf(tmp_path / "turned.pdf", [KNOWN[:2]], rotate=90))
+    result = finish_page(plan_page(page))
+    assert (page.width, page.height, result.text_source) == (400, 600, "text-layer")
+    assert result.text() == "Hello world, again.\nsecond line"
+    hello = np.array(result.words[0].quad)
+    # /Rotate 90 turns the page clockwise: the text runs down the image, vertex 0 -> 1 along it, 3 to its left.
+    assert hello[1, 1] > hello[0, 1] and abs(hello[1, 0] - hello[0, 0]) < 0.5 and hello[3, 0] < hello[0, 0]
+    assert abs(hello[0, 1] - 40) < 0.5  # "Hello" starts 20 pt from the page's left edge, now its top
+
+
 def test_ocr_mode_ocrs_the_born_digital_page(tmp_path, tiny, monkeypatch):
     pdf = write_pdf(tmp_path / "known.pdf", [KNOWN])
     ocr = _ocr(tiny, "ocr")
