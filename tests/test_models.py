@@ -582,3 +582,25 @@ def test_conv_norm_act_folds_the_norm_only_in_eval_mode(bias):
     out = block(x)
     assert not torch.equal(norm.running_mean, before)  # training mode uses batch statistics and updates them
     assert out.shape == folded.shape
+
+
+def test_bucketed_recognizer_reads_narrower_strips_and_widens_keeping_learnt_columns():
+    channels = 16
+    base = dict(depth=16, num_layers=1, nhead=2, max_width=16, num_tokens=10)
+    with pytest.raises(ValueError, match="bucket_width"):
+        RecognizerConfig(**base, bucket_width=17)
+    bucketed = Recognizer(RecognizerConfig(**base, bucket_width=8), in_channels=channels).eval()
+    out = bucketed(torch.randn(3, channels, 8, 8))
+    assert out.logits.shape == (3, 8, 10) and out.features.shape == (3, 8, 32)
+    with pytest.raises(ValueError, match="1 <= W <= 16"):
+        bucketed(torch.zeros(1, channels, 8, 17))
+    # A strip read at width W uses the first W position encodings: it equals the full-width read when the
+    # Transformer cannot see past W (one column here: no attention partner, convs see zeros either way).
+    before = bucketed.position_encoding.detach().clone()
+    bucketed.set_max_width(40)
+    assert bucketed.max_width == 40 and bucketed.config.max_width == 40 and bucketed.config.bucket_width == 8
+    assert torch.equal(bucketed.position_encoding[..., :16], before)
+    assert torch.equal(bucketed.position_encoding[..., 16:32], before)  # new columns repeat the last 16
+    assert bucketed(torch.randn(2, channels, 8, 40)).logits.shape == (2, 40, 10)
+    bucketed.set_max_width(4, bucket_width=4)
+    assert torch.equal(bucketed.position_encoding, before[..., :4]) and bucketed.config.bucket_width == 4

@@ -609,3 +609,56 @@ def test_random_tiny_model_runs_every_stage():
         found = detect(model, torch.rand(2, 3, 128, 128))
         read = recognize(model, found.features, found.quads, found.image_indices, input_size=found.input_size)
     assert found.region_counts.shape == (2,) and len(read.texts) == found.quads.shape[0]
+
+
+def test_read_strips_buckets_by_width_and_pads_with_blanks_and_mean_features():
+    from textspotter.models.recognizer import Recognizer
+    from textspotter.ops import calc_quad_width
+    from textspotter.pipeline.stages import crop_features, read_strips
+
+    torch.manual_seed(0)
+    base = create_model("tiny-test").spec.recognizer
+    channels = 8
+    features = torch.randn(2, channels, 32, 64)
+    # Mixed aspect ratios (natural widths 8 .. 64 columns at 8 rows), out of order, on two images.
+    quads = torch.tensor(
+        [
+            [[10, 10], [200, 10], [200, 30], [10, 30]],
+            [[10, 40], [30, 40], [30, 60], [10, 60]],
+            [[50, 70], [120, 70], [120, 90], [50, 90]],
+            [[5, 100], [250, 100], [250, 104], [5, 104]],
+        ],
+        dtype=torch.float32,
+    )
+    indices = torch.tensor([0, 1, 0, 1])
+    size = (128, 256)
+    plain = Recognizer(replace(base, max_width=32), in_channels=channels).eval()
+    with torch.inference_mode():
+        logits, feats = read_strips(plain, features, quads, indices, input_size=size)
+        whole = plain(crop_features(features, quads, indices, input_size=size, output_size=(8, 32), isotropic=True))
+    assert torch.equal(logits, whole.logits) and torch.equal(feats, whole.features)
+
+    bucketed = Recognizer(replace(base, max_width=32, bucket_width=16), in_channels=channels).eval()
+    bucketed.load_state_dict(plain.state_dict())
+    widths = calc_quad_width(quads, 8, 16, 32).tolist()
+    assert sorted(set(widths)) == [16, 32]
+    with torch.inference_mode():
+        logits, feats = read_strips(bucketed, features, quads, indices, input_size=size)
+        for i, width in enumerate(widths):
+            alone = bucketed(
+                crop_features(
+                    features,
+                    quads[i : i + 1],
+                    indices[i : i + 1],
+                    input_size=size,
+                    output_size=(8, width),
+                    isotropic=True,
+                )
+            )
+            assert torch.allclose(logits[i, :width], alone.logits[0], atol=1e-5)
+            assert torch.allclose(feats[i, :width], alone.features[0], atol=1e-5)
+            if width < 32:
+                assert (logits[i, width:].argmax(-1) == 0).all()
+                assert torch.allclose(feats[i, width:], alone.features[0].mean(0).expand(32 - width, -1), atol=1e-5)
+                assert torch.allclose(feats[i].mean(0), alone.features[0].mean(0), atol=1e-5)
+    assert logits.shape == (4, 32, base.num_tokens) and feats.shape == (4, 32, base.feature_depth)

@@ -411,3 +411,74 @@ def test_development_datasets_are_scored_with_the_evaluation_module(shared_data)
     )
     assert {"tesseract-test/cer", "tesseract-test/bag_of_char_error"} <= rates.keys()
     assert all(math.isfinite(v) for v in rates.values())
+
+
+def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy_folder, tmp_path):
+    # model.max_width / model.bucket_width change a model loaded from model.init: the learnt columns are kept, the
+    # saved spec carries the new T and bucket width, and the training step reads strips bucketed by width.
+    from textspotter.models import create_model
+    from textspotter.models.checkpoints import load_model, save_model
+
+    start = create_model("tiny-test")
+    save_model(start, tmp_path / "start")
+    old_width = start.spec.recognizer.max_width
+    result = train(
+        resolve_config(
+            overrides=tiny_overrides(
+                toy_folder,
+                tmp_path / "run",
+                f"model.init={tmp_path / 'start'}",
+                f"model.max_width={2 * old_width}",
+                "model.bucket_width=8",
+                "train.steps=2",
+                "train.freeze=[detector,recognizer]",
+            )
+        )
+    )
+    reloaded = load_model(result.checkpoint / "model")
+    assert reloaded.spec.recognizer.max_width == 2 * old_width and reloaded.spec.recognizer.bucket_width == 8
+    encoding = reloaded.recognizer.position_encoding
+    assert encoding.shape[-1] == 2 * old_width
+    # The recognizer was frozen here: the kept columns are exactly the starting ones.
+    assert torch.equal(encoding[..., :old_width], start.recognizer.position_encoding[..., :old_width])
+    # Trained, the bucketed recognizer gets finite gradients in every bucket (one backward through read_strips).
+    from textspotter.data.collate import PageSample, collate_pages
+    from textspotter.train.task import JointTrainingModule
+
+    model = load_model(result.checkpoint / "model")
+    module = JointTrainingModule(model, LossConfig(), frozen=["detector", "relational"])
+    width = model.spec.recognizer.max_width
+    quads = np.array([[[4, 4], [20, 4], [20, 14], [4, 14]], [[4, 20], [120, 20], [120, 30], [4, 30]]], dtype=np.float32)
+    tokens = np.zeros((2, width), dtype=np.int64)
+    tokens[:, :3] = [5, 6, 1]
+    page = PageSample(
+        image=np.random.default_rng(0).random((3, 64, 128), dtype=np.float32),
+        score=np.zeros((16, 32), dtype=np.float32),
+        mask=np.ones((16, 32), dtype=np.float32),
+        geometry=np.zeros((16, 32, 5), dtype=np.float32),
+        quads=quads,
+        tokens=tokens,
+        token_valid=np.ones(2, dtype=bool),
+        next_word=np.full(2, -1, dtype=np.int64),
+        line_id=np.arange(2, dtype=np.int64),
+        next_line=np.full(2, -1, dtype=np.int64),
+    )
+    module.train()
+    module(collate_pages([page], max_width=width)).loss.backward()
+    grad = model.recognizer.position_encoding.grad
+    assert grad is not None and torch.isfinite(grad).all()
+    assert grad[..., :8].abs().sum() > 0 and grad[..., 8 : 2 * old_width].abs().sum() > 0  # both buckets learn
+
+
+def test_bucketed_strips_give_a_ctc_loss_equal_to_reading_each_strip_alone():
+    # The padded columns of a bucketed strip are certain blanks: CTC over T positions equals CTC over the columns
+    # that were read, so bucketing changes what the network sees, not what the loss asks of it.
+    torch.manual_seed(0)
+    logits = torch.randn(1, 16, 7)
+    padded = torch.cat([logits, torch.full((1, 16, 7), -1.0e4)], dim=1)
+    padded[0, 16:, 0] = 0.0
+    tokens = torch.tensor([[3, 4, 4, 5, 1] + [0] * 27])
+    valid = torch.tensor([True])
+    short = recognizer_loss(logits, tokens[:, :16], valid, decoding="ctc")
+    long = recognizer_loss(padded, tokens, valid, decoding="ctc")
+    assert torch.allclose(short, long, atol=1e-5)

@@ -119,25 +119,61 @@ class Recognizer(nn.Module):
         nn.init.normal_(self.classifier.weight, std=0.02)
         nn.init.zeros_(self.classifier.bias)
 
+    @torch.no_grad()
+    def set_max_width(self, max_width: int, bucket_width: int | None = None) -> None:
+        """Change T (and optionally ``bucket_width``) of a built recognizer, keeping what it has learnt.
+
+        The position encoding of columns ``0 .. min(T, T') - 1`` is kept, so strips up to the old width read as
+        before; new columns repeat the last 16 learnt columns (a start that training refines). Only the position
+        encoding depends on T.
+
+        Args:
+            max_width: the new T (≥ 1).
+            bucket_width: the new ``RecognizerConfig.bucket_width``; None keeps it.
+        """
+        import dataclasses
+
+        config = dataclasses.replace(
+            self.config,
+            max_width=max_width,
+            bucket_width=self.config.bucket_width if bucket_width is None else bucket_width,
+        )
+        old = self.position_encoding.data
+        keep = min(old.shape[-1], max_width)
+        new = old.new_empty(1, old.shape[1], max_width)
+        new[..., :keep] = old[..., :keep]
+        if max_width > keep:
+            tail = old[..., -min(16, keep) :]
+            repeats = -(-(max_width - keep) // tail.shape[-1])
+            new[..., keep:] = tail.repeat(1, 1, repeats)[..., : max_width - keep]
+        self.position_encoding = nn.Parameter(new, requires_grad=self.position_encoding.requires_grad)
+        self.config = config
+        self.max_width = max_width
+
     def forward(self, strips: torch.Tensor) -> RecognizerOutput:
         """Classify every position of each strip.
 
         Args:
-            strips: ``[N, C, 8, T]`` rectified detector features (C = ``in_channels``, T = ``max_width``).
+            strips: ``[N, C, 8, W]`` rectified detector features (C = ``in_channels``). W = T (``max_width``), or
+                with ``config.bucket_width > 0`` any ``1 ≤ W ≤ T`` (the first W position encodings are used).
 
         Returns:
-            :class:`RecognizerOutput`; ``N = 0`` gives empty ``[0, T, V]`` / ``[0, T, D]`` tensors.
+            :class:`RecognizerOutput` with W positions; ``N = 0`` gives empty ``[0, W, V]`` / ``[0, W, D]`` tensors.
 
         Raises:
-            ValueError: if ``strips`` does not have shape ``[N, C, 8, T]``.
+            ValueError: if ``strips`` does not have shape ``[N, C, 8, W]`` with an allowed W.
         """
-        expected = (self.in_channels, self.config.strip_height, self.max_width)
-        if strips.ndim != 4 or tuple(strips.shape[1:]) != expected:
-            raise ValueError(f"strips must have shape [N, {', '.join(map(str, expected))}], got {tuple(strips.shape)}")
-        # (N, C, 8, T) -> (N, D, 1, T) -> (N, D, T)
+        width = strips.shape[-1] if strips.ndim == 4 else -1
+        allowed = 1 <= width <= self.max_width if self.config.bucket_width > 0 else width == self.max_width
+        expected = (self.in_channels, self.config.strip_height)
+        if strips.ndim != 4 or tuple(strips.shape[1:3]) != expected or not allowed:
+            wanted = f"W] with 1 <= W <= {self.max_width}" if self.config.bucket_width > 0 else f"{self.max_width}]"
+            shape = tuple(strips.shape)
+            raise ValueError(f"strips must have shape [N, {expected[0]}, {expected[1]}, {wanted}, got {shape}")
+        # (N, C, 8, W) -> (N, D, 1, W) -> (N, D, W)
         x = self.encoder(strips).squeeze(2)
-        x = x + self.position_encoding
-        # (N, D, T) -> (N, T, D)
+        x = x + self.position_encoding[..., :width]
+        # (N, D, W) -> (N, W, D)
         x = x.permute(0, 2, 1)
         if self.config.use_pre_norm:
             x = self.pre_norm(x)

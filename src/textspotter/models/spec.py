@@ -182,6 +182,11 @@ class RecognizerConfig:
             position t holds the character under strip column t or blank; repeats are merged, then blanks dropped,
             and training uses the CTC loss. CTC aligns characters to columns locally and learns several times faster
             on CPU budgets, which is why the shipped ``small`` weights use it.
+        bucket_width: ``0`` (published): every strip is read T columns wide. ``b > 0`` (**ours**): each strip is
+            read at its own width rounded up to a multiple of ``b`` (at most T), strips of equal width together;
+            the text is left-aligned and the columns past it are zero either way, so this reads a short word at
+            the cost of its width instead of T, and lets T grow for long words without slowing short ones. The
+            outputs are padded back to T (see ``pipeline.stages.read_strips``).
     """
 
     depth: int = 128
@@ -197,6 +202,7 @@ class RecognizerConfig:
     conv_width: int | None = None
     dropout: float = 0.0
     decoding: str = "parallel"
+    bucket_width: int = 0
 
     def __post_init__(self) -> None:
         if self.decoding not in ("parallel", "ctc"):
@@ -220,6 +226,13 @@ class RecognizerConfig:
             raise ValueError(f"RecognizerConfig.conv_width must be positive or None, got {self.conv_width}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"RecognizerConfig.dropout must be in [0, 1), got {self.dropout}")
+        if isinstance(self.bucket_width, bool) or not isinstance(self.bucket_width, int):
+            raise ValueError(f"RecognizerConfig.bucket_width must be an integer, got {self.bucket_width!r}")
+        if not 0 <= self.bucket_width <= self.max_width:
+            raise ValueError(
+                f"RecognizerConfig.bucket_width must be 0 (off) or in [1, max_width={self.max_width}], "
+                f"got {self.bucket_width}"
+            )
 
     @property
     def feature_depth(self) -> int:

@@ -16,12 +16,15 @@ functions follow the device and dtype of the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ..ops import (
+    calc_quad_width,
     decode_greedy,
     group_relations,
     indirect_grid_sample,
@@ -42,6 +45,7 @@ __all__ = [
     "Groups",
     "detect",
     "crop_features",
+    "read_strips",
     "recognize",
     "relate",
     "network_precision",
@@ -270,6 +274,83 @@ def crop_features(
     return indirect_grid_sample(features, grid, image_indices.to(torch.int64))
 
 
+# Logit of the blank token (0) and of every other token in the columns a bucketed strip did not read: the padded
+# positions decode as certain blanks, which greedy decoding and its confidence skip and CTC aligns at no cost.
+_PAD_BLANK_LOGIT, _PAD_OTHER_LOGIT = 0.0, -1.0e4
+
+
+def read_strips(
+    recognizer: Any,
+    features: torch.Tensor,
+    quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    dtype: torch.dtype | None = None,
+    network_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rectify each quad's strip from the feature map and run the recognizer on it (spec §5, §6).
+
+    With ``recognizer.config.bucket_width = b > 0`` the strips are grouped by their width rounded up to a multiple
+    of ``b`` (``calc_quad_width``, at most T) and each group is read at that width; the outputs are padded back to
+    T columns: logits with a certain blank, features with the mean of the strip's read columns (so a mean over the
+    T positions, which the relational model takes, is the mean over the columns read). With ``b = 0`` every strip
+    is read T wide (published behaviour).
+
+    Sampling runs in float32 outside ``network_context``; the recognizer inside it (autocast, ``torch.no_grad``).
+
+    Args:
+        recognizer: the :class:`~textspotter.models.recognizer.Recognizer`.
+        features: ``[B, C, Hf, Wf]`` float32 feature map.
+        quads: ``[N, 4, 2]`` quads in detector-input pixels.
+        image_indices: ``[N]`` int64 index into ``features`` of each quad.
+        input_size: ``(H, W)`` of the detector input.
+        dtype: dtype the strips are cast to before the network (None: keep float32).
+        network_context: factory of the context the network runs in.
+
+    Returns:
+        ``(logits [N, T, V], recognizer features [N, T, D])`` in the network's output dtype.
+    """
+    config = recognizer.config
+    rows, width = config.strip_height, config.max_width
+
+    def run(chosen_quads: torch.Tensor, chosen_indices: torch.Tensor, columns: int) -> Any:
+        strips = crop_features(
+            features,
+            chosen_quads,
+            chosen_indices,
+            input_size=input_size,
+            output_size=(rows, columns),
+            isotropic=True,
+        )
+        with network_context():
+            return recognizer(strips if dtype is None else strips.to(dtype))
+
+    num = quads.shape[0]
+    if config.bucket_width <= 0 or num == 0:
+        out = run(quads, image_indices, width)
+        return out.logits, out.features
+    widths = calc_quad_width(quads.float(), rows, config.bucket_width, width)
+    logits_parts, feature_parts, order_parts = [], [], []
+    for columns in torch.unique(widths).tolist():
+        selected = torch.nonzero(widths == columns).flatten()
+        out = run(quads[selected], image_indices[selected], int(columns))
+        logits, feats = out.logits, out.features
+        pad = width - int(columns)
+        if pad:
+            fill = logits.new_full((logits.shape[0], pad, logits.shape[2]), _PAD_OTHER_LOGIT)
+            fill[..., 0] = _PAD_BLANK_LOGIT
+            logits = torch.cat([logits, fill], dim=1)
+            feats = torch.cat([feats, feats.mean(dim=1, keepdim=True).expand(-1, pad, -1)], dim=1)
+        logits_parts.append(logits)
+        feature_parts.append(feats)
+        order_parts.append(selected)
+    # Back from bucket order to the quads' order.
+    inverse = torch.empty(num, dtype=torch.int64, device=quads.device)
+    inverse[torch.cat(order_parts)] = torch.arange(num, device=quads.device)
+    return torch.cat(logits_parts)[inverse], torch.cat(feature_parts)[inverse]
+
+
 def recognize(
     model: torch.nn.Module,
     features: torch.Tensor,
@@ -302,25 +383,24 @@ def recognize(
     texts: list[str] = []
     confidence, recog_features = [], []
     for start in range(0, quads.shape[0], options.chunk_size):
-        strips = crop_features(
+        logits, chunk_features = read_strips(
+            recognizer,
             features,
             quads[start : start + options.chunk_size],
             image_indices[start : start + options.chunk_size],
             input_size=input_size,
-            output_size=(config.strip_height, config.max_width),
-            isotropic=True,
+            dtype=dtype,
+            network_context=lambda: network_precision(features.device.type, options.precision),
         )
-        with network_precision(strips.device.type, options.precision):
-            out = recognizer(strips.to(dtype))
         chunk_texts, chunk_conf = decode_greedy(
-            out.logits.float(),
+            logits.float(),
             spec.charset,
             mode=spec.postprocess.text_confidence,
             collapse_repeats=config.decoding == "ctc",
         )
         texts.extend(chunk_texts)
         confidence.append(chunk_conf.float())
-        recog_features.append(out.features.float())
+        recog_features.append(chunk_features.float())
     if not texts:
         device = features.device
         return Recognitions(

@@ -53,12 +53,19 @@ class ModelSection:
         decoding: recognizer decoding rule (``"parallel"`` published, ``"ctc"`` ours; ``RecognizerConfig.decoding``)
             written into the saved spec; None keeps the spec's. Switching it keeps the weights (the classifier
             relearns what its positions mean).
+        max_width: recognizer sequence length T (``RecognizerConfig.max_width``) written into the saved spec; None
+            keeps the spec's. Changing it keeps the learnt position encodings of the first columns
+            (``Recognizer.set_max_width``).
+        bucket_width: ``RecognizerConfig.bucket_width`` (0: strips read T wide; b: read at their width rounded up
+            to a multiple of b); None keeps the spec's.
     """
 
     name: str = "small"
     init: str | None = None
     infer_length: int | None = None
     decoding: str | None = None
+    max_width: int | None = None
+    bucket_width: int | None = None
 
 
 @dataclass

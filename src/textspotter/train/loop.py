@@ -106,6 +106,16 @@ def build_model(config: TrainConfig) -> nn.Module:
         recognizer = dataclasses.replace(spec.recognizer, decoding=config.model.decoding)
         model.spec = spec.replace(recognizer=recognizer)
         model.recognizer.config = recognizer
+    if config.model.max_width is not None or config.model.bucket_width is not None:
+        current = model.spec.recognizer
+        recognizer = dataclasses.replace(
+            current,
+            max_width=current.max_width if config.model.max_width is None else config.model.max_width,
+            bucket_width=current.bucket_width if config.model.bucket_width is None else config.model.bucket_width,
+        )  # validates the pair
+        model.recognizer.set_max_width(recognizer.max_width, recognizer.bucket_width)
+        model.spec = model.spec.replace(recognizer=recognizer)
+        model.recognizer.config = recognizer
     if model.spec.charset is None:
         raise ValueError(f"model {model.spec.name!r} has no charset: recognizer targets cannot be encoded")
     return model

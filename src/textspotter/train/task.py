@@ -17,7 +17,7 @@ Frozen modules (``train.freeze``) run without gradients and in eval mode, and th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import torch
@@ -25,7 +25,7 @@ from torch import nn
 
 from ..data.collate import TrainBatch
 from ..ops.rectify import region_counts_to_indices
-from ..pipeline.stages import crop_features
+from ..pipeline.stages import crop_features, read_strips
 from .losses import (
     LossConfig,
     confidence_loss,
@@ -139,19 +139,26 @@ class JointTrainingModule(nn.Module):
         input_size = (batch.images.shape[2], batch.images.shape[3])
         image_index = region_counts_to_indices(batch.region_counts, num)
         spec = model.spec
-        strips = crop_features(
+        amp_dtype, train_recognizer = self.amp_dtype, self.trains["recognizer"]
+
+        @contextlib.contextmanager
+        def recognizer_context() -> Iterator[None]:
+            # A fresh context per bucket: the recognizer may run once per strip width.
+            with contextlib.nullcontext() if train_recognizer else torch.no_grad(), _autocast(device, amp_dtype):
+                yield
+
+        # Bucketed by strip width when the recognizer asks for it, exactly as the pipeline reads (read_strips).
+        rec_logits, rec_features = read_strips(
+            model.recognizer,
             features,
             batch.quads,
             image_index,
             input_size=input_size,
-            output_size=(spec.recognizer.strip_height, spec.recognizer.max_width),
-            isotropic=True,
+            network_context=recognizer_context,
         )
-        with grad_if["recognizer"], _autocast(device, self.amp_dtype):
-            recognized = model.recognizer(strips)
         if self.trains["recognizer"]:
             rec = recognizer_loss(
-                recognized.logits,
+                rec_logits,
                 batch.tokens,
                 batch.token_valid,
                 label_smoothing=cfg.label_smoothing,
@@ -173,7 +180,7 @@ class JointTrainingModule(nn.Module):
             # The published training translation of the relational quads (spec §7.2); crops use the true quads.
             shift = batch.relational_shift[image_index] * spec.relational.quad_downscale  # (N, 2)
             quads = batch.quads + shift[:, None, :]
-            related = model.relational(crops, quads, batch.region_counts, recognized.features.detach())
+            related = model.relational(crops, quads, batch.region_counts, rec_features.detach())
             targets = relational_targets(
                 related.neighbours, batch.region_counts, batch.next_word, batch.line_id, batch.next_line
             )
