@@ -81,15 +81,17 @@ def test_docbank(tmp_path):
         "S(cid:32)lupecki´s\t210\t100\t300\t120\t0\t0\t0\tF\ttitle",
         "##LTLine##\t100\t130\t900\t130\t0\t0\t0\tF\tparagraph",
         "next\t100\t140\t150\t160\t0\t0\t0\tF\tparagraph",
+        "ﬁrst\t160\t140\t200\t160\t0\t0\t0\tF\tparagraph",
         "##LTFigure##\t100\t200\t900\t600\t0\t0\t0\tdefault\tfigure",
     ]
     (tmp_path / "page.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (sample,) = read_docbank(tmp_path)
-    assert [w.text for w in sample.words] == ["Title", "Slupeckis", "next"]
+    # Ligature characters are the letters the page shows ("ﬁrst" is "first").
+    assert [w.text for w in sample.words] == ["Title", "Slupeckis", "next", "first"]
     # 0-1000 boxes scaled to the 2000 x 1000 image.
     assert sample.words[0].quad == ((200.0, 100.0), (400.0, 100.0), (400.0, 120.0), (200.0, 120.0))
-    assert [line.text for line in sample.lines] == ["Title Slupeckis", "next"]
-    assert sample.text == "Title Slupeckis\nnext"
+    assert [line.text for line in sample.lines] == ["Title Slupeckis", "next first"]
+    assert sample.text == "Title Slupeckis\nnext first"
     assert detect_format(tmp_path) == "docbank"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -288,10 +289,15 @@ def read_manifest_samples(path: str | os.PathLike[str]) -> Iterator[Sample]:
 # side is not reliable, so accents are dropped rather than guessed: an engine reading "é" then makes one
 # substitution, as it would for any unreadable character.
 _PDF_ARTEFACTS = re.compile(r"\(cid:\d+\)|[´`¨ˆ˜¸ˇ˘˙˚˝˛]")
+# Typeset ligatures arrive as presentation forms (U+FB00–FB06: "ﬁrst", "eﬀects"); the page shows the letters, and
+# a reader (or a search) that gives "first" is right. They are expanded to their letters (their NFKC form).
+_LIGATURES = {chr(code): unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}
+_LIGATURE_PATTERN = re.compile("[" + "".join(_LIGATURES) + "]")
 
 
 def _repair_docbank_token(token: str) -> str:
-    return _PDF_ARTEFACTS.sub("", token)
+    token = _PDF_ARTEFACTS.sub("", token)
+    return _LIGATURE_PATTERN.sub(lambda match: _LIGATURES[match.group()], token)
 
 
 def read_docbank(folder: str | os.PathLike[str]) -> Iterator[Sample]:
@@ -299,7 +305,8 @@ def read_docbank(folder: str | os.PathLike[str]) -> Iterator[Sample]:
 
     Token lines are ``token x0 y0 x1 y1 R G B font label`` with boxes on a 0–1000 scale of the page, turned into
     pixels here. The layout markers ``##LTLine##`` and ``##LTFigure##`` are dropped; a token with an empty box
-    is kept as an ignored word. Two PDF-extraction artefacts are removed from tokens: ``(cid:N)`` placeholders
+    is kept as an ignored word. Ligature characters (``ﬁ``, ``ﬀ``, ...) are expanded to their letters, and two
+    PDF-extraction artefacts are removed from tokens: ``(cid:N)`` placeholders
     and detached spacing accents (``S´eances`` becomes ``Seances``).
 
     DocBank has no line annotation, and its token order is not reading order: tokens are sorted by position, row
