@@ -275,6 +275,21 @@ def test_cache_round_trip_and_damaged_entries(tmp_path):
     assert cache.get("fake", "v1", "bad") is None
 
 
+def test_cache_keeps_where_a_page_text_came_from(tmp_path):
+    import dataclasses
+
+    cache = ResultCache(tmp_path)
+    for number, (source, reason) in enumerate([("text-layer", None), ("mixed", "images+untrusted_words")]):
+        page = dataclasses.replace(fake_page(), text_source=source, text_layer_reason=reason)
+        cache.put("fake", "v1", str(number), Prediction(page, seconds=0.5))
+        loaded = cache.get("fake", "v1", str(number)).page
+        assert (loaded.text_source, loaded.text_layer_reason) == (source, reason)
+        assert loaded == page  # Page equality compares both fields
+    # An entry written before the text layer was read (no such keys) is an OCRed page.
+    old = {key: value for key, value in fake_page().to_dict().items() if not key.startswith("text_")}
+    assert (page_from_dict(old).text_source, page_from_dict(old).text_layer_reason) == ("ocr", None)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Scoring
 

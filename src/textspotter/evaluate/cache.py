@@ -43,7 +43,11 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def page_from_dict(data: dict[str, Any]) -> Page:
-    """Rebuild a :class:`Page` from ``Page.to_dict()`` (coordinates and confidences as rounded there)."""
+    """Rebuild a :class:`Page` from ``Page.to_dict()`` (coordinates and confidences as rounded there).
+
+    ``text_source`` and ``text_layer_reason`` come back too; a dict without them (an older cache entry) gives an
+    OCRed page (``"ocr"``, None).
+    """
 
     def word(w: dict[str, Any]) -> Word:
         return Word(
@@ -79,6 +83,9 @@ def page_from_dict(data: dict[str, Any]) -> Page:
         paragraphs=paragraphs,
         index=int(data.get("index", 0)),
         rotation=int(data.get("rotation", 0)),
+        # Entries written before text-layer passthrough hold neither: their pages were OCRed.
+        text_source=str(data.get("text_source") or "ocr"),
+        text_layer_reason=None if data.get("text_layer_reason") is None else str(data["text_layer_reason"]),
     )
 
 
