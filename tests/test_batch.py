@@ -263,6 +263,7 @@ def test_ocr_worker_writes_result_rows(tmp_path):
     assert document["source"] == "/in/0.png" and document["pages"][0]["index"] == 0
     assert json.loads(second["document"])["pages"][0]["index"] == 3  # the page keeps its number in its input
     assert first["text"] and (second["page"], second["page_count"]) == (3, 5)
+    assert (first["text_source"], first["text_layer_reason"]) == ("ocr", None)  # an image: always OCRed
     assert set(first["timings"]) == set(TIMING_FIELDS) and first["timings"]["read"] == 0.25
     assert first["timings"]["ocr"] > 0 and first["timings"]["detect"] > 0
     assert third == {
@@ -271,6 +272,8 @@ def test_ocr_worker_writes_result_rows(tmp_path):
         "page_count": None,
         "text": None,
         "document": None,
+        "text_source": None,
+        "text_layer_reason": None,
         "error": "/in/2.png: no such file",
         "timings": {**dict.fromkeys(TIMING_FIELDS), "read": 0.25},
     }
@@ -512,8 +515,12 @@ def test_pdf_password_reaches_the_job_and_the_page_reader(tmp_path, monkeypatch,
     pdf.write_bytes(data)
     locked = list(read_pages({"source": str(pdf), "skip_pages": []}, image_options=ImageOptions(dpi=72)))
     assert [r["page"] for r in locked] == [-1] and "--pdf-password" in locked[0]["error"]
+    from textspotter.pipeline import TextLayerOptions
+
     options = ImageOptions(dpi=72, pdf_password="secret")
-    (page,) = read_pages({"source": str(pdf), "skip_pages": []}, image_options=options)
+    # (Mode "ocr" keeps the rendered page in the row: in "auto" this blank page is done from its text layer.)
+    ocr = TextLayerOptions(mode="ocr")
+    (page,) = read_pages({"source": str(pdf), "skip_pages": []}, image_options=options, text_layer=ocr)
     assert (page["page"], page["page_count"], page["error"]) == (0, 1, "") and page["image"].shape == (36, 72, 3)
 
 
@@ -525,3 +532,157 @@ def test_importing_the_package_imports_neither_ray_nor_torch():
     code = f"import sys, textspotter.scale, textspotter.cli.batch; print(sorted({modules} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Born-digital PDFs: pages read from their text layer go past the model
+
+
+def _born_digital(folder):
+    """A 3-page PDF: page 0 and 2 typed (text layer trusted), page 1 invisible text only (OCRed, "unreliable")."""
+    from test_text_layer_passthrough import KNOWN
+    from textspotter.corpus.pdfwrite import TextRun, write_pdf
+
+    hidden = [TextRun(20, 150, 12, "hidden words only", render_mode=3)]
+    return write_pdf(folder / "typed.pdf", [KNOWN, hidden, [TextRun(20, 150, 12, "Third")]])
+
+
+def _batch_of(rows):
+    """Page rows as Ray Data hands them to an actor (numpy columns)."""
+    columns = {}
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        if key == "image":
+            columns[key] = np.array(values + [None], dtype=object)[:-1]
+        else:
+            columns[key] = np.array(values)
+    return columns
+
+
+@pytest.fixture(scope="module")
+def tiny_worker_model(tmp_path_factory):
+    return str(reading_model(tmp_path_factory.mktemp("model") / "tiny"))
+
+
+def _worker(model, mode="auto"):
+    from textspotter.pipeline import TextLayerOptions
+
+    options = TextLayerOptions(mode=mode)
+    return OCRWorker(
+        model=model, device="cpu", batch_size=4, image_options=ImageOptions(), scale=None, threads=1, text_layer=options
+    )
+
+
+def _counting(worker, monkeypatch):
+    """Record the pages each model batch of ``worker`` reads (their sizes)."""
+    batches = []
+    read_pages_ = worker._ocr._read_pages
+    monkeypatch.setattr(
+        worker._ocr, "_read_pages", lambda pages, loads: batches.append(len(pages)) or read_pages_(pages, loads)
+    )
+    return batches
+
+
+def test_text_layer_pages_are_finished_by_the_reader_and_pass_the_model(tmp_path, tiny_worker_model, monkeypatch):
+    from textspotter.pipeline import TextLayerOptions
+
+    source = str(_born_digital(tmp_path))
+    options = ImageOptions(dpi=144)
+    rows = list(read_pages({"source": source, "skip_pages": []}, image_options=options))
+    # Pages 0 and 2 are done: no image travels on; page 1 carries its image and its plan (the reason to OCR it).
+    assert [(r["page"], r["image"].shape[0] > 0, r["text_source"], bool(r["plan"])) for r in rows] == [
+        (0, False, "text-layer", False),
+        (1, True, "", True),
+        (2, False, "text-layer", False),
+    ]
+    assert rows[0]["text"] == "Hello world, again.\nsecond line\n\nFar" and rows[2]["text"] == "Third"
+    assert json.loads(rows[0]["document"])["pages"][0]["index"] == 0 and rows[1]["document"] == ""
+
+    worker = _worker(tiny_worker_model)
+    batches = _counting(worker, monkeypatch)
+    table = worker(_batch_of(rows))
+    assert batches == [1]  # only the page that needs OCR is in a model batch
+    assert table.schema == output_schema()
+    first, second, third = table.to_pylist()
+    assert (first["text_source"], first["text_layer_reason"], first["text"]) == ("text-layer", None, rows[0]["text"])
+    assert first["document"] == rows[0]["document"] and first["timings"]["read"] > 0
+    assert first["timings"]["detect"] is None and first["timings"]["ocr"] is None  # the model did not run
+    assert (second["text_source"], second["text_layer_reason"], second["error"]) == ("ocr", "unreliable", None)
+    page = json.loads(second["document"])["pages"][0]
+    assert (page["index"], page["text_source"], page["text_layer_reason"]) == (1, "ocr", "unreliable")
+    assert second["timings"]["detect"] > 0 and third["text"] == "Third"
+
+    # Pages done by an earlier run are neither yielded nor judged.
+    assert [r["page"] for r in read_pages({"source": source, "skip_pages": [0, 1]}, image_options=options)] == [2]
+
+    # "ocr": no text layer is read, every page is OCRed; "only": nothing is OCRed, page 1 stays empty.
+    ocr = TextLayerOptions(mode="ocr")
+    ocr_rows = list(read_pages({"source": source, "skip_pages": []}, image_options=options, text_layer=ocr))
+    assert [(r["image"].shape[0] > 0, r["text_source"], r["plan"]) for r in ocr_rows] == [(True, "", b"")] * 3
+    worker = _worker(tiny_worker_model, "ocr")
+    batches = _counting(worker, monkeypatch)
+    assert [r["text_source"] for r in worker(_batch_of(ocr_rows)).to_pylist()] == ["ocr"] * 3
+    assert batches == [3]
+    only = TextLayerOptions(mode="only")
+    only_rows = list(read_pages({"source": source, "skip_pages": []}, image_options=options, text_layer=only))
+    assert [(r["image"].shape[0], r["text_source"], r["text_layer_reason"]) for r in only_rows] == [
+        (0, "text-layer", ""),
+        (0, "none", "unreliable"),
+        (0, "text-layer", ""),
+    ]
+    worker = _worker(tiny_worker_model, "only")
+    batches = _counting(worker, monkeypatch)
+    none = worker(_batch_of(only_rows)).to_pylist()[1]
+    assert batches == [] and (none["text"], none["text_source"], none["text_layer_reason"]) == (
+        "",
+        "none",
+        "unreliable",
+    )
+
+
+def test_a_mixed_page_is_ocred_in_the_actor_and_merged_with_its_text_layer(tmp_path, tiny_worker_model):
+    from test_text_layer_passthrough import _image_pdf
+
+    source = str(_image_pdf(tmp_path / "mixed.pdf"))
+    (row,) = read_pages({"source": source, "skip_pages": []}, image_options=ImageOptions(dpi=144))
+    assert row["image"].shape == (400, 600, 3) and row["plan"] and row["document"] == ""
+    (result,) = _worker(tiny_worker_model)(_batch_of([row])).to_pylist()
+    assert (result["text_source"], result["text_layer_reason"], result["error"]) == ("mixed", "images", None)
+    assert result["text"].startswith("Header text here")  # the text layer's line, whatever OCR adds in the image
+    assert json.loads(result["document"])["pages"][0]["text_source"] == "mixed"
+
+
+def test_part_files_without_the_text_source_columns_are_still_read(tmp_path):
+    import pyarrow.parquet as pq
+
+    output = tmp_path / "out"
+    output.mkdir()
+    old_schema = pa.schema([f for f in output_schema() if not f.name.startswith("text_")])
+    rows = [result_row("/in/a.pdf", 0, 2)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=old_schema), output / "part-1-00000-a.parquet")
+    assert load_index(str(output), format="parquet").done_pages == {"/in/a.pdf": {0}}
+    (row,) = read_results(str(output)).to_pylist()
+    assert (row["text"], row["text_source"], row["text_layer_reason"]) == ("t", None, None)
+    jsonl = tmp_path / "jsonl"
+    jsonl.mkdir()
+    (jsonl / "part-1-00000-a.jsonl").write_text(json.dumps(result_row("/in/a.png", 0)) + "\n", encoding="utf-8")
+    (row,) = read_results(str(jsonl), format="jsonl").to_pylist()
+    assert (row["text"], row["text_source"]) == ("t", None)
+
+
+def test_text_layer_option_reaches_the_job(tmp_path, monkeypatch):
+    import textspotter.scale
+    from textspotter.cli.main import main
+
+    jobs = []
+
+    def capture(job, **kwargs):
+        jobs.append(job)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(textspotter.scale, "run_batch", capture)
+    args = ["batch", str(tmp_path / "a.pdf"), "--output", str(tmp_path / "out")]
+    assert main(args) == 2 and main([*args, "--text-layer", "only"]) == 2
+    assert [job.text_layer.mode for job in jobs] == ["auto", "only"]
+    with pytest.raises(TypeError, match="BatchJob.text_layer must be a TextLayerOptions"):
+        BatchJob(inputs=("a/",), output="out/", text_layer="only")

@@ -128,3 +128,43 @@ def test_batch_matches_read_page_for_page_and_resumes(local_ray, corpus, model, 
     assert main(command) == 0
     assert "19 inputs, 19 already done; wrote 0 pages (0 failed) in 0 files" in capsys.readouterr().err
     assert sorted(os.listdir(output)) == files
+
+
+def test_batch_reads_born_digital_pages_from_their_text_layer(local_ray, model, tmp_path, capsys):
+    from test_batch import _born_digital
+    from textspotter import OCR
+    from textspotter.pipeline import TextLayerOptions
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pdf = str(_born_digital(folder))
+    _page(7, (320, 200)).save(folder / "scan.png")
+    output = str(tmp_path / "results")
+    command = ["batch", str(folder), "--output", output, "--model", model, "--dpi", "144", "--no-progress"]
+    command += ["--batch-size", "4", "--reader-cpus", "0.5", "--format", "jsonl"]
+    assert main(command) == 0
+    assert "2 inputs, 0 already done; wrote 4 pages (0 failed)" in capsys.readouterr().err
+    rows = read_results(output, format="jsonl").to_pylist()
+    assert [(r["source"], r["page"], r["text_source"], r["text_layer_reason"]) for r in rows] == [
+        (str(folder / "scan.png"), 0, "ocr", None),
+        (pdf, 0, "text-layer", None),
+        (pdf, 1, "ocr", "unreliable"),
+        (pdf, 2, "text-layer", None),
+    ]
+    # The text-layer pages never reached an actor's model: no stage time, no share of an OCR call.
+    assert [r["timings"]["ocr"] is None for r in rows] == [False, True, False, True]
+    # Page for page what `read` (the same default, --text-layer auto) gives.
+    ocr = OCR(model=model, device="cpu", image_options=ImageOptions(dpi=144), text_layer=TextLayerOptions())
+    expected = [
+        (page.text(), page.text_source) for doc in ocr.read([str(folder / "scan.png"), pdf]) for page in doc.pages
+    ]
+    assert [(r["text"], r["text_source"]) for r in rows] == expected
+    assert rows[1]["text"] == "Hello world, again.\nsecond line\n\nFar"
+
+    # A rerun finds everything done; "--text-layer ocr" into another folder OCRs every page.
+    assert main(command) == 0
+    assert "2 inputs, 2 already done; wrote 0 pages" in capsys.readouterr().err
+    other = str(tmp_path / "ocr")
+    assert main([*command[:3], other, *command[4:], "--text-layer", "ocr"]) == 0
+    capsys.readouterr()
+    assert [r["text_source"] for r in read_results(other, format="jsonl").to_pylist()] == ["ocr"] * 4

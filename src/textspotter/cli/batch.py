@@ -6,6 +6,9 @@ Examples::
     textspotter batch --list inputs.txt --output s3://bucket/ocr/ --format jsonl
     textspotter batch s3://bucket/scans/ --output s3://bucket/ocr/ --address auto --actors 8 --gpus-per-actor 1
 
+PDF pages are read from their own text layer when it can be trusted (``--text-layer auto``, the default, as for
+``textspotter read``; ``ocr`` OCRs every page, ``only`` never OCRs); each row records its ``text_source``.
+
 Rerunning the same command skips the pages already in ``--output``. A page that cannot be read gets a row with its
 error and the run goes on; a part file that cannot be written (full disk) is named on stderr, the others are kept and
 a rerun redoes its pages. The output folder is checked (created, a probe file written) before Ray starts. The exit
@@ -68,10 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale", choices=("single", "tiled"), default="single", help="single view, or also tiles (default: single)"
     )
-    from textspotter.cli.read import add_infer_length_argument, add_pdf_password_argument
+    from textspotter.cli.read import add_infer_length_argument, add_pdf_password_argument, add_text_layer_argument
 
     add_pdf_password_argument(parser)
     add_infer_length_argument(parser)
+    add_text_layer_argument(parser)
     parser.add_argument("--retry-errors", action="store_true", help="redo pages whose earlier row records an error")
     resources = parser.add_argument_group("resources")
     resources.add_argument("--address", help="Ray cluster to use ('auto', 'ray://host:10001'); default: a local Ray")
@@ -111,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``textspotter batch``; return 0 if every page was read, 1 if some failed, 2 if nothing could start."""
     from textspotter.imageio import ImageOptions
-    from textspotter.pipeline import DetectionOptions, RecognitionOptions, ScaleOptions
+    from textspotter.pipeline import DetectionOptions, RecognitionOptions, ScaleOptions, TextLayerOptions
     from textspotter.scale import BatchJob, run_batch
 
     prog = "textspotter batch"
@@ -133,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             detection=DetectionOptions(precision=args.precision),
             recognition=RecognitionOptions(precision=args.precision),
+            text_layer=TextLayerOptions(mode=args.text_layer),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, TypeError, ImportError, ConnectionError) as exc:

@@ -9,8 +9,11 @@
 The stages (one Ray Data pipeline, streamed, so a corpus never has to fit in memory):
 
 1. ``from_items``: the input files still to do, with the pages of each that earlier runs wrote (``load_index``);
-2. ``flat_map(read_pages)``: tasks fetch each input with fsspec and decode it; a PDF expands into one row per page;
-3. ``map_batches(OCRWorker)``: a fixed pool of actors, one model each, OCRs batches of pages on CPU or GPU;
+2. ``flat_map(read_pages)``: tasks fetch each input with fsspec and decode it; a PDF expands into one row per page.
+   A PDF page whose text layer can be trusted (``job.text_layer``, docs/usage.md §7) is finished here: its row
+   carries its result and no image;
+3. ``map_batches(OCRWorker)``: a fixed pool of actors, one model each, OCRs batches of pages on CPU or GPU (the
+   rows finished from their text layer pass through without a model call: a Ray Data pipeline is one chain);
 4. ``write_datasink(PageSink)``: write tasks publish part files of ``rows_per_file`` rows.
 """
 
@@ -159,7 +162,11 @@ def _execute(job: BatchJob, items: list[dict], *, run_id: str, address: str | No
     context.enable_progress_bars = progress
     try:
         dataset = ray.data.from_items(items, override_num_blocks=min(len(items), _MAX_INPUT_BLOCKS))
-        dataset = dataset.flat_map(read_pages, fn_kwargs={"image_options": job.image_options}, num_cpus=job.reader_cpus)
+        dataset = dataset.flat_map(
+            read_pages,
+            fn_kwargs={"image_options": job.image_options, "text_layer": job.text_layer},
+            num_cpus=job.reader_cpus,
+        )
         dataset = dataset.map_batches(
             OCRWorker,
             fn_constructor_kwargs={
@@ -170,6 +177,7 @@ def _execute(job: BatchJob, items: list[dict], *, run_id: str, address: str | No
                 "scale": job.scale,
                 "detection": job.detection,
                 "recognition": job.recognition,
+                "text_layer": job.text_layer,
                 "threads": job.threads_per_actor,
             },
             batch_size=job.batch_size,

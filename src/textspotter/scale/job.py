@@ -11,6 +11,7 @@ from ..imageio import ImageOptions
 if TYPE_CHECKING:
     from ..pipeline.preprocess import ScaleOptions
     from ..pipeline.stages import DetectionOptions, RecognitionOptions
+    from ..pipeline.textlayer import TextLayerOptions
 
 __all__ = ["BatchJob", "OUTPUT_FORMATS"]
 
@@ -62,6 +63,9 @@ class BatchJob:
         scale: single view or tiled reading (as for ``textspotter read``); None for the single view.
         detection: detector settings (thresholds, precision; as for ``textspotter read``); None for the model's.
         recognition: recognizer settings (chunk size, precision); None for the defaults.
+        text_layer: when PDF pages are read from their own text layer (as for ``textspotter read``, docs/usage.md
+            §7); None for the default, mode ``"auto"``. Pages read from their text layer are finished by the reader
+            tasks and never enter an OCR call.
     """
 
     inputs: tuple[str, ...]
@@ -80,6 +84,7 @@ class BatchJob:
     scale: ScaleOptions | None = None
     detection: DetectionOptions | None = None
     recognition: RecognitionOptions | None = None
+    text_layer: TextLayerOptions | None = None
 
     def __post_init__(self) -> None:
         for name in ("inputs", "list_files"):
@@ -106,6 +111,7 @@ class BatchJob:
         # Imported here: the pipeline needs torch, which listing inputs or reading results do not.
         from ..pipeline.preprocess import ScaleOptions
         from ..pipeline.stages import DetectionOptions, RecognitionOptions
+        from ..pipeline.textlayer import TextLayerOptions
 
         if self.scale is not None and not isinstance(self.scale, ScaleOptions):
             raise TypeError(f"BatchJob.scale must be a ScaleOptions, got {type(self.scale).__name__}")
@@ -114,6 +120,9 @@ class BatchJob:
         if self.recognition is not None and not isinstance(self.recognition, RecognitionOptions):
             kind = type(self.recognition).__name__
             raise TypeError(f"BatchJob.recognition must be a RecognitionOptions, got {kind}")
+        if self.text_layer is not None and not isinstance(self.text_layer, TextLayerOptions):
+            kind = type(self.text_layer).__name__
+            raise TypeError(f"BatchJob.text_layer must be a TextLayerOptions, got {kind}")
 
     @property
     def device(self) -> str:

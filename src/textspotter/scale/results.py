@@ -10,10 +10,15 @@ page          int32, null                     0-based page number; null when the
 page_count    int32, null                     pages in the input; null when unknown (unreadable input)
 text          string, null                    reading-order text of the page (``Page.text()``)
 document      string, null                    one-page ``Document.to_dict()`` as compact JSON
+text_source   string, null                    where the text came from: ocr, text-layer, mixed or none
+text_layer_reason string, null                why the text layer was not (wholly) used, or null
 error         string, null                    why the page (or input) could not be read; null on success
 timings       struct of float64, null fields  seconds: read, preprocess, detect, recognize, relate,
                                               assemble, ocr (see ``TIMING_FIELDS``)
 ============  ==============================  ==========================================================
+
+``text_source`` and ``text_layer_reason`` are ``Page.text_source`` and ``Page.text_layer_reason`` (also in
+``document``); both are null on error rows, and part files written before these columns existed read them as null.
 
 Part files appear whole: locally they are written under a hidden temporary name and renamed, and object stores
 publish an object only when its upload completes. Names starting with ``.`` or ``_`` are never read.
@@ -51,6 +56,9 @@ first page); the pipeline stages are the batch's time shared equally by its page
 for the batch, shared the same way."""
 
 _INDEX_COLUMNS = ["source", "page", "page_count", "error"]
+# Columns added after the first release: part files written without them read as null there (resume keeps working
+# on an output folder of an older version).
+_LATER_COLUMNS = ("text_source", "text_layer_reason")
 
 
 def output_schema() -> Any:
@@ -64,6 +72,8 @@ def output_schema() -> Any:
             pa.field("page_count", pa.int32()),
             pa.field("text", pa.string()),
             pa.field("document", pa.string()),
+            pa.field("text_source", pa.string()),
+            pa.field("text_layer_reason", pa.string()),
             pa.field("error", pa.string()),
             pa.field("timings", pa.struct([pa.field(name, pa.float64()) for name in TIMING_FIELDS])),
         ]
@@ -209,6 +219,11 @@ def _read_part(fs: Any, path: str, format: str, columns: list[str] | None) -> An
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"{path}: unreadable result file ({exc}); move it away to redo its pages") from exc
     wanted = schema if columns is None else pa.schema([schema.field(c) for c in columns])
+    for name in _LATER_COLUMNS:
+        if name in wanted.names and name not in table.column_names:
+            table = table.append_column(schema.field(name), pa.nulls(table.num_rows, pa.string()))
+    if set(table.column_names) == set(wanted.names):
+        table = table.select(wanted.names)  # the added columns in their place; other differences fail the cast
     try:
         return table.cast(wanted)
     except (pa.ArrowException, ValueError) as exc:
