@@ -7,11 +7,14 @@ v1         Nemotron OCR v1 exactly as published (RegNetY-8GF, 855 characters; co
 v2-en      Nemotron OCR v2 English; values marked **[inferred]** in spec §9 (RegNetX-8GF, scope 2048, ...)
 v2-multi   Nemotron OCR v2 multilingual; **[inferred]** (D 512, 6 layers, T 128, V 14,247)
 small      textspotter's CPU model: same architecture family, narrow and shallow (docs/models.md)
+small-multi ``small`` with the multilingual charset and a longer recognizer (CJK is read by lines; issue #22)
 tiny-test  every module minimal, for unit tests
+tiny-multi ``tiny-test`` with the multilingual charset, for unit tests
 ========== ============================================================================================
 
 The published configurations carry no charset (the published ``charset.txt`` is not shipped with textspotter);
-``small`` and ``tiny-test`` use :func:`~textspotter.charset.latin_charset`.
+``small`` and ``tiny-test`` use :func:`~textspotter.charset.latin_charset`, ``small-multi`` and ``tiny-multi``
+:func:`~textspotter.charset.multilingual_charset`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
-from ..charset import Charset, latin_charset
+from ..charset import Charset, latin_charset, multilingual_charset
 from .detector import Detector
 from .recognizer import Recognizer
 from .relational import Relational
@@ -191,6 +194,31 @@ def _small() -> ModelSpec:
     )
 
 
+# Recognizer length of the multilingual model. Chinese and Japanese are read by lines (one region per run of CJK
+# text on a line), and a square glyph is about 8 strip columns wide at the strip's 8 rows, so a run of n glyphs
+# needs about 8·n columns. T = 256 reads 32 glyphs at full resolution (the 95th percentile of the generator's
+# CJK runs; docs/models.md); longer runs are squeezed into T. Bucketing keeps short Latin words at their own width.
+MULTI_MAX_WIDTH = 256
+MULTI_BUCKET_WIDTH = 32
+
+
+def _small_multi() -> ModelSpec:
+    charset = multilingual_charset()
+    base = _small()
+    return base.replace(
+        name="small-multi",
+        recognizer=dataclasses.replace(
+            base.recognizer,
+            max_width=MULTI_MAX_WIDTH,
+            bucket_width=MULTI_BUCKET_WIDTH,
+            num_tokens=charset.num_tokens,
+            decoding="ctc",
+        ),
+        charset=charset,
+        description="the small model with the multilingual charset (en, zh-Hans, zh-Hant, ja, ko, ru); CJK by lines",
+    )
+
+
 def _tiny_test() -> ModelSpec:
     charset = latin_charset()
     return ModelSpec(
@@ -212,9 +240,28 @@ def _tiny_test() -> ModelSpec:
     )
 
 
+def _tiny_multi() -> ModelSpec:
+    charset = multilingual_charset()
+    base = _tiny_test()
+    return base.replace(
+        name="tiny-multi",
+        recognizer=dataclasses.replace(base.recognizer, max_width=64, bucket_width=16, num_tokens=charset.num_tokens),
+        charset=charset,
+        description="minimal modules with the multilingual charset, for unit tests",
+    )
+
+
 # Read-only: the registry is fixed at import; custom models are built from a ModelSpec instead.
 _BUILDERS: MappingProxyType[str, Callable[[], ModelSpec]] = MappingProxyType(
-    {"v1": _v1, "v2-en": _v2_en, "v2-multi": _v2_multi, "small": _small, "tiny-test": _tiny_test}
+    {
+        "v1": _v1,
+        "v2-en": _v2_en,
+        "v2-multi": _v2_multi,
+        "small": _small,
+        "small-multi": _small_multi,
+        "tiny-test": _tiny_test,
+        "tiny-multi": _tiny_multi,
+    }
 )
 
 
@@ -222,7 +269,7 @@ def list_models() -> list[str]:
     """Return the names of the registered configurations.
 
     >>> list_models()
-    ['v1', 'v2-en', 'v2-multi', 'small', 'tiny-test']
+    ['v1', 'v2-en', 'v2-multi', 'small', 'small-multi', 'tiny-test', 'tiny-multi']
     """
     return list(_BUILDERS)
 
