@@ -113,14 +113,16 @@ def test_spacing_accents_join_their_letter():
     assert [w.text for w in group_words(merged)] == ["Dü"]
 
 
-def test_cjk_runs_are_cut_into_detector_words():
+def test_cjk_runs_are_line_level_regions():
+    # One region per CJK run on a line (issue #22), Latin words in it stay words; long runs come in pieces.
     def glyph(text, x):
         quad = np.array([[x, 0], [x + 10, 0], [x + 10, 10], [x, 10]], dtype=float)
         return Glyph(text=text, raw=text, quad=quad, height=10.0)
 
-    words = group_words([glyph(c, 10 * i) for i, c in enumerate("日本語。中文")])
-    assert "".join(w.text for w in words) == "日本語。中文" and len(words) >= 2
+    words = group_words([glyph(c, 10 * i) for i, c in enumerate("日本語。中文ABC中文")])
+    assert [w.text for w in words] == ["日本語。中文", "ABC", "中文"]
     assert words[0].new_line and not words[1].new_line
+    assert words[1].quad[0, 0] == 60 and words[1].quad[1, 0] == 90
 
 
 def test_vertical_cjk_columns_get_column_quads():
@@ -164,7 +166,7 @@ def test_an_inherited_media_box_places_the_words(tmp_path):
     assert quad[0, 1] < 842 - 800 < quad[2, 1]  # the baseline 800 pt above the bottom of an A4 page
 
 
-def test_long_cjk_clauses_are_cut_to_the_recognizer_length():
+def test_long_cjk_runs_are_cut_into_equal_pieces():
     def glyph(text, x):
         quad = np.array([[x, 0], [x + 10, 0], [x + 10, 10], [x, 10]], dtype=float)
         return Glyph(text=text, raw=text, quad=quad, height=10.0)
@@ -172,8 +174,8 @@ def test_long_cjk_clauses_are_cut_to_the_recognizer_length():
     clause = "日本語" * 25  # 75 characters without punctuation
     words = group_words([glyph(c, 10 * i) for i, c in enumerate(clause)])
     assert "".join(w.text for w in words) == clause
-    assert [len(w.text) for w in words] == [25, 25, 25]
-    assert words[1].quad[0, 0] == 250  # each piece's box starts at its first glyph
+    assert [len(w.text) for w in words] == [38, 37]  # MAX_CJK_RUN = 40 characters a region
+    assert words[1].quad[0, 0] == 380  # each piece's box starts at its first glyph
 
 
 def test_synth_pdf_import_uses_these_labels(tmp_path):

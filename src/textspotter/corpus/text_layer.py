@@ -16,8 +16,9 @@ image, repairing what real documents break in a naive reading:
   unturned, because pdfium orders a turned page's lines and words backwards.
 * **Vertical CJK.** Glyphs stacked top to bottom with the same centre column form vertical words (vertex 0 at the
   top right, vertex 0 → 1 running down the column, as the generator writes them).
-* **CJK words.** Runs of Chinese or Japanese characters are cut into the generator's detector words
-  (:func:`textspotter.synth.render.unspaced_units`), clauses longer than :data:`MAX_CJK_UNIT` into equal pieces.
+* **CJK regions.** Runs of Chinese or Japanese characters become line-level regions, as the generator writes them
+  (:func:`textspotter.synth.render.cjk_runs`): one region per CJK run on a line, Latin and Cyrillic words in it
+  stay words, runs longer than :data:`~textspotter.synth.render.MAX_CJK_RUN` characters are cut into equal pieces.
 
 Quads are ``(4, 2)`` float64 (x, y) in pixels of the rendered page (top-left corner at (0, 0)), clockwise from the
 top-left vertex of the text as written. Nothing here decides what can be trusted: every glyph keeps the facts the
@@ -42,7 +43,6 @@ _HYPHEN_MARKERS = {"\u0002", "\ufffe"}
 _SOFT_HYPHEN = "\u00ad"
 _LIGATURES = {chr(c) for c in range(0xFB00, 0xFB07)}
 _NO_QUAD = np.zeros((4, 2))
-MAX_CJK_UNIT = 31  # longest Chinese/Japanese word cut from a run (the recognizer's length)
 
 
 @dataclass
@@ -454,7 +454,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
     A glyph starts a new word (and a new line) when it leaves its predecessor's baseline or jumps backwards by
     more than half the text height; a gap wider than a third of the text height starts a new word on the same
     line, wider than one text height a new line (columns, table cells). A glyph with its predecessor's box (the
-    later letters of a ligature) always continues the word. Runs of CJK characters are cut into detector words;
+    later letters of a ligature) always continues the word. Runs of CJK characters become line-level regions;
     spacing accents are put onto their letters first. The rules compare lengths with text heights only, so the
     words of a page read at one scale are those at any other scale, scaled.
 
@@ -539,14 +539,10 @@ def _finish_word(glyphs: list[Glyph], new_line: bool, vertical: bool) -> list[Wo
     # Each glyph's text may be longer than one character (expanded ligatures): map characters back to glyphs.
     owners = [i for i, g in enumerate(glyphs) for _ in g.text]
     if any(_is_cjk(c) for c in text):
-        from textspotter.synth.render import unspaced_units
+        from textspotter.synth.render import cjk_runs
 
-        spans = []
-        for start, end in unspaced_units(text):
-            # A clause longer than the recognizer reads is cut into equal pieces (CJK has no spaces to cut at).
-            pieces = -(-(end - start) // MAX_CJK_UNIT)
-            bounds = [start + round(k * (end - start) / pieces) for k in range(pieces + 1)]
-            spans += list(zip(bounds[:-1], bounds[1:]))
+        # The same regions as the generator's: one per CJK run (long runs in equal pieces), spaced words as words.
+        spans = cjk_runs(text)
     else:
         spans = [(0, len(text))]
     out = []

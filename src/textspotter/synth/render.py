@@ -14,8 +14,10 @@ vertex 0 is the top-right corner, so vertex 0 → 1 runs along the reading direc
 the advance widths of its words (equal to the shaped prefix widths, as Pillow lays text out with the same
 HarfBuzz advances). Justified lines and lines with right-to-left words are drawn word by word at positions from a
 word-level bidirectional ordering (a simplification of the Unicode algorithm that is exact when each word has one
-direction): labels stay in logical order. Chinese and Japanese lines are drawn with one call and cut into words at
-spaces and after punctuation, their positions measured on the drawn line's prefixes.
+direction): labels stay in logical order. Chinese and Japanese lines are drawn with one call and annotated by
+:func:`cjk_runs`: one region per run of CJK text on the line (Latin and Cyrillic words in it stay words, runs longer
+than :data:`MAX_CJK_RUN` characters are cut into equal pieces), their positions measured on the drawn line's
+prefixes. These line-level regions are what the multilingual model reads (CJK has no spaces to cut words at).
 
 **Emphasis and hyphenation.** A paragraph may give some words their own style (italic or bold of the same family,
 :attr:`PlannedLine.styles`); such lines are drawn word by word, each word boxed with its own style's advance and
@@ -41,13 +43,29 @@ from .corpus import SCRIPT_MARKS, split_scripts, strip_scripts
 from .fonts import FontCatalogue, FontFace, pil_direction
 from .languages import LanguageSpec, script_of
 
-__all__ = ["TextStyle", "PlannedLine", "Plan", "Typesetter", "visual_order", "word_direction"]
+__all__ = [
+    "TextStyle",
+    "PlannedLine",
+    "Plan",
+    "Typesetter",
+    "visual_order",
+    "word_direction",
+    "cjk_runs",
+    "unspaced_units",
+    "MAX_CJK_RUN",
+]
 
 # Characters that must not start a line in Chinese and Japanese (kinsoku): they hang at the end of the previous one.
 _NO_LINE_START = set("，。、；：？！」』）》〉】,.;:?!)%・ー")
 # Characters after which a Chinese/Japanese word (detector unit) ends.
 _UNIT_BREAK_AFTER = set("，。、；：？！」』）》〉】,;:?!")
 _UNIT_BREAK_BEFORE = set("「『（《〈【")
+# Longest CJK region (characters) written as one label; longer runs are cut into equal pieces. At 8 strip columns a
+# glyph, 40 characters are 320 columns, read squeezed into the multilingual recognizer's T = 256 (models.registry);
+# 95 % of the generator's Chinese/Japanese runs are shorter (docs/models.md).
+MAX_CJK_RUN = 40
+_CJK_SCRIPTS = frozenset(("cjk", "kana"))
+_WORD_SCRIPTS = frozenset(("latin", "cyrillic", "greek", "hangul", "arabic", "hebrew"))
 # A word that may be hyphenated at a line end: letters, then at most two closing punctuation marks.
 _HYPHENATABLE = re.compile(r"^([^\W\d_]+(?:-[^\W\d_]+)*)([.,;:!?)”’]{0,2})$")
 _VOWELS = set("aeiouyàáâäèéêëìíîïòóôöùúûüæœаеёиоуыэюя")
@@ -197,8 +215,56 @@ def _unspaced_tokens(text: str) -> list[str]:
     return tokens
 
 
+def _run_kind(char: str) -> str | None:
+    """``"cjk"`` for Han and kana, ``"word"`` for letters of spaced scripts, None for digits and punctuation."""
+    script = script_of(char)
+    if script in _CJK_SCRIPTS:
+        return "cjk"
+    return "word" if script in _WORD_SCRIPTS else None
+
+
+def cjk_runs(line: str, *, max_chars: int = MAX_CJK_RUN) -> list[tuple[int, int]]:
+    """Cut a line holding Chinese/Japanese text into line-level regions: one per CJK run, spaced words as words.
+
+    The line is cut at whitespace and where CJK characters (Han, kana) meet letters of a spaced script (Latin,
+    Cyrillic, ...): ``"使用Python进行开发。"`` gives ``使用``, ``Python``, ``进行开发。``. Digits and punctuation stay
+    in the run they follow (or, at the start of a chunk, the run they precede): ``"2024年3月"`` is one run. A run
+    longer than ``max_chars`` characters is cut into equal pieces. A line without CJK characters gives its
+    whitespace-separated words unchanged.
+
+    Args:
+        line: the text of one line (or one vertical column).
+        max_chars: longest region in characters (>= 1).
+
+    Returns:
+        ``(start, end)`` character ranges into ``line``, in order, none empty.
+    """
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be positive, got {max_chars}")
+    spans: list[tuple[int, int]] = []
+    for chunk in re.finditer(r"\S+", line):
+        start, kind = chunk.start(), None
+        for i in range(chunk.start(), chunk.end()):
+            k = _run_kind(line[i])
+            if k is None:
+                continue
+            if kind is not None and k != kind:
+                spans.append((start, i))
+                start = i
+            kind = k
+        spans.append((start, chunk.end()))
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        pieces = -(-(end - start) // max_chars)
+        bounds = [start + round(k * (end - start) / pieces) for k in range(pieces + 1)]
+        out += list(zip(bounds[:-1], bounds[1:]))
+    return out
+
+
 def unspaced_units(line: str) -> list[tuple[int, int]]:
-    """Cut a Chinese/Japanese line into detector words: runs between spaces, ended after clause punctuation.
+    """Cut a Chinese/Japanese line into clauses: runs between spaces, ended after clause punctuation.
+
+    Not the generator's labels any more (those are :func:`cjk_runs`); kept for callers that want clause units.
 
     Returns ``(start, end)`` character ranges into ``line``.
     """
@@ -646,7 +712,7 @@ class Typesetter:
             left = x + indent
         self.draw.text((left, baseline), text, font=font, fill=style.color, anchor="ls")
         ids = []
-        for start, end in unspaced_units(text):
+        for start, end in cjk_runs(text):
             x0 = left + (font.getlength(text[:start]) if start else 0.0)
             x1 = left + font.getlength(text[:end])
             quad = [
@@ -717,7 +783,7 @@ class Typesetter:
         self.draw.text((x_center, y_top), column, font=font, fill=style.color, anchor="mt", direction="ttb")
         half = style.size / 2
         ids = []
-        for start, end in unspaced_units(column):
+        for start, end in cjk_runs(column):
             y0 = y_top + (font.getlength(column[:start], direction="ttb") if start else 0.0)
             y1 = y_top + font.getlength(column[:end], direction="ttb")
             # Vertex 0 is top-right: the top edge of the text as written (vertex 0 → 1) runs down the column.
