@@ -114,7 +114,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_text_layer_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--batch-size", type=int, default=8, help="detector inputs per batch (default: 8)")
-    parser.add_argument("--model", metavar="PATH", help="model folder (default: the shipped default model)")
+    parser.add_argument(
+        "--model",
+        metavar="PATH",
+        help="model folder, or a shipped model name: default, multi (default: the shipped default model)",
+    )
     parser.add_argument(
         "--scale",
         choices=("single", "tiled"),

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -61,7 +62,16 @@ from .textlayer import TextLayerOptions, TextLayerPlan, finish_page, plan_page
 if TYPE_CHECKING:
     from ..models.registry import OCRModel
 
-__all__ = ["OCR", "DetectedRegions", "RecognizedRegions", "default_model_dir", "MERGE_LEVELS", "MergeLevel"]
+__all__ = [
+    "OCR",
+    "DetectedRegions",
+    "RecognizedRegions",
+    "default_model_dir",
+    "shipped_model_dir",
+    "SHIPPED_MODELS",
+    "MERGE_LEVELS",
+    "MergeLevel",
+]
 
 # Exceptions that mean "this input cannot be read" (imageio raises ImageError(ValueError), TypeError and
 # FileNotFoundError; other OSErrors cover unreadable paths such as directories or missing permissions).
@@ -77,6 +87,35 @@ _MAX_PENDING_PAGES = 64
 def default_model_dir() -> Path:
     """Return the folder of the shipped default model (``textspotter/weights/default``)."""
     return Path(__file__).resolve().parent.parent / "weights" / "default"
+
+
+# Names accepted for shipped model folders (``OCR(model="multi")``, ``--model multi``) and what each one is.
+SHIPPED_MODELS = MappingProxyType(
+    {
+        "default": "the English model (the default)",
+        "multi": "the multilingual model: en, zh-Hans, zh-Hant, ja, ko, ru (issue #22)",
+    }
+)
+
+
+def shipped_model_dir(name: str) -> Path:
+    """Return the folder of the shipped model ``name`` (a key of :data:`SHIPPED_MODELS`).
+
+    Raises:
+        ValueError: ``name`` is not a shipped model name.
+        FileNotFoundError: the name is known but its weights are not installed (``multi``: not shipped yet).
+    """
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"unknown shipped model {name!r}; shipped models: {', '.join(SHIPPED_MODELS)}")
+    folder = Path(__file__).resolve().parent.parent / "weights" / name
+    if not (folder / "model.json").is_file():
+        if name == "multi":
+            raise FileNotFoundError(
+                f"the multilingual weights are not shipped yet (expected a model folder at {folder}); train one with "
+                "configs/small-multi.yaml (docs/models.md) and pass its folder as the model"
+            )
+        raise FileNotFoundError(f"no {name!r} weights are installed (expected a model folder at {folder})")
+    return folder
 
 
 @dataclass(frozen=True)
@@ -171,6 +210,9 @@ def _load_model(model: Any) -> tuple[OCRModel, bool]:
                 "instance such as OCR(model=textspotter.models.create_model('tiny-test')) for random weights"
             )
         model = folder
+    if isinstance(model, str) and model in SHIPPED_MODELS and not os.path.exists(model):
+        # A shipped name; a folder of the same name in the working directory wins, as it always has.
+        model = shipped_model_dir(model)
     if isinstance(model, (str, os.PathLike)):
         from ..models.checkpoints import load_model
 
@@ -191,8 +233,9 @@ class OCR:
     """Read text from images and PDFs: detect words, read them, link them into lines and paragraphs.
 
     Args:
-        model: a model folder (ours, or a published Nemotron OCR v1/v2 folder; see ``models.checkpoints``), an
-            ``OCRModel`` instance, or None for the shipped default model.
+        model: a model folder (ours, or a published Nemotron OCR v1/v2 folder; see ``models.checkpoints``), the
+            name of a shipped model (``"default"``, ``"multi"``: :data:`SHIPPED_MODELS`), an ``OCRModel``
+            instance, or None for the shipped default model.
         device: ``"auto"`` (the instance's device for a model instance, else CUDA when available, else CPU),
             ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or a ``torch.device``. The model is moved there and put in eval
             mode; inference follows the model's dtype (cast it, e.g. ``model.half()``, before passing it).

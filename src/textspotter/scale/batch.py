@@ -136,12 +136,14 @@ def run_batch(job: BatchJob, *, address: str | None = None, progress: bool = Fal
 
 def _resolve_model(model: str | None) -> str | None:
     """Check the model folder here, before the actors fail on it, and make it absolute."""
-    from ..pipeline.ocr import default_model_dir
+    from ..pipeline.ocr import SHIPPED_MODELS, default_model_dir, shipped_model_dir
 
     if model is None:
         if not (default_model_dir() / "model.json").is_file():
             raise FileNotFoundError(f"no default weights are installed (expected {default_model_dir()}); pass a model")
         return None
+    if model in SHIPPED_MODELS and not os.path.exists(model):
+        return str(shipped_model_dir(model))  # a shipped name ("multi"); raises while its weights are not shipped
     if not os.path.isdir(model):
         raise FileNotFoundError(f"{model}: model folder not found")
     return os.path.abspath(model)
