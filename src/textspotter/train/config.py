@@ -58,6 +58,10 @@ class ModelSection:
             (``Recognizer.set_max_width``).
         bucket_width: ``RecognizerConfig.bucket_width`` (0: strips read T wide; b: read at their width rounded up
             to a multiple of b); None keeps the spec's.
+        charset: replaces the model's charset: ``"latin"``, ``"multilingual"`` (``textspotter.charset``) or the path
+            of a ``charset.txt`` (a JSON array of strings); None keeps the spec's. The recognizer's classifier is
+            resized: characters both charsets hold keep their trained rows, the others start untrained
+            (``train.loop.resize_classifier``).
     """
 
     name: str = "small"
@@ -66,6 +70,7 @@ class ModelSection:
     decoding: str | None = None
     max_width: int | None = None
     bucket_width: int | None = None
+    charset: str | None = None
 
 
 @dataclass

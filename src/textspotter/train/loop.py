@@ -31,6 +31,7 @@ import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..charset import NUM_SPECIAL_TOKENS, Charset
 from .checkpoint import (
     capture_rng_state,
     checkpoint_path,
@@ -49,6 +50,8 @@ __all__ = [
     "TrainResult",
     "train",
     "build_model",
+    "resize_classifier",
+    "resolve_charset",
     "build_optimizer",
     "build_scheduler",
     "lr_factor",
@@ -116,9 +119,67 @@ def build_model(config: TrainConfig) -> nn.Module:
         model.recognizer.set_max_width(recognizer.max_width, recognizer.bucket_width)
         model.spec = model.spec.replace(recognizer=recognizer)
         model.recognizer.config = recognizer
+    if config.model.charset is not None:
+        resize_classifier(model, resolve_charset(config.model.charset))
     if model.spec.charset is None:
         raise ValueError(f"model {model.spec.name!r} has no charset: recognizer targets cannot be encoded")
     return model
+
+
+def resolve_charset(name: str) -> Charset:
+    """Return the charset named by ``model.charset``: ``latin``, ``multilingual`` or a ``charset.txt`` path.
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        ValueError: a file that is not a JSON array of strings.
+    """
+    from ..charset import latin_charset, multilingual_charset
+
+    named = {"latin": latin_charset, "multilingual": multilingual_charset}
+    if name in named:
+        return named[name]()
+    return Charset.from_file(name)
+
+
+@torch.no_grad()
+def resize_classifier(model: nn.Module, charset: Charset) -> None:
+    """Give ``model`` (an ``OCRModel``) the charset ``charset``, resizing the recognizer's classifier in place.
+
+    The rows of the special tokens (blank, end, rare) and of every character both charsets hold are copied from
+    the old classifier, so what the model has learnt to read it still reads. The other rows get small random
+    weights (as ``Recognizer.reset_parameters``) and a bias of ``mean(old character biases) - log(new rows)``:
+    together the new characters start as likely as one average known character, so a model that reads English
+    keeps reading it at step 0 instead of spreading its output over thousands of untrained rows.
+    The spec's charset and ``num_tokens`` follow. A model without a charset keeps only the special rows.
+
+    Args:
+        model: the ``OCRModel`` (``model.spec``, ``model.recognizer.classifier``: ``Linear(D, V)``).
+        charset: the new charset (``V' = len(charset) + 3``).
+    """
+    old_charset = model.spec.charset
+    if old_charset == charset:
+        return
+    old = model.recognizer.classifier
+    new = nn.Linear(old.in_features, charset.num_tokens, device=old.weight.device, dtype=old.weight.dtype)
+    nn.init.normal_(new.weight, std=0.02)
+    old_chars = old.bias[NUM_SPECIAL_TOKENS:]
+    base = old_chars.mean() if old_chars.numel() else old.bias.new_zeros(())
+    fresh = [c for c in charset.characters if old_charset is None or c not in old_charset]
+    new.bias.fill_(float(base) - math.log(max(1, len(fresh))))
+    new.weight[:NUM_SPECIAL_TOKENS] = old.weight[:NUM_SPECIAL_TOKENS]
+    new.bias[:NUM_SPECIAL_TOKENS] = old.bias[:NUM_SPECIAL_TOKENS]
+    if old_charset is not None:
+        pairs = [(charset.token_id(c), old_charset.token_id(c)) for c in charset.characters if c in old_charset]
+        if pairs:
+            dst, src = (torch.tensor(ids, device=old.weight.device) for ids in zip(*pairs))
+            new.weight[dst] = old.weight[src]
+            new.bias[dst] = old.bias[src]
+    new.weight.requires_grad_(old.weight.requires_grad)
+    new.bias.requires_grad_(old.bias.requires_grad)
+    model.recognizer.classifier = new
+    recognizer = dataclasses.replace(model.spec.recognizer, num_tokens=charset.num_tokens)
+    model.spec = model.spec.replace(charset=charset, recognizer=recognizer)
+    model.recognizer.config = recognizer
 
 
 def _is_no_decay(name: str, parameter: nn.Parameter) -> bool:
