@@ -9,7 +9,7 @@ The charset of the multilingual model (issue #22: en, zh-Hans, zh-Hant, ja, ko, 
    * GB2312 level 1 Hanzi (rows 16-55, 3,755 characters, ``gb2312``);
    * Big5 frequent characters (0xA440-0xC67E, 5,401 characters, ``big5``) for Traditional Chinese;
    * JIS X 0208 level 1 kanji (rows 16-47, 2,965 characters, ``euc_jp``) in place of the Jōyō list, which no codec
-     carries (JIS level 1 holds all but a few dozen Jōyō kanji; those few come in through the data counts below);
+     carries (JIS level 1 holds most Jōyō kanji; the others are in only where another set or the data holds them);
    * the non-kanji rows of JIS X 0208 that hold kana and CJK punctuation (rows 1, 4, 5);
    * the 2,350 KS X 1001 Hangul syllables (``euc_kr`` 0xB0A1-0xC8FE);
    * the Russian alphabet (А-я, Ё, ё) and the ideographic / fullwidth punctuation the generator writes;
