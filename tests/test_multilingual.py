@@ -81,7 +81,7 @@ def test_standard_sets_come_from_the_codecs_and_are_all_in_the_charset():
 def test_small_multi_fits_the_weights_budget():
     spec = get_spec("small-multi")
     assert spec.charset == multilingual_charset() and spec.recognizer.num_tokens == len(spec.charset) + 3
-    assert spec.recognizer.max_width == 256 and spec.recognizer.bucket_width == 32
+    assert spec.recognizer.max_width == 256 and spec.recognizer.bucket_width == 16
     # Same detector and relational model as `small`: the English weights carry over.
     assert spec.detector == get_spec("small").detector and spec.relational == get_spec("small").relational
     parameters = sum(m["parameters"] for m in module_sizes(spec).values())
@@ -210,7 +210,7 @@ def test_charset_override_from_a_file_and_no_op_when_equal(tmp_path):
 def test_small_multi_config_loads_and_builds_from_the_english_weights():
     config = resolve_config(ROOT / "configs" / "small-multi.yaml")
     assert config.model.name == "small-multi" and config.model.charset == "multilingual"
-    assert (config.model.max_width, config.model.bucket_width, config.model.decoding) == (256, 32, "ctc")
+    assert (config.model.max_width, config.model.bucket_width, config.model.decoding) == (256, 16, "ctc")
     synth = config.data.sources[0].synth
     assert set(synth["languages"]) == {"en", "zh-Hans", "zh-Hant", "ja", "ko", "ru"} and synth["mixed_language"] > 0
     filtered = {lang for s in config.data.sources if s.kind == "manifest" for lang in s.languages}

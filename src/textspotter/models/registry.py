@@ -1,16 +1,16 @@
 """Named model configurations and the :class:`OCRModel` container they build.
 
-========== ============================================================================================
-name       what it is
-========== ============================================================================================
-v1         Nemotron OCR v1 exactly as published (RegNetY-8GF, 855 characters; counts verified, spec §10)
-v2-en      Nemotron OCR v2 English; values marked **[inferred]** in spec §9 (RegNetX-8GF, scope 2048, ...)
-v2-multi   Nemotron OCR v2 multilingual; **[inferred]** (D 512, 6 layers, T 128, V 14,247)
-small      textspotter's CPU model: same architecture family, narrow and shallow (docs/models.md)
+=========== ============================================================================================
+name        what it is
+=========== ============================================================================================
+v1          Nemotron OCR v1 exactly as published (RegNetY-8GF, 855 characters; counts verified, spec §10)
+v2-en       Nemotron OCR v2 English; values marked **[inferred]** in spec §9 (RegNetX-8GF, scope 2048, ...)
+v2-multi    Nemotron OCR v2 multilingual; **[inferred]** (D 512, 6 layers, T 128, V 14,247)
+small       textspotter's CPU model: same architecture family, narrow and shallow (docs/models.md)
 small-multi ``small`` with the multilingual charset and a longer recognizer (CJK is read by lines; issue #22)
-tiny-test  every module minimal, for unit tests
-tiny-multi ``tiny-test`` with the multilingual charset, for unit tests
-========== ============================================================================================
+tiny-test   every module minimal, for unit tests
+tiny-multi  ``tiny-test`` with the multilingual charset, for unit tests
+=========== ============================================================================================
 
 The published configurations carry no charset (the published ``charset.txt`` is not shipped with textspotter);
 ``small`` and ``tiny-test`` use :func:`~textspotter.charset.latin_charset`, ``small-multi`` and ``tiny-multi``
@@ -199,7 +199,7 @@ def _small() -> ModelSpec:
 # needs about 8·n columns. T = 256 reads 32 glyphs at full resolution (the 95th percentile of the generator's
 # CJK runs; docs/models.md); longer runs are squeezed into T. Bucketing keeps short Latin words at their own width.
 MULTI_MAX_WIDTH = 256
-MULTI_BUCKET_WIDTH = 32
+MULTI_BUCKET_WIDTH = 16
 
 
 def _small_multi() -> ModelSpec:
