@@ -253,3 +253,12 @@ def test_multi_name_in_batch_jobs():
         pytest.skip("the multilingual weights are installed")
     with pytest.raises(FileNotFoundError, match="not shipped yet"):
         _resolve_model("multi")
+
+
+def test_cli_model_multi_says_it_is_not_shipped_yet(capsys):
+    from textspotter.cli.main import main
+
+    if (Path(default_model_dir()).parent / "multi" / "model.json").is_file():
+        pytest.skip("the multilingual weights are installed")
+    assert main(["read", str(ROOT / "src/textspotter/assets/example.png"), "--model", "multi"]) == 2
+    assert "the multilingual weights are not shipped yet" in capsys.readouterr().err
