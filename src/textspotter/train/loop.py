@@ -104,19 +104,20 @@ def build_model(config: TrainConfig) -> nn.Module:
             raise ValueError(f"model.infer_length must be a multiple of 32, got {length}")
         spec = model.spec
         model.spec = spec.replace(preprocess=dataclasses.replace(spec.preprocess, infer_length=length))
-    if config.model.decoding is not None:
-        spec = model.spec
-        recognizer = dataclasses.replace(spec.recognizer, decoding=config.model.decoding)
-        model.spec = spec.replace(recognizer=recognizer)
-        model.recognizer.config = recognizer
-    if config.model.max_width is not None or config.model.bucket_width is not None:
-        current = model.spec.recognizer
-        recognizer = dataclasses.replace(
-            current,
-            max_width=current.max_width if config.model.max_width is None else config.model.max_width,
-            bucket_width=current.bucket_width if config.model.bucket_width is None else config.model.bucket_width,
-        )  # validates the pair
-        model.recognizer.set_max_width(recognizer.max_width, recognizer.bucket_width)
+    # Recognizer settings the config overrides; the spec and the built recognizer must agree on them.
+    changes = {
+        key: value
+        for key, value in (
+            ("decoding", config.model.decoding),
+            ("max_width", config.model.max_width),
+            ("bucket_width", config.model.bucket_width),
+        )
+        if value is not None
+    }
+    if changes:
+        recognizer = dataclasses.replace(model.spec.recognizer, **changes)  # validates the combination
+        if recognizer.max_width != model.recognizer.max_width or "bucket_width" in changes:
+            model.recognizer.set_max_width(recognizer.max_width, recognizer.bucket_width)
         model.spec = model.spec.replace(recognizer=recognizer)
         model.recognizer.config = recognizer
     if config.model.charset is not None:
