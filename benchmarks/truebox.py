@@ -9,6 +9,11 @@ Engines:
 * ``textspotter``: ``OCR.recognize(page, quads)`` (the detector runs once per page for its feature map);
 * ``rapidocr``: RapidOCR's recognizer alone (PP-OCR) on each box cropped from the page with a small margin;
 * ``tesseract``: Tesseract on each cropped box as one word (page segmentation mode 8).
+* ``textspotter-detected``: not true boxes: the detector's own quads, each true box matched one-to-one to the
+  detected quad whose bounding box overlaps it most (IoU ≥ 0.5), the matched quad's text as the reading and an empty
+  reading where nothing matched. Against ``textspotter`` this splits the page error into detection (unmatched
+  words, the ``detected: missed`` group) and quad geometry (matched words read from the detector's quad instead of
+  the true one, the ``detected: matched`` group).
 
 Words are grouped by kind (lowercase letters only, containing digits, one character, other: punctuation, capitals,
 symbols), by font kind (DocBank's font name: math fonts, italic, other) and by length. Tokens whose reference holds
@@ -18,6 +23,7 @@ Usage::
 
     python benchmarks/truebox.py --pages 20 --engines textspotter,rapidocr --threads 2
     python benchmarks/truebox.py --model runs/stage12/checkpoints/step-00001000/model --pages 20 --json out.json
+    python benchmarks/truebox.py --engines textspotter,textspotter-detected --pages 20   # detection vs recognition
 """
 
 from __future__ import annotations
@@ -106,6 +112,60 @@ def textspotter_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, 
     return read, f"textspotter {args.model or 'default'}"
 
 
+def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[N, M]`` IoU of axis-aligned boxes ``[N, 4]`` and ``[M, 4]`` (x0, y0, x1, y1)."""
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def match_boxes(truth: np.ndarray, found: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """For each true box, the index of its one-to-one match among ``found`` (greedy by IoU), or -1."""
+    match = np.full(len(truth), -1, dtype=np.int64)
+    if not len(truth) or not len(found):
+        return match
+    iou = _box_iou(truth, found)
+    taken = np.zeros(len(found), dtype=bool)
+    for flat in np.argsort(-iou, axis=None):
+        i, j = np.unravel_index(flat, iou.shape)
+        if iou[i, j] < threshold:
+            break
+        if match[i] < 0 and not taken[j]:
+            match[i], taken[j] = j, True
+    return match
+
+
+# id(token) -> matched, filled by the textspotter-detected reader; engines run after it are grouped by it too
+# (``--engines textspotter-detected,textspotter``: how the true boxes of the matched and the missed words read).
+MATCHED: dict[int, bool] = {}
+
+
+def detected_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
+    from textspotter import OCR
+    from textspotter.pipeline.preprocess import ScaleOptions
+
+    options = {}
+    if args.infer_length:
+        options["scale"] = ScaleOptions(infer_length=args.infer_length)
+    ocr = OCR(model=args.model, device="cpu", **options)
+
+    def read(image: np.ndarray, tokens: list[Token]) -> list[str]:
+        quads = ocr.detect(image).quads
+        texts = list(ocr.recognize(image, quads).texts) if len(quads) else []
+        found = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1) if len(quads) else np.zeros((0, 4))
+        match = match_boxes(np.array([t.box for t in tokens], dtype=np.float32).reshape(-1, 4), found)
+        for token, j in zip(tokens, match):
+            MATCHED[id(token)] = bool(j >= 0)
+        return [texts[j] if j >= 0 else "" for j in match]
+
+    return read, f"textspotter {args.model or 'default'} (detected quads)"
+
+
 def rapidocr_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
     from rapidocr import RapidOCR
 
@@ -145,7 +205,12 @@ def tesseract_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, li
     return read, "tesseract (one word per box, psm 8)"
 
 
-READERS = {"textspotter": textspotter_reader, "rapidocr": rapidocr_reader, "tesseract": tesseract_reader}
+READERS = {
+    "textspotter": textspotter_reader,
+    "textspotter-detected": detected_reader,
+    "rapidocr": rapidocr_reader,
+    "tesseract": tesseract_reader,
+}
 
 
 def kinds(token: Token) -> list[str]:
@@ -161,7 +226,10 @@ def kinds(token: Token) -> list[str]:
         kind = "other (capitals, punctuation, symbols)"
     font = "math font" if _MATH_FONT.search(token.font) else "italic" if _ITALIC_FONT.search(token.font) else "other"
     length = next(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in _LENGTHS if lo <= len(text) <= hi)
-    return ["all", f"kind: {kind}", f"font: {font}", f"length: {length}"]
+    groups = ["all", f"kind: {kind}", f"font: {font}", f"length: {length}"]
+    if id(token) in MATCHED:
+        groups.append("detected: matched" if MATCHED[id(token)] else "detected: missed")
+    return groups
 
 
 def score(pairs: list[tuple[Token, str]]) -> dict[str, dict[str, float]]:
@@ -194,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--infer-length", type=int, default=None, help="textspotter detector input side")
     parser.add_argument("--threads", type=int, default=1, help="torch / onnxruntime threads")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--errors", default=None, help="write the wrong readings (TSV: engine, truth, read, font)")
     args = parser.parse_args(argv)
 
     import torch
@@ -206,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no DocBank pages in {args.data}", file=sys.stderr)
         return 2
     report = {}
+    wrong: list[str] = []
     for name in args.engines.split(","):
         if name not in READERS:
             print(f"unknown engine {name!r}; known: {', '.join(READERS)}", file=sys.stderr)
@@ -218,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
             pairs.extend(zip(tokens, read(image, tokens)))
         seconds = time.perf_counter() - start
         table = score(pairs)
+        wrong.extend(
+            f"{name}\t{token.text}\t{text}\t{token.font}\t{'missed' if not MATCHED.get(id(token), True) else ''}"
+            for token, text in pairs
+            if text != token.text
+        )
         report[name] = {"label": label, "pages": len(pages), "seconds": seconds, "groups": table}
         print(f"\n{label}: {len(pages)} pages, {len(pairs)} words, {seconds:.1f} s")
         print(f"{'group':<44} {'words':>7} {'exact %':>8} {'CER %':>7}")
@@ -225,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{group:<44} {row['words']:>7} {100 * row['exact']:>8.2f} {100 * row['cer']:>7.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if args.errors:
+        Path(args.errors).write_text("".join(line + "\n" for line in wrong), encoding="utf-8")
     return 0
 
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from textspotter.corpus import BuildOptions, Document, build_corpus, load_documents, split_of
+from textspotter.corpus import BuildOptions, Document, build_corpus, built_pages, load_documents, split_of
 from textspotter.corpus.pdfwrite import TextRun, write_pdf
 from textspotter.corpus.split import SPLITS
 from textspotter.corpus.trust import TrustOptions, ink_fractions
@@ -101,6 +101,27 @@ def test_one_and_two_workers_write_identical_datasets(documents, tmp_path):
             for image in (one / "images").iterdir():
                 assert image.read_bytes() == (two / "images" / image.name).read_bytes()
     assert (tmp_path / "one" / "report.json").read_bytes() == (tmp_path / "two" / "report.json").read_bytes()
+
+
+def test_an_extending_build_draws_only_new_pages(tmp_path):
+    runs = [[TextRun(30, 150, 14, f"page number {n} here")] for n in range(1, 7)]
+    document = Document("test/long.pdf", str(write_pdf(tmp_path / "long.pdf", runs)), "test", "MIT")
+    options = BuildOptions(dpi=(72, 72), clean_share=1.0, max_pages=2)
+    build_corpus([document], tmp_path / "first", options, seed=1)
+    first = built_pages([tmp_path / "first"])
+    assert list(first) == ["test/long.pdf"] and len(first["test/long.pdf"]) == 2
+    build_corpus([document], tmp_path / "second", options, seed=1, exclude=first)
+    second = built_pages([tmp_path / "second"])["test/long.pdf"]
+    assert len(second) == 2 and not second & first["test/long.pdf"]
+    (_, page), *_ = pages_by_document(tmp_path / "second")["test/long.pdf"]
+    assert [w.text for w in page.words][:2] == ["page", "number"]
+    assert json.loads((tmp_path / "second" / "build.json").read_text())["excluded_pages"] == 2
+    # Fewer pages left than max_pages: the rest, no repeats; all excluded: nothing drawn.
+    both = built_pages([tmp_path / "first", tmp_path / "second"])
+    build_corpus([document], tmp_path / "third", options, seed=5, exclude=both)
+    assert built_pages([tmp_path / "third"])["test/long.pdf"] == set(range(1, 7)) - both["test/long.pdf"]
+    with pytest.raises(FileNotFoundError, match="split.json"):
+        built_pages([tmp_path / "missing"])
 
 
 def test_effects_move_the_labels_with_the_image(documents, tmp_path):

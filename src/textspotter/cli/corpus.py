@@ -5,6 +5,7 @@ Examples::
     apt-get update   # once: `corpus sources` downloads with apt-get
     textspotter corpus sources --out /work/corpus/src --packages texlive-latex-base-doc texlive-lang-korean
     textspotter corpus build /work/corpus/src --out /work/corpus/sample --seed 1 --workers 2 --max-pages 8
+    textspotter corpus build /work/corpus/src --out /work/corpus/more --max-pages 8 --exclude /work/corpus/sample
     textspotter corpus build paper.pdf folder_of_pdfs/ --out data/real --clean-share 1 --preview 12
 """
 
@@ -35,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--max-pages", type=int, default=None, help="pages per document at most (drawn)")
     build.add_argument("--max-documents", type=int, default=None, help="documents at most per package (drawn)")
     build.add_argument("--packages", nargs="+", default=None, help="only documents of these packages")
+    build.add_argument(
+        "--exclude",
+        nargs="+",
+        default=None,
+        metavar="BUILD",
+        help="earlier build folders: their kept pages are not drawn again (extends a corpus with new pages)",
+    )
     build.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
     build.add_argument("--shards", type=int, default=1, help="manifest folders per split (whole documents each)")
     build.add_argument("--splits", default="train,dev,test", help="comma-separated splits to write")
@@ -62,6 +70,7 @@ def _limit(documents, packages, max_documents):  # noqa: ANN001, ANN202
 
 def run(args: argparse.Namespace) -> int:
     from textspotter.corpus import BuildOptions, build_corpus, fetch_sources, load_documents
+    from textspotter.corpus.build import built_pages
     from textspotter.corpus.sources import DEFAULT_PACKAGES
 
     try:
@@ -76,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {index}")
             return 0
         documents = _limit(load_documents(args.sources), args.packages, args.max_documents)
+        exclude = built_pages(args.exclude) if args.exclude else None
         options = BuildOptions(
             dpi=tuple(args.dpi),
             clean_share=args.clean_share,
@@ -89,7 +99,13 @@ def run(args: argparse.Namespace) -> int:
         start, cpu_start = time.perf_counter(), time.process_time()
         with tqdm(desc="corpus", unit="page", dynamic_ncols=True) as bar:
             report = build_corpus(
-                documents, args.out, options, seed=args.seed, workers=args.workers, progress=bar.update
+                documents,
+                args.out,
+                options,
+                seed=args.seed,
+                workers=args.workers,
+                progress=bar.update,
+                exclude=exclude,
             )
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu_start  # this process only: meaningful with --workers 1

@@ -5,7 +5,7 @@ renders their pages into manifest folders (:mod:`.build`) with labels from the t
 that passed the checks (:mod:`.trust`), split by document (:mod:`.split`). See docs/corpus.md.
 """
 
-from .build import BuildOptions, build_corpus
+from .build import BuildOptions, build_corpus, built_pages
 from .sources import Document, fetch_sources, load_documents
 from .split import SPLITS, split_of
 from .trust import TrustOptions
@@ -16,6 +16,7 @@ __all__ = [
     "SPLITS",
     "TrustOptions",
     "build_corpus",
+    "built_pages",
     "fetch_sources",
     "load_documents",
     "split_of",

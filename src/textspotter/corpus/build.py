@@ -30,7 +30,7 @@ import math
 import multiprocessing
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -68,7 +68,15 @@ from .trust import (
     uncovered_ink,
 )
 
-__all__ = ["BuildOptions", "PageResult", "build_page", "process_document", "build_corpus", "CORPUS_VERSION"]
+__all__ = [
+    "BuildOptions",
+    "PageResult",
+    "build_page",
+    "process_document",
+    "build_corpus",
+    "built_pages",
+    "CORPUS_VERSION",
+]
 
 # Bumped whenever the same (options, seed, document, page) would give a different page.
 CORPUS_VERSION = 1
@@ -299,12 +307,36 @@ def build_page(
     return PageResult(number, annotation, image, None, counts, kept_ink)
 
 
-def _select_pages(count: int, document: Document, options: BuildOptions, seed: int) -> list[int]:
-    """Page numbers (from 1) of a document to build, in order."""
-    if options.max_pages is None or count <= options.max_pages:
-        return list(range(1, count + 1))
+def _select_pages(
+    count: int, document: Document, options: BuildOptions, seed: int, exclude: Collection[int] = ()
+) -> list[int]:
+    """Page numbers (from 1) of a document to build, in order; pages in ``exclude`` are never drawn."""
+    candidates = [n for n in range(1, count + 1) if n not in exclude]
+    if options.max_pages is None or len(candidates) <= options.max_pages:
+        return candidates
     rng = np.random.default_rng([seed, key_hash(document.id)])
-    return sorted(int(i) + 1 for i in rng.choice(count, size=options.max_pages, replace=False))
+    return sorted(candidates[int(i)] for i in rng.choice(len(candidates), size=options.max_pages, replace=False))
+
+
+def built_pages(folders: Sequence[str | os.PathLike[str]]) -> dict[str, set[int]]:
+    """The pages earlier builds kept, by document id (key, plus ``#converter`` for converted documents).
+
+    Read from each build's ``split.json``; a build that extends these (``build_corpus(..., exclude=...)``) draws
+    only other pages, so the builds together hold distinct pages.
+
+    Raises:
+        FileNotFoundError: a folder without ``split.json`` (not a finished build).
+    """
+    pages: dict[str, set[int]] = defaultdict(set)
+    for folder in folders:
+        path = Path(folder) / "split.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder}: no split.json (not a finished corpus build)")
+        record = json.loads(path.read_text(encoding="utf-8"))
+        for key, entry in record.get("documents", {}).items():
+            for converter, numbers in entry.get("pages", {}).items():
+                pages[key if converter == "pdf" else f"{key}#{converter}"].update(int(n) for n in numbers)
+    return dict(pages)
 
 
 @dataclass
@@ -334,10 +366,13 @@ def _write_image(path: Path, image: np.ndarray, image_format: str, quality: int)
         raise OSError(f"could not write {path}")
 
 
-def process_document(document: Document, options: BuildOptions, seed: int, out_dir: str) -> DocumentResult:
+def process_document(
+    document: Document, options: BuildOptions, seed: int, out_dir: str, exclude: Collection[int] = ()
+) -> DocumentResult:
     """Build every selected page of one document, writing its images; return the annotations and counts.
 
-    A document that cannot be opened is reported with ``error`` set and no pages.
+    A document that cannot be opened is reported with ``error`` set and no pages. Pages in ``exclude`` (numbers
+    from 1) are not drawn.
     """
     import pypdfium2 as pdfium
 
@@ -352,7 +387,7 @@ def process_document(document: Document, options: BuildOptions, seed: int, out_d
         result.error = f"unreadable: {exc}"
         return result
     try:
-        numbers = _select_pages(len(pdf), document, options, seed)
+        numbers = _select_pages(len(pdf), document, options, seed, exclude)
         result.counts["pages"] += len(numbers)
         texts: dict[int, tuple[PageText, list[WordCandidate]]] = {}
         stats = FontStats()
@@ -394,6 +429,12 @@ def process_document(document: Document, options: BuildOptions, seed: int, out_d
     finally:
         pdf.close()
     return result
+
+
+def _process_excluding(
+    job: tuple[Document, frozenset[int]], options: BuildOptions, seed: int, out_dir: str
+) -> DocumentResult:
+    return process_document(job[0], options, seed, out_dir, job[1])
 
 
 def _init_worker() -> None:
@@ -440,6 +481,7 @@ def build_corpus(
     seed: int = 0,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    exclude: Mapping[str, Collection[int]] | None = None,
 ) -> dict[str, Any]:
     """Build the dataset folder from documents (see the module docstring for its layout) and return the report.
 
@@ -450,6 +492,8 @@ def build_corpus(
         seed: master seed (non-negative).
         workers: processes (1 = this process); the output is identical for any count.
         progress: called with the number of pages handled after each document.
+        exclude: pages not to draw, by document id (:func:`built_pages` of earlier builds): extends a corpus with
+            new pages of the same documents.
 
     Returns:
         The report: per package, counts of documents, pages, and words surviving each check.
@@ -470,14 +514,16 @@ def build_corpus(
         lambda: {"counts": Counter(), "ink_values": [], "suspect": {}, "errors": []}
     )
     split_record: dict[str, dict[str, Any]] = {}
-    task = partial(process_document, options=options, seed=seed, out_dir=str(out))
+    exclude = exclude or {}
+    task = partial(_process_excluding, options=options, seed=seed, out_dir=str(out))
+    jobs = [(document, frozenset(exclude.get(document.id, ()))) for document in ordered]
     try:
         if workers == 1 or len(ordered) <= 1:
-            results = map(task, ordered)
+            results = map(task, jobs)
             pool = None
         else:
             pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker)
-            results = pool.imap(task, ordered, chunksize=1)  # imap keeps document order
+            results = pool.imap(task, jobs, chunksize=1)  # imap keeps document order
         for result in results:
             entry = per_package[result.document.package]
             entry["counts"]["documents"] += 1
@@ -526,6 +572,7 @@ def build_corpus(
         "seed": seed,
         "documents": len(ordered),
         "split_rule": SPLIT_RULE,
+        "excluded_pages": sum(len(exclude.get(d.id, ())) for d in ordered),
         "folders": sorted(writers),
         "options": asdict(options),
     }
