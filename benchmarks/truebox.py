@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,14 +98,18 @@ def _crops(image: np.ndarray, tokens: list[Token], margin: float = 0.15) -> Iter
         yield image[top : max(bottom, top + 1), left : max(right, left + 1)]
 
 
-def textspotter_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
+def _textspotter(args: argparse.Namespace) -> Any:
     from textspotter import OCR
     from textspotter.pipeline.preprocess import ScaleOptions
 
     options = {}
     if args.infer_length:
         options["scale"] = ScaleOptions(infer_length=args.infer_length)
-    ocr = OCR(model=args.model, device="cpu", **options)
+    return OCR(model=args.model, device="cpu", **options)
+
+
+def textspotter_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
+    ocr = _textspotter(args)
 
     def read(image: np.ndarray, tokens: list[Token]) -> list[str]:
         return list(ocr.recognize(image, _quads(tokens)).texts)
@@ -146,13 +151,7 @@ MATCHED: dict[int, bool] = {}
 
 
 def detected_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, list[Token]], list[str]], str]:
-    from textspotter import OCR
-    from textspotter.pipeline.preprocess import ScaleOptions
-
-    options = {}
-    if args.infer_length:
-        options["scale"] = ScaleOptions(infer_length=args.infer_length)
-    ocr = OCR(model=args.model, device="cpu", **options)
+    ocr = _textspotter(args)
 
     def read(image: np.ndarray, tokens: list[Token]) -> list[str]:
         quads = ocr.detect(image).quads
