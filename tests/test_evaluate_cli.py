@@ -139,5 +139,5 @@ def test_scale_flags_reach_the_textspotter_engine():
     assert options.fit_text is True and options.infer_length is None
     options = engine_options("textspotter", parser.parse_args([*base, "--no-fit-text", "--infer-length", "1024"]))
     assert options.fit_text is False and options.infer_length == 1024
-    assert options.precision == "model"
+    assert options.precision == "auto"
     assert engine_options("textspotter", parser.parse_args([*base, "--precision", "bf16"])).precision == "bf16"

@@ -490,10 +490,25 @@ def test_detect_options_override_the_spec(model):
         DetectionOptions(prob_threshold=2.0)
 
 
+def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
+    from textspotter.pipeline import stages
+
+    assert DetectionOptions().precision == RecognitionOptions().precision == "auto"
+    for native in (True, False):
+        monkeypatch.setattr(stages, "cpu_has_native_bf16", lambda native=native: native)
+        assert stages.resolve_precision("cpu", "auto") == ("bf16" if native else "model")
+        assert stages.resolve_precision("cuda", "auto") == "model"  # slower page at a time on a GPU
+        assert stages.resolve_precision("cpu", "model") == "model" and stages.resolve_precision("cuda", "bf16") == "bf16"
+        assert stages.network_precision("cpu", "auto").fast_dtype == torch.bfloat16
+        assert stages.network_precision("cpu", "auto")._enabled is native
+    with pytest.raises(ValueError, match="precision"):
+        DetectionOptions(precision="fp16")
+
+
 def test_detect_under_bf16_finds_the_same_regions_and_returns_float32(model):
     images, _ = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)])
     with torch.inference_mode():
-        exact = detect(model, images)
+        exact = detect(model, images, options=DetectionOptions(precision="model"))
         fast = detect(model, images, options=DetectionOptions(precision="bf16"))
     assert fast.region_counts.tolist() == exact.region_counts.tolist() == [2]
     assert fast.features.dtype == fast.quads.dtype == fast.confidence.dtype == torch.float32
@@ -553,7 +568,7 @@ def test_recognize_under_bf16_returns_float32_and_the_same_shapes(model):
     with torch.inference_mode():
         found = detect(model, images)
         args = (model, found.features, found.quads, found.image_indices)
-        exact = recognize(*args, input_size=found.input_size)
+        exact = recognize(*args, input_size=found.input_size, options=RecognitionOptions(precision="model"))
         fast = recognize(*args, input_size=found.input_size, options=RecognitionOptions(precision="bf16"))
     assert len(fast.texts) == len(exact.texts) == 2
     assert fast.confidence.dtype == fast.features.dtype == torch.float32

@@ -190,10 +190,11 @@ def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._Argume
     )
     parser.add_argument(
         "--precision",
-        choices=("model", "bf16"),
-        default="model",
-        help="run the detector and recognizer in the model's dtype (default) or under bfloat16 autocast, faster on "
-        "CPUs with AVX-512 BF16 and on GPUs (DetectionOptions / RecognitionOptions.precision, docs/usage.md §4)",
+        choices=("auto", "model", "bf16"),
+        default="auto",
+        help="run the detector and recognizer in the model's dtype (model) or under bfloat16 autocast (bf16); "
+        "auto (default): bf16 on CPUs with native bfloat16 (AVX-512 BF16, AMX), else model "
+        "(DetectionOptions / RecognitionOptions.precision, docs/usage.md §4)",
     )
 
 

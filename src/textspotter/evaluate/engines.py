@@ -188,7 +188,8 @@ class TextspotterOptions:
         infer_length: detector input side (``ScaleOptions.infer_length``); ``None`` keeps the model's.
         reading_order: ``AssemblyOptions.order`` (``"lines"`` or ``"paragraphs"``).
         fit_text: ``ScaleOptions.fit_text`` (read pages with too-large text again at a smaller size).
-        precision: ``DetectionOptions.precision`` and ``RecognitionOptions.precision`` (``"model"`` or ``"bf16"``).
+        precision: ``DetectionOptions.precision`` and ``RecognitionOptions.precision`` (``"auto"``, ``"model"`` or
+            ``"bf16"``); the version string names the precision ``"auto"`` resolves to on this machine.
     """
 
     model: str | None = None
@@ -197,7 +198,7 @@ class TextspotterOptions:
     infer_length: int | None = None
     reading_order: str = "lines"
     fit_text: bool = True
-    precision: str = "model"
+    precision: str = "auto"
 
 
 class TextspotterEngine:
@@ -227,8 +228,13 @@ class TextspotterEngine:
 
         # Part of the version string, so that cached results of another input size or page assembly are not reused.
         extra = "" if self.options.infer_length is None else f"; infer_length {self.options.infer_length}"
-        if self.options.precision != "model":
-            extra += f"; precision {self.options.precision}"
+        precision = self.options.precision
+        if precision == "auto" and self.options.device == "cpu":
+            from textspotter.pipeline.stages import resolve_precision
+
+            precision = resolve_precision("cpu", precision)
+        if precision != "model":
+            extra += f"; precision {precision}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
             f"device {self.options.device}; threads {self.threads}{extra}; "

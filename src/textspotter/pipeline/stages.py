@@ -17,6 +17,7 @@ functions follow the device and dtype of the model.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,10 +50,29 @@ __all__ = [
     "recognize",
     "relate",
     "network_precision",
+    "resolve_precision",
+    "cpu_has_native_bf16",
 ]
 
-PRECISIONS = ("model", "bf16")
+PRECISIONS = ("auto", "model", "bf16")
 """Values of ``DetectionOptions.precision`` and ``RecognitionOptions.precision``."""
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX on x86 Linux; read once, then cached).
+
+    Without it oneDNN emulates bfloat16 and autocast is slower than float32, so ``"auto"`` keeps float32 there.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
 
 
 def _check_precision(owner: str, precision: str) -> None:
@@ -60,9 +80,19 @@ def _check_precision(owner: str, precision: str) -> None:
         raise ValueError(f"{owner}.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
+def resolve_precision(device_type: str, precision: str) -> str:
+    """``"auto"`` made concrete: ``"bf16"`` on a CPU with native bfloat16 (:func:`cpu_has_native_bf16`), else
+    ``"model"`` (GPUs too: page-at-a-time reading on an H200 was slower under autocast, benchmarks/RESULTS.md)."""
+    if precision != "auto":
+        return precision
+    return "bf16" if device_type == "cpu" and cpu_has_native_bf16() else "model"
+
+
 def network_precision(device_type: str, precision: str) -> torch.autocast:
-    """The autocast context a network runs in: bfloat16 autocast for ``"bf16"``, a disabled one for ``"model"``."""
-    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    """The autocast context a network runs in: bfloat16 autocast for ``"bf16"``, a disabled one for ``"model"``
+    (``"auto"`` as :func:`resolve_precision` decides on this device)."""
+    enabled = resolve_precision(device_type, precision) == "bf16"
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=enabled)
 
 
 Groups = list[list[list[int]]]
@@ -79,14 +109,15 @@ class DetectionOptions:
         use_prefilter: apply the v2 centerness × probability peak filter before NMS (spec §4.4).
         precision: ``"model"`` runs the detector in the model's dtype; ``"bf16"`` runs it under
             ``torch.autocast(dtype=torch.bfloat16)`` on the model's device (ours, for speed: about 1.8× faster
-            on a CPU with AVX-512 BF16, docs/usage.md §4). The feature map, the NMS and the later stages stay
-            float32 either way.
+            on a CPU with AVX-512 BF16, docs/usage.md §4); ``"auto"`` (default) is ``"bf16"`` on a CPU with
+            native bfloat16 and ``"model"`` elsewhere (:func:`resolve_precision`). The feature map, the NMS and
+            the later stages stay float32 either way.
     """
 
     prob_threshold: float | None = None
     iou_threshold: float | None = None
     use_prefilter: bool | None = None
-    precision: str = "model"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("prob_threshold", "iou_threshold"):
@@ -103,11 +134,12 @@ class RecognitionOptions:
     Attributes:
         chunk_size: regions per recognizer forward pass (bounds memory; results do not depend on it).
         precision: ``"model"`` runs the recognizer in the model's dtype; ``"bf16"`` under bfloat16 autocast (ours,
-            for speed, as ``DetectionOptions.precision``); logits and features come out float32 either way.
+            for speed, as ``DetectionOptions.precision``); ``"auto"`` (default) as there. Logits and features come
+            out float32 either way.
     """
 
     chunk_size: int = 128
-    precision: str = "model"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
