@@ -100,9 +100,13 @@ def _crops(image: np.ndarray, tokens: list[Token], margin: float = 0.15) -> Iter
 
 def _textspotter(args: argparse.Namespace) -> Any:
     from textspotter import OCR
+    from textspotter.pipeline import DetectionOptions, RecognitionOptions
     from textspotter.pipeline.preprocess import ScaleOptions
 
-    options = {}
+    options: dict[str, Any] = {
+        "detection": DetectionOptions(precision=args.precision),
+        "recognition": RecognitionOptions(precision=args.precision),
+    }
     if args.infer_length:
         options["scale"] = ScaleOptions(infer_length=args.infer_length)
     return OCR(model=args.model, device="cpu", **options)
@@ -260,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="textspotter model folder (default: the shipped one)")
     parser.add_argument("--infer-length", type=int, default=None, help="textspotter detector input side")
     parser.add_argument("--threads", type=int, default=1, help="torch / onnxruntime threads")
+    parser.add_argument("--precision", default="auto", help="textspotter's precision: auto, model (float32), bf16")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--errors", default=None, help="write the wrong readings (TSV: engine, truth, read, font)")
     args = parser.parse_args(argv)
