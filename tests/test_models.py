@@ -604,3 +604,20 @@ def test_bucketed_recognizer_reads_narrower_strips_and_widens_keeping_learnt_col
     assert bucketed(torch.randn(2, channels, 8, 40)).logits.shape == (2, 40, 10)
     bucketed.set_max_width(4, bucket_width=4)
     assert torch.equal(bucketed.position_encoding, before[..., :4]) and bucketed.config.bucket_width == 4
+
+
+def test_row_pool_matches_max_pool_over_row_pairs():
+    from textspotter.models.recognizer import RowPool
+
+    pool = torch.nn.MaxPool2d((2, 1))
+    for height in (8, 4, 2, 7):
+        x = torch.randn(3, 5, height, 6)
+        assert torch.equal(RowPool()(x), pool(x))
+        assert torch.equal(RowPool()(x.to(torch.bfloat16)), pool(x.to(torch.bfloat16)))
+        channels_last = x.contiguous(memory_format=torch.channels_last)
+        assert torch.equal(RowPool()(channels_last), pool(x))
+    x = torch.randn(2, 3, 8, 4, requires_grad=True)
+    RowPool()(x).sum().backward()
+    pairs = x.grad.view(2, 3, 4, 2, 4)  # each output's gradient goes to the larger row of its pair
+    assert torch.equal(pairs.sum(dim=3), torch.ones(2, 3, 4, 4))
+    assert torch.equal(pairs.argmax(dim=3), x.detach().view(2, 3, 4, 2, 4).argmax(dim=3))
