@@ -498,7 +498,8 @@ def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
         monkeypatch.setattr(stages, "cpu_has_native_bf16", lambda native=native: native)
         assert stages.resolve_precision("cpu", "auto") == ("bf16" if native else "model")
         assert stages.resolve_precision("cuda", "auto") == "model"  # slower page at a time on a GPU
-        assert stages.resolve_precision("cpu", "model") == "model" and stages.resolve_precision("cuda", "bf16") == "bf16"
+        assert stages.resolve_precision("cpu", "model") == "model"
+        assert stages.resolve_precision("cuda", "bf16") == "bf16"
         assert stages.network_precision("cpu", "auto").fast_dtype == torch.bfloat16
         assert stages.network_precision("cpu", "auto")._enabled is native
     with pytest.raises(ValueError, match="precision"):
