@@ -201,6 +201,12 @@ def test_cli_builds_from_pdf_files(documents, tmp_path, capsys):
     pages = [p for s in SPLITS if (out / s / "manifest.jsonl").is_file() for p in read_manifest(out / s)]
     assert [p.source for p in pages] == ["local:good.pdf#1", "local:good.pdf#2"]
     assert main(["corpus", "build", str(tmp_path / "missing.pdf"), "--out", str(out)]) == 2
+    # --exclude: every page was kept by the first build, so an extending build draws none.
+    more = tmp_path / "more"
+    assert main(["corpus", "build", documents[0].path, "--out", str(more), "--exclude", str(out)]) == 0
+    assert "0 pages checked, 0 kept" in capsys.readouterr().out
+    assert main(["corpus", "build", documents[0].path, "--out", str(more), "--exclude", str(tmp_path)]) == 2
+    assert "split.json" in capsys.readouterr().err
 
 
 def test_the_recorded_split_follows_the_rule():
