@@ -53,6 +53,7 @@ from .stages import (
     Recognitions,
     RelationOptions,
     detect,
+    detector_batch,
     network_precision,
     recognize,
     relate,
@@ -873,5 +874,5 @@ def _features(model: OCRModel, images: torch.Tensor, batch_size: int, precision:
     maps = []
     for i in range(0, images.shape[0], batch_size):
         with network_precision(param.device.type, precision):
-            maps.append(detector(images[i : i + batch_size].to(device=param.device, dtype=param.dtype)).features)
+            maps.append(detector(detector_batch(images[i : i + batch_size], param.device, param.dtype)).features)
     return torch.cat([m.float() for m in maps])
