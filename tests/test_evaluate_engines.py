@@ -154,8 +154,12 @@ def test_textspotter_adapter_with_random_weights():
     assert "fit text off" in unfitted.version()
     unfitted.load()
     assert unfitted._ocr.scale.fit_text is False
-    # Nor pages of a bf16 detector for a run in the model's dtype.
-    assert "precision" not in engine.version()
+    # Nor pages of a bf16 detector for a run in the model's dtype; "auto" is named by what it resolves to here.
+    from textspotter.pipeline.stages import cpu_has_native_bf16
+
+    assert ("precision bf16" in engine.version()) == cpu_has_native_bf16()
+    exact = TextspotterEngine(TextspotterOptions(model="random:tiny-test", precision="model"), threads=1)
+    assert "precision" not in exact.version()
     bf16 = TextspotterEngine(TextspotterOptions(model="random:tiny-test", precision="bf16"), threads=1)
     assert "precision bf16" in bf16.version()
     bf16.load()
