@@ -37,7 +37,15 @@ from torch import nn
 
 from textspotter.charset import Charset
 from textspotter.models import DetectorOutput, create_model
-from textspotter.pipeline import OCR, AssemblyOptions, DetectionOptions, DetectorView, RecognitionOptions, ScaleOptions
+from textspotter.pipeline import (
+    OCR,
+    AssemblyOptions,
+    DetectionOptions,
+    DetectorView,
+    OrientationOptions,
+    RecognitionOptions,
+    ScaleOptions,
+)
 from textspotter.pipeline.preprocess import render_views
 
 PAGE_SIZE = (1700, 2200)  # US letter at 200 dpi, (width, height)
@@ -115,8 +123,10 @@ class ScriptedDetector(nn.Module):
     def forward(self, images: torch.Tensor) -> DetectorOutput:
         out = self.real(images)
         maps = [self.queue.pop(0) for _ in range(images.shape[0])]
-        logits = torch.stack([m[0] for m in maps]).to(out.confidence)
-        rboxes = torch.stack([m[1] for m in maps]).to(out.rboxes)
+        # The input may be cropped to the page (DetectionOptions.crop_to_page: from the top-left, bottom-right padding).
+        rows, cols = out.confidence.shape[-2:]
+        logits = torch.stack([m[0][:rows, :cols] for m in maps]).to(out.confidence)
+        rboxes = torch.stack([m[1][:rows, :cols] for m in maps]).to(out.rboxes)
         return DetectorOutput(logits, rboxes, out.features)
 
 
@@ -151,6 +161,9 @@ def run_case(
         assembly=assembly,
         detection=DetectionOptions(precision=precision),
         recognition=RecognitionOptions(precision=precision),
+        # Random recognizer weights read every page badly, which would send each one through the quarter-turn
+        # detections of the orientation check (timed on its own in benchmarks/orientation.py).
+        orientation=OrientationOptions(mode="off"),
     )
     model.detector.queue = [
         scripted_maps(view, page_boxes)

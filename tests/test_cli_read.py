@@ -524,3 +524,32 @@ def test_the_progress_bar_knows_the_page_count(model_dir, pages, tmp_path, capsy
     assert count_pages(pdf.read_bytes()) == 3 and count_pages(str(tmp_path / "missing.pdf")) == 1
     assert main(["read", str(pdf), str(pages / "b.jpg"), "--model", str(model_dir), "--dpi", "72"]) == 0
     assert "/4" in capsys.readouterr().err  # tqdm's "n/total" counter: 3 PDF pages and one image
+
+
+def test_worker_processes_give_the_same_output_in_input_order(model_dir, pages, tmp_path, capsys):
+    inputs = []
+    for i in range(4):
+        target = tmp_path / f"p{i}.png"
+        target.write_bytes((pages / ("a.png" if i % 2 else "b.jpg")).read_bytes())
+        inputs.append(str(target))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    inputs.insert(2, str(broken))
+    common = ["--model", str(model_dir), "--device", "cpu", "--level", "word"]
+    assert main(["read", *inputs, *common, "--workers", "1"]) == 1
+    alone = capsys.readouterr()
+    # Two spawned reader processes (the test's monkeypatches would not reach them: a plain saved model here).
+    assert main(["read", *inputs, *common, "--workers", "2"]) == 1
+    shared = capsys.readouterr()
+    assert shared.out == alone.out
+    assert [json.loads(line)["source"] for line in shared.out.splitlines()] == [p for p in inputs if p != str(broken)]
+    assert "broken.png" in shared.err
+
+
+def test_workers_option_is_checked_and_auto_needs_several_inputs():
+    from textspotter.pipeline.parallel import auto_workers
+
+    assert auto_workers(4, "cpu", cores=2) == 2 and auto_workers(3, "cpu", cores=2) == 1
+    assert auto_workers(100, "cpu", cores=1) == 1 and auto_workers(100, "cuda", cores=8) == 1
+    with pytest.raises(SystemExit):
+        main(["read", "x.png", "--workers", "0"])

@@ -1,5 +1,6 @@
 """Unit tests of the pipeline pieces: preprocessing, assembly and reading order, view merging, tensor stages."""
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -45,6 +46,25 @@ def test_page_view_scales_back_by_side_over_length():
     quad = torch.tensor([[[10.0, 20.0], [30.0, 20.0], [30.0, 40.0], [10.0, 40.0]]])
     assert torch.allclose(view.to_original(quad), quad * 600 / 256)
     assert torch.allclose(view.to_detector(view.to_original(quad)), quad)
+
+
+def test_page_view_content_is_the_part_of_the_square_that_shows_the_page():
+    view = page_view(300, 600, PreprocessConfig(infer_length=256))
+    assert view.content == (0, 0, 256, 128) and view.content_box() == (0, 0, 256, 128)
+    centred = page_view(600, 300, PreprocessConfig(infer_length=256, pad_how="center"))
+    assert centred.content == (64, 0, 192, 256)  # 150 px of padding each side at 600/256 px per detector pixel
+    assert DetectorView(scale=1.0, offset_x=0, offset_y=0, height=64, width=96).content_box() == (0, 0, 96, 64)
+
+
+def test_tile_content_stops_where_the_page_does():
+    config = PreprocessConfig(infer_length=256)
+    options = ScaleOptions(mode="tiled", zoom=2.0, max_upscale=4.0, overlap=0.25)
+    tiles = tile_views(1000, 700, config, options)  # rendered at 512: the page is 358 wide, the tiles 256
+    assert len(tiles) == 6
+    for tile in tiles:
+        x0, y0, x1, y1 = tile.content_box()
+        assert (x0, y0) == (0, 0) and 0 < x1 <= tile.width and 0 < y1 <= tile.height
+        assert x1 == min(256, math.ceil(700 / tile.scale) - round(tile.offset_x / tile.scale))
 
 
 def test_centre_padding_offset_is_subtracted():
@@ -531,6 +551,32 @@ def test_detect_batches_give_the_same_regions(model):
     assert together.region_counts.tolist() == apart.region_counts.tolist() == [1, 2, 1]
     assert torch.allclose(together.quads, apart.quads, atol=1e-4)
     assert torch.allclose(together.features, apart.features, atol=1e-4)
+
+
+def test_page_crop_rounds_out_to_the_stride_and_stays_inside():
+    from textspotter.pipeline.stages import page_crop
+
+    assert page_crop([(0, 0, 100, 60)], 256, 256) == (0, 0, 128, 64)
+    assert page_crop([(0, 0, 100, 60), (40, 33, 130, 10)], 256, 256) == (0, 0, 160, 64)
+    assert page_crop([(70, 250, 300, 300)], 256, 256) == (64, 224, 256, 256)
+    assert page_crop([(0, 0, 1, 1)], 256, 256) == (0, 0, 32, 32)  # never empty
+
+
+def test_detect_cropped_to_the_page_finds_the_same_regions(model):
+    # A wide page: the bottom of the square input is padding.
+    images, view = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)], size=(220, 400))
+    content = [view.content_box()]
+    assert content[0][3] < images.shape[-2]
+    with torch.inference_mode():
+        full = detect(model, images, content=content, options=DetectionOptions(crop_to_page=False))
+        cropped = detect(model, images, content=content)
+    assert cropped.region_counts.tolist() == full.region_counts.tolist() == [2]
+    assert torch.allclose(cropped.quads, full.quads, atol=4.0)
+    assert cropped.features.shape == full.features.shape and cropped.input_size == full.input_size
+    rows = -(-content[0][3] // 32) * 32 // 4  # feature rows computed; the rest was skipped and is zero
+    assert cropped.features[..., rows:, :].abs().max() == 0 and cropped.features[..., :rows, :].abs().max() > 0
+    with pytest.raises(ValueError, match="content holds"):
+        detect(model, images, content=content * 2)
 
 
 def test_recognize_and_relate_on_given_quads(model):

@@ -71,10 +71,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale", choices=("single", "tiled"), default="single", help="single view, or also tiles (default: single)"
     )
-    from textspotter.cli.read import add_infer_length_argument, add_pdf_password_argument, add_text_layer_argument
+    from textspotter.cli.read import (
+        add_infer_length_argument,
+        add_lexicon_argument,
+        add_pdf_password_argument,
+        add_text_layer_argument,
+    )
 
     add_pdf_password_argument(parser)
     add_infer_length_argument(parser)
+    add_lexicon_argument(parser)
     add_text_layer_argument(parser)
     parser.add_argument("--retry-errors", action="store_true", help="redo pages whose earlier row records an error")
     resources = parser.add_argument_group("resources")
@@ -115,6 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``textspotter batch``; return 0 if every page was read, 1 if some failed, 2 if nothing could start."""
     from textspotter.imageio import ImageOptions
+    from textspotter.ops.lexicon import lexicon_options
     from textspotter.pipeline import DetectionOptions, RecognitionOptions, ScaleOptions, TextLayerOptions
     from textspotter.scale import BatchJob, run_batch
 
@@ -135,8 +142,8 @@ def run(args: argparse.Namespace) -> int:
             retry_errors=args.retry_errors,
             image_options=ImageOptions(dpi=args.dpi, pdf_password=args.pdf_password),
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
-            detection=DetectionOptions(precision=args.precision),
-            recognition=RecognitionOptions(precision=args.precision),
+            detection=DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
+            recognition=RecognitionOptions(precision=args.precision, lexicon=lexicon_options(args.lexicon)),
             text_layer=TextLayerOptions(mode=args.text_layer),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)

@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from .read import add_infer_length_argument, add_reading_order_argument
+from .read import add_infer_length_argument, add_lexicon_argument, add_reading_order_argument
 
 DEFAULT_DATA_ROOT = os.path.join("..", "shared", "data")
 
@@ -51,6 +51,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     engines.add_argument("--device", default="cpu", help="textspotter device (default: cpu)")
     add_infer_length_argument(engines)
     add_reading_order_argument(engines)
+    add_lexicon_argument(engines)
     engines.add_argument("--tesseract-lang", default="eng", help="Tesseract languages, e.g. eng+deu (default: eng)")
     engines.add_argument("--tesseract-psm", type=int, default=3, help="Tesseract page segmentation mode (default: 3)")
     engines.add_argument(
@@ -97,6 +98,8 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             reading_order=args.reading_order,
             fit_text=args.fit_text,
             precision=args.precision,
+            lexicon=args.lexicon,
+            crop_to_page=args.crop_to_page,
         )
     if name == "tesseract":
         return TesseractOptions(

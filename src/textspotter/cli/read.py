@@ -42,6 +42,7 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from .outputs import PartialFile, check_folder, describe_os_error, option_hint, 
 __all__ = [
     "add_arguments",
     "add_infer_length_argument",
+    "add_lexicon_argument",
     "add_pdf_password_argument",
     "add_reading_order_argument",
     "add_text_layer_argument",
@@ -115,6 +117,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--batch-size", type=int, default=8, help="detector inputs per batch (default: 8)")
     parser.add_argument(
+        "--workers",
+        type=_workers,
+        default="auto",
+        metavar="N|auto",
+        help="reader processes, one input at a time each, with cores/N threads each; auto (default): one per core "
+        "on a CPU when there are 4 or more inputs, else 1 (docs/usage.md §5)",
+    )
+    parser.add_argument(
         "--model",
         metavar="PATH",
         help="model folder, or a shipped model name: default, multi (default: the shipped default model)",
@@ -127,6 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_infer_length_argument(parser)
     add_reading_order_argument(parser)
+    add_lexicon_argument(parser)
     parser.add_argument(
         "--orientation",
         choices=("auto", "off"),
@@ -134,6 +145,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: find pages turned by 90, 180 or 270 degrees and read them upright, reporting the turn as the "
         "page's rotation (quads stay in the input's pixels); off: read every page as it is (default: auto)",
     )
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {value!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {value!r}")
+    return count
 
 
 def add_pdf_password_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -158,6 +181,19 @@ def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._Argument
     )
 
 
+def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``); shared by read, eval and bench."""
+    parser.add_argument(
+        "--lexicon",
+        choices=("auto", "off", "en"),
+        default="auto",
+        help="en: on pages of running English text, replace unsure readings of ordinary words by common English "
+        "words that the recognizer's output supports; never words with digits or symbols, acronyms or confident "
+        "readings; auto (default): en for the shipped CTC models, off for the published ones "
+        "(RecognitionOptions.lexicon, docs/usage.md §8)",
+    )
+
+
 def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add ``--reading-order lines|paragraphs`` (``AssemblyOptions.order``); shared by read, eval and bench."""
     parser.add_argument(
@@ -170,7 +206,7 @@ def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._Argum
 
 
 def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--infer-length L``, ``--no-fit-text`` (``ScaleOptions``) and ``--precision`` (detector and recognizer).
+    """Add ``--infer-length L``, ``--no-fit-text`` (``ScaleOptions``), ``--precision`` and ``--full-square``.
 
     Shared by read, batch, eval and bench.
     """
@@ -195,6 +231,13 @@ def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._Argume
         help="run the detector and recognizer in the model's dtype (model) or under bfloat16 autocast (bf16); "
         "auto (default): bf16 on CPUs with native bfloat16 (AVX-512 BF16, AMX), else model "
         "(DetectionOptions / RecognitionOptions.precision, docs/usage.md §4)",
+    )
+    parser.add_argument(
+        "--full-square",
+        dest="crop_to_page",
+        action="store_false",
+        help="run the detector on the whole padded square input, as the published models do, instead of only the "
+        "part that shows the page (DetectionOptions.crop_to_page, docs/usage.md §4)",
     )
 
 
@@ -240,6 +283,25 @@ _OPTION_FLAGS = {
     "ScaleOptions.infer_length": "--infer-length",
     "precision": "--precision",
 }
+
+
+def _read_in_workers(
+    settings: dict[str, Any],
+    inputs: list[Any],
+    workers: int,
+    progress: Any,
+    on_page: Any,
+) -> Iterator[Any]:
+    """Documents of ``inputs`` read by worker processes, with the progress and page callbacks of ``read_iter``."""
+    from textspotter.pipeline.parallel import read_in_processes
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for position, doc in enumerate(read_in_processes(settings, inputs, workers=workers, threads=threads)):
+        if on_page is not None:
+            for page in doc.pages:
+                on_page(position, page)
+        progress(len(doc.pages))
+        yield doc
 
 
 def _render(doc: Any, fmt: str, level: str) -> str:
@@ -477,6 +539,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from textspotter.imageio import ImageOptions
+    from textspotter.ops.lexicon import lexicon_options
     from textspotter.pipeline import (
         OCR,
         AssemblyOptions,
@@ -485,6 +548,7 @@ def run(args: argparse.Namespace) -> int:
         RecognitionOptions,
         ScaleOptions,
     )
+    from textspotter.pipeline.parallel import auto_workers
     from textspotter.pipeline.textlayer import TextLayerOptions
 
     prog = "textspotter read"
@@ -510,18 +574,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         image_options = ImageOptions(dpi=args.dpi, pdf_password=args.pdf_password)
-        ocr = OCR(
-            model=args.model,
-            device=args.device,
-            batch_size=args.batch_size,
-            image_options=image_options,
-            scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
-            detection=DetectionOptions(precision=args.precision),
-            recognition=RecognitionOptions(precision=args.precision),
-            assembly=AssemblyOptions(order=args.reading_order),
-            orientation=OrientationOptions(mode=args.orientation),
-            text_layer=TextLayerOptions(mode=args.text_layer),
-        )
+        settings: dict[str, Any] = {
+            "model": args.model,
+            "device": args.device,
+            "batch_size": args.batch_size,
+            "image_options": image_options,
+            "scale": ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
+            "detection": DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
+            "recognition": RecognitionOptions(precision=args.precision, lexicon=lexicon_options(args.lexicon)),
+            "assembly": AssemblyOptions(order=args.reading_order),
+            "orientation": OrientationOptions(mode=args.orientation),
+            "text_layer": TextLayerOptions(mode=args.text_layer),
+        }
+        # Built here even when worker processes read: a bad option or model stops the command before they start.
+        ocr = OCR(**settings)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"{prog}: error: {exc}{option_hint(str(exc), _OPTION_FLAGS)}", file=sys.stderr)
         return 2
@@ -627,7 +693,12 @@ def run(args: argparse.Namespace) -> int:
                     report(problem)
 
         inputs = [_StdinBytes(source) if path == STDIN else source for path, source in zip(paths, sources)]
-        documents = ocr.read_iter(inputs, progress=bar.update, on_page=on_page if streamed else None)
+        workers = auto_workers(len(paths), str(args.device)) if args.workers == "auto" else args.workers
+        if workers > 1 and STDIN not in paths:
+            del ocr  # each worker builds its own
+            documents = _read_in_workers(settings, inputs, workers, bar.update, on_page if streamed else None)
+        else:
+            documents = ocr.read_iter(inputs, progress=bar.update, on_page=on_page if streamed else None)
         try:
             for position, doc in enumerate(documents):
                 finish(position, doc)

@@ -190,6 +190,9 @@ class TextspotterOptions:
         fit_text: ``ScaleOptions.fit_text`` (read pages with too-large text again at a smaller size).
         precision: ``DetectionOptions.precision`` and ``RecognitionOptions.precision`` (``"auto"``, ``"model"`` or
             ``"bf16"``); the version string names the precision ``"auto"`` resolves to on this machine.
+        crop_to_page: ``DetectionOptions.crop_to_page`` (skip the padding of the detector's square input).
+        lexicon: ``"off"``, or the language of ``RecognitionOptions.lexicon`` (``"en"``: rescore ordinary words
+            with the shipped English lexicon and its default settings).
     """
 
     model: str | None = None
@@ -199,6 +202,8 @@ class TextspotterOptions:
     reading_order: str = "lines"
     fit_text: bool = True
     precision: str = "auto"
+    crop_to_page: bool = True
+    lexicon: str = "auto"
 
 
 class TextspotterEngine:
@@ -235,6 +240,19 @@ class TextspotterEngine:
             precision = resolve_precision("cpu", precision)
         if precision != "model":
             extra += f"; precision {precision}"
+        if self.options.crop_to_page:
+            # Named when on: results cached before the option existed were read from the whole square input.
+            extra += "; input cropped to the page"
+        if self.options.lexicon != "off":
+            import dataclasses
+
+            # Named with its settings when on, so that cached results read without the lexicon, or with other
+            # weights and thresholds, are not reused.
+            from textspotter.ops.lexicon import LexiconOptions, lexicon_options
+
+            chosen = lexicon_options(self.options.lexicon)
+            settings = dataclasses.asdict(chosen if isinstance(chosen, LexiconOptions) else LexiconOptions())
+            extra += f"; lexicon {self.options.lexicon}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
             f"device {self.options.device}; threads {self.threads}{extra}; "
@@ -261,6 +279,7 @@ class TextspotterEngine:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     model = create_model(name, charset=charset)
+            from textspotter.ops.lexicon import lexicon_options
             from textspotter.pipeline import AssemblyOptions, DetectionOptions, RecognitionOptions, ScaleOptions
 
             self._ocr = OCR(
@@ -268,8 +287,10 @@ class TextspotterEngine:
                 device=self.options.device,
                 batch_size=self.options.batch_size,
                 scale=ScaleOptions(infer_length=self.options.infer_length, fit_text=self.options.fit_text),
-                detection=DetectionOptions(precision=self.options.precision),
-                recognition=RecognitionOptions(precision=self.options.precision),
+                detection=DetectionOptions(precision=self.options.precision, crop_to_page=self.options.crop_to_page),
+                recognition=RecognitionOptions(
+                    precision=self.options.precision, lexicon=lexicon_options(self.options.lexicon)
+                ),
                 assembly=AssemblyOptions(order=self.options.reading_order),
             )
         except (FileNotFoundError, ValueError) as exc:

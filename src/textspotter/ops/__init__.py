@@ -8,10 +8,22 @@ from .boxes import PREFILTER_SUPPRESSED_LOGIT, prefilter_confidence, rrect_to_qu
 from .decode import MIN_PROBABILITY, decode_greedy, f_measure
 from .distances import point_segment_distance, quad_distances, ragged_quad_distances
 from .graph import RELATION_THRESHOLD, dense_relations_to_graph, group_relations
+from .lexicon import (
+    LEXICON_LANGUAGES,
+    Lexicon,
+    LexiconOptions,
+    load_lexicon,
+    rescore_candidates,
+    rescore_pages,
+    rescore_with_lexicon,
+)
 from .nms import quad_nms
 from .rectify import calc_quad_width, indirect_grid_sample, quad_rectify_grid, region_counts_to_indices
 
 __all__ = [
+    "LEXICON_LANGUAGES",
+    "Lexicon",
+    "LexiconOptions",
     "MIN_PROBABILITY",
     "PREFILTER_SUPPRESSED_LOGIT",
     "RELATION_THRESHOLD",
@@ -21,6 +33,7 @@ __all__ = [
     "f_measure",
     "group_relations",
     "indirect_grid_sample",
+    "load_lexicon",
     "point_segment_distance",
     "prefilter_confidence",
     "quad_distances",
@@ -28,5 +41,8 @@ __all__ = [
     "quad_rectify_grid",
     "ragged_quad_distances",
     "region_counts_to_indices",
+    "rescore_with_lexicon",
+    "rescore_candidates",
+    "rescore_pages",
     "rrect_to_quads",
 ]

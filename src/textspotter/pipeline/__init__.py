@@ -9,6 +9,7 @@
   (:class:`TextLayerOptions`).
 """
 
+from ..ops.lexicon import LexiconOptions
 from .assemble import AssemblyOptions, PageReadings, assemble_page, reading_order
 from .ocr import OCR, DetectedRegions, RecognizedRegions, default_model_dir
 from .orientation import OrientationOptions
@@ -35,6 +36,7 @@ __all__ = [
     "DetectorView",
     "DetectionOptions",
     "RecognitionOptions",
+    "LexiconOptions",
     "RelationOptions",
     "AssemblyOptions",
     "OrientationOptions",

@@ -55,8 +55,10 @@ from .stages import (
     detect,
     detector_batch,
     network_precision,
+    page_crop,
     recognize,
     relate,
+    uncrop_features,
 )
 from .textlayer import TextLayerOptions, TextLayerPlan, finish_page, plan_page
 
@@ -546,6 +548,7 @@ class OCR:
         total = sum(self._view_count(page, preprocess) for page in pages)
         views: list[list[DetectorView]] = []
         pending: list[torch.Tensor] = []
+        pending_content: list[tuple[int, int, int, int]] = []
         parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (quads, confidence, region counts)
         features: torch.Tensor | None = None
         input_size: list[tuple[int, int]] = []
@@ -554,9 +557,12 @@ class OCR:
         def run() -> None:
             nonlocal features, filled
             start = self._sync()
-            found = detect(self.model, torch.stack(pending), batch_size=chunk, options=self.detection)
+            found = detect(
+                self.model, torch.stack(pending), batch_size=chunk, options=self.detection, content=pending_content
+            )
             count = len(pending)
             pending.clear()
+            pending_content.clear()
             if features is None:
                 features = found.features.new_empty((total, *found.features.shape[1:]))
             features[filled : filled + count] = found.features
@@ -570,8 +576,9 @@ class OCR:
             page_inputs, page_views = render_views(page.image, preprocess, self.scale, device=self.device)
             timings["preprocess"] += self._sync() - start
             views.append(page_views)
-            for image in page_inputs:
+            for image, view in zip(page_inputs, page_views):
                 pending.append(image)
+                pending_content.append(view.content_box())
                 if len(pending) == chunk:
                     run()
             del page_inputs
@@ -808,7 +815,13 @@ class OCR:
         inputs, views = render_views(decoded.image, preprocess, self.scale, device=self.device)
         single = views[0]
         with torch.inference_mode():
-            features = _features(self.model, torch.stack(inputs), self._detector_batch_size(), self.detection.precision)
+            features = _features(
+                self.model,
+                torch.stack(inputs),
+                self._detector_batch_size(),
+                self.detection,
+                [view.content_box() for view in views],
+            )
         original = original.to(self.device)
         view_index = torch.zeros(original.shape[0], dtype=torch.int64, device=self.device)
         crop = single.to_detector(original)
@@ -867,12 +880,24 @@ class OCR:
             return self._relate_regions(regions, self._recognize_regions(regions))[0]
 
 
-def _features(model: OCRModel, images: torch.Tensor, batch_size: int, precision: str) -> torch.Tensor:
-    """Run the detector in batches and return its float32 feature maps ``[B, C, H/4, W/4]``."""
+def _features(
+    model: OCRModel,
+    images: torch.Tensor,
+    batch_size: int,
+    options: DetectionOptions,
+    content: Sequence[tuple[int, int, int, int]],
+) -> torch.Tensor:
+    """Run the detector in batches and return its float32 feature maps ``[B, C, H/4, W/4]`` (as ``detect`` does)."""
     detector = model.detector
     param = next(detector.parameters())
+    height, width = int(images.shape[-2]), int(images.shape[-1])
     maps = []
     for i in range(0, images.shape[0], batch_size):
-        with network_precision(param.device.type, precision):
-            maps.append(detector(detector_batch(images[i : i + batch_size], param.device, param.dtype)).features)
-    return torch.cat([m.float() for m in maps])
+        x0, y0, x1, y1 = 0, 0, width, height
+        if options.crop_to_page:
+            x0, y0, x1, y1 = page_crop(content[i : i + batch_size], height, width)
+        batch = detector_batch(images[i : i + batch_size, :, y0:y1, x0:x1], param.device, param.dtype)
+        with network_precision(param.device.type, options.precision):
+            out = detector(batch).features.float()
+        maps.append(uncrop_features(out, (x0, y0, x1, y1), height, width))
+    return torch.cat(maps)

@@ -217,6 +217,9 @@ def sample_scores(
     count = min(sample_size, int(crop_quads.shape[0]))
     sample = torch.topk(detection_confidence, count).indices
     quads = crop_quads[sample]
+    if options is not None and options.lexicon is not None:
+        # The turn is judged on what the recognizer sees: the lexicon would only add time and change confidences.
+        options = dataclasses.replace(options, lexicon=None)
     read = recognize(
         model,
         features,

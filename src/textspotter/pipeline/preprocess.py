@@ -159,6 +159,8 @@ class DetectorView:
         cut_edges: (left, top, right, bottom): whether that edge of the view cuts through the page next to another
             tile (words there may be truncated). All False for the single view.
         tiled: whether the view is a tile of the zoomed rendering (False for the published single view).
+        content: ``(x0, y0, x1, y1)`` detector pixels that show the page (the rest is padding), or ``None`` when
+            unknown (the whole view). The detector may skip the padding (``DetectionOptions.crop_to_page``).
     """
 
     scale: float
@@ -168,6 +170,14 @@ class DetectorView:
     width: int
     cut_edges: tuple[bool, bool, bool, bool] = (False, False, False, False)
     tiled: bool = False
+    content: tuple[int, int, int, int] | None = None
+
+    def content_box(self) -> tuple[int, int, int, int]:
+        """Return ``content`` clipped to the view, or the whole view ``(0, 0, width, height)`` when unknown."""
+        if self.content is None:
+            return (0, 0, self.width, self.height)
+        x0, y0, x1, y1 = self.content
+        return (max(0, x0), max(0, y0), min(self.width, x1), min(self.height, y1))
 
     def to_original(self, quads: torch.Tensor) -> torch.Tensor:
         """Map ``[..., 4, 2]`` detector-view quads to original-page pixels (same dtype and device)."""
@@ -222,12 +232,20 @@ def page_view(height: int, width: int, config: PreprocessConfig) -> DetectorView
     side = max(height, width)
     scale = side / config.infer_length
     pad_x, pad_y = _square_offset(height, width, config.pad_how)
+    # Detector pixels whose bilinear samples touch a page pixel: [pad / scale, (pad + size) / scale), rounded out.
+    content = (
+        math.floor(pad_x / scale),
+        math.floor(pad_y / scale),
+        math.ceil((pad_x + width) / scale),
+        math.ceil((pad_y + height) / scale),
+    )
     return DetectorView(
         scale=scale,
         offset_x=-pad_x,
         offset_y=-pad_y,
         height=config.infer_length,
         width=_padded_width(config.infer_length),
+        content=content,
     )
 
 
@@ -307,6 +325,7 @@ def tile_views(height: int, width: int, config: PreprocessConfig, options: Scale
                     width=_padded_width(length),
                     cut_edges=cut,
                     tiled=True,
+                    content=(0, 0, page_w - x, page_h - y),
                 )
             )
     return views

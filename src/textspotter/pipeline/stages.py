@@ -20,11 +20,12 @@ import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from ..ops import (
+    LexiconOptions,
     calc_quad_width,
     decode_greedy,
     group_relations,
@@ -33,6 +34,8 @@ from ..ops import (
     quad_nms,
     quad_rectify_grid,
     region_counts_to_indices,
+    rescore_candidates,
+    rescore_pages,
     rrect_to_quads,
 )
 
@@ -51,6 +54,8 @@ __all__ = [
     "relate",
     "network_precision",
     "detector_batch",
+    "page_crop",
+    "uncrop_features",
     "resolve_precision",
     "cpu_has_native_bf16",
 ]
@@ -123,12 +128,17 @@ class DetectionOptions:
             on a CPU with AVX-512 BF16, docs/usage.md §4); ``"auto"`` (default) is ``"bf16"`` on a CPU with
             native bfloat16 and ``"model"`` elsewhere (:func:`resolve_precision`). The feature map, the NMS and
             the later stages stay float32 either way.
+        crop_to_page: run the detector only on the part of each input that shows the page, rounded out to 32
+            pixels, instead of the whole padded square (ours, for speed: a portrait letter page leaves about a
+            quarter of the square as padding). Quads and the feature map keep the full input's coordinates and
+            shape (features are zero over the skipped padding). ``False`` reads the published square input.
     """
 
     prob_threshold: float | None = None
     iou_threshold: float | None = None
     use_prefilter: bool | None = None
     precision: str = "auto"
+    crop_to_page: bool = True
 
     def __post_init__(self) -> None:
         for name in ("prob_threshold", "iou_threshold"):
@@ -147,15 +157,23 @@ class RecognitionOptions:
         precision: ``"model"`` runs the recognizer in the model's dtype; ``"bf16"`` under bfloat16 autocast (ours,
             for speed, as ``DetectionOptions.precision``); ``"auto"`` (default) as there. Logits and features come
             out float32 either way.
+        lexicon: rescore the greedy readings of ordinary words on pages of running English text with a
+            word-frequency lexicon (:func:`~textspotter.ops.lexicon.rescore_pages`, docs/usage.md §8):
+            :class:`~textspotter.ops.lexicon.LexiconOptions` to set it (needs a CTC recognizer, ``decoding="ctc"``,
+            ours); ``None`` keeps the greedy readings; ``"auto"`` (default) is ``LexiconOptions()`` for a CTC
+            recognizer and ``None`` for the published parallel decoders.
     """
 
     chunk_size: int = 128
     precision: str = "auto"
+    lexicon: LexiconOptions | Literal["auto"] | None = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"RecognitionOptions.chunk_size must be a positive int, got {self.chunk_size!r}")
         _check_precision("RecognitionOptions", self.precision)
+        if self.lexicon not in (None, "auto") and not isinstance(self.lexicon, LexiconOptions):
+            raise TypeError(f"RecognitionOptions.lexicon must be LexiconOptions, 'auto' or None, got {self.lexicon!r}")
 
 
 @dataclass(frozen=True)
@@ -221,8 +239,26 @@ def _model_device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
+_CROP_MULTIPLE = 32  # the detector's total stride: a crop of a multiple of it keeps every feature cell aligned
+
+
+def page_crop(boxes: Sequence[tuple[int, int, int, int]], height: int, width: int) -> tuple[int, int, int, int]:
+    """Return the ``(x0, y0, x1, y1)`` window of ``height × width`` inputs that holds every box, rounded out to 32."""
+    x0 = min(b[0] for b in boxes) // _CROP_MULTIPLE * _CROP_MULTIPLE
+    y0 = min(b[1] for b in boxes) // _CROP_MULTIPLE * _CROP_MULTIPLE
+    x1 = -(-max(b[2] for b in boxes) // _CROP_MULTIPLE) * _CROP_MULTIPLE
+    y1 = -(-max(b[3] for b in boxes) // _CROP_MULTIPLE) * _CROP_MULTIPLE
+    x0, y0 = max(0, min(x0, width - _CROP_MULTIPLE)), max(0, min(y0, height - _CROP_MULTIPLE))
+    return x0, y0, max(x0 + _CROP_MULTIPLE, min(x1, width)), max(y0 + _CROP_MULTIPLE, min(y1, height))
+
+
 def detect(
-    model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 8, options: DetectionOptions | None = None
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    *,
+    batch_size: int = 8,
+    options: DetectionOptions | None = None,
+    content: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> Detections:
     """Find text regions in detector inputs (spec §1.2 steps 4–7).
 
@@ -233,8 +269,11 @@ def detect(
         model: an ``OCRModel`` (uses ``model.detector`` and ``model.spec.postprocess``).
         images: ``[B, 3, H, W]`` float RGB in [0, 1], already padded and resized (``preprocess.render_views``);
             H and W multiples of 32.
-        batch_size: images per detector forward pass (results do not depend on it).
-        options: threshold, pre-filter and precision overrides.
+        batch_size: images per detector forward pass (results do not depend on it, unless ``content`` boxes of
+            different sizes share a pass).
+        options: threshold, pre-filter, precision and cropping overrides.
+        content: per image, the ``(x0, y0, x1, y1)`` pixels that show the page (``DetectorView.content_box``);
+            with ``options.crop_to_page`` each forward pass reads only the window holding its images' boxes.
 
     Returns:
         :class:`Detections` on the model's device; the feature map is float32 whatever the model dtype.
@@ -255,11 +294,17 @@ def detect(
         raise ValueError(f"images must have shape [B, 3, H, W] with B >= 1, got {tuple(images.shape)}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if content is not None and len(content) != images.shape[0]:
+        raise ValueError(f"content holds {len(content)} boxes for {images.shape[0]} images")
     detector = model.detector
     device, dtype = _model_device(detector), _model_dtype(detector)
+    height, width = int(images.shape[-2]), int(images.shape[-1])
     quads, confidence, counts, features = [], [], [], []
     for start in range(0, images.shape[0], batch_size):
-        batch = detector_batch(images[start : start + batch_size], device, dtype)
+        x0, y0, x1, y1 = 0, 0, width, height
+        if options.crop_to_page and content is not None:
+            x0, y0, x1, y1 = page_crop(content[start : start + batch_size], height, width)
+        batch = detector_batch(images[start : start + batch_size, :, y0:y1, x0:x1], device, dtype)
         with network_precision(device.type, options.precision):
             out = detector(batch)
         logits = out.confidence.float()
@@ -273,11 +318,13 @@ def detect(
             prob_threshold=prob_threshold,
             iou_threshold=iou_threshold,
         )
+        if x0 or y0:
+            batch_quads = batch_quads + batch_quads.new_tensor([x0, y0])
         quads.append(batch_quads)
         confidence.append(batch_conf)
         counts.append(batch_counts)
         # Crops are sampled from the fp32 feature map (spec §1.2 step 8), whatever the detector ran in.
-        features.append(out.features.float())
+        features.append(uncrop_features(out.features.float(), (x0, y0, x1, y1), height, width))
     return Detections(
         quads=torch.cat(quads).float(),
         confidence=torch.cat(confidence).float(),
@@ -285,6 +332,17 @@ def detect(
         features=torch.cat(features),
         input_size=(int(images.shape[-2]), int(images.shape[-1])),
     )
+
+
+def uncrop_features(features: torch.Tensor, window: tuple[int, int, int, int], height: int, width: int) -> torch.Tensor:
+    """Place the feature map of a cropped input window into a zero map of the whole input's shape."""
+    x0, y0, x1, y1 = window
+    if (x0, y0, x1, y1) == (0, 0, width, height):
+        return features
+    cell = (x1 - x0) // features.shape[-1]
+    full = features.new_zeros((*features.shape[:2], height // cell, width // cell))
+    full[..., y0 // cell : y0 // cell + features.shape[-2], x0 // cell : x0 // cell + features.shape[-1]] = features
+    return full
 
 
 def crop_features(
@@ -411,10 +469,13 @@ def recognize(
         quads: ``[N, 4, 2]`` quads in detector-input pixels.
         image_indices: ``[N]`` int64 index into ``features`` of each quad.
         input_size: ``(H, W)`` of the detector inputs.
-        options: chunk size and precision.
+        options: chunk size, precision and lexicon rescoring.
 
     Returns:
         :class:`Recognitions` (texts, ``[N]`` text confidences, ``[N, T, D]`` recognizer features).
+
+    Raises:
+        ValueError: a model without charset, or lexicon rescoring asked of a recognizer that is not CTC.
     """
     options = options or RecognitionOptions()
     spec = model.spec
@@ -423,8 +484,15 @@ def recognize(
     recognizer = model.recognizer
     dtype = _model_dtype(recognizer)
     config = spec.recognizer
+    lexicon = options.lexicon
+    if lexicon == "auto":
+        lexicon = LexiconOptions() if config.decoding == "ctc" else None
+    if lexicon is not None and config.decoding != "ctc":
+        # The rescoring weighs readings by their CTC likelihood, which a parallel decoder does not define.
+        raise ValueError(f"lexicon rescoring needs a CTC recognizer; model {spec.name!r} decodes {config.decoding!r}")
     texts: list[str] = []
     confidence, recog_features = [], []
+    held: list[tuple[list[int], torch.Tensor]] = []
     for start in range(0, quads.shape[0], options.chunk_size):
         logits, chunk_features = read_strips(
             recognizer,
@@ -441,6 +509,11 @@ def recognize(
             mode=spec.postprocess.text_confidence,
             collapse_repeats=config.decoding == "ctc",
         )
+        if lexicon is not None:
+            # Keep the logits of the readings the lexicon may change; which pages qualify is known at the end.
+            rows = rescore_candidates(chunk_texts, chunk_conf, lexicon)
+            if rows:
+                held.append(([start + r for r in rows], logits[rows].float()))
         texts.extend(chunk_texts)
         confidence.append(chunk_conf.float())
         recog_features.append(chunk_features.float())
@@ -451,7 +524,18 @@ def recognize(
             confidence=torch.zeros(0, device=device),
             features=torch.zeros(0, config.max_width, config.feature_depth, device=device),
         )
-    return Recognitions(texts=texts, confidence=torch.cat(confidence), features=torch.cat(recog_features))
+    all_confidence = torch.cat(confidence)
+    if lexicon is not None and held:
+        texts, all_confidence = rescore_pages(
+            texts,
+            all_confidence,
+            image_indices.tolist(),
+            held,
+            spec.charset,
+            options=lexicon,
+            mode=spec.postprocess.text_confidence,
+        )
+    return Recognitions(texts=texts, confidence=all_confidence, features=torch.cat(recog_features))
 
 
 def _image_chunks(region_counts: Sequence[int], chunk_size: int) -> list[tuple[int, int]]:
