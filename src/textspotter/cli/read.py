@@ -119,10 +119,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=_workers,
-        default="auto",
+        default=1,
         metavar="N|auto",
-        help="reader processes, one input at a time each, with cores/N threads each; auto (default): one per core "
-        "on a CPU when there are 4 or more inputs, else 1 (docs/usage.md §5)",
+        help="reader processes, one input at a time each, with cores/N threads each (default: 1); auto: one per "
+        "core on a CPU when there are 4 or more inputs (docs/usage.md §5)",
     )
     parser.add_argument(
         "--model",

@@ -1,10 +1,11 @@
-"""Read many inputs with one worker process per core (``textspotter read --workers``).
+"""Read many inputs with several worker processes (``textspotter read --workers``).
 
-On a CPU, two single-threaded processes reading different pages get more from two cores than one process whose
-convolutions are split over two threads: on the development VM (2 cores, AVX2, float32) DocBank pages went from
-0.43 to 0.70 pages/s (benchmarks/RESULTS.md, "Speed on a CPU without bfloat16"). Each worker builds its own
-:class:`~textspotter.pipeline.OCR` from the same settings (about 3 s: importing torch and loading the model), so
-this pays off from a few inputs on; every worker holds its own model and pages, so memory grows with the workers.
+Reading pages one call at a time on the development VM (2 cores, AVX2, float32), two single-threaded processes got
+0.70 DocBank pages/s against 0.43 for one process with two threads; but ``OCR.read`` of a batch of 8 pages in one
+process already keeps both cores busy, and ``textspotter read`` of 24 pages took as long either way (38.1 s in one
+process, 39.4 s with two workers; benchmarks/RESULTS.md, "Speed on a CPU without bfloat16"). So the CLI reads in one
+process by default. Each worker builds its own :class:`~textspotter.pipeline.OCR` from the same settings (3–6 s:
+importing torch and loading the model) and holds its own model and pages, so memory grows with the workers.
 
 Inputs are whole files (or bytes): the pages of one PDF are read by one worker, in order. Documents come back in
 input order, each as soon as it and every input before it are done.
@@ -28,7 +29,7 @@ _WORKER_ERROR = ""
 
 
 def auto_workers(inputs: int, device: str = "cpu", cores: int | None = None) -> int:
-    """The worker count ``--workers auto`` chooses: one per core on a CPU when there are at least 4 inputs, else 1.
+    """The worker count ``--workers auto`` chooses (not the default): one per core on a CPU from 4 inputs, else 1.
 
     Fewer inputs do not repay the workers' start-up (about one page's time each); a GPU reads in one process.
 
