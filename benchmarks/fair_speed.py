@@ -82,7 +82,6 @@ def _worker(
     # Thread limits before any library that reads them is imported (OpenMP in torch and libtesseract).
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     began = time.perf_counter()
     try:
         if name == "textspotter":
