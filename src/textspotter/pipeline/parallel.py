@@ -1,11 +1,12 @@
 """Read many inputs with several worker processes (``textspotter read --workers``).
 
 Reading pages one call at a time on the development VM (2 cores, AVX2, float32), two single-threaded processes got
-0.70 DocBank pages/s against 0.43 for one process with two threads; but ``OCR.read`` of a batch of 8 pages in one
-process already keeps both cores busy, and ``textspotter read`` of 24 pages took as long either way (38.1 s in one
-process, 39.4 s with two workers; benchmarks/RESULTS.md, "Speed on a CPU without bfloat16"). So the CLI reads in one
-process by default. Each worker builds its own :class:`~textspotter.pipeline.OCR` from the same settings (3–6 s:
-importing torch and loading the model) and holds its own model and pages, so memory grows with the workers.
+0.70 DocBank pages/s against 0.43 for one process with two threads under ``OMP_WAIT_POLICY=PASSIVE``, and 0.36
+against 0.60 without it. ``OCR.read`` of a batch of 8 pages in one process keeps both cores busy, and
+``textspotter read`` of 24 pages took as long either way (38.1 s in one process, 39.4 s with two workers;
+benchmarks/RESULTS.md, "Speed on a CPU without bfloat16"). So the CLI reads in one process by default. Each worker
+builds its own :class:`~textspotter.pipeline.OCR` from the same settings (3–6 s: importing torch and loading the
+model) and holds its own model and pages, so memory grows with the workers.
 
 Inputs are whole files (or bytes): the pages of one PDF are read by one worker, in order. Documents come back in
 input order, each as soon as it and every input before it are done.
