@@ -53,9 +53,7 @@ from .stages import (
     Recognitions,
     RelationOptions,
     detect,
-    detector_batch,
-    network_precision,
-    page_crop,
+    detector_forward,
     recognize,
     relate,
     uncrop_features,
@@ -888,16 +886,9 @@ def _features(
     content: Sequence[tuple[int, int, int, int]],
 ) -> torch.Tensor:
     """Run the detector in batches and return its float32 feature maps ``[B, C, H/4, W/4]`` (as ``detect`` does)."""
-    detector = model.detector
-    param = next(detector.parameters())
     height, width = int(images.shape[-2]), int(images.shape[-1])
     maps = []
     for i in range(0, images.shape[0], batch_size):
-        x0, y0, x1, y1 = 0, 0, width, height
-        if options.crop_to_page:
-            x0, y0, x1, y1 = page_crop(content[i : i + batch_size], height, width)
-        batch = detector_batch(images[i : i + batch_size, :, y0:y1, x0:x1], param.device, param.dtype)
-        with network_precision(param.device.type, options.precision):
-            out = detector(batch).features.float()
-        maps.append(uncrop_features(out, (x0, y0, x1, y1), height, width))
+        out, window = detector_forward(model.detector, images[i : i + batch_size], content[i : i + batch_size], options)
+        maps.append(uncrop_features(out.features.float(), window, height, width))
     return torch.cat(maps)

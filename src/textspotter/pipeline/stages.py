@@ -55,6 +55,7 @@ __all__ = [
     "network_precision",
     "detector_batch",
     "page_crop",
+    "detector_forward",
     "uncrop_features",
     "resolve_precision",
     "cpu_has_native_bf16",
@@ -252,6 +253,27 @@ def page_crop(boxes: Sequence[tuple[int, int, int, int]], height: int, width: in
     return x0, y0, max(x0 + _CROP_MULTIPLE, min(x1, width)), max(y0 + _CROP_MULTIPLE, min(y1, height))
 
 
+def detector_forward(
+    detector: torch.nn.Module,
+    images: torch.Tensor,
+    content: Sequence[tuple[int, int, int, int]] | None,
+    options: DetectionOptions,
+) -> tuple[Any, tuple[int, int, int, int]]:
+    """Run ``detector`` on ``images`` ``[b, 3, H, W]``, cropped to the window holding the ``content`` boxes when
+    ``options.crop_to_page`` (:func:`page_crop`), in the model's device, dtype and ``options.precision``.
+
+    Returns:
+        The detector's output for the window, and the window ``(x0, y0, x1, y1)`` in input pixels.
+    """
+    height, width = int(images.shape[-2]), int(images.shape[-1])
+    x0, y0, x1, y1 = 0, 0, width, height
+    if options.crop_to_page and content is not None:
+        x0, y0, x1, y1 = page_crop(content, height, width)
+    batch = detector_batch(images[:, :, y0:y1, x0:x1], _model_device(detector), _model_dtype(detector))
+    with network_precision(batch.device.type, options.precision):
+        return detector(batch), (x0, y0, x1, y1)
+
+
 def detect(
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -297,21 +319,16 @@ def detect(
     if content is not None and len(content) != images.shape[0]:
         raise ValueError(f"content holds {len(content)} boxes for {images.shape[0]} images")
     detector = model.detector
-    device, dtype = _model_device(detector), _model_dtype(detector)
     height, width = int(images.shape[-2]), int(images.shape[-1])
     quads, confidence, counts, features = [], [], [], []
     for start in range(0, images.shape[0], batch_size):
-        x0, y0, x1, y1 = 0, 0, width, height
-        if options.crop_to_page and content is not None:
-            x0, y0, x1, y1 = page_crop(content[start : start + batch_size], height, width)
-        batch = detector_batch(images[start : start + batch_size, :, y0:y1, x0:x1], device, dtype)
-        with network_precision(device.type, options.precision):
-            out = detector(batch)
+        chunk = None if content is None else content[start : start + batch_size]
+        out, (x0, y0, x1, y1) = detector_forward(detector, images[start : start + batch_size], chunk, options)
         logits = out.confidence.float()
         rboxes = out.rboxes.float()
         if use_prefilter:
             logits = prefilter_confidence(logits, rboxes, kernel=post.prefilter_peak_kernel)
-        cell_size = batch.shape[-2] // logits.shape[-2]
+        cell_size = (y1 - y0) // logits.shape[-2]
         batch_quads, batch_conf, batch_counts = quad_nms(
             rrect_to_quads(rboxes, cell_size=cell_size),
             torch.sigmoid(logits),
