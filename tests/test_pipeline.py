@@ -577,6 +577,28 @@ def test_detect_cropped_to_the_page_finds_the_same_regions(model):
     assert cropped.features[..., rows:, :].abs().max() == 0 and cropped.features[..., :rows, :].abs().max() > 0
     with pytest.raises(ValueError, match="content holds"):
         detect(model, images, content=content * 2)
+    # Written into a preallocated map (dirty, as a reused buffer would be): the same features, in that tensor.
+    target = torch.full_like(full.features, 7.0)
+    with torch.inference_mode():
+        into = detect(model, images, content=content, features_out=target)
+    assert into.features is target and torch.equal(target, cropped.features)
+    with pytest.raises(ValueError, match="features_out holds"):
+        detect(model, images, content=content, features_out=torch.cat([target, target]))
+
+
+def test_uncrop_features_places_the_window_and_checks_the_target():
+    from textspotter.pipeline.stages import uncrop_features
+
+    window_map = torch.rand(2, 3, 5, 4, dtype=torch.bfloat16)
+    placed = uncrop_features(window_map, (32, 8, 48, 28), 40, 64)  # cell 4: rows 2..7, columns 8..12 of 10 x 16
+    assert placed.dtype == torch.float32 and placed.shape == (2, 3, 10, 16)
+    assert torch.equal(placed[..., 2:7, 8:12], window_map.float()) and placed.sum() == window_map.float().sum()
+    target = torch.full((2, 3, 10, 16), -1.0)
+    assert uncrop_features(window_map, (32, 8, 48, 28), 40, 64, out=target) is target and torch.equal(target, placed)
+    whole = torch.rand(1, 3, 10, 16)
+    assert uncrop_features(whole, (0, 0, 64, 40), 40, 64) is whole  # float32 and the whole input: no copy
+    with pytest.raises(ValueError, match="float32 map of shape"):
+        uncrop_features(window_map, (32, 8, 48, 28), 40, 64, out=torch.zeros(2, 3, 10, 15))
 
 
 def test_recognize_and_relate_on_given_quads(model):

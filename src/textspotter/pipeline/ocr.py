@@ -555,15 +555,24 @@ class OCR:
         def run() -> None:
             nonlocal features, filled
             start = self._sync()
-            found = detect(
-                self.model, torch.stack(pending), batch_size=chunk, options=self.detection, content=pending_content
-            )
             count = len(pending)
+            found = detect(
+                self.model,
+                torch.stack(pending),
+                batch_size=chunk,
+                options=self.detection,
+                content=pending_content,
+                features_out=None if features is None else features[filled : filled + count],
+            )
             pending.clear()
             pending_content.clear()
             if features is None:
-                features = found.features.new_empty((total, *found.features.shape[1:]))
-            features[filled : filled + count] = found.features
+                # The first pass gives the map's shape; later passes write straight into the batch's map.
+                if count == total:
+                    features = found.features
+                else:
+                    features = found.features.new_empty((total, *found.features.shape[1:]))
+                    features[:count] = found.features
             filled += count
             parts.append((found.quads, found.confidence, found.region_counts))
             input_size.append(found.input_size)
@@ -890,5 +899,5 @@ def _features(
     maps = []
     for i in range(0, images.shape[0], batch_size):
         out, window = detector_forward(model.detector, images[i : i + batch_size], content[i : i + batch_size], options)
-        maps.append(uncrop_features(out.features.float(), window, height, width))
+        maps.append(uncrop_features(out.features, window, height, width))
     return torch.cat(maps)

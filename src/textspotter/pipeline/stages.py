@@ -281,6 +281,7 @@ def detect(
     batch_size: int = 8,
     options: DetectionOptions | None = None,
     content: Sequence[tuple[int, int, int, int]] | None = None,
+    features_out: torch.Tensor | None = None,
 ) -> Detections:
     """Find text regions in detector inputs (spec §1.2 steps 4–7).
 
@@ -296,6 +297,8 @@ def detect(
         options: threshold, pre-filter, precision and cropping overrides.
         content: per image, the ``(x0, y0, x1, y1)`` pixels that show the page (``DetectorView.content_box``);
             with ``options.crop_to_page`` each forward pass reads only the window holding its images' boxes.
+        features_out: optional preallocated ``[B, C, H/4, W/4]`` float32 map that the feature maps are written into
+            (``Detections.features`` is then this tensor): one copy per pass instead of three.
 
     Returns:
         :class:`Detections` on the model's device; the feature map is float32 whatever the model dtype.
@@ -318,6 +321,8 @@ def detect(
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if content is not None and len(content) != images.shape[0]:
         raise ValueError(f"content holds {len(content)} boxes for {images.shape[0]} images")
+    if features_out is not None and features_out.shape[0] != images.shape[0]:
+        raise ValueError(f"features_out holds {features_out.shape[0]} maps for {images.shape[0]} images")
     detector = model.detector
     height, width = int(images.shape[-2]), int(images.shape[-1])
     quads, confidence, counts, features = [], [], [], []
@@ -341,25 +346,60 @@ def detect(
         confidence.append(batch_conf)
         counts.append(batch_counts)
         # Crops are sampled from the fp32 feature map (spec §1.2 step 8), whatever the detector ran in.
-        features.append(uncrop_features(out.features.float(), (x0, y0, x1, y1), height, width))
+        target = None if features_out is None else features_out[start : start + batch_size]
+        features.append(uncrop_features(out.features, (x0, y0, x1, y1), height, width, out=target))
+    if features_out is None:
+        features_out = features[0] if len(features) == 1 else torch.cat(features)
     return Detections(
         quads=torch.cat(quads).float(),
         confidence=torch.cat(confidence).float(),
         region_counts=torch.cat(counts).to(torch.int64),
-        features=torch.cat(features),
+        features=features_out,
         input_size=(int(images.shape[-2]), int(images.shape[-1])),
     )
 
 
-def uncrop_features(features: torch.Tensor, window: tuple[int, int, int, int], height: int, width: int) -> torch.Tensor:
-    """Place the feature map of a cropped input window into a zero map of the whole input's shape."""
+def uncrop_features(
+    features: torch.Tensor,
+    window: tuple[int, int, int, int],
+    height: int,
+    width: int,
+    *,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Place the feature map of a cropped input window into a float32 map of the whole input's shape (zeros
+    outside the window).
+
+    Args:
+        features: ``[b, C, h, w]`` feature map of the window (any float dtype and memory format).
+        window: ``(x0, y0, x1, y1)`` of the window in input pixels (multiples of the feature stride).
+        height, width: the whole input's size in pixels.
+        out: optional ``[b, C, height/cell, width/cell]`` float32 map to write into (a slice of a preallocated
+            batch map); the copy then converts the dtype and layout in one pass, and nothing else is allocated.
+
+    Returns:
+        ``out`` when given, else a new float32 map (``features.float()`` itself when the window is the whole input).
+    """
     x0, y0, x1, y1 = window
-    if (x0, y0, x1, y1) == (0, 0, width, height):
-        return features
     cell = (x1 - x0) // features.shape[-1]
-    full = features.new_zeros((*features.shape[:2], height // cell, width // cell))
-    full[..., y0 // cell : y0 // cell + features.shape[-2], x0 // cell : x0 // cell + features.shape[-1]] = features
-    return full
+    shape = (*features.shape[:2], height // cell, width // cell)
+    whole = (x0, y0, x1, y1) == (0, 0, width, height)
+    if out is None:
+        if whole:
+            return features.float()
+        out = features.new_zeros(shape, dtype=torch.float32)
+    elif tuple(out.shape) != shape or out.dtype != torch.float32:
+        raise ValueError(f"out must be a float32 map of shape {shape}, got {tuple(out.shape)} {out.dtype}")
+    elif not whole:
+        # Zero only the cells outside the window: the window's cells are overwritten below.
+        r0, c0 = y0 // cell, x0 // cell
+        r1, c1 = r0 + features.shape[-2], c0 + features.shape[-1]
+        out[..., :r0, :].zero_()
+        out[..., r1:, :].zero_()
+        out[..., r0:r1, :c0].zero_()
+        out[..., r0:r1, c1:].zero_()
+    out[..., y0 // cell : y0 // cell + features.shape[-2], x0 // cell : x0 // cell + features.shape[-1]].copy_(features)
+    return out
 
 
 def crop_features(
