@@ -393,12 +393,11 @@ def render_square(
     height, width = int(pixels.shape[0]), int(pixels.shape[1])
     square_side = max(height, width)
     pad_x, pad_y = _square_offset(height, width, pad_how or config.pad_how)
-    color = torch.tensor(config.pad_color, dtype=torch.float32, device=pixels.device)
+    # Resampled in the 0..255 scale of the page: the division by 255 rides on the final layout copy.
+    color = torch.tensor(config.pad_color, dtype=torch.float32, device=pixels.device) * 255.0
 
     def gather(values: torch.Tensor, dim: int, index: torch.Tensor, is_pad: torch.Tensor) -> torch.Tensor:
         picked = values.index_select(dim, index).float()
-        if values.dtype == torch.uint8:
-            picked /= 255.0
         if bool(is_pad.any()):
             if dim == 0:
                 picked[is_pad] = color
@@ -426,7 +425,8 @@ def render_square(
         out = resample(resample(pixels, 0, rows), 1, cols)
     else:
         out = resample(resample(pixels, 1, cols), 0, rows)
-    return out.permute(2, 0, 1).contiguous()  # (rows, cols, 3) -> (3, rows, cols)
+    result = out.new_empty((3, out.shape[0], out.shape[1]))
+    return torch.mul(out.permute(2, 0, 1), 1.0 / 255.0, out=result)  # (rows, cols, 3) -> (3, rows, cols) in [0, 1]
 
 
 def _fit_width(square: torch.Tensor, width: int) -> torch.Tensor:
