@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import queue
 import resource
 import sys
 import time
@@ -103,9 +102,11 @@ def _worker(
     cpu_before = usage.ru_utime + usage.ru_stime
     out: list[tuple[int, float, Any, str]] = []
     while True:
-        try:
-            index = tasks.get_nowait()
-        except queue.Empty:
+        # A blocking get until the sentinel: multiprocessing's get_nowait() also raises Empty when another worker
+        # holds the queue's read lock, which made a worker quit early and left one worker reading nearly every
+        # page (the "two workers on one core" of earlier runs).
+        index = tasks.get()
+        if index is None:
             break
         tic = time.perf_counter()
         try:
@@ -126,6 +127,8 @@ def run(name: str, mode: str, cores: int, model: str | None, precision: str, ima
     start = context.Event()
     for index in range(len(images)):
         tasks.put(index)
+    for _ in range(workers):
+        tasks.put(None)  # one stop sentinel per worker
     began = time.perf_counter()
     processes = [
         context.Process(
