@@ -384,6 +384,8 @@ def uncrop_features(
     cell = (x1 - x0) // features.shape[-1]
     shape = (*features.shape[:2], height // cell, width // cell)
     whole = (x0, y0, x1, y1) == (0, 0, width, height)
+    r0, c0 = y0 // cell, x0 // cell
+    r1, c1 = r0 + features.shape[-2], c0 + features.shape[-1]
     if out is None:
         if whole:
             return features.float()
@@ -392,13 +394,11 @@ def uncrop_features(
         raise ValueError(f"out must be a float32 map of shape {shape}, got {tuple(out.shape)} {out.dtype}")
     elif not whole:
         # Zero only the cells outside the window: the window's cells are overwritten below.
-        r0, c0 = y0 // cell, x0 // cell
-        r1, c1 = r0 + features.shape[-2], c0 + features.shape[-1]
         out[..., :r0, :].zero_()
         out[..., r1:, :].zero_()
         out[..., r0:r1, :c0].zero_()
         out[..., r0:r1, c1:].zero_()
-    out[..., y0 // cell : y0 // cell + features.shape[-2], x0 // cell : x0 // cell + features.shape[-1]].copy_(features)
+    out[..., r0:r1, c0:c1].copy_(features)
     return out
 
 
