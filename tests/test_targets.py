@@ -249,3 +249,17 @@ def test_training_window_keeps_the_inference_scale():
     np.testing.assert_allclose(part.quads, full.quads[inside] - np.array([x0, y0], np.float32), atol=1e-4)
     with pytest.raises(ValueError, match="crop_size"):
         SampleBuilder(preprocess, latin_charset(), 16, targets, AugmentConfig(), crop_size=100)
+
+
+def test_word_cells_count_the_positive_cells_of_each_word():
+    long_word = rotated_rect(64, 32, 100, 20, 0.0)
+    letter = rotated_rect(64, 96, 6, 20, 0.0)  # a one-letter word: its core keeps the cell nearest its centre
+    targets = encode_detector_targets(
+        np.stack([long_word, letter]), np.zeros(2, bool), height=128, width=128, config=TargetConfig()
+    )
+    positive = targets.score > 0.5
+    assert targets.word_cells[~positive].max() == 0
+    upper, lower = targets.word_cells[:16], targets.word_cells[16:]
+    assert set(np.unique(upper[upper > 0]).tolist()) == {float((targets.score[:16] > 0.5).sum())}
+    assert set(np.unique(lower[lower > 0]).tolist()) == {float((targets.score[16:] > 0.5).sum())}
+    assert (targets.score[16:] > 0.5).sum() <= 2 < (targets.score[:16] > 0.5).sum()

@@ -15,6 +15,7 @@ from textspotter.train.losses import (
     LossConfig,
     confidence_loss,
     line_link_loss,
+    positive_weights,
     rbox_losses,
     recognizer_loss,
     relational_targets,
@@ -133,6 +134,37 @@ def test_rbox_losses_vanish_at_the_target_and_have_gradients():
     assert (pred.grad[..., :4] < 0).all()  # growing the too-small box lowers the loss
     empty_iou, _ = rbox_losses(pred, geometry, torch.zeros(1, 1, 1))
     assert empty_iou.item() == 0.0 and empty_iou.requires_grad
+
+
+def test_instance_balance_weighs_a_one_cell_word_like_a_long_one():
+    score = torch.zeros(1, 4, 12)
+    score[0, 1, 0:9] = 1  # a long word: 9 cells
+    score[0, 1, 11] = 1  # a one-letter word: 1 cell
+    cells = score.clone()
+    cells[0, 1, 0:9] = 9
+    assert torch.equal(positive_weights(score, cells, 0.0), torch.ones_like(score))
+    assert torch.equal(positive_weights(score, None, 1.0), torch.ones_like(score))
+    weights = positive_weights(score, cells, 1.0)
+    assert weights[score > 0.5].mean().item() == pytest.approx(1.0)
+    assert weights[0, 1, 11].item() == pytest.approx(9 * weights[0, 1, 0].item())  # equal totals per word
+    assert (weights[score <= 0.5] == 1).all()
+    assert positive_weights(score, cells, 1.0, max_weight=2.0).max().item() == pytest.approx(2.0)
+    # Missing the one-letter word costs more once balanced; weights of 1 give the unweighted losses exactly.
+    config = LossConfig(confidence="dice+bce_ohem", ohem_min_negatives=1)
+    logits = torch.where(score > 0, 6.0, -6.0)
+    logits[0, 1, 11] = -6.0
+    plain = confidence_loss(logits, score, torch.ones_like(score), config)
+    assert confidence_loss(logits, score, torch.ones_like(score), config, torch.ones_like(score)).item() == (
+        pytest.approx(plain.item())
+    )
+    assert confidence_loss(logits, score, torch.ones_like(score), config, weights) > 2 * plain
+    geometry = torch.zeros(1, 4, 12, 5)
+    geometry[..., :4] = 4.0
+    pred = geometry.clone()
+    pred[0, 1, 11, :4] = 1.0  # only the small word's box is wrong
+    iou_plain, _ = rbox_losses(pred, geometry, score)
+    iou_balanced, _ = rbox_losses(pred, geometry, score, weights)
+    assert iou_balanced.item() == pytest.approx(iou_plain.item() * 10 * 9 / 18, rel=1e-5)
 
 
 def test_recognizer_loss_reads_every_position_including_blanks_after_eos():

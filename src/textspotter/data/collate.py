@@ -20,6 +20,8 @@ class PageSample:
         score, mask: ``[L/4, Wpad/4]`` float32 detector score map and confidence-loss mask.
         geometry: ``[L/4, Wpad/4, 5]`` float32 RBOX targets (t, r, b, l, θ).
         quads: ``[n, 4, 2]`` float32 region quads in detector pixels.
+        word_cells: ``[L/4, Wpad/4]`` float32 positive cells of the word owning each positive cell (0 elsewhere), or
+            None when the page does not say (then an instance-balanced loss weighs its cells alike).
         tokens: ``[n, T]`` int64 recognizer targets; token_valid: ``[n]`` bool.
         next_word, line_id, next_line: ``[n]`` int64 relational indices (page-local, -1 = none).
         relational_shift: ``[2]`` float32 translation of the page's relational quads (units of ``quad_downscale``).
@@ -39,6 +41,7 @@ class PageSample:
     relational_shift: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=np.float32))
     page_id: str = ""
     position: int = 0
+    word_cells: np.ndarray | None = None
 
 
 @dataclass
@@ -58,6 +61,8 @@ class TrainBatch:
             ``quad_downscale``; zeros without augmentation).
         page_ids: annotation ids; positions: stream positions of the pages.
         batch_index: index of this micro-batch in its process's stream (the data position for exact resume).
+        word_cells: ``[B, L/4, Wpad/4]`` float32 cells of the word owning each positive cell, or None unless every
+            page carries them.
     """
 
     images: torch.Tensor
@@ -75,6 +80,7 @@ class TrainBatch:
     page_ids: list[str]
     positions: list[int]
     batch_index: int = 0
+    word_cells: torch.Tensor | None = None
 
     @property
     def num_pages(self) -> int:
@@ -138,6 +144,7 @@ def collate_pages(samples: Sequence[PageSample], *, max_width: int, batch_index:
         next_line=concat("next_line", (0,), torch.int64),
         region_counts=torch.tensor([len(s.quads) for s in samples], dtype=torch.int64),
         relational_shift=stack("relational_shift").float(),
+        word_cells=stack("word_cells").float() if all(s.word_cells is not None for s in samples) else None,
         page_ids=[s.page_id for s in samples],
         positions=[s.position for s in samples],
         batch_index=batch_index,

@@ -615,6 +615,7 @@ class SampleBuilder:
             score=detector.score,
             mask=detector.mask,
             geometry=detector.geometry,
+            word_cells=detector.word_cells,
             quads=regions.quads,
             tokens=regions.tokens,
             token_valid=regions.token_valid,

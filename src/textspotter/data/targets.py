@@ -93,12 +93,15 @@ class DetectorTargets:
         geometry: ``[Hf, Wf, 5]`` float32 (top, right, bottom, left in detector pixels, θ in radians ∈ (−π, π]);
             meaningful only where ``score == 1``.
         detectable: ``[n_words]`` bool, whether each word of the page got positive cells (it is a region).
+        word_cells: ``[Hf, Wf]`` float32, on each positive cell the number of positive cells of the word that owns
+            it (≥ 1), 0 elsewhere: what an instance-balanced loss (``LossConfig.instance_balance``) weighs by.
     """
 
     score: np.ndarray
     mask: np.ndarray
     geometry: np.ndarray
     detectable: np.ndarray
+    word_cells: np.ndarray
 
 
 @dataclass
@@ -248,8 +251,14 @@ def encode_detector_targets(
         mask[ys[keep], xs[keep]] = 0.0
     # A word is a region only if it still owns cells once smaller overlapping words have taken theirs.
     detectable = np.zeros(quads.shape[0], dtype=bool)
-    detectable[np.unique(owner[owner >= 0])] = True
-    return DetectorTargets(score=score, mask=mask, geometry=geometry, detectable=detectable)
+    owners, counts = np.unique(owner[owner >= 0], return_counts=True)
+    detectable[owners] = True
+    word_cells = np.zeros((rows, cols), dtype=np.float32)
+    if owners.size:
+        per_word = np.zeros(quads.shape[0], dtype=np.float32)
+        per_word[owners] = counts
+        word_cells[owner >= 0] = per_word[owner[owner >= 0]]
+    return DetectorTargets(score=score, mask=mask, geometry=geometry, detectable=detectable, word_cells=word_cells)
 
 
 def jitter_quads(quads: np.ndarray, rng: np.random.Generator, config: TargetConfig) -> np.ndarray:

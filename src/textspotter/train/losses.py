@@ -1,7 +1,9 @@
 """Losses of the three models (formulas in ``docs/training.md``).
 
 * Detector: confidence by BCE with online hard-example mining and/or dice over the training mask; on positive cells
-  an IoU loss on the four RBOX distances and ``1 − cos Δθ`` on the angle (EAST/FOTS).
+  an IoU loss on the four RBOX distances and ``1 − cos Δθ`` on the angle (EAST/FOTS). Optionally instance-balanced
+  (:func:`positive_weights`): the positive cells of small words weigh more, so that a one-letter word with one or two
+  cells is not drowned by the long words around it.
 * Recognizer: cross-entropy at every one of the T positions (characters, the EOS and the blanks after it), as the
   non-autoregressive recognizer is read by the greedy decoder.
 * Relational: finished targets over the neighbours the model picked (:func:`relational_targets`), cross-entropy over
@@ -24,6 +26,7 @@ __all__ = [
     "LossConfig",
     "RelationalTargets",
     "confidence_loss",
+    "positive_weights",
     "rbox_losses",
     "recognizer_loss",
     "relational_targets",
@@ -50,6 +53,10 @@ class LossConfig:
         word_weight, line_weight: weights of the two relational links.
         line_samples: Monte-Carlo samples of the noisy line logits.
         max_log_variance: the log-variance channel is clamped to ``±max_log_variance`` before ``exp``.
+        instance_balance: exponent ``p`` of the detector's per-word weighting: a positive cell of a word with ``n``
+            cells weighs ``∝ n^-p`` (mean weight over the positive cells 1, at most ``max_instance_weight``). 0 (the
+            default) weighs every cell alike; 1 gives every word the same total weight; 0.5 is between.
+        max_instance_weight: cap on a positive cell's weight after normalisation.
     """
 
     confidence: str = "dice+bce_ohem"
@@ -65,8 +72,14 @@ class LossConfig:
     line_weight: float = 1.0
     line_samples: int = 16
     max_log_variance: float = 10.0
+    instance_balance: float = 0.0
+    max_instance_weight: float = 10.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.instance_balance <= 1.0:
+            raise ValueError(f"LossConfig.instance_balance must be in [0, 1], got {self.instance_balance}")
+        if self.max_instance_weight < 1.0:
+            raise ValueError(f"LossConfig.max_instance_weight must be >= 1, got {self.max_instance_weight}")
         if self.confidence not in ("bce_ohem", "dice", "dice+bce_ohem"):
             raise ValueError(f"LossConfig.confidence must be bce_ohem, dice or dice+bce_ohem, got {self.confidence!r}")
         if self.line_samples < 1:
@@ -83,7 +96,40 @@ def _zero(*tensors: torch.Tensor) -> torch.Tensor:
     return zero
 
 
-def confidence_loss(logits: torch.Tensor, score: torch.Tensor, mask: torch.Tensor, config: LossConfig) -> torch.Tensor:
+def positive_weights(
+    score: torch.Tensor, word_cells: torch.Tensor | None, power: float, max_weight: float = 10.0
+) -> torch.Tensor:
+    """Per-cell loss weights that balance words of different sizes (1 on every cell that is not positive).
+
+    A positive cell of a word with ``n`` positive cells gets ``n^-power``, scaled so that the positive cells' mean
+    weight is 1 (the loss keeps its scale) and clamped to ``max_weight``.
+
+    Args:
+        score: ``[B, Hf, Wf]`` target score map; cells with ``score > 0.5`` are positive.
+        word_cells: ``[B, Hf, Wf]`` positive cells of each positive cell's word (``DetectorTargets.word_cells``), or
+            None (then every weight is 1).
+        power: the exponent ``p`` in [0, 1]; 0 gives weights of 1.
+        max_weight: upper bound of a weight.
+
+    Returns:
+        ``[B, Hf, Wf]`` float32 weights.
+    """
+    weights = torch.ones_like(score, dtype=torch.float32)
+    positive = score > 0.5
+    if word_cells is None or power == 0.0 or not bool(positive.any()):
+        return weights
+    raw = word_cells.float()[positive].clamp(min=1.0).pow(-power)
+    weights[positive] = (raw / raw.mean()).clamp(max=max_weight)
+    return weights
+
+
+def confidence_loss(
+    logits: torch.Tensor,
+    score: torch.Tensor,
+    mask: torch.Tensor,
+    config: LossConfig,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Confidence loss over the cells the mask keeps.
 
     Args:
@@ -91,16 +137,19 @@ def confidence_loss(logits: torch.Tensor, score: torch.Tensor, mask: torch.Tenso
         score: ``[B, Hf, Wf]`` target in {0, 1}.
         mask: ``[B, Hf, Wf]`` 1 where the cell counts, 0 where it is ignored.
         config: which loss and its OHEM parameters.
+        weights: optional ``[B, Hf, Wf]`` per-cell weights (:func:`positive_weights`); the dice sums and the BCE of
+            the positive cells are weighted by them, the hard negatives are mined and counted as without.
 
     Returns:
         Scalar float32 loss.
     """
     logits, score, mask = logits.float(), score.float(), mask.float()
+    weighted = mask if weights is None else mask * weights.float()
     total = logits.new_zeros(())
     if "dice" in config.confidence:
-        prob = torch.sigmoid(logits) * mask
-        target = score * mask
-        intersection = (prob * target).sum()
+        prob = torch.sigmoid(logits) * weighted
+        target = score * weighted
+        intersection = (prob * score).sum()
         total = total + 1.0 - 2.0 * intersection / (prob.sum() + target.sum() + 1.0)
     if "bce_ohem" in config.confidence:
         bce = F.binary_cross_entropy_with_logits(logits, score, reduction="none")
@@ -113,12 +162,15 @@ def confidence_loss(logits: torch.Tensor, score: torch.Tensor, mask: torch.Tenso
         if num_neg < num_neg_available:
             negative_losses = negative_losses.topk(num_neg, sorted=False).values
         count = num_pos + num_neg
+        positive_losses = bce[positive] if weights is None else bce[positive] * weighted[positive]
         if count > 0:
-            total = total + (bce[positive].sum() + negative_losses.sum()) / count
+            total = total + (positive_losses.sum() + negative_losses.sum()) / count
     return total + _zero(logits)
 
 
-def rbox_losses(rboxes: torch.Tensor, geometry: torch.Tensor, score: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rbox_losses(
+    rboxes: torch.Tensor, geometry: torch.Tensor, score: torch.Tensor, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """IoU loss of the four distances and angle loss, on positive cells.
 
     ``L_iou = −log((|R̂ ∩ R| + 1) / (|R̂ ∪ R| + 1))`` with both rectangles anchored at the cell's prior point (so the
@@ -128,6 +180,7 @@ def rbox_losses(rboxes: torch.Tensor, geometry: torch.Tensor, score: torch.Tenso
         rboxes: ``[B, Hf, Wf, 5]`` predicted (t, r, b, l) in detector pixels and θ in radians.
         geometry: ``[B, Hf, Wf, 5]`` targets in the same units.
         score: ``[B, Hf, Wf]`` target score map; cells with ``score > 0.5`` are positive.
+        weights: optional ``[B, Hf, Wf]`` per-cell weights (:func:`positive_weights`): weighted means.
 
     Returns:
         ``(iou_loss, angle_loss)``: scalar float32 means over positive cells (0 when there is none).
@@ -146,7 +199,10 @@ def rbox_losses(rboxes: torch.Tensor, geometry: torch.Tensor, score: torch.Tenso
     union = area_pred + area_target - intersection
     iou_loss = -torch.log((intersection + 1.0) / (union + 1.0))
     angle_loss = 1.0 - torch.cos(ptheta - gtheta)
-    return iou_loss.mean(), angle_loss.mean()
+    if weights is None:
+        return iou_loss.mean(), angle_loss.mean()
+    w = weights.float()[positive]
+    return (iou_loss * w).sum() / w.sum(), (angle_loss * w).sum() / w.sum()
 
 
 def recognizer_loss(

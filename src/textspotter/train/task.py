@@ -30,6 +30,7 @@ from .losses import (
     LossConfig,
     confidence_loss,
     line_link_loss,
+    positive_weights,
     rbox_losses,
     recognizer_loss,
     relational_targets,
@@ -125,8 +126,9 @@ class JointTrainingModule(nn.Module):
         with grad_if["detector"], _autocast(device, self.amp_dtype):
             detected = model.detector(batch.images)
         if self.trains["detector"]:
-            conf = confidence_loss(detected.confidence, batch.score, batch.mask, cfg)
-            iou, angle = rbox_losses(detected.rboxes, batch.geometry, batch.score)
+            weights = positive_weights(batch.score, batch.word_cells, cfg.instance_balance, cfg.max_instance_weight)
+            conf = confidence_loss(detected.confidence, batch.score, batch.mask, cfg, weights)
+            iou, angle = rbox_losses(detected.rboxes, batch.geometry, batch.score, weights)
             detector_total = conf + cfg.geometry_weight * (iou + cfg.angle_weight * angle)
             total = total + cfg.detector_weight * detector_total
             parts.update(det_conf=conf.detach(), det_iou=iou.detach(), det_angle=angle.detach())
