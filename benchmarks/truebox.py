@@ -107,7 +107,11 @@ def _textspotter(args: argparse.Namespace) -> Any:
     options: dict[str, Any] = {
         "detection": DetectionOptions(precision=args.precision),
         # OCR.recognize reads the quads through stages.recognize, which applies the lexicon after greedy decoding.
-        "recognition": RecognitionOptions(precision=args.precision, lexicon=lexicon_options(args.lexicon)),
+        "recognition": RecognitionOptions(
+            precision=args.precision,
+            lexicon=lexicon_options(args.lexicon),
+            **({} if args.crop_margin is None else {"crop_margin": args.crop_margin}),
+        ),
     }
     if args.infer_length:
         options["scale"] = ScaleOptions(infer_length=args.infer_length)
@@ -121,7 +125,8 @@ def textspotter_reader(args: argparse.Namespace) -> tuple[Callable[[np.ndarray, 
         return list(ocr.recognize(image, _quads(tokens)).texts)
 
     lexicon = "" if args.lexicon == "off" else f", lexicon {args.lexicon}"
-    return read, f"textspotter {args.model or 'default'}{lexicon}"
+    margin = "" if args.crop_margin is None else f", crop margin {args.crop_margin:g}"
+    return read, f"textspotter {args.model or 'default'}{lexicon}{margin}"
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -276,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="auto", help="textspotter's precision: auto, model (float32), bf16")
     parser.add_argument(
         "--lexicon", choices=("auto", "off", "en"), default="auto", help="textspotter's lexicon rescoring"
+    )
+    parser.add_argument(
+        "--crop-margin", type=float, default=None, help="textspotter's RecognitionOptions.crop_margin (default: its)"
     )
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--errors", default=None, help="write the wrong readings (TSV: engine, truth, read, font)")

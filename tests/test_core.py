@@ -7,7 +7,7 @@ import torch
 from textspotter.charset import Charset
 from textspotter.data.manifest import PageAnnotation, read_manifest, write_manifest
 from textspotter.document import Document, Line, Page, Paragraph, Word, bounding_quad
-from textspotter.geometry import aabb_iou, order_quad, quad_aabb, quad_area, quad_iou
+from textspotter.geometry import aabb_iou, extend_quads, order_quad, quad_aabb, quad_area, quad_height, quad_iou
 from textspotter.models.spec import ModelSpec, RecognizerConfig
 
 
@@ -93,3 +93,20 @@ def test_manifest_roundtrip_and_validation(tmp_path):
     bad["lines"] = [{"words": [5]}]
     with pytest.raises(ValueError, match="word 5"):
         PageAnnotation.from_dict(bad)
+
+
+def test_extend_quads_lengthens_along_the_text_direction_only():
+    straight = torch.tensor([[[10.0, 20.0], [50.0, 20.0], [50.0, 30.0], [10.0, 30.0]]])
+    out = extend_quads(straight, 0.5)  # height 10: 5 px more at each end
+    assert torch.allclose(out, torch.tensor([[[5.0, 20.0], [55.0, 20.0], [55.0, 30.0], [5.0, 30.0]]]))
+    assert extend_quads(straight, 0.0) is straight
+    # A quad turned by 90° grows along its own text direction (down the page), keeping its height.
+    turned = torch.tensor([[[30.0, 10.0], [30.0, 50.0], [20.0, 50.0], [20.0, 10.0]]])
+    grown = extend_quads(turned, 0.5)
+    assert torch.allclose(grown[0, :, 0], turned[0, :, 0])
+    assert torch.allclose(grown[0, :, 1], torch.tensor([5.0, 55.0, 55.0, 5.0]))
+    assert torch.allclose(quad_height(grown), quad_height(turned))
+    degenerate = torch.zeros(1, 4, 2)
+    assert torch.equal(extend_quads(degenerate, 0.3), degenerate)
+    per_quad = extend_quads(torch.cat([straight, straight]), torch.tensor([0.0, 0.5]))
+    assert torch.equal(per_quad[0], straight[0]) and torch.allclose(per_quad[1], out[0])

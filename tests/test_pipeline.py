@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from test_pipeline_fakes import fake_model, page_with_boxes
+from textspotter.geometry import extend_quads
 from textspotter.models import create_model
 from textspotter.models.spec import PreprocessConfig
 from textspotter.pipeline import (
@@ -645,6 +646,28 @@ def test_recognize_under_bf16_returns_float32_and_the_same_shapes(model):
     assert (fast.features - exact.features).norm() <= 0.05 * exact.features.norm()
     with pytest.raises(ValueError, match="precision"):
         RecognitionOptions(precision="half")
+
+
+def test_recognize_reads_the_quads_lengthened_by_the_crop_margin(model):
+    images, _ = _detector_input(model, [(20, 20, 120, 60), (140, 20, 240, 60)])
+    with torch.inference_mode():
+        found = detect(model, images)
+        args = (model, found.features, found.quads, found.image_indices)
+        plain = recognize(*args, input_size=found.input_size, options=RecognitionOptions(crop_margin=0.0))
+        wide = recognize(*args, input_size=found.input_size, options=RecognitionOptions(crop_margin=0.3))
+        lengthened = recognize(
+            model,
+            found.features,
+            extend_quads(found.quads, 0.3),
+            found.image_indices,
+            input_size=found.input_size,
+            options=RecognitionOptions(crop_margin=0.0),
+        )
+    assert torch.equal(wide.features, lengthened.features) and wide.texts == lengthened.texts
+    assert not torch.equal(wide.features, plain.features)
+    assert RecognitionOptions().crop_margin == pytest.approx(0.06)
+    with pytest.raises(ValueError, match="crop_margin"):
+        RecognitionOptions(crop_margin=-0.1)
 
 
 def test_recognize_and_relate_with_no_regions(model):

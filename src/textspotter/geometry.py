@@ -22,6 +22,7 @@ __all__ = [
     "aabb_to_quad",
     "aabb_iou",
     "quad_iou",
+    "extend_quads",
     "order_quad",
     "quad_height",
     "quad_width",
@@ -192,3 +193,27 @@ def quad_height(quads: ArrayLike) -> ArrayLike:
     if isinstance(quads, torch.Tensor):
         return (left.norm(dim=-1) + right.norm(dim=-1)) / 2
     return (np.linalg.norm(left, axis=-1) + np.linalg.norm(right, axis=-1)) / 2
+
+
+def extend_quads(quads: torch.Tensor, margin: float | torch.Tensor) -> torch.Tensor:
+    """Lengthen quads along their text direction by ``margin`` times their height at each end (torch only).
+
+    Args:
+        quads: ``[N, 4, 2]`` quads (clockwise from top-left, so the text runs from edge 0-3 to edge 1-2).
+        margin: fraction of each quad's height (``quad_height``) added before its left edge and after its right
+            edge; a float or an ``[N]`` tensor. 0 returns the quads unchanged.
+
+    Returns:
+        ``[N, 4, 2]`` quads in the input's dtype; degenerate quads (no length) are left as they are.
+    """
+    _check_quads(quads)
+    if isinstance(margin, (int, float)) and margin == 0:
+        return quads
+    q = quads.float()
+    along = (q[:, 1] - q[:, 0] + q[:, 2] - q[:, 3]) / 2
+    length = along.norm(dim=-1, keepdim=True)
+    direction = torch.where(length > 0, along / length.clamp(min=1e-12), torch.zeros_like(along))
+    margin = torch.as_tensor(margin, dtype=q.dtype, device=q.device)
+    shift = (margin * quad_height(q))[..., None] * direction
+    sign = torch.tensor([-1.0, 1.0, 1.0, -1.0], dtype=q.dtype, device=q.device)[:, None]
+    return (q + sign * shift[:, None, :]).to(quads.dtype)

@@ -52,6 +52,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     add_infer_length_argument(engines)
     add_reading_order_argument(engines)
     add_lexicon_argument(engines)
+    engines.add_argument(
+        "--crop-margin",
+        type=float,
+        default=None,
+        metavar="M",
+        help="textspotter: read each quad lengthened by M times its height at both ends (default: the pipeline's, "
+        "RecognitionOptions.crop_margin; 0 reads the detected quads as they are)",
+    )
     engines.add_argument("--tesseract-lang", default="eng", help="Tesseract languages, e.g. eng+deu (default: eng)")
     engines.add_argument("--tesseract-psm", type=int, default=3, help="Tesseract page segmentation mode (default: 3)")
     engines.add_argument(
@@ -100,6 +108,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             precision=args.precision,
             lexicon=args.lexicon,
             crop_to_page=args.crop_to_page,
+            crop_margin=args.crop_margin,
         )
     if name == "tesseract":
         return TesseractOptions(

@@ -193,6 +193,7 @@ class TextspotterOptions:
         crop_to_page: ``DetectionOptions.crop_to_page`` (skip the padding of the detector's square input).
         lexicon: ``"off"``, or the language of ``RecognitionOptions.lexicon`` (``"en"``: rescore ordinary words
             with the shipped English lexicon and its default settings).
+        crop_margin: ``RecognitionOptions.crop_margin``; ``None`` keeps the pipeline's default.
     """
 
     model: str | None = None
@@ -204,6 +205,7 @@ class TextspotterOptions:
     precision: str = "auto"
     crop_to_page: bool = True
     lexicon: str = "auto"
+    crop_margin: float | None = None
 
 
 class TextspotterEngine:
@@ -253,6 +255,12 @@ class TextspotterEngine:
             chosen = lexicon_options(self.options.lexicon)
             settings = dataclasses.asdict(chosen if isinstance(chosen, LexiconOptions) else LexiconOptions())
             extra += f"; lexicon {self.options.lexicon}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+        from textspotter.pipeline.stages import RecognitionOptions
+
+        margin = RecognitionOptions().crop_margin if self.options.crop_margin is None else self.options.crop_margin
+        if margin:
+            # Named when on: results cached before the option existed were read from the detected quads as they are.
+            extra += f"; crop margin {margin:g}"
         return (
             f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
             f"device {self.options.device}; threads {self.threads}{extra}; "
@@ -289,7 +297,9 @@ class TextspotterEngine:
                 scale=ScaleOptions(infer_length=self.options.infer_length, fit_text=self.options.fit_text),
                 detection=DetectionOptions(precision=self.options.precision, crop_to_page=self.options.crop_to_page),
                 recognition=RecognitionOptions(
-                    precision=self.options.precision, lexicon=lexicon_options(self.options.lexicon)
+                    precision=self.options.precision,
+                    lexicon=lexicon_options(self.options.lexicon),
+                    **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),
                 ),
                 assembly=AssemblyOptions(order=self.options.reading_order),
             )
