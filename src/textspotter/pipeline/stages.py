@@ -168,7 +168,7 @@ class RecognitionOptions:
             direction (``geometry.extend_quads``); the quads reported stay as detected. A detected box that stops
             short of a word's last narrow glyph (a final "t", a period) then still shows it, and the recognizer,
             trained on jittered boxes, reads a little margin without harm. 0 reads the quads as they are
-            (published behaviour). Default 0.06, chosen on DocBank pages 1–40 (docs/usage.md §2).
+            (published behaviour). Default 0.06, chosen on DocBank pages 1–40 (docs/usage.md §4).
     """
 
     chunk_size: int = 128
