@@ -165,16 +165,17 @@ class RecognitionOptions:
             ours); ``None`` keeps the greedy readings; ``"auto"`` (default) is ``LexiconOptions()`` for a CTC
             recognizer and ``None`` for the published parallel decoders.
         crop_margin: ours. Each quad is read lengthened by this fraction of its height at both ends of its text
-            direction (``geometry.extend_quads``); the quads reported stay as detected. A detected box that stops
-            short of a word's last narrow glyph (a final "t", a period) then still shows it, and the recognizer,
-            trained on jittered boxes, reads a little margin without harm. 0 reads the quads as they are
-            (published behaviour). Default 0.06, chosen on DocBank pages 1–40 (docs/usage.md §4).
+            direction (``geometry.extend_quads``); the quads reported stay as detected. 0 (default) reads the quads
+            as they are (published behaviour). A margin recovers a final narrow glyph that a detected box cut off
+            ("history" → "history."), but the recognizer then also reads stray marks at the ends ("since" →
+            "since’!"): with the stage-15 weights 0.06 helped on DocBank and hurt clearly on the corpus pages
+            (docs/usage.md §4), so it is off.
     """
 
     chunk_size: int = 128
     precision: str = "auto"
     lexicon: LexiconOptions | Literal["auto"] | None = "auto"
-    crop_margin: float = 0.06
+    crop_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
