@@ -560,7 +560,7 @@ def recognize(
     texts: list[str] = []
     confidence, recog_features = [], []
     held: list[tuple[list[int], torch.Tensor]] = []
-    read_quads = extend_quads(quads, options.crop_margin) if quads.shape[0] else quads
+    read_quads = extend_quads(quads, options.crop_margin)
     for start in range(0, quads.shape[0], options.chunk_size):
         logits, chunk_features = read_strips(
             recognizer,
