@@ -375,9 +375,59 @@ def test_reading_order_tables_by_rows_text_columns_whole():
     assert reading_order(shifted, table_gap=0.15) == [0, 2, 1, 3]
 
 
+def _justified_column_with_a_broken_row():
+    # A wide paragraph over a narrow column (tesseract-test 8087_054.3B): the relational model left the end of the
+    # paragraph's last row ("weath-") a paragraph of its own, 1.2 heights right of the row's start.
+    return _readings(
+        texts=["wide line one", "Adriatic below", "weath-", "ered time", "that historians"],
+        boxes=[(0, 0, 200, 10), (0, 13, 90, 23), (102, 13, 200, 23), (0, 26, 90, 36), (0, 39, 88, 49)],
+        detection=[0.9] * 5,
+        text_conf=[0.9] * 5,
+        groups=[[[0], [1]], [[3], [4]], [[2]]],
+    )
+
+
+def test_assemble_joins_the_pieces_of_a_broken_row():
+    page = assemble_page(_justified_column_with_a_broken_row())
+    assert page.text() == "wide line one\nAdriatic below weath-\n\nered time\nthat historians"
+    joined = page.paragraphs[0].lines[1]
+    assert [w.text for w in joined.words] == ["Adriatic", "below", "weath-"] or joined.text == "Adriatic below weath-"
+    assert joined.quad == ((0, 13), (200, 13), (200, 23), (0, 23))
+    # Without the join the piece is a column of its own, read after the narrow column below it.
+    apart = assemble_page(_justified_column_with_a_broken_row(), options=AssemblyOptions(join_gap=None))
+    assert apart.text().endswith("that historians\n\nweath-")
+    # A gap wider than join_gap line heights stays open.
+    assert assemble_page(_justified_column_with_a_broken_row(), options=AssemblyOptions(join_gap=1.0)).text() == (
+        apart.text()
+    )
+
+
+def test_assemble_does_not_join_lines_across_a_gutter():
+    # Two columns whose rows line up, gutter 1.2 heights: no line above or below runs across it.
+    readings = _readings(
+        texts=["a", "b", "c", "d"],
+        boxes=[(0, 0, 90, 10), (0, 13, 90, 23), (102, 0, 190, 10), (102, 13, 190, 23)],
+        detection=[0.9] * 4,
+        text_conf=[0.9] * 4,
+        groups=[[[0], [1]], [[2], [3]]],
+    )
+    assert assemble_page(readings).text() == "a\nb\n\nc\nd"
+    # A title right above the columns runs across the gutter, but the rows below it keep it open: still columns.
+    titled = _readings(
+        texts=["Title", "a", "b", "c", "d"],
+        boxes=[(0, -14, 190, -4), (0, 0, 90, 10), (0, 13, 90, 23), (102, 0, 190, 10), (102, 13, 190, 23)],
+        detection=[0.9] * 5,
+        text_conf=[0.9] * 5,
+        groups=[[[0]], [[1], [2]], [[3], [4]]],
+    )
+    assert "a c" not in assemble_page(titled).text()
+
+
 def test_assembly_options_reject_an_unknown_order():
     with pytest.raises(ValueError, match="order"):
         AssemblyOptions(order="columns")
+    with pytest.raises(ValueError, match="join_gap"):
+        AssemblyOptions(join_gap=-1.0)
     with pytest.raises(ValueError, match="table_gap"):
         AssemblyOptions(table_gap=-1.0)
 

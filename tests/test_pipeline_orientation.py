@@ -106,6 +106,43 @@ def test_choose_rotation_needs_a_clear_margin():
         choose_rotation({180: 0.9}, margin=0.1)
 
 
+def test_choose_rotation_skips_turns_that_read_no_words():
+    # A faint upright page (corpus en test): the quarter turn read confidently, but empty and one-letter strings.
+    scores = {0: 0.645, 180: 0.333, 90: 0.806, 270: 0.683}
+    shares = {0: 0.88, 180: 0.62, 90: 0.0, 270: 0.06}
+    kwargs = {"margin": 0.1, "min_confidence": 0.7}
+    assert choose_rotation(scores, **kwargs) == 90  # confidence alone turns it
+    assert choose_rotation(scores, **kwargs, word_shares=shares, min_word_share=0.5) == 0
+    # phototest-rotated-L.png: the right turn reads words and wins.
+    scores, shares = {0: 0.45, 180: 0.50, 90: 0.71, 270: 0.58}, {0: 0.0, 180: 0.0, 90: 0.94, 270: 0.88}
+    assert choose_rotation(scores, **kwargs, word_shares=shares, min_word_share=0.5) == 90
+    # The best eligible turn wins even when a better-scoring one reads no words.
+    scores, shares = {0: 0.3, 90: 0.95, 270: 0.85}, {0: 0.0, 90: 0.1, 270: 0.9}
+    assert choose_rotation(scores, **kwargs, word_shares=shares, min_word_share=0.5) == 270
+
+
+def test_sample_scores_count_word_reads(monkeypatch):
+    reads = ["word", "", "a", "42", "x.", "abc"]  # as detected: 3 words of 6; turned: none
+
+    class Read:
+        def __init__(self, count):
+            self.texts = reads[:count] + ["."] * count
+            self.confidence = torch.cat([torch.full((count,), 0.5), torch.full((count,), 0.9)])
+
+    monkeypatch.setattr(orientation, "recognize", lambda model, features, quads, *a, **k: Read(len(quads) // 2))
+    quads = torch.zeros(6, 4, 2)
+    upright, turned = orientation.sample_scores(
+        None,
+        torch.zeros(1, 1, 4, 4),
+        quads,
+        torch.zeros(6, dtype=torch.long),
+        torch.rand(6),
+        input_size=(4, 4),
+        sample_size=8,
+    )
+    assert upright == (pytest.approx(0.5), pytest.approx(0.5)) and turned == (pytest.approx(0.9), 0.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -115,6 +152,7 @@ def test_choose_rotation_needs_a_clear_margin():
         ({"margin": 1.5}, "margin"),
         ({"min_confidence": 2}, "min_confidence"),
         ({"quarter_turn_below": -0.1}, "quarter_turn_below"),
+        ({"min_word_share": 1.5}, "min_word_share"),
     ],
 )
 def test_orientation_options_reject_bad_values(kwargs, match):
@@ -160,6 +198,18 @@ def test_turned_reads_are_mapped_back_to_the_original_pixels(reading_model, monk
         corner = quads_to_rotated(np.array(word.quad), rotation, WIDTH, HEIGHT)
         assert np.allclose(corner[0], corner.min(0))
     assert json.loads(to_json(page))["pages"][0]["rotation"] == rotation
+
+
+def test_quarter_turns_are_tried_when_the_upright_sample_reads_no_words(monkeypatch):
+    # Confident one-letter reads (a sideways page's letter fragments, to a detector that finds one-letter words).
+    model = fake_model()
+    read_always(model, "a")
+    chosen = []
+    monkeypatch.setattr(orientation, "choose_rotation", lambda scores, **kw: chosen.append((scores, kw)) or 0)
+    page = _ocr(model).read(page_with_boxes(HEIGHT, WIDTH, BOXES))[0].pages[0]
+    scores, kwargs = chosen[0]
+    assert page.rotation == 0 and set(scores) == {0, 90, 180, 270}
+    assert min(scores.values()) > 0.9 and set(kwargs["word_shares"].values()) == {0.0}
 
 
 def test_cli_orientation_flag_and_reported_rotation(tmp_path, monkeypatch, capsys):

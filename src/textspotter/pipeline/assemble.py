@@ -58,17 +58,25 @@ class AssemblyOptions:
             (``reading_order``): each row becomes one line and the table one paragraph. A key-value block
             ("Address:  14 Mill Street") then reads as it is meant to; the text columns of a page have gutters of a
             few percent of their width and stay columns. ``None`` reads every column whole.
+        join_gap: ours. Two lines of the relational model that sit on one row, at most this many line heights
+            apart, with a line directly above or below running across the gap between them, are joined into one
+            line before the page is ordered (a missed word or full stop in a justified line leaves a gap the model
+            may not bridge, and the right piece would otherwise be read as a column of its own). ``None`` joins
+            nothing.
     """
 
     include_invalid: bool = False
     order: str = "lines"
     table_gap: float | None = 0.15
+    join_gap: float | None = 1.5
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
             raise ValueError(f"AssemblyOptions.order must be one of {_ORDERS}, got {self.order!r}")
         if self.table_gap is not None and not self.table_gap >= 0:
             raise ValueError(f"AssemblyOptions.table_gap must be None or >= 0, got {self.table_gap!r}")
+        if self.join_gap is not None and not self.join_gap >= 0:
+            raise ValueError(f"AssemblyOptions.join_gap must be None or >= 0, got {self.join_gap!r}")
 
 
 @dataclass(frozen=True)
@@ -252,6 +260,108 @@ def _join_lines(first: Line, second: Line) -> Line:
     )
 
 
+def _row_joins(boxes: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
+    """Pairs ``(a, b)`` of line boxes that are two pieces of one text line, ``a`` the left piece.
+
+    ``b`` continues ``a`` when both sit on one row (vertical overlap of at least 60 % of the smaller height, heights
+    within a factor 1.4), ``b`` starts at most ``max_gap`` heights right of ``a``'s end (and does not start inside
+    it), no other box lies in the gap between them, a line of similar height directly above or below the row (at
+    most one height away) runs across the whole gap, and no such neighbouring row has text on both sides of the gap
+    with the gap open. Those last tests tell a break inside a justified line (a missed word or full stop leaves a
+    wide space that the relational model may not bridge) from a column gutter, which the neighbouring rows leave
+    open as well (a title may run across it above the first row). Each piece joins at most one piece on either
+    side, its nearest.
+
+    Args:
+        boxes: ``[n, 4]`` (x_min, y_min, x_max, y_max) line boxes.
+        max_gap: widest gap joined, in line heights.
+
+    Returns:
+        The pairs, in no particular order; chains (``a``-``b``, ``b``-``c``) are possible.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    n = boxes.shape[0]
+    if n < 2:
+        return []
+    x0, y0, x1, y1 = (boxes[:, k] for k in range(4))
+    height = np.maximum(y1 - y0, 1e-6)
+    small = np.minimum(height[:, None], height[None, :])
+    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    gap = x0[None, :] - x1[:, None]  # gap[a, b]: from a's right end to b's left start
+    ratio = np.maximum(height[:, None], height[None, :]) / small
+    candidate = (overlap >= 0.6 * small) & (ratio <= 1.4) & (gap >= -0.25 * small) & (gap <= max_gap * small)
+    np.fill_diagonal(candidate, False)
+    # Nearest partner on each side, mutually.
+    distance = np.where(candidate, gap, np.inf)
+    right_of = np.argmin(distance, axis=1)
+    left_of = np.argmin(distance, axis=0)
+    pairs = []
+    for a in range(n):
+        b = int(right_of[a])
+        if not np.isfinite(distance[a, b]) or int(left_of[b]) != a:
+            continue
+        gap_start, gap_end = x1[a], x0[b]
+        top, bottom = min(y0[a], y0[b]), max(y1[a], y1[b])
+        row_height = max(height[a], height[b])
+        others = np.ones(n, dtype=bool)
+        others[[a, b]] = False
+        # Nothing else inside the gap on this row.
+        inside = others & (x0 < gap_end) & (x1 > gap_start) & (y0 < bottom) & (y1 > top)
+        if inside.any():
+            continue
+        similar = (height <= 1.4 * row_height) & (height >= row_height / 1.4)
+        near = (y1 <= top + 0.25 * row_height) & (y1 >= top - row_height)  # above, at most one height away
+        near |= (y0 >= bottom - 0.25 * row_height) & (y0 <= bottom + row_height)  # below
+        neighbours = others & similar & near
+        crosses = (x0 <= gap_start) & (x1 >= gap_end)
+        if not (neighbours & crosses).any():
+            continue
+        # A neighbouring row with text on both sides of the gap and none across it is a gutter (two columns
+        # under a title that runs across them): leave it open.
+        left = np.flatnonzero(neighbours & (x1 <= gap_end) & (x1 > x0[a]))
+        right = np.flatnonzero(neighbours & (x0 >= gap_start) & (x0 < x1[b]))
+        if any(min(y1[i], y1[j]) - max(y0[i], y0[j]) > 0.5 * row_height for i in left for j in right):
+            continue
+        pairs.append((a, b))
+    return pairs
+
+
+def _join_row_pieces(groups: list[list[Line]], max_gap: float) -> list[list[Line]]:
+    """Join lines that are pieces of one row (:func:`_row_joins`): the right piece moves into the left one's line.
+
+    The joined line keeps the left piece's place in its paragraph; the right piece leaves its own paragraph, and a
+    paragraph left without lines is dropped.
+    """
+    places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
+    if len(places) < 2:
+        return groups
+    boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
+    pairs = _row_joins(boxes, max_gap)
+    if not pairs:
+        return groups
+    right = dict(pairs)
+    has_left = set(right.values())
+    lines = [[line for line in paragraph] for paragraph in groups]
+    removed: set[tuple[int, int]] = set()
+    for start in range(len(places)):
+        if start in has_left or start not in right:
+            continue
+        p, k = places[start]
+        joined, index = lines[p][k], start
+        while index in right:  # a chain of pieces, left to right
+            index = right[index]
+            q, m = places[index]
+            joined = _join_lines(joined, groups[q][m])
+            removed.add((q, m))
+        lines[p][k] = joined
+    out = []
+    for p, paragraph in enumerate(lines):
+        kept = [line for k, line in enumerate(paragraph) if (p, k) not in removed]
+        if kept:
+            out.append(kept)
+    return out
+
+
 def _box(quad: tuple) -> list[float]:
     """(x_min, y_min, x_max, y_max) of an axis-aligned quad (clockwise from top-left)."""
     return [quad[0][0], quad[0][1], quad[2][0], quad[2][1]]
@@ -301,6 +411,8 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
             )
         if options.include_invalid or any(w.valid for line in lines for w in line.words):
             groups.append(lines)
+    if options.join_gap is not None:
+        groups = _join_row_pieces(groups, options.join_gap)
 
     tolerance = _GAP_TOLERANCE * float(np.median(quad_height(quads))) if count else 0.0
     paragraphs: list[list[Line]] = []

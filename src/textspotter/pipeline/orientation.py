@@ -12,11 +12,14 @@ the page's first detection pass:
    recognizer pass over ``2 × sample_size`` regions.
 2. **Quarter turns, only when the upright read is doubtful.** On a page turned by 90 degrees the detector finds
    fragments of letters (about 0.4–0.5 mean text confidence), not words, so vertex turns cannot help. When the
-   sampled upright confidence is below ``OrientationOptions.quarter_turn_below``, the page is detected twice more,
-   turned by 90 and by 270 degrees, and each sample read as detected.
+   sampled upright confidence is below ``OrientationOptions.quarter_turn_below``, or less than half of
+   ``OrientationOptions.min_word_share`` of the sample reads as words, the page is detected twice more, turned by
+   90 and by 270 degrees, and each sample read as detected.
 
 The rotation whose sample reads with the highest mean text confidence wins if it beats the upright read by
-``OrientationOptions.margin`` and reads at least ``OrientationOptions.min_confidence``; the page is then turned
+``OrientationOptions.margin``, reads at least ``OrientationOptions.min_confidence`` and reads as words
+(``OrientationOptions.min_word_share``: a page turned the wrong way reads as empty strings and single characters,
+which the recognizer can give a high confidence); the page is then turned
 (``numpy.rot90``, exact) and read again from the start, and every quad of the result is mapped back into the
 original image's pixels (:func:`page_to_original`).
 
@@ -51,6 +54,7 @@ __all__ = [
     "quads_to_original",
     "page_to_original",
     "turn_vertices",
+    "SampleScore",
     "sample_scores",
     "choose_rotation",
     "Decisions",
@@ -80,7 +84,15 @@ class OrientationOptions:
             [0, 1]: a page the model reads in no orientation (a script it does not know) stays as it is
             (``arabic.tif`` turned a quarter reads 0.46 against 0.34 upright; a turned Latin page, 0.79 or more).
         quarter_turn_below: the page is also tried turned by a quarter turn (one more detector pass) when the
-            upright sample's mean text confidence is below this, in [0, 1]; 0 never tries quarter turns.
+            upright sample's mean text confidence is below this, in [0, 1], or when less than half of
+            ``min_word_share`` of it reads as words; 0 tries quarter turns only in that second case.
+        min_word_share: a turn is taken only when at least this share of its sample reads as words (two or more
+            letters or digits), in [0, 1]. On a faint upright page (corpus en test, ``texlive-latex-extra-doc-
+            b6d38a9d13-p0001``) the quarter turn read 0.81 mean confidence against 0.65 upright, but from empty and
+            one-character reads (0.6 characters on average); pages really turned read words (``phototest-rotated-L``
+            at 90 degrees: 4.1 characters on average). An upright sample with less than half this share of words
+            also has the quarter turns tried, whatever its confidence: a detector trained to find one-letter words
+            reads the letter fragments of a sideways page with confidence (stage 16: 0.72, no word).
     """
 
     mode: str = "auto"
@@ -89,6 +101,7 @@ class OrientationOptions:
     margin: float = 0.1
     min_confidence: float = 0.7
     quarter_turn_below: float = 0.7
+    min_word_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.mode not in ORIENTATION_MODES:
@@ -99,7 +112,7 @@ class OrientationOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"OrientationOptions.{name} must be a positive int, got {value!r}")
-        for name in ("margin", "min_confidence", "quarter_turn_below"):
+        for name in ("margin", "min_confidence", "quarter_turn_below", "min_word_share"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"OrientationOptions.{name} must be in [0, 1], got {value!r}")
@@ -186,6 +199,22 @@ def turn_vertices(quads: torch.Tensor, turns: int) -> torch.Tensor:
     return torch.roll(quads, shifts=-turns, dims=-2)
 
 
+class SampleScore(NamedTuple):
+    """How one reading of a page's sample went.
+
+    Attributes:
+        confidence: mean text confidence of the sample's regions, in [0, 1].
+        word_share: share of the regions read as words (at least two letters or digits), in [0, 1].
+    """
+
+    confidence: float
+    word_share: float
+
+
+def _is_word(text: str) -> bool:
+    return sum(character.isalnum() for character in text) >= 2
+
+
 def sample_scores(
     model: torch.nn.Module,
     features: torch.Tensor,
@@ -197,8 +226,8 @@ def sample_scores(
     sample_size: int,
     turns: Sequence[int] = (0, 2),
     options: RecognitionOptions | None = None,
-) -> list[float]:
-    """Mean text confidence of the most confident regions, read with their vertex order turned by each of ``turns``.
+) -> list[SampleScore]:
+    """How the most confident regions read with their vertex order turned by each of ``turns``.
 
     Args:
         model: an ``OCRModel``.
@@ -212,7 +241,7 @@ def sample_scores(
         options: recognizer settings.
 
     Returns:
-        Per turn, the mean text confidence in [0, 1] of the sample.
+        Per turn, the sample's mean text confidence and share of word reads.
     """
     count = min(sample_size, int(crop_quads.shape[0]))
     sample = torch.topk(detection_confidence, count).indices
@@ -228,12 +257,24 @@ def sample_scores(
         input_size=input_size,
         options=options,
     )
-    return [float(part.mean()) for part in read.confidence.float().split(count)]
+    texts = list(read.texts)
+    return [
+        SampleScore(float(part.mean()), sum(map(_is_word, texts[k * count : (k + 1) * count])) / count)
+        for k, part in enumerate(read.confidence.float().split(count))
+    ]
 
 
-def choose_rotation(scores: Mapping[int, float], *, margin: float, min_confidence: float = 0.0) -> int:
-    """Return the best-scoring rotation if it beats the upright one (``scores[0]``) by more than ``margin`` and
-    scores at least ``min_confidence``; else 0.
+def choose_rotation(
+    scores: Mapping[int, float],
+    *,
+    margin: float,
+    min_confidence: float = 0.0,
+    word_shares: Mapping[int, float] | None = None,
+    min_word_share: float = 0.0,
+) -> int:
+    """Return the best-scoring rotation if it beats the upright one (``scores[0]``) by more than ``margin``, scores
+    at least ``min_confidence`` and (when ``word_shares`` are given) read words in at least ``min_word_share`` of
+    its sample; else 0. Rotations that fail the word test are not candidates.
 
     >>> choose_rotation({0: 0.81, 180: 0.92}, margin=0.1), choose_rotation({0: 0.99, 180: 0.71}, margin=0.1)
     (180, 0)
@@ -242,7 +283,12 @@ def choose_rotation(scores: Mapping[int, float], *, margin: float, min_confidenc
     """
     if 0 not in scores:
         raise ValueError(f"scores need the upright rotation 0, got rotations {sorted(scores)}")
-    best = max(scores, key=lambda rotation: (scores[rotation], rotation == 0))
+    candidates = [
+        rotation
+        for rotation in scores
+        if rotation == 0 or word_shares is None or word_shares.get(rotation, 0.0) >= min_word_share
+    ]
+    best = max(candidates, key=lambda rotation: (scores[rotation], rotation == 0))
     return best if scores[best] > scores[0] + margin and scores[best] >= min_confidence else 0
 
 
@@ -290,23 +336,30 @@ def decide_rotations(
                     sample_size=options.sample_size,
                     options=ocr.recognition,
                 )
-                scores = {0: upright, 180: half}
-                if upright < options.quarter_turn_below:
-                    scores.update(_quarter_turn_scores(ocr, pages[position]))
+                samples = {0: upright, 180: half}
+                # Half the word share a turn needs: a math page's upright sample (DocBank: 44 % words at 0.94
+                # confidence) is not worth two more detector passes; a sideways page's reads no words at all.
+                doubtful = upright.word_share < options.min_word_share / 2
+                if upright.confidence < options.quarter_turn_below or doubtful:
+                    samples.update(_quarter_turn_scores(ocr, pages[position]))
                 rotations[position] = choose_rotation(
-                    scores, margin=options.margin, min_confidence=options.min_confidence
+                    {rotation: sample.confidence for rotation, sample in samples.items()},
+                    margin=options.margin,
+                    min_confidence=options.min_confidence,
+                    word_shares={rotation: sample.word_share for rotation, sample in samples.items()},
+                    min_word_share=options.min_word_share,
                 )
     return Decisions(rotations, (ocr._sync() - start) / max(len(pages), 1))
 
 
-def _quarter_turn_scores(ocr: OCR, page: PageImage) -> dict[int, float]:
+def _quarter_turn_scores(ocr: OCR, page: PageImage) -> dict[int, SampleScore]:
     """Scores of 90 and 270 degrees: one more detector pass on the page turned each way, its sample read as found.
 
     (Reading the 90-degree pass turned by two vertices is no estimate of 270 degrees: on
     ``phototest-rotated-R.png`` it scored 0.56, below the 90-degree read's 0.67, where the 270-degree pass scores
     0.79.)
     """
-    scores: dict[int, float] = {}
+    scores: dict[int, SampleScore] = {}
     for rotation in (90, 270):
         turned = dataclasses.replace(page, image=rotate_image(page.image, rotation))
         regions = ocr._detect_regions([turned], dict.fromkeys(("preprocess", "detect"), 0.0))
