@@ -423,6 +423,23 @@ def test_assemble_does_not_join_lines_across_a_gutter():
     assert "a c" not in assemble_page(titled).text()
 
 
+def test_reading_order_sets_aside_a_caption_across_the_gutter():
+    # Two columns (x 0-100 and 110-210), rows 10 high; from the third row on, a narrow caption (x 90-130) sits
+    # across the gutter between them: the left column is still read whole before the right one.
+    left = [[0, 14 * r, 100, 14 * r + 10] for r in range(5)]
+    right = [[110, 14 * r, 210, 14 * r + 10] for r in range(5)]
+    caption = [[90, 30, 130, 38]]
+    boxes = np.array(left + right + caption, dtype=float)
+    # (Without the rule the caption's rows cannot join the first two: [0, 1, 5, 6] would be read first.)
+    assert reading_order(boxes) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    # A narrow heading alone on its row is not an intruder: it stays a band of its own, read before the columns.
+    heading = np.array([[90, -20, 130, -10]] + left + right, dtype=float)
+    assert reading_order(heading) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    # A wide box across the gutter is a full-width line, not an intruder: rows above and below stay apart.
+    wide = np.array(left[:2] + right[:2] + [[0, 28, 210, 38]] + left[3:] + right[3:], dtype=float)
+    assert reading_order(wide) == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+
+
 def test_assembly_options_reject_an_unknown_order():
     with pytest.raises(ValueError, match="order"):
         AssemblyOptions(order="columns")

@@ -39,6 +39,10 @@ __all__ = ["AssemblyOptions", "PageReadings", "assemble_page", "reading_order"]
 # Boxes may overlap by this fraction of the page's median word height and still count as separated by a gap:
 # axis-aligned boxes of slightly slanted or tall-glyph lines overlap their neighbours by a few pixels.
 _GAP_TOLERANCE = 0.25
+# A gutter intruder (reading_order, step 2): a box narrower than this fraction of the block's width that crosses a
+# column gutter (a photo caption set across two columns); at most this share of the block's boxes.
+_INTRUDER_WIDTH = 0.25
+_INTRUDER_SHARE = 0.25
 
 _ORDERS = ("lines", "paragraphs")
 
@@ -195,7 +199,10 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
     2. Otherwise cut the boxes into horizontal bands at the gaps that no box crosses, and join consecutive bands
        as long as their union still splits into columns (so a two-column body stays one block even where both
        columns happen to have a paragraph break at the same height, while a full-width title or footer stays
-       a band of its own). Read the blocks top to bottom, each ordered recursively.
+       a band of its own). A band that would split with the block into columns but for a few narrow boxes
+       crossing a gutter (less than a quarter of the block's width each, at most a quarter of its boxes, and not the
+       whole band: a photo caption set across two columns) joins the block without them; they are read after the
+       block. Read the blocks top to bottom, each ordered recursively.
     3. Boxes that overlap in both directions are read by top edge, then left edge.
 
     Args:
@@ -224,6 +231,23 @@ def _order_and_cells(
     def has_columns(members: list[int]) -> bool:
         return len(_split_on_gaps(boxes, members, 0, tolerance)) > 1
 
+    def intruders(block: list[int], band: list[int]) -> list[int]:
+        """The narrow boxes of ``band`` that alone keep ``block + band`` from splitting into columns, or []."""
+        union = block + band
+        extent = boxes[union, 2].max() - boxes[union, 0].min()
+        narrow = {i for i in band if boxes[i, 2] - boxes[i, 0] < _INTRUDER_WIDTH * extent}
+        if not narrow:
+            return []
+        columns = _split_on_gaps(boxes, [i for i in union if i not in narrow], 0, tolerance)
+        if len(columns) < 2:
+            return []
+        spans = sorted((boxes[c, 0].min(), boxes[c, 2].max()) for c in columns)
+        gutters = [(left[1], right[0]) for left, right in zip(spans, spans[1:])]
+        crossing = [i for i in band if i in narrow and any(boxes[i, 0] < b and boxes[i, 2] > a for a, b in gutters)]
+        if not crossing or len(crossing) == len(band) or len(crossing) > _INTRUDER_SHARE * len(union):
+            return []
+        return crossing if has_columns([i for i in union if i not in set(crossing)]) else []
+
     def order(members: list[int]) -> list[int]:
         if len(members) <= 1:
             return list(members)
@@ -239,13 +263,21 @@ def _order_and_cells(
         if len(bands) == 1:
             return sorted(members, key=lambda i: (boxes[i, 1], boxes[i, 0]))
         blocks: list[list[int]] = []
+        aside: list[list[int]] = []  # per block, the gutter intruders read after it
         for band in bands:
-            # The union of all bands has no columns (step 1 failed), so every block stays a strict subset.
+            # The union of all bands has no columns (step 1 failed), so every block stays a strict subset; so do
+            # the intruders set aside (never a whole band).
             if blocks and has_columns(blocks[-1] + band):
                 blocks[-1] = blocks[-1] + band
+                continue
+            crossing = intruders(blocks[-1], band) if blocks and has_columns(blocks[-1]) else []
+            if crossing:
+                blocks[-1] = blocks[-1] + [i for i in band if i not in set(crossing)]
+                aside[-1] = aside[-1] + crossing
             else:
                 blocks.append(band)
-        return [i for block in blocks for i in order(block)]
+                aside.append([])
+        return [i for block, out in zip(blocks, aside) for i in order(block) + order(out)]
 
     return order(list(range(boxes.shape[0]))), cells
 
