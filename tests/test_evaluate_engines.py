@@ -27,7 +27,7 @@ from textspotter.evaluate import (
     score_page,
 )
 from textspotter.evaluate.cache import page_from_dict
-from textspotter.evaluate.engines import page_from_lines, page_from_tesseract_tsv
+from textspotter.evaluate.engines import page_from_lines, page_from_tesseract_tsv, source_fingerprint
 from textspotter.evaluate.report import markdown_report, results_to_json, write_charts
 from textspotter.evaluate.scoring import hypothesis_text
 from textspotter.metrics import normalize_text
@@ -142,6 +142,7 @@ def test_textspotter_adapter_with_random_weights():
     # Random weights read nothing sensible; the adapter must still return a page of the input's size.
     assert (prediction.page.width, prediction.page.height) == (520, 90)
     assert "model random:tiny-test" in engine.version()
+    assert f"(code {source_fingerprint()})" in engine.version()
     # Cached pages of one page assembly are never served for another.
     assert "reading order lines" in engine.version()
     other = TextspotterEngine(TextspotterOptions(model="random:tiny-test", reading_order="paragraphs"), threads=1)
@@ -341,3 +342,20 @@ def test_markdown_json_and_charts(tmp_path):
     charts = write_charts([result], tmp_path / "charts")
     assert (tmp_path / "charts" / "cer.png") in charts
     assert all(path.stat().st_size > 1000 for path in charts)
+
+
+def test_source_fingerprint_follows_the_code(tmp_path, monkeypatch):
+    import textspotter
+
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "rules.py").write_text("GAP = 1.5\n")
+    monkeypatch.setattr(textspotter, "__file__", str(tmp_path / "__init__.py"))
+    source_fingerprint.cache_clear()
+    try:
+        first = source_fingerprint()
+        (tmp_path / "rules.py").write_text("GAP = 2.0\n")
+        source_fingerprint.cache_clear()
+        second = source_fingerprint()
+    finally:
+        source_fingerprint.cache_clear()
+    assert len(first) == 12 and int(first, 16) >= 0 and first != second

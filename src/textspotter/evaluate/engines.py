@@ -13,6 +13,7 @@ reported apart from per-page time. Each engine runs with the thread count it is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import io
@@ -105,6 +106,24 @@ def _package_version(name: str) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "not-installed"
+
+
+@functools.lru_cache(maxsize=1)
+def source_fingerprint() -> str:
+    """Hash the textspotter package's Python sources (paths and bytes): 12 hex digits.
+
+    Part of the textspotter engine's version, so that the bench cache does not hand back pages read by other code
+    at the same package version (a changed reading-order or orientation rule would otherwise be scored on stale
+    outputs). About 10 ms, once per process.
+    """
+    import textspotter
+
+    root = Path(textspotter.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _folder_fingerprint(folder: Path) -> str:
@@ -262,7 +281,8 @@ class TextspotterEngine:
             # Named when on: results cached before the option existed were read from the detected quads as they are.
             extra += f"; crop margin {margin:g}"
         return (
-            f"textspotter {__version__}; torch {_package_version('torch')}; model {self._model_id()}; "
+            f"textspotter {__version__} (code {source_fingerprint()}); torch {_package_version('torch')}; "
+            f"model {self._model_id()}; "
             f"device {self.options.device}; threads {self.threads}{extra}; "
             f"reading order {self.options.reading_order}; fit text {'on' if self.options.fit_text else 'off'}"
         )
