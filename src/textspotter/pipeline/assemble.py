@@ -246,7 +246,8 @@ def _order_and_cells(
         crossing = [i for i in band if i in narrow and any(boxes[i, 0] < b and boxes[i, 2] > a for a, b in gutters)]
         if not crossing or len(crossing) == len(band) or len(crossing) > _INTRUDER_SHARE * len(union):
             return []
-        return crossing if has_columns([i for i in union if i not in set(crossing)]) else []
+        out = set(crossing)
+        return crossing if has_columns([i for i in union if i not in out]) else []
 
     def order(members: list[int]) -> list[int]:
         if len(members) <= 1:
@@ -272,7 +273,8 @@ def _order_and_cells(
                 continue
             crossing = intruders(blocks[-1], band) if blocks and has_columns(blocks[-1]) else []
             if crossing:
-                blocks[-1] = blocks[-1] + [i for i in band if i not in set(crossing)]
+                out = set(crossing)
+                blocks[-1] = blocks[-1] + [i for i in band if i not in out]
                 aside[-1] = aside[-1] + crossing
             else:
                 blocks.append(band)
@@ -373,7 +375,7 @@ def _join_row_pieces(groups: list[list[Line]], max_gap: float) -> list[list[Line
         return groups
     right = dict(pairs)
     has_left = set(right.values())
-    lines = [[line for line in paragraph] for paragraph in groups]
+    lines = [list(paragraph) for paragraph in groups]
     removed: set[tuple[int, int]] = set()
     for start in range(len(places)):
         if start in has_left or start not in right:
