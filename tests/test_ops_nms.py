@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from textspotter.ops.nms import _collapse_row_spans, _component_min_labels, quad_nms
+from textspotter.ops.nms import (
+    CONTAINMENT_THRESHOLD,
+    HEIGHT_RATIO_THRESHOLD,
+    _collapse_row_spans,
+    _component_min_labels,
+    _span_relations,
+    quad_nms,
+    refine_quads,
+)
 
 
 def _box(x0, y0, x1, y1):
@@ -313,3 +321,69 @@ def test_input_validation():
         quad_nms(quads, probs, prob_threshold=0.0)
     with pytest.raises(ValueError, match="iou_threshold"):
         quad_nms(quads, probs, iou_threshold=1.5)
+
+
+def _all_pairs_span_relations(boxes: torch.Tensor, iou_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 2 decided pair by pair over all [m, m] pairs (the CUDA kernel's visit order), for comparison."""
+    num = boxes.shape[0]
+    adjacent = torch.eye(num, dtype=torch.bool)
+    not_start = torch.zeros(num, dtype=torch.bool)
+    area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
+    height = boxes[:, 3] - boxes[:, 1]
+    for r in range(num):
+        for c in range(r + 1, num):
+            w = (torch.minimum(boxes[r, 2], boxes[c, 2]) - torch.maximum(boxes[r, 0], boxes[c, 0])).clamp(min=0)
+            h = (torch.minimum(boxes[r, 3], boxes[c, 3]) - torch.maximum(boxes[r, 1], boxes[c, 1])).clamp(min=0)
+            inter = w * h
+            union = area[r] + area[c] - inter
+            iou = inter / union if union > 0 else 0.0
+            if iou >= iou_threshold:
+                adjacent[r, c] = adjacent[c, r] = True
+                not_start[c] = True
+                continue
+            h_max = max(height[r], height[c])
+            if h_max <= 0 or min(height[r], height[c]) / h_max <= HEIGHT_RATIO_THRESHOLD:
+                continue
+            r_inside = area[r] > 0 and inter / area[r] > CONTAINMENT_THRESHOLD
+            c_inside = area[c] > 0 and inter / area[c] > CONTAINMENT_THRESHOLD
+            if r_inside:
+                not_start[r] = True
+            elif c_inside:
+                not_start[c] = True
+    return adjacent, ~not_start
+
+
+@pytest.mark.parametrize("iou_threshold", [0.5, 0.2, 0.0])
+def test_span_relations_compare_only_overlapping_spans_with_the_same_result(iou_threshold):
+    # Boxes on a coarse grid (equal edges, containment, zero-size boxes) spread over more than one chunk of spans.
+    g = torch.Generator().manual_seed(3)
+    corners = torch.randint(0, 30, (150, 2), generator=g).float() * 10
+    sizes = torch.randint(0, 8, (150, 2), generator=g).float() * torch.tensor([20.0, 5.0])
+    boxes = torch.cat([corners, corners + sizes], dim=1)
+    adjacent, is_start = _span_relations(boxes, iou_threshold)
+    expected_adjacent, expected_start = _all_pairs_span_relations(boxes, iou_threshold)
+    assert torch.equal(adjacent, expected_adjacent)
+    assert torch.equal(is_start, expected_start)
+
+
+def test_refine_quads_takes_the_mutual_best_full_cell_quad():
+    # Image 0: a word whose full-cell quad is a little larger (paired), a word without a full-cell counterpart
+    # (kept as is), and two words that one full-cell region covers (it pairs with the one it overlaps most only).
+    kept = torch.stack([_box(0, 0, 40, 10), _box(100, 0, 140, 10), _box(200, 0, 230, 10), _box(232, 0, 250, 10)])
+    full = torch.stack([_box(0, 0, 42, 11), _box(199, 0, 240, 10), _box(500, 0, 540, 10)])
+    # Image 1: one word, paired although its full-cell quad is image 1's only region.
+    kept = torch.cat([kept, _box(0, 0, 20, 10)[None]])
+    full = torch.cat([full, _box(1, 0, 21, 10)[None]])
+    out = refine_quads(kept, torch.tensor([4, 1]), full, torch.tensor([3, 1]))
+    assert out.shape == kept.shape and out.dtype == torch.float32
+    assert torch.equal(out[0], full[0])
+    assert torch.equal(out[1], kept[1])
+    assert torch.equal(out[2], full[1]) and torch.equal(out[3], kept[3])
+    assert torch.equal(out[4], full[3])
+    # Below min_iou nothing is paired; an image without regions on either side is skipped.
+    assert torch.equal(refine_quads(kept, torch.tensor([4, 1]), full, torch.tensor([3, 1]), min_iou=0.99), kept)
+    assert torch.equal(refine_quads(kept[:4], torch.tensor([4, 0]), full[:3], torch.tensor([3, 0]))[0], full[0])
+    with pytest.raises(ValueError, match="region counts"):
+        refine_quads(kept, torch.tensor([5]), full, torch.tensor([3, 1]))
+    with pytest.raises(ValueError, match="min_iou"):
+        refine_quads(kept, torch.tensor([4, 1]), full, torch.tensor([3, 1]), min_iou=0.0)

@@ -423,6 +423,54 @@ def test_assemble_does_not_join_lines_across_a_gutter():
     assert "a c" not in assemble_page(titled).text()
 
 
+def _two_columns_linked_across_the_gutter(gutter: float = 25.0):
+    # Two text columns 200 wide (the gutter under table_gap's 15 % of a column), three rows, words 10 high; the
+    # relational model linked the last word of the left column's second row to the right column's second row
+    # (DocBank page 1: "afterglow" -> "most particles").
+    right = 200 + gutter
+    left_rows = [[(0, 14 * r, 95, 14 * r + 10), (100, 14 * r, 200, 14 * r + 10)] for r in range(3)]
+    right_rows = [
+        [(right, 14 * r, right + 95, 14 * r + 10), (right + 100, 14 * r, right + 200, 14 * r + 10)] for r in range(3)
+    ]
+    boxes = [b for row in left_rows for b in row] + [b for row in right_rows for b in row]
+    texts = ["l0a", "l0b", "l1a", "l1b", "l2a", "l2b", "r0a", "r0b", "r1a", "r1b", "r2a", "r2b"]
+    return _readings(
+        texts=texts,
+        boxes=boxes,
+        detection=[0.9] * 12,
+        text_conf=[0.9] * 12,
+        groups=[[[0, 1], [2, 3, 8, 9], [4, 5]], [[6, 7], [10, 11]]],
+        width=500,
+    )
+
+
+def test_assemble_splits_a_line_across_a_gutter():
+    page = assemble_page(_two_columns_linked_across_the_gutter())
+    # The right piece is a paragraph of its own, read in its column's place.
+    assert page.text() == "l0a l0b\nl1a l1b\nl2a l2b\n\nr0a r0b\n\nr1a r1b\n\nr2a r2b"
+    right_piece = [line for paragraph in page.paragraphs for line in paragraph.lines if line.text == "r1a r1b"]
+    assert [w.order for w in right_piece[0].words] == [0, 1]
+    assert right_piece[0].quad == ((225, 14), (425, 14), (425, 24), (225, 24))
+    # Without the split the linked row drags the right column's second row into the left column.
+    joined = assemble_page(_two_columns_linked_across_the_gutter(), options=AssemblyOptions(split_gap=None))
+    assert "l1a l1b r1a r1b" in joined.text()
+    # A gap of at most split_gap heights is a wide space inside a line, not a gutter: kept.
+    narrow = assemble_page(_two_columns_linked_across_the_gutter(gutter=18.0))
+    assert "l1a l1b r1a r1b" in narrow.text()
+
+
+def test_assemble_keeps_a_wide_gap_that_rows_around_it_cross():
+    # One column whose rows run across the place of the gap: a tab stop inside a line, not a gutter.
+    readings = _readings(
+        texts=["above the gap", "key", "value", "below the gap"],
+        boxes=[(0, 0, 200, 10), (0, 14, 40, 24), (120, 14, 200, 24), (0, 28, 200, 38)],
+        detection=[0.9] * 4,
+        text_conf=[0.9] * 4,
+        groups=[[[0], [1, 2], [3]]],
+    )
+    assert assemble_page(readings).text() == "above the gap\nkey value\nbelow the gap"
+
+
 def test_reading_order_sets_aside_a_caption_across_the_gutter():
     # Two columns (x 0-100 and 110-210), rows 10 high; from the third row on, a narrow caption (x 90-130) sits
     # across the gutter between them: the left column is still read whole before the right one.
@@ -447,6 +495,8 @@ def test_assembly_options_reject_an_unknown_order():
         AssemblyOptions(join_gap=-1.0)
     with pytest.raises(ValueError, match="table_gap"):
         AssemblyOptions(table_gap=-1.0)
+    with pytest.raises(ValueError, match="split_gap"):
+        AssemblyOptions(split_gap=-1.0)
 
 
 def test_assemble_empty_page():
@@ -576,6 +626,21 @@ def test_detect_options_override_the_spec(model):
     assert found.quads.shape == (0, 4, 2)  # no cell reaches probability 1
     with pytest.raises(ValueError, match="prob_threshold"):
         DetectionOptions(prob_threshold=2.0)
+
+
+def test_detect_refines_the_prefiltered_quads_without_changing_the_regions(model):
+    images, view = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)])
+    with torch.inference_mode():
+        peaks = detect(model, images, options=DetectionOptions(use_prefilter=True, refine_quads=False))
+        refined = detect(model, images, options=DetectionOptions(use_prefilter=True, refine_quads=True))
+        full = detect(model, images, options=DetectionOptions(use_prefilter=False))
+    assert refined.region_counts.tolist() == peaks.region_counts.tolist() == [2]
+    assert torch.equal(refined.confidence, peaks.confidence)
+    # The refined quads are those merged from every cell above the threshold.
+    assert torch.allclose(refined.quads, full.quads)
+    boxes = torch.cat([view.to_original(refined.quads).amin(1), view.to_original(refined.quads).amax(1)], 1)
+    expected = torch.tensor([[20, 20, 120, 60], [200, 150, 380, 200]], dtype=torch.float32)
+    assert torch.allclose(boxes, expected, atol=4 * view.scale)
 
 
 def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):

@@ -341,6 +341,9 @@ class PostprocessConfig:
         prob_threshold, iou_threshold: quad NMS thresholds (published: 0.5, 0.5).
         use_prefilter: the v2 centerness × probability 3×3 peak pre-filter before NMS.
         prefilter_peak_kernel: its max-pool window.
+        refine_quads: ours. With the pre-filter, each region it keeps takes the quad merged from all cells above
+            the threshold that overlaps it best (``ops.refine_quads``); ``False`` (the published behaviour) keeps
+            the quads merged from the peak cells.
         text_confidence: ``"product"`` (v1 release: Π p_t) or ``"geometric_mean"`` (v2 package).
     """
 
@@ -348,6 +351,7 @@ class PostprocessConfig:
     iou_threshold: float = 0.5
     use_prefilter: bool = False
     prefilter_peak_kernel: int = 3
+    refine_quads: bool = False
     text_confidence: str = "product"
 
 

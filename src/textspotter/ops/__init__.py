@@ -17,7 +17,7 @@ from .lexicon import (
     rescore_pages,
     rescore_with_lexicon,
 )
-from .nms import quad_nms
+from .nms import quad_nms, refine_quads
 from .rectify import calc_quad_width, indirect_grid_sample, quad_rectify_grid, region_counts_to_indices
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "quad_nms",
     "quad_rectify_grid",
     "ragged_quad_distances",
+    "refine_quads",
     "region_counts_to_indices",
     "rescore_with_lexicon",
     "rescore_candidates",

@@ -41,8 +41,9 @@ CONTAINMENT_THRESHOLD = 0.8
 HEIGHT_RATIO_THRESHOLD = 0.9
 """Containment only suppresses when min/max of the two AABB heights exceeds this (step 2)."""
 
-# Rows of the [m, m] pairwise span matrices evaluated at once (bounds memory to a few MB per temporary).
-_PAIR_ROW_CHUNK = 512
+# Spans compared at once with the spans that overlap them (step 2): a band of a few text lines on a page, so the
+# pairs evaluated stay a few percent of all [m, m]; also bounds memory to a few MB per temporary.
+_PAIR_ROW_CHUNK = 64
 
 
 def _pairwise_aabb_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -113,6 +114,12 @@ def _collapse_row_spans(
 def _span_relations(boxes: torch.Tensor, iou_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Step 2 for one image.
 
+    Both tests of a pair (IoU at or above ``iou_threshold`` > 0, containment) need the two boxes to intersect, so
+    each chunk of spans (taken in order of their top edge) is compared only with the spans that overlap the chunk's
+    bounding box; the decisions are those of the all-pairs kernel. (Without the v2 pre-filter a page has a few
+    thousand spans, and the all-pairs matrices cost about 70 ms per page on one CPU core; the overlapping pairs
+    are a few percent of them.)
+
     Args:
         boxes: ``[m, 4]`` float32 AABBs of the span quads.
         iou_threshold: IoU at or above which two spans are adjacent.
@@ -127,35 +134,46 @@ def _span_relations(boxes: torch.Tensor, iou_threshold: float) -> tuple[torch.Te
     tiny = torch.finfo(torch.float32).tiny
     adjacent = torch.zeros((num, num), dtype=torch.bool, device=device)
     not_start = torch.zeros(num, dtype=torch.bool, device=device)
-    col_index = torch.arange(num, device=device)
+    every = torch.arange(num, device=device)
+    # With a zero threshold every pair is IoU-adjacent, intersecting or not: compare all pairs.
+    by_top = torch.argsort(boxes[:, 1], stable=True) if iou_threshold > 0 else every
     for start in range(0, num, _PAIR_ROW_CHUNK):
-        rows = slice(start, min(start + _PAIR_ROW_CHUNK, num))
-        row_index = col_index[rows]
-        r_box, c_box = boxes[rows, None, :], boxes[None, :, :]
+        row_index = by_top[start : start + _PAIR_ROW_CHUNK]
+        r_boxes = boxes[row_index]
+        if iou_threshold > 0:
+            x0, y0 = r_boxes[:, 0].min(), r_boxes[:, 1].min()
+            x1, y1 = r_boxes[:, 2].max(), r_boxes[:, 3].max()
+            near = (boxes[:, 0] < x1) & (boxes[:, 2] > x0) & (boxes[:, 1] < y1) & (boxes[:, 3] > y0)
+            col_index = near.nonzero().squeeze(1)
+        else:
+            col_index = every
+        r_box, c_box = r_boxes[:, None, :], boxes[col_index][None, :, :]
         lt = torch.maximum(r_box[..., :2], c_box[..., :2])
         rb = torch.minimum(r_box[..., 2:], c_box[..., 2:])
         wh = (rb - lt).clamp(min=0)
-        inter = wh[..., 0] * wh[..., 1]  # (rows, m)
-        area_r, area_c = area[rows, None], area[None, :]
+        inter = wh[..., 0] * wh[..., 1]  # (rows, cols)
+        area_r, area_c = area[row_index, None], area[None, col_index]
         union = area_r + area_c - inter
         iou = torch.where(union > 0, inter / union.clamp(min=tiny), torch.zeros_like(inter))
         pct_r = torch.where(area_r > 0, inter / area_r.clamp(min=tiny), torch.zeros_like(inter))
         pct_c = torch.where(area_c > 0, inter / area_c.clamp(min=tiny), torch.zeros_like(inter))
-        h_r, h_c = height[rows, None], height[None, :]
+        h_r, h_c = height[row_index, None], height[None, col_index]
         h_max = torch.maximum(h_r, h_c)
         ratio = torch.where(h_max > 0, torch.minimum(h_r, h_c) / h_max.clamp(min=tiny), torch.zeros_like(h_max))
 
         upper = col_index[None, :] > row_index[:, None]  # the kernel visits pairs c > r (c = r is self-adjacent)
         block_adjacent = (iou >= iou_threshold) | (col_index[None, :] == row_index[:, None])
-        adjacent[rows] = block_adjacent
+        adjacent[row_index[:, None], col_index[None, :]] = block_adjacent
         # IoU branch: the higher index of an adjacent pair is not a start.
-        not_start |= (block_adjacent & upper).any(0)
+        not_start[col_index] |= (block_adjacent & upper).any(0)
         # Containment branch (only when not IoU-adjacent): suppress the mostly-contained box of similar height.
         contained = upper & ~block_adjacent & (ratio > HEIGHT_RATIO_THRESHOLD)
         r_inside = pct_r > CONTAINMENT_THRESHOLD
         c_inside = pct_c > CONTAINMENT_THRESHOLD
-        not_start[rows] |= (contained & r_inside).any(1)
-        not_start |= (contained & ~r_inside & c_inside).any(0)
+        not_start[row_index] |= (contained & r_inside).any(1)
+        not_start[col_index] |= (contained & ~r_inside & c_inside).any(0)
+    # Every span is adjacent to itself, a degenerate (empty) box too.
+    adjacent[every, every] = True
     # The kernel decides each pair once, at (r, c ≥ r); mirror that decision so the graph is undirected.
     adjacent = torch.triu(adjacent)
     adjacent |= adjacent.T.clone()
@@ -281,3 +299,66 @@ def quad_nms(
             region_counts,
         )
     return torch.cat(out_quads), torch.cat(out_conf), region_counts
+
+
+def refine_quads(
+    kept_quads: torch.Tensor,
+    kept_counts: torch.Tensor,
+    full_quads: torch.Tensor,
+    full_counts: torch.Tensor,
+    *,
+    min_iou: float = 0.5,
+) -> torch.Tensor:
+    """Give each region the pre-filter kept the quad of its counterpart merged from every cell (ours).
+
+    The v2 pre-filter (spec §4.4) decides well which regions exist, but merges each from its few peak cells, so its
+    quads are noisier than those merged from all cells above the threshold, which read better; without the
+    pre-filter, on the other hand, specks on a scanned page become regions. Each kept region and the full-cell region
+    that is its mutual best match by axis-aligned IoU (at least ``min_iou``) are paired, and the kept region takes the
+    paired quad; unpaired regions keep their own. Count, order and confidences are unchanged.
+
+    Args:
+        kept_quads: ``[N, 4, 2]`` quads of :func:`quad_nms` on the pre-filtered map, image-major.
+        kept_counts: ``[B]`` int64 regions per image of ``kept_quads``.
+        full_quads: ``[M, 4, 2]`` quads of :func:`quad_nms` on the unfiltered map, image-major.
+        full_counts: ``[B]`` int64 regions per image of ``full_quads``.
+        min_iou: the lowest IoU of a pair, in (0, 1].
+
+    Returns:
+        ``[N, 4, 2]`` float32 quads, on the device of ``kept_quads``.
+
+    >>> kept = torch.tensor([[[0.0, 0.0], [10.0, 0.0], [10.0, 4.0], [0.0, 4.0]]])
+    >>> full = torch.tensor([[[0.0, 0.0], [11.0, 0.0], [11.0, 5.0], [0.0, 5.0]], [[30, 0], [40, 0], [40, 4], [30, 4]]])
+    >>> refine_quads(kept, torch.tensor([1]), full, torch.tensor([2]))[0, 2].tolist()
+    [11.0, 5.0]
+    """
+    if kept_counts.shape != full_counts.shape:
+        raise ValueError(f"region counts of {tuple(kept_counts.shape)} and {tuple(full_counts.shape)} images differ")
+    if not 0.0 < min_iou <= 1.0:
+        raise ValueError(f"min_iou must be in (0, 1], got {min_iou}")
+    out = kept_quads.float().clone()
+    kept_start, full_start = 0, 0
+    for kept_num, full_num in zip(kept_counts.tolist(), full_counts.tolist()):
+        if kept_num and full_num:
+            kept_boxes = quad_aabb(out[kept_start : kept_start + kept_num])
+            full = full_quads[full_start : full_start + full_num].float()
+            full_boxes = quad_aabb(full)[None, :, :]
+            # Best partners both ways, a chunk of kept regions at a time (memory stays a few MB per chunk).
+            best_full = torch.empty(kept_num, dtype=torch.int64, device=out.device)
+            best_full_iou = torch.empty(kept_num, device=out.device)
+            best_kept = torch.zeros(full_num, dtype=torch.int64, device=out.device)
+            best_kept_iou = torch.full((full_num,), -1.0, device=out.device)
+            for start in range(0, kept_num, _PAIR_ROW_CHUNK * 8):
+                stop = min(start + _PAIR_ROW_CHUNK * 8, kept_num)
+                iou = _pairwise_aabb_iou(kept_boxes[start:stop, None, :], full_boxes)
+                best_full_iou[start:stop], best_full[start:stop] = iou.max(1)
+                column_iou, column_kept = iou.max(0)
+                better = column_iou > best_kept_iou  # strictly: the first kept region wins a tie, as argmax does
+                best_kept_iou = torch.where(better, column_iou, best_kept_iou)
+                best_kept = torch.where(better, column_kept + start, best_kept)
+            rows = torch.arange(kept_num, device=out.device)
+            index = rows[(best_kept[best_full] == rows) & (best_full_iou >= min_iou)]
+            out[kept_start + index] = full[best_full[index]]
+        kept_start += kept_num
+        full_start += full_num
+    return out

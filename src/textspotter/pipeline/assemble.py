@@ -67,12 +67,18 @@ class AssemblyOptions:
             line before the page is ordered (a missed word or full stop in a justified line leaves a gap the model
             may not bridge, and the right piece would otherwise be read as a column of its own). ``None`` joins
             nothing.
+        split_gap: ours. A line of the relational model with a gap between two of its words wider than this many
+            line heights, where the rows directly above or below have text on both sides of the gap and none across
+            it (a column gutter), is split there before the page is ordered: a link from the end of a line in one
+            column to the line beside it in the next would otherwise carry the rest of the column into the middle
+            of the other. ``None`` splits nothing.
     """
 
     include_invalid: bool = False
     order: str = "lines"
     table_gap: float | None = 0.15
     join_gap: float | None = 1.5
+    split_gap: float | None = 2.0
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
@@ -81,6 +87,8 @@ class AssemblyOptions:
             raise ValueError(f"AssemblyOptions.table_gap must be None or >= 0, got {self.table_gap!r}")
         if self.join_gap is not None and not self.join_gap >= 0:
             raise ValueError(f"AssemblyOptions.join_gap must be None or >= 0, got {self.join_gap!r}")
+        if self.split_gap is not None and not self.split_gap >= 0:
+            raise ValueError(f"AssemblyOptions.split_gap must be None or >= 0, got {self.split_gap!r}")
 
 
 @dataclass(frozen=True)
@@ -286,12 +294,7 @@ def _order_and_cells(
 
 def _join_lines(first: Line, second: Line) -> Line:
     """One line holding the words of ``first`` then ``second`` (a table row read across its cells)."""
-    words = tuple(replace(w, order=k) for k, w in enumerate(first.words + second.words))
-    return Line(
-        words=words,
-        quad=bounding_quad([w.quad for w in words]),
-        confidence=float(np.mean([w.confidence for w in words])),
-    )
+    return _line_of(first.words + second.words)
 
 
 def _row_joins(boxes: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
@@ -358,6 +361,85 @@ def _row_joins(boxes: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
             continue
         pairs.append((a, b))
     return pairs
+
+
+def _gutter_cuts(words: np.ndarray, others: np.ndarray, min_gap: float) -> list[int]:
+    """Where a line crosses a column gutter: indices ``k`` such that the line should break between words ``k - 1``
+    and ``k``.
+
+    A break needs a gap of more than ``min_gap`` line heights between consecutive word boxes and, among the other
+    lines of similar height directly above or below the line (at most one height away), a line ending before the
+    gap and one starting after it that overlap each other vertically by half a height, with none running across
+    the gap: the test of :func:`_row_joins` for a gutter, so a split line is not joined again.
+
+    Args:
+        words: ``[m, 4]`` (x_min, y_min, x_max, y_max) word boxes of the line, in its reading order.
+        others: ``[n, 4]`` boxes of the page's other lines.
+        min_gap: narrowest gap split, in line heights.
+    """
+    if words.shape[0] < 2 or others.shape[0] < 2:
+        return []
+    top, bottom = float(words[:, 1].min()), float(words[:, 3].max())
+    height = float(np.median(words[:, 3] - words[:, 1]))
+    if height <= 0:
+        return []
+    x0, y0, x1, y1 = (others[:, k] for k in range(4))
+    other_height = y1 - y0
+    similar = (other_height <= 1.4 * height) & (other_height >= height / 1.4)
+    near = (y1 <= top + 0.25 * height) & (y1 >= top - height)
+    near |= (y0 >= bottom - 0.25 * height) & (y0 <= bottom + height)
+    neighbours = similar & near
+    cuts = []
+    for k in range(1, words.shape[0]):
+        gap_start, gap_end = float(words[k - 1, 2]), float(words[k, 0])
+        if gap_end - gap_start <= min_gap * height:
+            continue
+        if (neighbours & (x0 <= gap_start) & (x1 >= gap_end)).any():
+            continue
+        left = np.flatnonzero(neighbours & (x1 <= gap_end) & (x1 > words[0, 0]))
+        right = np.flatnonzero(neighbours & (x0 >= gap_start) & (x0 < words[-1, 2]))
+        if any(min(y1[i], y1[j]) - max(y0[i], y0[j]) > 0.5 * height for i in left for j in right):
+            cuts.append(k)
+    return cuts
+
+
+def _split_gutter_lines(groups: list[list[Line]], min_gap: float) -> list[list[Line]]:
+    """Split the lines that cross a column gutter (:func:`_gutter_cuts`) into one line per piece.
+
+    The first piece keeps the line's place in its paragraph; every further piece becomes a paragraph of its own
+    (it belongs to another column, where the ordering places it).
+    """
+    places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
+    if len(places) < 3:
+        return groups
+    boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
+    out: list[list[Line]] = []
+    extra: list[list[Line]] = []
+    index = 0
+    for lines in groups:
+        kept = []
+        for line in lines:
+            words = np.array([_box(bounding_quad([w.quad])) for w in line.words]).reshape(-1, 4)
+            cuts = _gutter_cuts(words, np.delete(boxes, index, axis=0), min_gap) if len(line.words) > 1 else []
+            index += 1
+            if not cuts:
+                kept.append(line)
+                continue
+            pieces = [_line_of(line.words[a:b]) for a, b in zip([0, *cuts], [*cuts, len(line.words)])]
+            kept.append(pieces[0])
+            extra.extend([piece] for piece in pieces[1:])
+        out.append(kept)
+    return out + extra
+
+
+def _line_of(words: Sequence[Word]) -> Line:
+    """A line of ``words`` (renumbered from 0), with their bounding box and mean confidence."""
+    words = tuple(replace(w, order=k) for k, w in enumerate(words))
+    return Line(
+        words=words,
+        quad=bounding_quad([w.quad for w in words]),
+        confidence=float(np.mean([w.confidence for w in words])),
+    )
 
 
 def _join_row_pieces(groups: list[list[Line]], max_gap: float) -> list[list[Line]]:
@@ -445,6 +527,8 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
             )
         if options.include_invalid or any(w.valid for line in lines for w in line.words):
             groups.append(lines)
+    if options.split_gap is not None:
+        groups = _split_gutter_lines(groups, options.split_gap)
     if options.join_gap is not None:
         groups = _join_row_pieces(groups, options.join_gap)
 
