@@ -455,8 +455,24 @@ def test_assemble_splits_a_line_across_a_gutter():
     joined = assemble_page(_two_columns_linked_across_the_gutter(), options=AssemblyOptions(split_gap=None))
     assert "l1a l1b r1a r1b" in joined.text()
     # A gap of at most split_gap heights is a wide space inside a line, not a gutter: kept.
-    narrow = assemble_page(_two_columns_linked_across_the_gutter(gutter=18.0))
+    narrow = assemble_page(_two_columns_linked_across_the_gutter(gutter=14.0))
     assert "l1a l1b r1a r1b" in narrow.text()
+
+
+def test_assemble_splits_at_a_gutter_only_when_the_rows_above_and_below_show_it():
+    # As above, but the right column ends at the linked row: the row below has text left of the gap only, so the
+    # gap is not shown to be a gutter there and the line is kept.
+    readings = _two_columns_linked_across_the_gutter()
+    kept = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]  # without r2a, r2b
+    short = replace(
+        readings,
+        texts=[readings.texts[i] for i in kept],
+        quads=readings.quads[kept],
+        detection_confidence=readings.detection_confidence[kept],
+        text_confidence=readings.text_confidence[kept],
+        groups=[[[0, 1], [2, 3, 8, 9], [4, 5]], [[6, 7]]],
+    )
+    assert "l1a l1b r1a r1b" in assemble_page(short).text()
 
 
 def test_assemble_keeps_a_wide_gap_that_rows_around_it_cross():

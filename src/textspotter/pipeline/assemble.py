@@ -68,17 +68,17 @@ class AssemblyOptions:
             may not bridge, and the right piece would otherwise be read as a column of its own). ``None`` joins
             nothing.
         split_gap: ours. A line of the relational model with a gap between two of its words wider than this many
-            line heights, where the rows directly above or below have text on both sides of the gap and none across
-            it (a column gutter), is split there before the page is ordered: a link from the end of a line in one
-            column to the line beside it in the next would otherwise carry the rest of the column into the middle
-            of the other. ``None`` splits nothing.
+            line heights, where the row directly above and the row directly below (those that exist) have text on
+            both sides of the gap and none across it (a column gutter), is split there before the page is ordered:
+            a link from the end of a line in one column to the line beside it in the next would otherwise carry the
+            rest of the column into the middle of the other. ``None`` splits nothing.
     """
 
     include_invalid: bool = False
     order: str = "lines"
     table_gap: float | None = 0.15
     join_gap: float | None = 1.5
-    split_gap: float | None = 2.0
+    split_gap: float | None = 1.5
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
@@ -355,22 +355,39 @@ def _row_joins(boxes: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
             continue
         # A neighbouring row with text on both sides of the gap and none across it is a gutter (two columns
         # under a title that runs across them): leave it open.
-        left = np.flatnonzero(neighbours & (x1 <= gap_end) & (x1 > x0[a]))
-        right = np.flatnonzero(neighbours & (x0 >= gap_start) & (x0 < x1[b]))
-        if any(min(y1[i], y1[j]) - max(y0[i], y0[j]) > 0.5 * row_height for i in left for j in right):
+        if _open_gutter(boxes, neighbours, (x0[a], gap_start, gap_end, x1[b]), row_height):
             continue
         pairs.append((a, b))
     return pairs
+
+
+def _open_gutter(boxes: np.ndarray, row: np.ndarray, span: tuple[float, float, float, float], height: float) -> bool:
+    """Whether the boxes selected by ``row`` leave a gap open: one ends before the gap's end, after the line's
+    start, and another starts after the gap's start, before the line's end, overlapping it vertically by more than
+    half of ``height``.
+
+    Args:
+        boxes: ``[n, 4]`` (x_min, y_min, x_max, y_max).
+        row: ``[n]`` bool, the boxes of one neighbouring row.
+        span: (line start, gap start, gap end, line end) x coordinates.
+        height: the line's height.
+    """
+    start, gap_start, gap_end, end = span
+    x0, y0, x1, y1 = (boxes[:, k] for k in range(4))
+    left = np.flatnonzero(row & (x1 <= gap_end) & (x1 > start))
+    right = np.flatnonzero(row & (x0 >= gap_start) & (x0 < end))
+    return any(min(y1[i], y1[j]) - max(y0[i], y0[j]) > 0.5 * height for i in left for j in right)
 
 
 def _gutter_cuts(words: np.ndarray, others: np.ndarray, min_gap: float) -> list[int]:
     """Where a line crosses a column gutter: indices ``k`` such that the line should break between words ``k - 1``
     and ``k``.
 
-    A break needs a gap of more than ``min_gap`` line heights between consecutive word boxes and, among the other
-    lines of similar height directly above or below the line (at most one height away), a line ending before the
-    gap and one starting after it that overlap each other vertically by half a height, with none running across
-    the gap: the test of :func:`_row_joins` for a gutter, so a split line is not joined again.
+    A break needs a gap of more than ``min_gap`` line heights between consecutive word boxes, no line of similar
+    height directly above or below the line (at most one height away) running across the gap, and an open gutter
+    in the row above and in the row below, where each exists: a line ending before the gap and one starting after
+    it that overlap each other vertically by half a height (the gutter test of :func:`_row_joins`, so a split line
+    is not joined again).
 
     Args:
         words: ``[m, 4]`` (x_min, y_min, x_max, y_max) word boxes of the line, in its reading order.
@@ -386,19 +403,20 @@ def _gutter_cuts(words: np.ndarray, others: np.ndarray, min_gap: float) -> list[
     x0, y0, x1, y1 = (others[:, k] for k in range(4))
     other_height = y1 - y0
     similar = (other_height <= 1.4 * height) & (other_height >= height / 1.4)
-    near = (y1 <= top + 0.25 * height) & (y1 >= top - height)
-    near |= (y0 >= bottom - 0.25 * height) & (y0 <= bottom + height)
-    neighbours = similar & near
+    above = similar & (y1 <= top + 0.25 * height) & (y1 >= top - height)
+    below = similar & (y0 >= bottom - 0.25 * height) & (y0 <= bottom + height)
     cuts = []
     for k in range(1, words.shape[0]):
         gap_start, gap_end = float(words[k - 1, 2]), float(words[k, 0])
         if gap_end - gap_start <= min_gap * height:
             continue
-        if (neighbours & (x0 <= gap_start) & (x1 >= gap_end)).any():
+        if ((above | below) & (x0 <= gap_start) & (x1 >= gap_end)).any():
             continue
-        left = np.flatnonzero(neighbours & (x1 <= gap_end) & (x1 > words[0, 0]))
-        right = np.flatnonzero(neighbours & (x0 >= gap_start) & (x0 < words[-1, 2]))
-        if any(min(y1[i], y1[j]) - max(y0[i], y0[j]) > 0.5 * height for i in left for j in right):
+        # The gutter runs on through the row above and the row below (where there is one): a wide space that
+        # happens to sit over a gap of one neighbouring row is not split.
+        span = (float(words[0, 0]), gap_start, gap_end, float(words[-1, 2]))
+        sides = [_open_gutter(others, row, span, height) for row in (above, below) if row.any()]
+        if sides and all(sides):
             cuts.append(k)
     return cuts
 
