@@ -44,6 +44,8 @@ HEIGHT_RATIO_THRESHOLD = 0.9
 # Spans compared at once with the spans that overlap them (step 2): a band of a few text lines on a page, so the
 # pairs evaluated stay a few percent of all [m, m]; also bounds memory to a few MB per temporary.
 _PAIR_ROW_CHUNK = 64
+# Kept regions matched at once by refine_quads ([chunk, M] IoU matrices, a few MB on a dense page).
+_REFINE_CHUNK = 512
 
 
 def _pairwise_aabb_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -343,13 +345,13 @@ def refine_quads(
             kept_boxes = quad_aabb(out[kept_start : kept_start + kept_num])
             full = full_quads[full_start : full_start + full_num].float()
             full_boxes = quad_aabb(full)[None, :, :]
-            # Best partners both ways, a chunk of kept regions at a time (memory stays a few MB per chunk).
+            # Best partners both ways, a chunk of kept regions at a time.
             best_full = torch.empty(kept_num, dtype=torch.int64, device=out.device)
             best_full_iou = torch.empty(kept_num, device=out.device)
             best_kept = torch.zeros(full_num, dtype=torch.int64, device=out.device)
             best_kept_iou = torch.full((full_num,), -1.0, device=out.device)
-            for start in range(0, kept_num, _PAIR_ROW_CHUNK * 8):
-                stop = min(start + _PAIR_ROW_CHUNK * 8, kept_num)
+            for start in range(0, kept_num, _REFINE_CHUNK):
+                stop = min(start + _REFINE_CHUNK, kept_num)
                 iou = _pairwise_aabb_iou(kept_boxes[start:stop, None, :], full_boxes)
                 best_full_iou[start:stop], best_full[start:stop] = iou.max(1)
                 column_iou, column_kept = iou.max(0)

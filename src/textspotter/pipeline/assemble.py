@@ -379,7 +379,7 @@ def _open_gutter(boxes: np.ndarray, row: np.ndarray, span: tuple[float, float, f
     return any(min(y1[i], y1[j]) - max(y0[i], y0[j]) > 0.5 * height for i in left for j in right)
 
 
-def _gutter_cuts(words: np.ndarray, others: np.ndarray, min_gap: float) -> list[int]:
+def _gutter_cuts(words: np.ndarray, lines: np.ndarray, this: int, min_gap: float) -> list[int]:
     """Where a line crosses a column gutter: indices ``k`` such that the line should break between words ``k - 1``
     and ``k``.
 
@@ -391,31 +391,31 @@ def _gutter_cuts(words: np.ndarray, others: np.ndarray, min_gap: float) -> list[
 
     Args:
         words: ``[m, 4]`` (x_min, y_min, x_max, y_max) word boxes of the line, in its reading order.
-        others: ``[n, 4]`` boxes of the page's other lines.
+        lines: ``[n, 4]`` boxes of the page's lines, this one among them.
+        this: the row of ``lines`` that is this line (not its own neighbour).
         min_gap: narrowest gap split, in line heights.
     """
-    if words.shape[0] < 2 or others.shape[0] < 2:
+    if words.shape[0] < 2:
+        return []
+    height = float(np.median(words[:, 3] - words[:, 1]))
+    wide = np.flatnonzero(words[1:, 0] - words[:-1, 2] > min_gap * height) + 1
+    if height <= 0 or wide.size == 0:  # most lines: no gap to look at
         return []
     top, bottom = float(words[:, 1].min()), float(words[:, 3].max())
-    height = float(np.median(words[:, 3] - words[:, 1]))
-    if height <= 0:
-        return []
-    x0, y0, x1, y1 = (others[:, k] for k in range(4))
-    other_height = y1 - y0
-    similar = (other_height <= 1.4 * height) & (other_height >= height / 1.4)
+    x0, y0, x1, y1 = (lines[:, k] for k in range(4))
+    line_height = y1 - y0
+    similar = (line_height <= 1.4 * height) & (line_height >= height / 1.4) & (np.arange(len(lines)) != this)
     above = similar & (y1 <= top + 0.25 * height) & (y1 >= top - height)
     below = similar & (y0 >= bottom - 0.25 * height) & (y0 <= bottom + height)
     cuts = []
-    for k in range(1, words.shape[0]):
+    for k in wide.tolist():
         gap_start, gap_end = float(words[k - 1, 2]), float(words[k, 0])
-        if gap_end - gap_start <= min_gap * height:
-            continue
         if ((above | below) & (x0 <= gap_start) & (x1 >= gap_end)).any():
             continue
         # The gutter runs on through the row above and the row below (where there is one): a wide space that
         # happens to sit over a gap of one neighbouring row is not split.
         span = (float(words[0, 0]), gap_start, gap_end, float(words[-1, 2]))
-        sides = [_open_gutter(others, row, span, height) for row in (above, below) if row.any()]
+        sides = [_open_gutter(lines, row, span, height) for row in (above, below) if row.any()]
         if sides and all(sides):
             cuts.append(k)
     return cuts
@@ -438,7 +438,7 @@ def _split_gutter_lines(groups: list[list[Line]], min_gap: float) -> list[list[L
         kept = []
         for line in lines:
             words = np.array([_box(bounding_quad([w.quad])) for w in line.words]).reshape(-1, 4)
-            cuts = _gutter_cuts(words, np.delete(boxes, index, axis=0), min_gap) if len(line.words) > 1 else []
+            cuts = _gutter_cuts(words, boxes, index, min_gap)
             index += 1
             if not cuts:
                 kept.append(line)
