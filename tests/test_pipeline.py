@@ -455,7 +455,7 @@ def test_assemble_splits_a_line_across_a_gutter():
     joined = assemble_page(_two_columns_linked_across_the_gutter(), options=AssemblyOptions(split_gap=None))
     assert "l1a l1b r1a r1b" in joined.text()
     # A gap of at most split_gap heights is a wide space inside a line, not a gutter: kept.
-    narrow = assemble_page(_two_columns_linked_across_the_gutter(gutter=14.0))
+    narrow = assemble_page(_two_columns_linked_across_the_gutter(gutter=11.0))
     assert "l1a l1b r1a r1b" in narrow.text()
 
 

@@ -78,7 +78,7 @@ class AssemblyOptions:
     order: str = "lines"
     table_gap: float | None = 0.15
     join_gap: float | None = 1.5
-    split_gap: float | None = 1.5
+    split_gap: float | None = 1.2
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
