@@ -437,8 +437,10 @@ def _split_gutter_lines(groups: list[list[Line]], min_gap: float) -> list[list[L
     for lines in groups:
         kept = []
         for line in lines:
-            words = np.array([_box(bounding_quad([w.quad])) for w in line.words]).reshape(-1, 4)
-            cuts = _gutter_cuts(words, boxes, index, min_gap)
+            cuts = []
+            if len(line.words) > 1:  # a one-word line has no gap: skip its boxes
+                words = np.array([_box(bounding_quad([w.quad])) for w in line.words]).reshape(-1, 4)
+                cuts = _gutter_cuts(words, boxes, index, min_gap)
             index += 1
             if not cuts:
                 kept.append(line)
