@@ -336,6 +336,8 @@ def test_fitted_length_rule():
         ScaleOptions(text_height=40.0, max_text_height=32.0)
     with pytest.raises(ValueError, match="min_fit_length"):
         ScaleOptions(min_fit_length=100)
+    with pytest.raises(ValueError, match="small_first"):
+        ScaleOptions(small_first=1.5)
 
 
 def _detector_sides(model, run):
@@ -368,6 +370,55 @@ def test_large_text_is_read_again_at_a_fitted_size(model):
     sides, read = _detector_sides(model, lambda: fit.recognize(page, found.quads))
     assert [max(side) for side in sides] == [128]
     assert read.texts == [w.text for w in sorted(doc.pages[0].words, key=lambda w: _word_key(w, found.quads))]
+
+
+def test_small_first_rule():
+    options = ScaleOptions()
+    assert options.first_length(480, 640, 1536) == 640  # its own size
+    assert options.first_length(100, 150, 1536) == 256  # floored at min_fit_length
+    assert options.first_length(2200, 1700, 1536) == 1536  # not smaller than L
+    assert options.first_length(600, 1100, 1536) == 1536  # over 0.67 L: read at L
+    assert options.first_length(600, 1000, 1536) == 1024  # rounded up to a multiple of 32
+    assert ScaleOptions(small_first=0.0).first_length(480, 640, 1536) == 1536
+    assert ScaleOptions(fit_text=False).first_length(480, 640, 1536) == 1536
+    assert ScaleOptions(mode="tiled").first_length(480, 640, 1536) == 1536
+    # The decision is the one a read at L would give: 30 px at 640 is 72 px at 1536, fitted to 1536 · 20 / 72.
+    assert options.refit_length(torch.tensor([30.0]), 640, 1536) == 416
+    assert options.refit_length(torch.tensor([50.0]), 640, 1536) == 256  # floored
+    assert options.refit_length(torch.tensor([10.0]), 640, 1536) == 1536  # small text: read at L after all
+    assert options.refit_length(torch.empty(0), 640, 1536) == 1536  # nothing found: read at L
+    assert options.refit_length(torch.tensor([32.0]), 512, 512) is None  # a first read at L: fitted_length's rule
+    assert options.refit_length(torch.tensor([64.0]), 256, 1536) is None  # floored at 256, which it was read at
+
+
+def test_a_small_page_is_read_first_at_its_own_size(model):
+    keep = AssemblyOptions(include_invalid=True)
+    # 96 px words on a 600 px page: 97 px at 608 (its own size), 205 px at 1280; the decision at L (fit to
+    # 1280 · 20 / 205 ≈ 128) is taken from the first read without reading at 1280.
+    large = page_with_boxes(400, 600, [(40, 40, 260, 136), (300, 40, 560, 136), (40, 250, 400, 346)])
+    small_first = OCR(
+        model=model, scale=ScaleOptions(infer_length=1280, min_fit_length=64), assembly=keep, orientation=UPRIGHT
+    )
+    sides, (doc,) = _detector_sides(model, lambda: small_first.read([large]))
+    assert [max(side) for side in sides] == [608, 128]
+    _match(
+        [w.quad for w in doc.pages[0].words],
+        [(40, 40, 260, 136), (300, 40, 560, 136), (40, 250, 400, 346)],
+        tolerance=4 * 600 / 128,
+    )
+    every = OCR(
+        model=model,
+        scale=ScaleOptions(infer_length=1280, min_fit_length=64, small_first=0.0),
+        assembly=keep,
+        orientation=UPRIGHT,
+    )
+    sides, (same,) = _detector_sides(model, lambda: every.read([large]))
+    assert [max(side) for side in sides] == [1280, 128]
+    assert [w.text for w in same.pages[0].words] == [w.text for w in doc.pages[0].words]
+    # 12 px words are 26 px at 1280, not too large: the page is read again at L.
+    small = page_with_boxes(400, 600, [(40, 40, 160, 52), (200, 40, 330, 52), (40, 100, 220, 112)])
+    sides, _ = _detector_sides(model, lambda: small_first.read([small]))
+    assert [max(side) for side in sides] == [608, 1280]
 
 
 def _word_key(word, quads):

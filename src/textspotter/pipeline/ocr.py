@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -180,6 +180,15 @@ def _subset_pages(regions: _Regions, positions: Sequence[int]) -> _Regions:
         detection_confidence=regions.detection_confidence[index],
         page_counts=counts,
     )
+
+
+def _summed(shares: Sequence[dict[str, float]], picks: Iterable[int], positions: Sequence[int]) -> dict[str, float]:
+    """Sum the per-page timing shares of ``positions[i]`` for each ``i`` in ``picks``."""
+    total: dict[str, float] = {}
+    for i in picks:
+        for key, value in shares[positions[i]].items():
+            total[key] = total.get(key, 0.0) + value
+    return total
 
 
 def _resolve_device(device: str | torch.device, model: torch.nn.Module, explicit_model: bool) -> torch.device:
@@ -671,37 +680,60 @@ class OCR:
             options=self.relation,
         )
 
-    def _fitted_lengths(self, regions: _Regions) -> list[int | None]:
-        """Per page: the smaller detector side to read it again at (``ScaleOptions.fit_text``), or None."""
-        length = self.preprocess.infer_length
-        heights = torch.split(quad_height(regions.geometry_quads), regions.page_counts)
-        return [self.scale.fitted_length(h, length) for h in heights]
-
     def _fitted_detection(
         self, pages: Sequence[PageImage], timings: dict[str, float]
     ) -> list[tuple[list[int], _Regions, dict[str, float]]]:
         """Detect on a batch of pages, reading again at a fitted size the pages whose text is too large.
 
+        Pages smaller than ``L`` are read first at their own size (``ScaleOptions.small_first``) and again at the
+        side their words call for, unless it is that one. ``timings`` receives the first reads' seconds.
+
         Returns:
             ``(page positions, regions, timings)`` per group of pages read at one size; the timings of a group are
-            its pages' share of the first pass plus its own second pass.
+            its pages' share of their first read plus its own second read.
         """
-        regions = self._detect_regions(pages, timings)
-        fitted = self._fitted_lengths(regions)
-        if not any(fitted):
-            return [(list(range(len(pages))), regions, timings)]
-        share = {k: v / len(pages) for k, v in timings.items()}
+        length = self.preprocess.infer_length
+        firsts = [self.scale.first_length(page.height, page.width, length) for page in pages]
         groups: list[tuple[list[int], _Regions, dict[str, float]]] = []
-        kept = [p for p, length in enumerate(fitted) if length is None]
-        if kept:
-            groups.append((kept, _subset_pages(regions, kept), {k: v * len(kept) for k, v in share.items()}))
-        del regions
-        for length in sorted({f for f in fitted if f is not None}):
-            positions = [p for p, f in enumerate(fitted) if f == length]
-            group_timings = {k: v * len(positions) for k, v in share.items()}
-            preprocess = dataclasses.replace(self.preprocess, infer_length=length)
-            again = self._detect_regions([pages[p] for p in positions], group_timings, preprocess)
-            groups.append((positions, again, group_timings))
+        shares: list[dict[str, float]] = [{} for _ in pages]
+        again: dict[int, list[int]] = {}
+        for first in sorted(set(firsts), reverse=True):
+            positions = [p for p, f in enumerate(firsts) if f == first]
+            first_timings = dict.fromkeys(timings, 0.0)
+            preprocess = (
+                self.preprocess if first == length else dataclasses.replace(self.preprocess, infer_length=first)
+            )
+            regions = self._detect_regions([pages[p] for p in positions], first_timings, preprocess)
+            for key, value in first_timings.items():
+                timings[key] = timings.get(key, 0.0) + value
+            heights = torch.split(quad_height(regions.geometry_quads), regions.page_counts)
+            targets = [self.scale.refit_length(h, first, length) for h in heights]
+            for p in positions:
+                shares[p] = {k: v / len(positions) for k, v in first_timings.items()}
+            kept = [i for i, target in enumerate(targets) if target is None]
+            if len(kept) == len(positions):
+                groups.append((positions, regions, first_timings))
+            elif kept:
+                groups.append(
+                    ([positions[i] for i in kept], _subset_pages(regions, kept), _summed(shares, kept, positions))
+                )
+            for i, target in enumerate(targets):
+                if target is not None:
+                    again.setdefault(target, []).append(positions[i])
+            del regions
+        for target in sorted(again):
+            positions = again[target]
+            group_timings = _summed(shares, range(len(positions)), positions)
+            preprocess = (
+                self.preprocess if target == length else dataclasses.replace(self.preprocess, infer_length=target)
+            )
+            groups.append(
+                (
+                    positions,
+                    self._detect_regions([pages[p] for p in positions], group_timings, preprocess),
+                    group_timings,
+                )
+            )
         return groups
 
     def _read_pages(

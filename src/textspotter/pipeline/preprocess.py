@@ -78,6 +78,15 @@ class ScaleOptions:
             model's training pages is about 20).
         max_text_height: median word height in detector pixels above which ``fit_text`` reads a page again.
         min_fit_length: the smallest side ``fit_text`` may choose (a multiple of 32, at least 64).
+        small_first: ours. With ``fit_text`` in single mode, a page whose longer side ``S`` is at most this fraction
+            of ``L`` is read first at its own size (``L0``: ``S`` rounded up to a multiple of 32, at least
+            ``min_fit_length``) instead of blown up to ``L``; the words found there decide, as they would have at
+            ``L`` (heights scaled by ``L / L0``), the side to keep: ``L0`` itself, the fitted side, or ``L`` (small
+            text, or no words found), read again unless it is ``L0``. A small image with large text (a screenshot, a
+            640-pixel scan) then costs ``(L0/L)²`` of a read at ``L`` before the fitted read; one with small text
+            costs that much more. In ``[0, 1]``; 0 turns it off. 0.67 (a page blown up 1.5 times or more): pages
+            rendered at 100-150 dpi (long side 0.7-1.0 ``L``) mostly have small text and would be read twice for
+            nothing.
     """
 
     mode: str = "single"
@@ -91,6 +100,7 @@ class ScaleOptions:
     text_height: float = 20.0
     max_text_height: float = 32.0
     min_fit_length: int = 256
+    small_first: float = 0.67
 
     def __post_init__(self) -> None:
         if self.mode not in ("single", "tiled"):
@@ -114,6 +124,8 @@ class ScaleOptions:
                 f"ScaleOptions needs 0 < text_height <= max_text_height, got {self.text_height!r} and "
                 f"{self.max_text_height!r}"
             )
+        if not 0.0 <= self.small_first <= 1.0:
+            raise ValueError(f"ScaleOptions.small_first must be in [0, 1], got {self.small_first!r}")
         fit = self.min_fit_length
         if isinstance(fit, bool) or not isinstance(fit, int) or fit < 64 or fit % 32 != 0:
             raise ValueError(f"ScaleOptions.min_fit_length must be a multiple of 32 >= 64, got {fit!r}")
@@ -137,6 +149,33 @@ class ScaleOptions:
             return None
         fitted = max(self.min_fit_length, round(length * self.text_height / median / 32) * 32)
         return fitted if fitted < length else None
+
+    def first_length(self, height: int, width: int, length: int) -> int:
+        """Return the detector side at which to read a ``height × width`` page first (``length`` unless ``small_first``
+        applies: see the class docstring)."""
+        side = max(height, width)
+        if not (self.fit_text and self.mode == "single") or side > self.small_first * length:
+            return length
+        return min(length, max(self.min_fit_length, math.ceil(side / 32) * 32))
+
+    def refit_length(self, heights: torch.Tensor, first: int, length: int) -> int | None:
+        """Return the side at which to read a page again after a first read at ``first``, or None to keep it.
+
+        Args:
+            heights: ``[N]`` heights of the words found at ``first``, in detector pixels of that read.
+            first: the side of the first read (:meth:`first_length`).
+            length: the side ``L`` of the pipeline.
+
+        Returns:
+            For ``first == length``, :meth:`fitted_length`. For a smaller first read, the side the page would have
+            been kept at after a read at ``length`` (the heights scaled by ``length / first``): None when that is
+            ``first`` itself, else that side (``length`` when the text is not too large or no word was found).
+        """
+        if first == length:
+            return self.fitted_length(heights, length)
+        fitted = self.fitted_length(heights * (length / first), length)
+        target = length if fitted is None else fitted
+        return None if target == first else target
 
     def preprocess(self, config: PreprocessConfig) -> PreprocessConfig:
         """Return the model's preprocessing with this option's ``infer_length`` applied (``config`` if None)."""
