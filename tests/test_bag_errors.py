@@ -1,0 +1,58 @@
+"""benchmarks/bag_errors.py: tokens sorted into kinds; a page's missing, spurious and near-missed tokens counted."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bag_errors.py"
+
+
+@pytest.fixture(scope="module")
+def bag():
+    spec = importlib.util.spec_from_file_location("bag_errors", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bag_errors"] = module  # dataclasses resolve their module while the class is created
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("bag_errors", None)
+
+
+def test_token_kinds(bag):
+    kinds = {t: bag.token_kind(t) for t in ("−", "losses,", "(see", "2007", "12.5%", "H2O", "∇f", "--", "self-affine")}
+    assert kinds == {
+        "−": "one character",
+        "losses,": "ordinary word",
+        "(see": "ordinary word",
+        "2007": "number",
+        "12.5%": "number",
+        "H2O": "with digits",
+        "∇f": "math or symbol letters",
+        "--": "symbols",
+        "self-affine": "other",
+    }
+    assert set(kinds.values()) == set(bag.KINDS)
+
+
+def test_a_page_is_compared_as_bags(bag):
+    report = bag.BagReport()
+    # "losses" read once as "loses" (a near miss), "x" missed, "the" in another place, "Fig" spurious.
+    bag.compare("the losses of x grow", "grow the of loses Fig", report)
+    assert report.reference_tokens == 5
+    assert report.errors == 2  # max(2 missing, 2 spurious)
+    assert report.missing == {"ordinary word": 1, "one character": 1}
+    assert report.spurious == {"ordinary word": 2}
+    assert report.near_misses == 1
+    assert report.missing_tokens == {"losses": 1, "x": 1}
+
+
+def test_cached_pages_are_read_back(bag, tmp_path):
+    page = {"width": 10, "height": 10, "lines": [], "paragraphs": [], "words": []}
+    entry = tmp_path / "textspotter" / "ab"
+    entry.mkdir(parents=True)
+    (entry / "abc.json").write_text(json.dumps({"image_sha256": "f00", "page": page}))
+    assert bag.cached_pages(tmp_path) == {"f00": ""}
