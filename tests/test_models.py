@@ -606,6 +606,33 @@ def test_bucketed_recognizer_reads_narrower_strips_and_widens_keeping_learnt_col
     assert torch.equal(bucketed.position_encoding, before[..., :4]) and bucketed.config.bucket_width == 4
 
 
+def test_windowed_attention_keeps_each_output_to_its_columns():
+    channels = 16
+    base = dict(depth=16, num_layers=2, nhead=2, max_width=24, num_tokens=10)
+    with pytest.raises(ValueError, match="attention_window"):
+        RecognizerConfig(**base, attention_window=-1)
+    torch.manual_seed(0)
+    windowed = Recognizer(RecognizerConfig(**base, attention_window=2), in_channels=channels).eval()
+    x = torch.randn(1, channels, 8, 24)
+    changed = x.clone()
+    changed[..., 20:] = torch.randn(1, channels, 8, 4)  # columns 20-23 differ
+    with torch.no_grad():
+        a, b = windowed(x).logits, windowed(changed).logits
+    # Column c reaches c ± 7 through the convolutions (seven 3x3 convs: ± 7 columns) and ± 2 per attention layer
+    # (two layers): outputs up to column 8 cannot see columns 20-23; later ones can.
+    assert torch.allclose(a[:, :9], b[:, :9], atol=1e-6)
+    assert not torch.allclose(a[:, 9:], b[:, 9:])
+    # Global attention (the default, published) lets every output see every column.
+    dense = Recognizer(RecognizerConfig(**base), in_channels=channels).eval()
+    dense.load_state_dict(windowed.state_dict())  # no weight depends on the window
+    with torch.no_grad():
+        assert not torch.allclose(dense(x).logits[:, :9], dense(changed).logits[:, :9])
+    # The saved spec carries the window.
+    spec = get_spec("tiny-test")
+    wide = spec.replace(recognizer=dataclasses.replace(spec.recognizer, attention_window=3))
+    assert ModelSpec.from_dict(wide.to_dict()).recognizer.attention_window == 3
+
+
 def test_row_pool_matches_max_pool_over_row_pairs():
     from textspotter.models.recognizer import RowPool
 

@@ -502,6 +502,29 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
     assert grad[..., :8].abs().sum() > 0 and grad[..., 8 : 2 * old_width].abs().sum() > 0  # both buckets learn
 
 
+def test_the_attention_window_is_set_from_the_config_and_saved(toy_folder, tmp_path):
+    from textspotter.models import create_model
+    from textspotter.models.checkpoints import load_model, save_model
+
+    start = create_model("tiny-test")
+    save_model(start, tmp_path / "start")
+    assert start.spec.recognizer.attention_window == 0
+    result = train(
+        resolve_config(
+            overrides=tiny_overrides(
+                toy_folder,
+                tmp_path / "run",
+                f"model.init={tmp_path / 'start'}",
+                "model.attention_window=2",
+                "train.steps=1",
+                "train.freeze=[detector]",
+            )
+        )
+    )
+    reloaded = load_model(result.checkpoint / "model")
+    assert reloaded.spec.recognizer.attention_window == 2 and reloaded.recognizer.config.attention_window == 2
+
+
 def test_bucketed_strips_give_a_ctc_loss_equal_to_reading_each_strip_alone():
     # The padded columns of a bucketed strip are certain blanks: CTC over T positions equals CTC over the columns
     # that were read, so bucketing changes what the network sees, not what the loss asks of it.

@@ -193,5 +193,14 @@ class Recognizer(nn.Module):
         x = x.permute(0, 2, 1)
         if self.config.use_pre_norm:
             x = self.pre_norm(x)
-        x = self.tx(x)
+        x = self.tx(x, mask=self._window_mask(width, x))
         return RecognizerOutput(self.classifier(x), x)
+
+    def _window_mask(self, width: int, x: torch.Tensor) -> torch.Tensor | None:
+        """``[W, W]`` additive attention mask of ``config.attention_window`` (``-inf`` beyond it), or None when off."""
+        window = self.config.attention_window
+        if window <= 0 or window >= width - 1:
+            return None
+        positions = torch.arange(width, device=x.device)
+        outside = (positions[:, None] - positions[None, :]).abs() > window
+        return torch.zeros(width, width, dtype=x.dtype, device=x.device).masked_fill(outside, float("-inf"))

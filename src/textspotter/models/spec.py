@@ -179,14 +179,19 @@ class RecognizerConfig:
         dropout: Transformer dropout (published: 0.0).
         decoding: how position outputs become text. ``"parallel"`` (published, spec §6.4): position t holds the
             t-th character, then EOS; blanks skipped, repeats kept. ``"ctc"`` (**ours**, not in the published models):
-            position t holds the character under strip column t or blank; repeats are merged, then blanks dropped,
-            and training uses the CTC loss. CTC aligns characters to columns locally and learns several times faster
-            on CPU budgets, which is why the shipped ``small`` weights use it.
+            position t holds a character or blank; repeats are merged, then blanks dropped, and training uses the
+            CTC loss. CTC learns several times faster on CPU budgets, which is why the shipped ``small`` weights use
+            it; it keeps characters under their strip columns only where attention is local (``attention_window``).
         bucket_width: ``0`` (published): every strip is read T columns wide. ``b > 0`` (**ours**): each strip is
             read at its own width rounded up to a multiple of ``b`` (at most T), strips of equal width together;
             the text is left-aligned and the columns past it are zero either way, so this reads a short word at
             the cost of its width instead of T, and lets T grow for long words without slowing short ones. The
             outputs are padded back to T (see ``pipeline.stages.read_strips``).
+        attention_window: ``0`` (published): every Transformer position attends to all T. ``w > 0`` (**ours**):
+            position t attends only to positions within ``w`` of it, so a CTC output stays near the strip columns
+            it reads. With global attention the shipped CTC weights (switched from parallel decoding) emit a word's
+            characters packed into the first half of its columns, about 1.3 per letter, and lose the blank CTC
+            needs between two equal characters (``losses`` → ``loses``; benchmarks/RESULTS.md, "Session 17").
     """
 
     depth: int = 128
@@ -203,6 +208,7 @@ class RecognizerConfig:
     dropout: float = 0.0
     decoding: str = "parallel"
     bucket_width: int = 0
+    attention_window: int = 0
 
     def __post_init__(self) -> None:
         if self.decoding not in ("parallel", "ctc"):
@@ -233,6 +239,9 @@ class RecognizerConfig:
                 f"RecognizerConfig.bucket_width must be 0 (off) or in [1, max_width={self.max_width}], "
                 f"got {self.bucket_width}"
             )
+        window = self.attention_window
+        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+            raise ValueError(f"RecognizerConfig.attention_window must be an integer >= 0 (0: off), got {window!r}")
 
     @property
     def feature_depth(self) -> int:

@@ -58,6 +58,8 @@ class ModelSection:
             (``Recognizer.set_max_width``).
         bucket_width: ``RecognizerConfig.bucket_width`` (0: strips read T wide; b: read at their width rounded up
             to a multiple of b); None keeps the spec's.
+        attention_window: ``RecognizerConfig.attention_window`` (0: global attention; w: each position attends to
+            those within w); None keeps the spec's. No weight depends on it.
         charset: replaces the model's charset: ``"latin"``, ``"multilingual"`` (``textspotter.charset``) or the path
             of a ``charset.txt`` (a JSON array of strings); None keeps the spec's. The recognizer's classifier is
             resized: characters both charsets hold keep their trained rows, the others start untrained
@@ -70,6 +72,7 @@ class ModelSection:
     decoding: str | None = None
     max_width: int | None = None
     bucket_width: int | None = None
+    attention_window: int | None = None
     charset: str | None = None
 
 

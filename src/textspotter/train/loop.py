@@ -111,6 +111,7 @@ def build_model(config: TrainConfig) -> nn.Module:
             ("decoding", config.model.decoding),
             ("max_width", config.model.max_width),
             ("bucket_width", config.model.bucket_width),
+            ("attention_window", config.model.attention_window),
         )
         if value is not None
     }
