@@ -447,7 +447,8 @@ def test_development_datasets_are_scored_with_the_evaluation_module(shared_data)
 
 def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy_folder, tmp_path):
     # model.max_width / model.bucket_width change a model loaded from model.init: the learnt columns are kept, the
-    # saved spec carries the new T and bucket width, and the training step reads strips bucketed by width.
+    # saved spec carries the new T and bucket width (and model.attention_window's window), and the training step
+    # reads strips bucketed by width.
     from textspotter.models import create_model
     from textspotter.models.checkpoints import load_model, save_model
 
@@ -462,6 +463,7 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
                 f"model.init={tmp_path / 'start'}",
                 f"model.max_width={2 * old_width}",
                 "model.bucket_width=8",
+                "model.attention_window=2",
                 "train.steps=2",
                 "train.freeze=[detector,recognizer]",
             )
@@ -469,6 +471,7 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
     )
     reloaded = load_model(result.checkpoint / "model")
     assert reloaded.spec.recognizer.max_width == 2 * old_width and reloaded.spec.recognizer.bucket_width == 8
+    assert start.spec.recognizer.attention_window == 0 and reloaded.recognizer.config.attention_window == 2
     encoding = reloaded.recognizer.position_encoding
     assert encoding.shape[-1] == 2 * old_width
     # The recognizer was frozen here: the kept columns are exactly the starting ones.
@@ -500,29 +503,6 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
     grad = model.recognizer.position_encoding.grad
     assert grad is not None and torch.isfinite(grad).all()
     assert grad[..., :8].abs().sum() > 0 and grad[..., 8 : 2 * old_width].abs().sum() > 0  # both buckets learn
-
-
-def test_the_attention_window_is_set_from_the_config_and_saved(toy_folder, tmp_path):
-    from textspotter.models import create_model
-    from textspotter.models.checkpoints import load_model, save_model
-
-    start = create_model("tiny-test")
-    save_model(start, tmp_path / "start")
-    assert start.spec.recognizer.attention_window == 0
-    result = train(
-        resolve_config(
-            overrides=tiny_overrides(
-                toy_folder,
-                tmp_path / "run",
-                f"model.init={tmp_path / 'start'}",
-                "model.attention_window=2",
-                "train.steps=1",
-                "train.freeze=[detector]",
-            )
-        )
-    )
-    reloaded = load_model(result.checkpoint / "model")
-    assert reloaded.spec.recognizer.attention_window == 2 and reloaded.recognizer.config.attention_window == 2
 
 
 def test_bucketed_strips_give_a_ctc_loss_equal_to_reading_each_strip_alone():
