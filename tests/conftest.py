@@ -1,6 +1,8 @@
 """Shared test configuration: CPU only, few threads, deterministic seeds."""
 
+import importlib.util
 import os
+import sys
 
 import pytest
 import torch
@@ -25,3 +27,25 @@ def shared_data():
     if not os.path.isdir(path):
         pytest.skip("../shared/data is not beside this checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """A loader of scripts outside the package (``benchmarks/*.py``) as modules: ``load_script(path, name)``.
+
+    The module is registered in ``sys.modules`` while the session runs (dataclasses resolve their module while the
+    class is created) and removed at its end.
+    """
+    loaded = []
+
+    def load(path, name):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        loaded.append(name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(name, None)

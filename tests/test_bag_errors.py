@@ -1,8 +1,6 @@
 """benchmarks/bag_errors.py: tokens sorted into kinds; a page's missing, spurious and near-missed tokens counted."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +9,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bag_errors.py"
 
 
 @pytest.fixture(scope="module")
-def bag():
-    spec = importlib.util.spec_from_file_location("bag_errors", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bag_errors"] = module  # dataclasses resolve their module while the class is created
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop("bag_errors", None)
+def bag(load_script):
+    return load_script(SCRIPT, "bag_errors")
 
 
 def test_token_kinds(bag):

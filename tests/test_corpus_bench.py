@@ -1,8 +1,6 @@
 """benchmarks/corpus_bench.py: the benchmark pages are drawn reproducibly, spread over documents, and rebuilt as
 recorded."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,15 +12,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus_bench.py"
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("corpus_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["corpus_bench"] = module  # dataclasses resolve their module while the class is created
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop("corpus_bench", None)
+def bench(load_script):
+    return load_script(SCRIPT, "corpus_bench")
 
 
 def page_ids(pages_per_document):

@@ -680,6 +680,11 @@ class OCR:
             options=self.relation,
         )
 
+    def _preprocess_at(self, length: int) -> PreprocessConfig:
+        """The preprocessing in use with detector side ``length`` (``self.preprocess`` itself at its own side)."""
+        preprocess = self.preprocess
+        return preprocess if length == preprocess.infer_length else dataclasses.replace(preprocess, infer_length=length)
+
     def _fitted_detection(
         self, pages: Sequence[PageImage], timings: dict[str, float]
     ) -> list[tuple[list[int], _Regions, dict[str, float]]]:
@@ -700,10 +705,7 @@ class OCR:
         for first in sorted(set(firsts), reverse=True):
             positions = [p for p, f in enumerate(firsts) if f == first]
             first_timings = dict.fromkeys(timings, 0.0)
-            preprocess = (
-                self.preprocess if first == length else dataclasses.replace(self.preprocess, infer_length=first)
-            )
-            regions = self._detect_regions([pages[p] for p in positions], first_timings, preprocess)
+            regions = self._detect_regions([pages[p] for p in positions], first_timings, self._preprocess_at(first))
             for key, value in first_timings.items():
                 timings[key] = timings.get(key, 0.0) + value
             heights = torch.split(quad_height(regions.geometry_quads), regions.page_counts)
@@ -724,9 +726,7 @@ class OCR:
         for target in sorted(again):
             positions = again[target]
             group_timings = _summed(shares, range(len(positions)), positions)
-            preprocess = (
-                self.preprocess if target == length else dataclasses.replace(self.preprocess, infer_length=target)
-            )
+            preprocess = self._preprocess_at(target)
             groups.append(
                 (
                     positions,

@@ -363,10 +363,8 @@ def _quarter_turn_scores(ocr: OCR, page: PageImage) -> dict[int, SampleScore]:
     for rotation in (90, 270):
         turned = dataclasses.replace(page, image=rotate_image(page.image, rotation))
         # At the side the upright page was first read at (ScaleOptions.small_first), so that the scores compare.
-        length = ocr.preprocess.infer_length
-        first = ocr.scale.first_length(turned.height, turned.width, length)
-        preprocess = ocr.preprocess if first == length else dataclasses.replace(ocr.preprocess, infer_length=first)
-        regions = ocr._detect_regions([turned], dict.fromkeys(("preprocess", "detect"), 0.0), preprocess)
+        first = ocr.scale.first_length(turned.height, turned.width, ocr.preprocess.infer_length)
+        regions = ocr._detect_regions([turned], dict.fromkeys(("preprocess", "detect"), 0.0), ocr._preprocess_at(first))
         if regions.crop_quads.shape[0] < ocr.orientation.min_regions:
             continue
         [scores[rotation]] = sample_scores(
