@@ -24,8 +24,8 @@ def one_thread():
 def test_tiny_model_reads_its_training_pages_back(tmp_path, one_thread, decoding):
     # Four 128-px pages, two lines of two words from a six-word vocabulary: easy enough that ~100 steps suffice on a
     # Xeon; on an AMD EPYC (Zen 4) 150 steps left one word undetected, so 250; at 128 px the whole run takes about
-    # 10 s on one idle core. CTC first sits on the all-blank
-    # plateau and needs about 450 steps (measured: 94 % of words at 450, all at 600).
+    # 10 s on one idle core. CTC first sits on the all-blank plateau and needs about 450 steps (measured: 94 % of
+    # words at 450, all at 600).
     data = write_toy_dataset(tmp_path / "toy", pages=4, seed=0, size=128)
     config = resolve_config(
         overrides=[
