@@ -633,6 +633,43 @@ def test_windowed_attention_keeps_each_output_to_its_columns():
     assert ModelSpec.from_dict(wide.to_dict()).recognizer.attention_window == 3
 
 
+def test_global_layers_window_only_the_last_layers():
+    channels = 16
+    base = dict(depth=16, num_layers=2, nhead=2, max_width=24, num_tokens=10, attention_window=2)
+    for bad in (-1, 3, True):
+        with pytest.raises(ValueError, match="global_layers"):
+            RecognizerConfig(**base, global_layers=bad)
+    torch.manual_seed(0)
+    windowed = Recognizer(RecognizerConfig(**base), in_channels=channels).eval()
+    mixed = Recognizer(RecognizerConfig(**base, global_layers=1), in_channels=channels).eval()
+    dense = Recognizer(RecognizerConfig(**{**base, "attention_window": 0}), in_channels=channels).eval()
+    all_global = Recognizer(RecognizerConfig(**base, global_layers=2), in_channels=channels).eval()
+    for model in (mixed, dense, all_global):
+        model.load_state_dict(windowed.state_dict())  # no weight depends on the window
+    x = torch.randn(1, channels, 8, 24)
+    changed = x.clone()
+    changed[..., 20:] = torch.randn(1, channels, 8, 4)  # columns 20-23 differ
+    with torch.no_grad():
+        # A global first layer carries columns 20-23 to every output, which two windowed layers cannot.
+        assert torch.allclose(windowed(x).logits[:, :9], windowed(changed).logits[:, :9], atol=1e-6)
+        assert not torch.allclose(mixed(x).logits[:, :9], mixed(changed).logits[:, :9])
+        # Every layer global is global attention.
+        assert torch.allclose(all_global(x).logits, dense(x).logits, atol=1e-6)
+        # The last layer is the windowed one: with the first layer made position-wise (no attention or
+        # feed-forward output), column c reaches c ± 7 through the convolutions and c ± 2 through the last layer.
+        first = mixed.tx.layers[0]
+        for module in (first.self_attn.out_proj, first.linear2):
+            torch.nn.init.zeros_(module.weight)
+            torch.nn.init.zeros_(module.bias)
+        a, b = mixed(x).logits, mixed(changed).logits
+    assert torch.allclose(a[:, :11], b[:, :11], atol=1e-6)
+    assert not torch.allclose(a[:, 11:], b[:, 11:])
+    # The saved spec carries it.
+    spec = get_spec("tiny-test")
+    recognizer = dataclasses.replace(spec.recognizer, attention_window=3, global_layers=1)
+    assert ModelSpec.from_dict(spec.replace(recognizer=recognizer).to_dict()).recognizer.global_layers == 1
+
+
 def test_row_pool_matches_max_pool_over_row_pairs():
     from textspotter.models.recognizer import RowPool
 

@@ -447,8 +447,8 @@ def test_development_datasets_are_scored_with_the_evaluation_module(shared_data)
 
 def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy_folder, tmp_path):
     # model.max_width / model.bucket_width change a model loaded from model.init: the learnt columns are kept, the
-    # saved spec carries the new T and bucket width (and model.attention_window's window), and the training step
-    # reads strips bucketed by width.
+    # saved spec carries the new T and bucket width (and model.attention_window's window and model.global_layers),
+    # and the training step reads strips bucketed by width.
     from textspotter.models import create_model
     from textspotter.models.checkpoints import load_model, save_model
 
@@ -464,6 +464,7 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
                 f"model.max_width={2 * old_width}",
                 "model.bucket_width=8",
                 "model.attention_window=2",
+                "model.global_layers=1",
                 "train.steps=2",
                 "train.freeze=[detector,recognizer]",
             )
@@ -472,6 +473,7 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
     reloaded = load_model(result.checkpoint / "model")
     assert reloaded.spec.recognizer.max_width == 2 * old_width and reloaded.spec.recognizer.bucket_width == 8
     assert start.spec.recognizer.attention_window == 0 and reloaded.recognizer.config.attention_window == 2
+    assert reloaded.spec.recognizer.global_layers == 1 == reloaded.recognizer.config.global_layers
     encoding = reloaded.recognizer.position_encoding
     assert encoding.shape[-1] == 2 * old_width
     # The recognizer was frozen here: the kept columns are exactly the starting ones.

@@ -192,6 +192,9 @@ class RecognizerConfig:
             it reads. With global attention the shipped CTC weights (switched from parallel decoding) emit a word's
             characters packed into the first half of its columns, about 1.3 per letter, and lose the blank CTC
             needs between two equal characters (``losses`` → ``loses``; benchmarks/RESULTS.md, "Session 17").
+        global_layers: with ``attention_window > 0``, how many of the first Transformer layers still attend to all
+            T (**ours**; ``0``: every layer is windowed). Global context is what reads degraded letters; the window
+            in the last layers is what keeps each output near its columns. ``0 ≤ global_layers ≤ num_layers``.
     """
 
     depth: int = 128
@@ -209,6 +212,7 @@ class RecognizerConfig:
     decoding: str = "parallel"
     bucket_width: int = 0
     attention_window: int = 0
+    global_layers: int = 0
 
     def __post_init__(self) -> None:
         if self.decoding not in ("parallel", "ctc"):
@@ -242,6 +246,12 @@ class RecognizerConfig:
         window = self.attention_window
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise ValueError(f"RecognizerConfig.attention_window must be an integer >= 0 (0: off), got {window!r}")
+        layers = self.global_layers
+        if isinstance(layers, bool) or not isinstance(layers, int) or not 0 <= layers <= self.num_layers:
+            raise ValueError(
+                f"RecognizerConfig.global_layers must be an integer in [0, num_layers={self.num_layers}], "
+                f"got {layers!r}"
+            )
 
     @property
     def feature_depth(self) -> int:

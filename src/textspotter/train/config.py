@@ -60,6 +60,8 @@ class ModelSection:
             to a multiple of b); None keeps the spec's.
         attention_window: ``RecognizerConfig.attention_window`` (0: global attention; w: each position attends to
             those within w); None keeps the spec's. No weight depends on it.
+        global_layers: ``RecognizerConfig.global_layers`` (with a window, how many first Transformer layers still
+            attend globally; 0: all windowed); None keeps the spec's. No weight depends on it.
         charset: replaces the model's charset: ``"latin"``, ``"multilingual"`` (``textspotter.charset``) or the path
             of a ``charset.txt`` (a JSON array of strings); None keeps the spec's. The recognizer's classifier is
             resized: characters both charsets hold keep their trained rows, the others start untrained
@@ -73,6 +75,7 @@ class ModelSection:
     max_width: int | None = None
     bucket_width: int | None = None
     attention_window: int | None = None
+    global_layers: int | None = None
     charset: str | None = None
 
 

@@ -112,6 +112,7 @@ def build_model(config: TrainConfig) -> nn.Module:
             ("max_width", config.model.max_width),
             ("bucket_width", config.model.bucket_width),
             ("attention_window", config.model.attention_window),
+            ("global_layers", config.model.global_layers),
         )
         if value is not None
     }
