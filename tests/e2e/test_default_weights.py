@@ -77,8 +77,10 @@ def test_reads_the_example_page(ocr):
 
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-DOUBLED = "losses compression corresponding offsets 2007 2600 JPEG2000 plotted Hausdorff annual Alliance smoothness"
-DOUBLED += " barred modelling difficulty efficiency"
+DOUBLED = (
+    "losses compression corresponding offsets 2007 2600 JPEG2000 plotted Hausdorff annual Alliance smoothness"
+    " barred modelling difficulty efficiency"
+)
 
 
 @pytest.mark.parametrize("precision", ["model", "auto"])
@@ -106,8 +108,8 @@ def test_reads_doubled_letters_from_true_boxes(precision):
             x, y = 20 + (index % 4) * 340, 15 + (index // 4) * 60
             draw.text((x, y), word, font=font, fill="black")
             left, top, right_edge, bottom = draw.textbbox((x, y), word, font=font)
-            quads.append([[left - 2, top - 3], [right_edge + 2, top - 3], [right_edge + 2, bottom + 3]])
-            quads[-1].append([left - 2, bottom + 3])
+            left, top, right_edge, bottom = left - 2, top - 3, right_edge + 2, bottom + 3
+            quads.append([[left, top], [right_edge, top], [right_edge, bottom], [left, bottom]])
         result = ocr.recognize(np.asarray(image), np.array(quads, dtype=np.float32))
         right += sum(text == word for text, word in zip(result.texts, words))
     assert right >= 26, right

@@ -193,16 +193,13 @@ class Recognizer(nn.Module):
         x = x.permute(0, 2, 1)
         if self.config.use_pre_norm:
             x = self.pre_norm(x)
+        # The first ``global_layers`` layers attend to all columns, the rest within the window (none without one):
+        # the per-layer calls nn.TransformerEncoder makes (no padding mask, so no nested tensors), then its norm.
         mask = self._window_mask(width, x)
-        if mask is None or self.config.global_layers == 0:
-            x = self.tx(x, mask=mask)
-        else:
-            # The first ``global_layers`` layers attend to all columns, the rest within the window; the same
-            # per-layer calls nn.TransformerEncoder makes (no padding mask, so no nested tensors), then its norm.
-            for index, layer in enumerate(self.tx.layers):
-                x = layer(x, src_mask=None if index < self.config.global_layers else mask)
-            if self.tx.norm is not None:
-                x = self.tx.norm(x)
+        for index, layer in enumerate(self.tx.layers):
+            x = layer(x, src_mask=None if index < self.config.global_layers else mask)
+        if self.tx.norm is not None:
+            x = self.tx.norm(x)
         return RecognizerOutput(self.classifier(x), x)
 
     def _window_mask(self, width: int, x: torch.Tensor) -> torch.Tensor | None:
