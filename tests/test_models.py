@@ -685,3 +685,31 @@ def test_row_pool_matches_max_pool_over_row_pairs():
     pairs = x.grad.view(2, 3, 4, 2, 4)  # each output's gradient goes to the larger row of its pair
     assert torch.equal(pairs.sum(dim=3), torch.ones(2, 3, 4, 4))
     assert torch.equal(pairs.argmax(dim=3), x.detach().view(2, 3, 4, 2, 4).argmax(dim=3))
+
+
+def test_column_scale_resamples_the_position_encoding_and_is_saved():
+    channels = 16
+    base = dict(depth=16, num_layers=2, nhead=2, max_width=8, num_tokens=10)
+    for bad in (0, -1.0, 5.0, True, float("nan")):
+        with pytest.raises(ValueError, match="column_scale"):
+            RecognizerConfig(**base, column_scale=bad)
+    recognizer = Recognizer(RecognizerConfig(**base), in_channels=channels).eval()
+    with torch.no_grad():
+        recognizer.position_encoding.copy_(torch.arange(8, dtype=torch.float32).expand(1, 32, 8))
+    # Twice the columns at twice the scale: new column j holds old position (j + 0.5) / 2 - 0.5, ends held.
+    recognizer.set_max_width(16, column_scale=2.0)
+    expected = ((torch.arange(16) + 0.5) / 2 - 0.5).clamp(0, 7)
+    assert recognizer.config.column_scale == 2.0 and recognizer.max_width == 16
+    assert torch.allclose(recognizer.position_encoding[0, 0], expected)
+    assert recognizer(torch.randn(2, channels, 8, 16)).logits.shape == (2, 16, 10)
+    # Back to scale 1 at T = 8: the original ramp inside; the end columns averaged with the held ones.
+    recognizer.set_max_width(8, column_scale=1.0)
+    back = recognizer.position_encoding[0, 0]
+    assert torch.allclose(back[1:7], torch.arange(1, 7, dtype=torch.float32))
+    assert back[0].item() == pytest.approx(0.125) and back[7].item() == pytest.approx(6.875)
+    spec = get_spec("tiny-test")
+    scaled = spec.replace(recognizer=dataclasses.replace(spec.recognizer, column_scale=1.5))
+    assert ModelSpec.from_dict(scaled.to_dict()).recognizer.column_scale == 1.5
+    old_json = scaled.to_dict()
+    del old_json["recognizer"]["column_scale"]  # a model.json written before the option reads at scale 1
+    assert ModelSpec.from_dict(old_json).recognizer.column_scale == 1.0

@@ -57,6 +57,25 @@ def test_axis_aligned_grid_is_hand_computed_and_past_width_is_outside():
     assert torch.allclose(grid[0, :, 8:], torch.full((2, 4, 2), -1.0625))
 
 
+def test_column_scale_samples_the_quad_more_finely_across():
+    quad = _box(8, 4, 24, 8)[None]  # 16 × 4 pixels in a 32 × 32 image
+    # qw = 1.5 · 2/4 · 16 = 12 columns over the same 16 pixels: P(y, x) = (8 + 16·(x+0.5)/12, 5 + 2y).
+    assert calc_quad_width(quad, 2, 1, 0, column_scale=1.5).tolist() == [12]
+    assert calc_quad_width(quad, 2, 1, 10, column_scale=1.5).tolist() == [10]  # the cap still holds
+    grid = quad_rectify_grid(quad, 32, 32, 2, 14, column_scale=1.5)
+    for x in range(12):
+        expected = [2 * (8 + 16 * (x + 0.5) / 12) / 32 - 1, 2 * 7 / 32 - 1]
+        assert grid[0, 1, x].tolist() == pytest.approx(expected, abs=1e-6)
+    assert torch.allclose(grid[0, :, 12:], torch.full((2, 2, 2), -1.0625))
+    # Scale 1 is the published grid; the relational model's stretched grid ignores the scale.
+    assert torch.equal(quad_rectify_grid(quad, 32, 32, 2, 12, column_scale=1.0), quad_rectify_grid(quad, 32, 32, 2, 12))
+    stretched = quad_rectify_grid(quad, 32, 32, 2, 3, isotropic=False, column_scale=1.5)
+    assert torch.equal(stretched, quad_rectify_grid(quad, 32, 32, 2, 3, isotropic=False))
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="column_scale"):
+            calc_quad_width(quad, 2, column_scale=bad)
+
+
 def test_non_isotropic_grid_stretches_to_full_width():
     quad = _box(0, 0, 30, 20)[None]
     grid = quad_rectify_grid(quad, 20, 30, 2, 3, isotropic=False)

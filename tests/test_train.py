@@ -445,6 +445,35 @@ def test_development_datasets_are_scored_with_the_evaluation_module(shared_data)
     assert all(math.isfinite(v) for v in rates.values())
 
 
+def test_column_scale_change_resamples_the_loaded_recognizer_and_is_saved(toy_folder, tmp_path):
+    # model.column_scale on a model loaded from model.init: T and the position encoding are resampled to the new
+    # pitch (Recognizer.set_max_width), training reads strips at it, and the saved spec carries it.
+    from textspotter.models import create_model
+    from textspotter.models.checkpoints import load_model, save_model
+
+    start = create_model("tiny-test")
+    save_model(start, tmp_path / "start")
+    old_width = start.spec.recognizer.max_width
+    result = train(
+        resolve_config(
+            overrides=tiny_overrides(
+                toy_folder,
+                tmp_path / "run",
+                f"model.init={tmp_path / 'start'}",
+                f"model.max_width={old_width * 3 // 2}",
+                "model.column_scale=1.5",
+                "train.steps=1",
+                "train.freeze=[detector,recognizer]",
+            )
+        )
+    )
+    reloaded = load_model(result.checkpoint / "model")
+    assert reloaded.spec.recognizer.column_scale == 1.5 == reloaded.recognizer.config.column_scale
+    expected = start.recognizer
+    expected.set_max_width(old_width * 3 // 2, column_scale=1.5)
+    assert torch.equal(reloaded.recognizer.position_encoding, expected.position_encoding)
+
+
 def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy_folder, tmp_path):
     # model.max_width / model.bucket_width change a model loaded from model.init: the learnt columns are kept, the
     # saved spec carries the new T and bucket width (and model.attention_window's window and model.global_layers),

@@ -136,16 +136,21 @@ class Recognizer(nn.Module):
         nn.init.zeros_(self.classifier.bias)
 
     @torch.no_grad()
-    def set_max_width(self, max_width: int, bucket_width: int | None = None) -> None:
-        """Change T (and optionally ``bucket_width``) of a built recognizer, keeping what it has learnt.
+    def set_max_width(self, max_width: int, bucket_width: int | None = None, column_scale: float | None = None) -> None:
+        """Change T (and optionally ``bucket_width`` and ``column_scale``) of a built recognizer, keeping what it has
+        learnt.
 
-        The position encoding of columns ``0 .. min(T, T') - 1`` is kept, so strips up to the old width read as
-        before; new columns repeat the last 16 learnt columns (a start that training refines). Only the position
-        encoding depends on T.
+        At an unchanged column scale the position encoding of columns ``0 .. min(T, T') - 1`` is kept, so strips up
+        to the old width read as before; new columns repeat the last 16 learnt columns (a start that training
+        refines). When the column scale changes by a factor ``r`` (strips ``r`` times as many columns wide), the
+        encoding is resampled instead: new column ``j`` takes the learnt encoding at old position
+        ``(j + 0.5) / r - 0.5`` (linear interpolation, the end columns held beyond the old range), so each part of a
+        word keeps the encoding it had. Only the position encoding depends on T and the scale.
 
         Args:
             max_width: the new T (≥ 1).
             bucket_width: the new ``RecognizerConfig.bucket_width``; None keeps it.
+            column_scale: the new ``RecognizerConfig.column_scale``; None keeps it.
         """
         import dataclasses
 
@@ -153,16 +158,26 @@ class Recognizer(nn.Module):
             self.config,
             max_width=max_width,
             bucket_width=self.config.bucket_width if bucket_width is None else bucket_width,
+            column_scale=self.config.column_scale if column_scale is None else column_scale,
         )
         old = self.position_encoding.data
-        keep = min(old.shape[-1], max_width)
-        new = old.new_empty(1, old.shape[1], max_width)
-        new[..., :keep] = old[..., :keep]
-        if max_width > keep:
-            tail = old[..., -min(16, keep) :]
-            repeats = -(-(max_width - keep) // tail.shape[-1])
-            new[..., keep:] = tail.repeat(1, 1, repeats)[..., : max_width - keep]
-        self.position_encoding = nn.Parameter(new, requires_grad=self.position_encoding.requires_grad)
+        ratio = config.column_scale / self.config.column_scale
+        if ratio != 1.0:
+            last = old.shape[-1] - 1
+            where = ((torch.arange(max_width, dtype=torch.float64) + 0.5) / ratio - 0.5).clamp(0.0, float(last))
+            low = where.floor().long()
+            high = (low + 1).clamp(max=last)
+            frac = (where - low).to(old.dtype)
+            new = old[..., low] * (1 - frac) + old[..., high] * frac
+        else:
+            keep = min(old.shape[-1], max_width)
+            new = old.new_empty(1, old.shape[1], max_width)
+            new[..., :keep] = old[..., :keep]
+            if max_width > keep:
+                tail = old[..., -min(16, keep) :]
+                repeats = -(-(max_width - keep) // tail.shape[-1])
+                new[..., keep:] = tail.repeat(1, 1, repeats)[..., : max_width - keep]
+        self.position_encoding = nn.Parameter(new.contiguous(), requires_grad=self.position_encoding.requires_grad)
         self.config = config
         self.max_width = max_width
 

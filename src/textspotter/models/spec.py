@@ -195,6 +195,10 @@ class RecognizerConfig:
         global_layers: with ``attention_window > 0``, how many of the first Transformer layers still attend to all
             T (**ours**; ``0``: every layer is windowed). Global context is what reads degraded letters; the window
             in the last layers is what keeps each output near its columns. ``0 ≤ global_layers ≤ num_layers``.
+        column_scale: strip columns per row of text height (``1.0``: published, the strip keeps the quad's aspect
+            ratio). At ``s > 1`` (**ours**) a word is sampled ``s`` times as finely across as down, so narrow letters
+            side by side (``ll``, ``il``) get more columns each; T should grow by the same factor for long words to
+            fit (``ops.calc_quad_width``). Strips read at another scale than the weights were trained at read badly.
     """
 
     depth: int = 128
@@ -213,6 +217,7 @@ class RecognizerConfig:
     bucket_width: int = 0
     attention_window: int = 0
     global_layers: int = 0
+    column_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.decoding not in ("parallel", "ctc"):
@@ -252,6 +257,9 @@ class RecognizerConfig:
                 f"RecognizerConfig.global_layers must be an integer in [0, num_layers={self.num_layers}], "
                 f"got {layers!r}"
             )
+        scale = self.column_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.25 <= scale <= 4.0:
+            raise ValueError(f"RecognizerConfig.column_scale must be a number in [0.25, 4], got {scale!r}")
 
     @property
     def feature_depth(self) -> int:

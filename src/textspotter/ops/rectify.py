@@ -8,6 +8,8 @@ feature map (``IndirectGridSample``); :func:`region_counts_to_indices` says whic
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -26,19 +28,22 @@ def _check_quads_n(quads: torch.Tensor) -> None:
 
 
 def calc_quad_width(
-    quads: torch.Tensor, output_height: int, round_factor: int = 16, max_width: int = 0
+    quads: torch.Tensor, output_height: int, round_factor: int = 16, max_width: int = 0, column_scale: float = 1.0
 ) -> torch.Tensor:
     """Return the width of each quad's strip when rescaled to ``output_height`` rows (spec §5.1).
 
-    ``w = |q1 − q0|`` (top edge), ``h = max((|q3 − q0| + |q2 − q1|)/2, 2)``, ``w' = (output_height / h)·w``
-    rounded **up** to a multiple of ``round_factor`` (at least ``round_factor``), capped at ``max_width`` when that
-    is positive, then ``max(2, floor(w'))``. Computed in float32 like the reference kernel.
+    ``w = |q1 − q0|`` (top edge), ``h = max((|q3 − q0| + |q2 − q1|)/2, 2)``, ``w' = s·(output_height / h)·w``
+    with ``s = column_scale`` (1 in the published models), rounded **up** to a multiple of ``round_factor`` (at
+    least ``round_factor``), capped at ``max_width`` when that is positive, then ``max(2, floor(w'))``. Computed in
+    float32 like the reference kernel.
 
     Args:
         quads: ``[N, 4, 2]`` quads (any pixel frame; only lengths matter).
         output_height: strip height in rows (≥ 1).
         round_factor: rounding step of the width (≥ 1).
         max_width: cap on the width; ``0`` (or negative) means no cap.
+        column_scale: strip columns per row of height (> 0); above 1 the text is sampled more finely across
+            than down (``RecognizerConfig.column_scale``).
 
     Returns:
         ``[N]`` int64 widths, each ≥ 2.
@@ -54,11 +59,15 @@ def calc_quad_width(
         raise ValueError(f"output_height must be >= 1, got {output_height}")
     if round_factor < 1:
         raise ValueError(f"round_factor must be >= 1, got {round_factor}")
+    if not (math.isfinite(column_scale) and column_scale > 0):
+        raise ValueError(f"column_scale must be a finite number > 0, got {column_scale!r}")
     q = quads.float()
     width = (q[:, 1] - q[:, 0]).norm(dim=-1)
     height = ((q[:, 3] - q[:, 0]).norm(dim=-1) + (q[:, 2] - q[:, 1]).norm(dim=-1)) / 2
     height = height.clamp(min=2.0)  # thin or degenerate quads: avoid huge widths / division by zero
     scaled = (output_height / height) * width
+    if column_scale != 1.0:
+        scaled = scaled * column_scale
     scaled = (torch.ceil(scaled / round_factor) * round_factor).clamp(min=float(round_factor))
     if max_width > 0:
         scaled = scaled.clamp(max=float(max_width))
@@ -74,15 +83,17 @@ def quad_rectify_grid(
     *,
     isotropic: bool = True,
     round_factor: int = 16,
+    column_scale: float = 1.0,
 ) -> torch.Tensor:
     """Build each quad's bilinear-patch sampling grid in normalised image coordinates (spec §5.1).
 
     For output row ``y`` and column ``x``: ``fr = (y + 0.5)/output_height``, ``fc = (x + 0.5)/qw`` and
     ``P = q0 + fc·(q1 − q0) + fr·(q3 − q0) + fc·fr·((q2 − q1) − (q3 − q0))``; the grid value is
     ``2·P/(image_width, image_height) − 1``. With ``isotropic=True``, ``qw = calc_quad_width(q, output_height, 1,
-    output_width)``: the strip keeps the quad's aspect ratio, is left-aligned, and columns ``x ≥ qw`` get the pixel
-    ``(−1, −1)``, i.e. a grid value below −1 that :func:`indirect_grid_sample` reads as 0. Quads wider than
-    ``output_width`` are squeezed into it. With ``isotropic=False``, ``qw = output_width`` (the quad is stretched).
+    output_width, column_scale)``: the strip keeps the quad's aspect ratio (times ``column_scale`` across), is
+    left-aligned, and columns ``x ≥ qw`` get the pixel ``(−1, −1)``, i.e. a grid value below −1 that
+    :func:`indirect_grid_sample` reads as 0. Quads wider than ``output_width`` are squeezed into it. With
+    ``isotropic=False``, ``qw = output_width`` (the quad is stretched).
 
     Args:
         quads: ``[N, 4, 2]`` quads in pixels of an ``image_height × image_width`` image (detector-input space in
@@ -95,6 +106,8 @@ def quad_rectify_grid(
             behaviour; ``round_factor`` capped by ``-output_width`` when there are no quads).
         isotropic: keep the aspect ratio (recognizer) or stretch to the full width (relational).
         round_factor: rounding step used only when ``output_width ≤ 0``.
+        column_scale: with ``isotropic``, strip columns per row of height (``calc_quad_width``): 1 keeps the
+            quad's aspect ratio, 1.5 samples the text 1.5× as finely across as down.
 
     Returns:
         ``[N, output_height, W, 2]`` float32 (x, y) grid in ``[-1, 1]`` inside the image, ``W = output_width``.
@@ -113,11 +126,11 @@ def quad_rectify_grid(
     device = q.device
     if output_width <= 0:
         if num:
-            output_width = int(calc_quad_width(q, output_height, round_factor, -output_width).max())
+            output_width = int(calc_quad_width(q, output_height, round_factor, -output_width, column_scale).max())
         else:
             output_width = max(2, min(round_factor, -output_width) if output_width < 0 else round_factor)
     if isotropic:
-        strip_width = calc_quad_width(q, output_height, 1, output_width).float()
+        strip_width = calc_quad_width(q, output_height, 1, output_width, column_scale).float()
     else:
         strip_width = torch.full((num,), float(output_width), device=device)
     rows = torch.arange(output_height, device=device, dtype=torch.float32)

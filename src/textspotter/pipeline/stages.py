@@ -428,6 +428,7 @@ def crop_features(
     input_size: tuple[int, int],
     output_size: tuple[int, int],
     isotropic: bool,
+    column_scale: float = 1.0,
 ) -> torch.Tensor:
     """Sample the feature map along each quad into a rectified grid (spec §5).
 
@@ -440,12 +441,19 @@ def crop_features(
             model.
         isotropic: keep the quad's aspect ratio (recognizer; columns past the text are zero) or stretch it over
             the whole grid (relational model).
+        column_scale: with ``isotropic``, strip columns per row of height (``RecognizerConfig.column_scale``).
 
     Returns:
         ``[N, C, rows, cols]`` float32 crops.
     """
     grid = quad_rectify_grid(
-        quads.float(), input_size[0], input_size[1], output_size[0], output_size[1], isotropic=isotropic
+        quads.float(),
+        input_size[0],
+        input_size[1],
+        output_size[0],
+        output_size[1],
+        isotropic=isotropic,
+        column_scale=column_scale,
     )
     return indirect_grid_sample(features, grid, image_indices.to(torch.int64))
 
@@ -498,6 +506,7 @@ def read_strips(
             input_size=input_size,
             output_size=(rows, columns),
             isotropic=True,
+            column_scale=config.column_scale,
         )
         with network_context():
             return recognizer(strips if dtype is None else strips.to(dtype))
@@ -506,7 +515,7 @@ def read_strips(
     if config.bucket_width <= 0 or num == 0:
         out = run(quads, image_indices, width)
         return out.logits, out.features
-    widths = calc_quad_width(quads.float(), rows, config.bucket_width, width)
+    widths = calc_quad_width(quads.float(), rows, config.bucket_width, width, config.column_scale)
     logits_parts, feature_parts, order_parts = [], [], []
     for columns in torch.unique(widths).tolist():
         selected = torch.nonzero(widths == columns).flatten()

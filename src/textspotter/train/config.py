@@ -62,6 +62,8 @@ class ModelSection:
             those within w); None keeps the spec's. No weight depends on it.
         global_layers: ``RecognizerConfig.global_layers`` (with a window, how many first Transformer layers still
             attend globally; 0: all windowed); None keeps the spec's. No weight depends on it.
+        column_scale: ``RecognizerConfig.column_scale`` (strip columns per row of text height); None keeps the
+            spec's. A change resamples the position encoding to the new column pitch (``Recognizer.set_max_width``).
         charset: replaces the model's charset: ``"latin"``, ``"multilingual"`` (``textspotter.charset``) or the path
             of a ``charset.txt`` (a JSON array of strings); None keeps the spec's. The recognizer's classifier is
             resized: characters both charsets hold keep their trained rows, the others start untrained
@@ -76,6 +78,7 @@ class ModelSection:
     bucket_width: int | None = None
     attention_window: int | None = None
     global_layers: int | None = None
+    column_scale: float | None = None
     charset: str | None = None
 
 

@@ -113,13 +113,15 @@ def build_model(config: TrainConfig) -> nn.Module:
             ("bucket_width", config.model.bucket_width),
             ("attention_window", config.model.attention_window),
             ("global_layers", config.model.global_layers),
+            ("column_scale", config.model.column_scale),
         )
         if value is not None
     }
     if changes:
         recognizer = dataclasses.replace(model.spec.recognizer, **changes)  # validates the combination
-        if recognizer.max_width != model.recognizer.max_width or "bucket_width" in changes:
-            model.recognizer.set_max_width(recognizer.max_width, recognizer.bucket_width)
+        resample = recognizer.column_scale != model.recognizer.config.column_scale
+        if recognizer.max_width != model.recognizer.max_width or "bucket_width" in changes or resample:
+            model.recognizer.set_max_width(recognizer.max_width, recognizer.bucket_width, recognizer.column_scale)
         model.spec = model.spec.replace(recognizer=recognizer)
         model.recognizer.config = recognizer
     if config.model.charset is not None:
