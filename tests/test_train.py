@@ -445,32 +445,42 @@ def test_development_datasets_are_scored_with_the_evaluation_module(shared_data)
     assert all(math.isfinite(v) for v in rates.values())
 
 
-def test_column_scale_change_resamples_the_loaded_recognizer_and_is_saved(toy_folder, tmp_path):
-    # model.column_scale on a model loaded from model.init: T and the position encoding are resampled to the new
-    # pitch (Recognizer.set_max_width), training reads strips at it, and the saved spec carries it.
+def _retrain_frozen_tiny(toy_folder, tmp_path, *overrides):
+    """Save a random tiny-test model, train it a step or two with its networks frozen under ``overrides``.
+
+    Returns ``(start model, reloaded trained model)``.
+    """
     from textspotter.models import create_model
     from textspotter.models.checkpoints import load_model, save_model
 
     start = create_model("tiny-test")
     save_model(start, tmp_path / "start")
-    old_width = start.spec.recognizer.max_width
     result = train(
         resolve_config(
             overrides=tiny_overrides(
                 toy_folder,
                 tmp_path / "run",
                 f"model.init={tmp_path / 'start'}",
-                f"model.max_width={old_width * 3 // 2}",
-                "model.column_scale=1.5",
-                "train.steps=1",
+                *overrides,
                 "train.freeze=[detector,recognizer]",
             )
         )
     )
-    reloaded = load_model(result.checkpoint / "model")
+    return start, load_model(result.checkpoint / "model")
+
+
+def test_column_scale_change_resamples_the_loaded_recognizer_and_is_saved(toy_folder, tmp_path):
+    # model.column_scale on a model loaded from model.init: T and the position encoding are resampled to the new
+    # pitch (Recognizer.set_max_width), training reads strips at it, and the saved spec carries it.
+    from textspotter.models import get_spec
+
+    width = 3 * get_spec("tiny-test").recognizer.max_width // 2  # T at 1.5 times the columns
+    start, reloaded = _retrain_frozen_tiny(
+        toy_folder, tmp_path, f"model.max_width={width}", "model.column_scale=1.5", "train.steps=1"
+    )
     assert reloaded.spec.recognizer.column_scale == 1.5 == reloaded.recognizer.config.column_scale
     expected = start.recognizer
-    expected.set_max_width(old_width * 3 // 2, column_scale=1.5)
+    expected.set_max_width(width, column_scale=1.5)
     assert torch.equal(reloaded.recognizer.position_encoding, expected.position_encoding)
 
 
@@ -478,28 +488,18 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
     # model.max_width / model.bucket_width change a model loaded from model.init: the learnt columns are kept, the
     # saved spec carries the new T and bucket width (and model.attention_window's window and model.global_layers),
     # and the training step reads strips bucketed by width.
-    from textspotter.models import create_model
-    from textspotter.models.checkpoints import load_model, save_model
+    from textspotter.models import get_spec
 
-    start = create_model("tiny-test")
-    save_model(start, tmp_path / "start")
-    old_width = start.spec.recognizer.max_width
-    result = train(
-        resolve_config(
-            overrides=tiny_overrides(
-                toy_folder,
-                tmp_path / "run",
-                f"model.init={tmp_path / 'start'}",
-                f"model.max_width={2 * old_width}",
-                "model.bucket_width=8",
-                "model.attention_window=2",
-                "model.global_layers=1",
-                "train.steps=2",
-                "train.freeze=[detector,recognizer]",
-            )
-        )
+    old_width = get_spec("tiny-test").recognizer.max_width
+    start, reloaded = _retrain_frozen_tiny(
+        toy_folder,
+        tmp_path,
+        f"model.max_width={2 * old_width}",
+        "model.bucket_width=8",
+        "model.attention_window=2",
+        "model.global_layers=1",
+        "train.steps=2",
     )
-    reloaded = load_model(result.checkpoint / "model")
     assert reloaded.spec.recognizer.max_width == 2 * old_width and reloaded.spec.recognizer.bucket_width == 8
     assert start.spec.recognizer.attention_window == 0 and reloaded.recognizer.config.attention_window == 2
     assert reloaded.spec.recognizer.global_layers == 1 == reloaded.recognizer.config.global_layers
@@ -511,7 +511,7 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
     from textspotter.data.collate import PageSample, collate_pages
     from textspotter.train.task import JointTrainingModule
 
-    model = load_model(result.checkpoint / "model")
+    model = reloaded
     module = JointTrainingModule(model, LossConfig(), frozen=["detector", "relational"])
     width = model.spec.recognizer.max_width
     quads = np.array([[[4, 4], [20, 4], [20, 14], [4, 14]], [[4, 20], [120, 20], [120, 30], [4, 30]]], dtype=np.float32)
