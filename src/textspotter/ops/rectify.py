@@ -65,9 +65,7 @@ def calc_quad_width(
     width = (q[:, 1] - q[:, 0]).norm(dim=-1)
     height = ((q[:, 3] - q[:, 0]).norm(dim=-1) + (q[:, 2] - q[:, 1]).norm(dim=-1)) / 2
     height = height.clamp(min=2.0)  # thin or degenerate quads: avoid huge widths / division by zero
-    scaled = (output_height / height) * width
-    if column_scale != 1.0:
-        scaled = scaled * column_scale
+    scaled = (output_height / height) * width * column_scale  # × 1.0 is exact: published widths unchanged
     scaled = (torch.ceil(scaled / round_factor) * round_factor).clamp(min=float(round_factor))
     if max_width > 0:
         scaled = scaled.clamp(max=float(max_width))
