@@ -378,6 +378,8 @@ def _bench(
         command += ["--precision", args.precision]
     if args.infer_length is not None:
         command += ["--infer-length", str(args.infer_length)]
+    if args.crop_margin is not None:
+        command += ["--crop-margin", str(args.crop_margin)]
     if args.cache:
         command += ["--cache", args.cache]
     if args.quiet:
@@ -410,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per engine (default 1)")
     parser.add_argument("--precision", default=None, help="textspotter's --precision (auto, model, bf16)")
     parser.add_argument("--infer-length", type=int, default=None, help="textspotter's detector input side")
+    parser.add_argument("--crop-margin", type=float, default=None, help="textspotter's --crop-margin")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages of each split")
     parser.add_argument("--workers", type=int, default=1, help="processes of the corpus build (same pages)")
     parser.add_argument("--cache", default=None, help="bench cache folder (default: textspotter bench's)")

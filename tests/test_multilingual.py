@@ -221,6 +221,7 @@ def test_small_multi_config_loads_and_builds_from_the_english_weights():
     model = build_model(config)
     english = load_model(config.model.init)
     assert model.spec.charset == multilingual_charset() and model.spec.recognizer.max_width == 256
+    assert model.spec.recognizer.column_scale == english.spec.recognizer.column_scale  # the English pitch kept
     for name in ("detector", "relational"):  # carried over unchanged
         ours, theirs = getattr(model, name).state_dict(), getattr(english, name).state_dict()
         assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
