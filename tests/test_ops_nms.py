@@ -9,7 +9,9 @@ from textspotter.ops.nms import (
     _collapse_row_spans,
     _component_min_labels,
     _span_relations,
+    drop_duplicate_regions,
     quad_nms,
+    refine_quad_ends,
     refine_quads,
 )
 
@@ -387,3 +389,107 @@ def test_refine_quads_takes_the_mutual_best_full_cell_quad():
         refine_quads(kept, torch.tensor([5]), full, torch.tensor([3, 1]))
     with pytest.raises(ValueError, match="min_iou"):
         refine_quads(kept, torch.tensor([4, 1]), full, torch.tensor([3, 1]), min_iou=0.0)
+
+
+# ------------------------------------------------------------------------------------------------ refine_quad_ends
+def _word_cells(height: int, width: int, words: list[tuple[float, float, float, float]], shrink: float = 0.8):
+    """Cell maps of horizontal words (x0, y0, x1, y1) in 4-pixel cells: every cell inside a word predicts the
+    word's box with its right and left distances scaled by ``shrink``, as a regression towards short distances."""
+    quads = torch.zeros(1, height, width, 4, 2)
+    probs = torch.zeros(1, height, width)
+    for x0, y0, x1, y1 in words:
+        for row in range(height):
+            for col in range(width):
+                px, py = 4 * col + 2, 4 * row + 2
+                if x0 <= px <= x1 and y0 <= py <= y1:
+                    right, left = px + shrink * (x1 - px), px - shrink * (px - x0)
+                    quads[0, row, col] = torch.tensor([[left, y0], [right, y0], [right, y1], [left, y1]])
+                    probs[0, row, col] = 0.9
+    return quads, probs
+
+
+def _merged(quads, probs, box):
+    x0, y0, x1, y1 = box
+    cols = slice(int(x0 // 4), int(x1 // 4) + 1)
+    rows = slice(int(y0 // 4), int(y1 // 4) + 1)
+    weights = probs[0, rows, cols].reshape(-1)
+    cells = quads[0, rows, cols].reshape(-1, 4, 2)
+    return (weights[:, None, None] * cells).sum(0) / weights.sum()
+
+
+def test_refine_quad_ends_moves_the_ends_of_long_words_out_to_where_the_end_cells_put_them():
+    words = [(4.0, 4.0, 120.0, 20.0), (136.0, 4.0, 196.0, 20.0)]  # a long word and its neighbour 16 px away
+    cell_quads, probs = _word_cells(8, 52, words)
+    merged = torch.stack([_merged(cell_quads, probs, w) for w in words])
+    assert merged[0, 1, 0] < 110  # the plain mean stops well short of 120
+    out = refine_quad_ends(merged, torch.tensor([2]), cell_quads, probs)
+    for (x0, _, x1, _), quad in zip(words, out):
+        assert abs(float(quad[1, 0]) - x1) < 3 and abs(float(quad[2, 0]) - x1) < 3
+        assert abs(float(quad[0, 0]) - x0) < 3 and abs(float(quad[3, 0]) - x0) < 3
+    assert torch.equal(out[:, :, 1], merged[:, :, 1])  # only along the text direction
+    assert out[0, 1, 0] < words[1][0]  # the neighbour's cells did not pull the first word's end into it
+
+
+def test_refine_quad_ends_follows_a_rotated_region():
+    words = [(4.0, 4.0, 120.0, 20.0)]
+    cell_quads, probs = _word_cells(8, 34, words)
+    merged = _merged(cell_quads, probs, words[0])[None]
+    straight = refine_quad_ends(merged, torch.tensor([1]), cell_quads, probs)
+
+    # The same word turned a quarter (text running down the page): x -> y, y -> -x, shifted back onto the map.
+    def turn(points):
+        return torch.stack([-points[..., 1] + 40, points[..., 0]], dim=-1)
+
+    # The cells' grid turns with the page: a 8 x 34 map becomes 34 x 8, whose column c is the old row 7 - c.
+    t_quads = torch.zeros(1, 34, 8, 4, 2)
+    t_probs = torch.zeros(1, 34, 8)
+    for row in range(8):
+        for col in range(34):
+            t_quads[0, col, 7 - row] = turn(cell_quads[0, row, col]) + torch.tensor([-8.0, 0.0])
+            t_probs[0, col, 7 - row] = probs[0, row, col]
+    t_merged = turn(merged) + torch.tensor([-8.0, 0.0])
+    turned = refine_quad_ends(t_merged, torch.tensor([1]), t_quads, t_probs)
+    assert torch.allclose(turned, turn(straight) + torch.tensor([-8.0, 0.0]), atol=1e-3)
+
+
+def test_refine_quad_ends_keeps_quads_without_enough_votes_and_checks_shapes():
+    words = [(4.0, 4.0, 40.0, 20.0)]
+    cell_quads, probs = _word_cells(8, 16, words)
+    merged = _merged(cell_quads, probs, words[0])[None]
+    lonely = torch.tensor([[[60.0, 4.0], [62.0, 4.0], [62.0, 20.0], [60.0, 20.0]]])  # a region no cell votes for
+    both = torch.cat([merged, lonely])
+    out = refine_quad_ends(both, torch.tensor([2]), cell_quads, probs)
+    assert torch.equal(out[1], lonely[0])
+    assert torch.equal(refine_quad_ends(merged, torch.tensor([1]), cell_quads, probs, min_cells=10_000), merged)
+    assert refine_quad_ends(both[:0], torch.tensor([0]), cell_quads, probs).shape == (0, 4, 2)
+    with pytest.raises(ValueError, match="region counts"):
+        refine_quad_ends(both, torch.tensor([1]), cell_quads, probs)
+    with pytest.raises(ValueError, match="do not match"):
+        refine_quad_ends(both, torch.tensor([2]), cell_quads, probs[:, :4])
+
+
+def test_drop_duplicate_regions_keeps_the_largest_of_each_overlapping_group_in_order():
+    def box(x0, y0, x1, y1):
+        return torch.tensor([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=torch.float32)
+
+    quads = torch.stack(
+        [
+            box(0, 0, 38, 10),  # "loan" ...
+            box(100, 0, 140, 10),  # another word
+            box(1, 0, 40, 10),  # ... and "loan:", the larger: kept
+            box(0, 20, 40, 30),  # next image: alone
+            box(50, 20, 60, 30),
+        ]
+    )
+    conf = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5])
+    kept, kept_conf, counts = drop_duplicate_regions(quads, conf, torch.tensor([3, 2]))
+    assert counts.tolist() == [2, 2]
+    assert torch.equal(kept, quads[[1, 2, 3, 4]]) and torch.equal(kept_conf, conf[[1, 2, 3, 4]])
+    # Below the threshold both stay; an empty batch passes through.
+    assert drop_duplicate_regions(quads, conf, torch.tensor([3, 2]), iou_threshold=0.99)[2].tolist() == [3, 2]
+    empty = drop_duplicate_regions(quads[:0], conf[:0], torch.tensor([0]))
+    assert empty[0].shape == (0, 4, 2) and empty[2].tolist() == [0]
+    with pytest.raises(ValueError, match="iou_threshold"):
+        drop_duplicate_regions(quads, conf, torch.tensor([3, 2]), iou_threshold=0.0)
+    with pytest.raises(ValueError, match="region counts"):
+        drop_duplicate_regions(quads, conf, torch.tensor([3]))

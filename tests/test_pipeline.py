@@ -659,6 +659,21 @@ def test_detect_refines_the_prefiltered_quads_without_changing_the_regions(model
     assert torch.allclose(boxes, expected, atol=4 * view.scale)
 
 
+def test_detect_refined_ends_keep_exact_boxes_and_are_off_in_published_specs(model):
+    from textspotter.models.spec import PostprocessConfig
+
+    assert PostprocessConfig().refine_ends is False
+    images, view = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)])
+    with torch.inference_mode():
+        plain = detect(model, images, options=DetectionOptions(refine_ends=False))
+        ends = detect(model, images, options=DetectionOptions(refine_ends=True))
+    assert ends.region_counts.tolist() == plain.region_counts.tolist() == [2]
+    assert torch.equal(ends.confidence, plain.confidence)
+    boxes = torch.cat([view.to_original(ends.quads).amin(1), view.to_original(ends.quads).amax(1)], 1)
+    expected = torch.tensor([[20, 20, 120, 60], [200, 150, 380, 200]], dtype=torch.float32)
+    assert torch.allclose(boxes, expected, atol=4 * view.scale)
+
+
 def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
     from textspotter.pipeline import stages
 

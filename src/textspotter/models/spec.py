@@ -371,6 +371,9 @@ class PostprocessConfig:
         refine_quads: ours. With the pre-filter, each region it keeps takes the quad merged from all cells above
             the threshold that overlaps it best (``ops.refine_quads``); ``False`` (the published behaviour) keeps
             the quads merged from the peak cells.
+        refine_ends: ours. Re-place each region's two ends from the cells nearest to them
+            (``ops.refine_quad_ends``): the merged quads of long words stop short of their ends, cutting off
+            final letters and punctuation. ``False`` (the published behaviour) keeps the merged ends.
         text_confidence: ``"product"`` (v1 release: Π p_t) or ``"geometric_mean"`` (v2 package).
     """
 
@@ -379,6 +382,7 @@ class PostprocessConfig:
     use_prefilter: bool = False
     prefilter_peak_kernel: int = 3
     refine_quads: bool = False
+    refine_ends: bool = False
     text_confidence: str = "product"
 
 

@@ -17,7 +17,7 @@ from .lexicon import (
     rescore_pages,
     rescore_with_lexicon,
 )
-from .nms import quad_nms, refine_quads
+from .nms import drop_duplicate_regions, quad_nms, refine_quad_ends, refine_quads
 from .rectify import calc_quad_width, indirect_grid_sample, quad_rectify_grid, region_counts_to_indices
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "quad_nms",
     "quad_rectify_grid",
     "ragged_quad_distances",
+    "refine_quad_ends",
+    "drop_duplicate_regions",
     "refine_quads",
     "region_counts_to_indices",
     "rescore_with_lexicon",

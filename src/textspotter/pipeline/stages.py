@@ -29,11 +29,13 @@ from ..ops import (
     LexiconOptions,
     calc_quad_width,
     decode_greedy,
+    drop_duplicate_regions,
     group_relations,
     indirect_grid_sample,
     prefilter_confidence,
     quad_nms,
     quad_rectify_grid,
+    refine_quad_ends,
     refine_quads,
     region_counts_to_indices,
     rescore_candidates,
@@ -129,6 +131,9 @@ class DetectionOptions:
         refine_quads: ours. With the pre-filter, give each region it keeps the quad merged from all cells above
             the threshold (``PostprocessConfig.refine_quads``, ``ops.refine_quads``): the same regions, better
             placed quads, which read better.
+        refine_ends: ours. Re-place each region's ends from the cells nearest to them
+            (``PostprocessConfig.refine_ends``, ``ops.refine_quad_ends``): long words keep their last letters and
+            final punctuation, which the merged quads cut off.
         precision: ``"model"`` runs the detector in the model's dtype; ``"bf16"`` runs it under
             ``torch.autocast(dtype=torch.bfloat16)`` on the model's device (ours, for speed: about 1.8× faster
             on a CPU with AVX-512 BF16, docs/usage.md §4); ``"auto"`` (default) is ``"bf16"`` on a CPU with
@@ -144,6 +149,7 @@ class DetectionOptions:
     iou_threshold: float | None = None
     use_prefilter: bool | None = None
     refine_quads: bool | None = None
+    refine_ends: bool | None = None
     precision: str = "auto"
     crop_to_page: bool = True
 
@@ -331,6 +337,7 @@ def detect(
     iou_threshold = post.iou_threshold if options.iou_threshold is None else options.iou_threshold
     use_prefilter = post.use_prefilter if options.use_prefilter is None else options.use_prefilter
     refine = post.refine_quads if options.refine_quads is None else options.refine_quads
+    refine_ends = post.refine_ends if options.refine_ends is None else options.refine_ends
     if images.ndim != 4 or images.shape[1] != 3 or images.shape[0] == 0:
         raise ValueError(f"images must have shape [B, 3, H, W] with B >= 1, got {tuple(images.shape)}")
     if batch_size < 1:
@@ -358,6 +365,17 @@ def detect(
                 batch_quads = refine_quads(batch_quads, batch_counts, full_quads, full_counts)
         else:
             batch_quads, batch_conf, batch_counts = quad_nms(cell_quads, torch.sigmoid(logits), **thresholds)
+        if refine_ends:
+            batch_quads = refine_quad_ends(
+                batch_quads,
+                batch_counts,
+                cell_quads,
+                torch.sigmoid(logits),
+                prob_threshold=prob_threshold,
+                cell_size=cell_size,
+            )
+            # A word the NMS split in two now has two regions with the same ends: read it once.
+            batch_quads, batch_conf, batch_counts = drop_duplicate_regions(batch_quads, batch_conf, batch_counts)
         if x0 or y0:
             batch_quads = batch_quads + batch_quads.new_tensor([x0, y0])
         quads.append(batch_quads)
