@@ -514,6 +514,27 @@ def refine_quad_ends(
     return out
 
 
+def _overlapping_pairs(boxes: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """``[P, 2]`` int64 pairs ``(i, j)``, ``i < j``, of ``[m, 4]`` AABBs overlapping at IoU ≥ ``iou_threshold`` > 0.
+
+    As in :func:`_span_relations`, chunks of boxes in order of their top edge are compared only with the boxes that
+    intersect the chunk's bounding box.
+    """
+    found = []
+    by_top = torch.argsort(boxes[:, 1], stable=True)
+    for chunk in range(0, boxes.shape[0], _PAIR_ROW_CHUNK):
+        rows = by_top[chunk : chunk + _PAIR_ROW_CHUNK]
+        r_boxes = boxes[rows]
+        x0, y0 = r_boxes[:, 0].min(), r_boxes[:, 1].min()
+        x1, y1 = r_boxes[:, 2].max(), r_boxes[:, 3].max()
+        cols = ((boxes[:, 0] < x1) & (boxes[:, 2] > x0) & (boxes[:, 1] < y1) & (boxes[:, 3] > y0)).nonzero().squeeze(1)
+        iou = _pairwise_aabb_iou(r_boxes[:, None, :], boxes[cols][None, :, :])
+        r, c = torch.nonzero(iou >= iou_threshold, as_tuple=True)
+        a, b = rows[r], cols[c]
+        found.append(torch.stack([a, b], dim=1)[a < b])
+    return torch.cat(found) if found else torch.zeros((0, 2), dtype=torch.int64, device=boxes.device)
+
+
 def drop_duplicate_regions(
     quads: torch.Tensor,
     confidence: torch.Tensor,
@@ -553,19 +574,13 @@ def drop_duplicate_regions(
     new_counts = counts.clone()
     start = 0
     for image, num in enumerate(counts.tolist()):
-        pairs = []
-        for chunk in range(start, start + num, _REFINE_CHUNK):
-            stop = min(chunk + _REFINE_CHUNK, start + num)
-            iou = _pairwise_aabb_iou(boxes[chunk:stop, None, :], boxes[None, start : start + num, :])
-            rows, cols = torch.nonzero(iou >= iou_threshold, as_tuple=True)
-            rows, cols = rows + chunk, cols + start
-            pairs.append(torch.stack([rows, cols], dim=1)[rows != cols])
-        pairs_all = torch.cat(pairs) if pairs else torch.zeros((0, 2), dtype=torch.int64)
-        if pairs_all.numel():
+        pairs = _overlapping_pairs(boxes[start : start + num], iou_threshold) + start
+        if pairs.numel():
             partners: dict[int, list[int]] = {}
-            for a, b in pairs_all.tolist():
+            for a, b in pairs.tolist():
                 partners.setdefault(a, []).append(b)
-            # Largest first; ties by index, so the result does not depend on the chunking.
+                partners.setdefault(b, []).append(a)
+            # Largest first; ties by index.
             for region in sorted(partners, key=lambda r: (-float(area[r]), r)):
                 if keep[region]:
                     keep[partners[region]] = False
