@@ -357,20 +357,21 @@ def detect(
         cell_size = (y1 - y0) // logits.shape[-2]
         cell_quads = rrect_to_quads(rboxes, cell_size=cell_size)
         thresholds = {"prob_threshold": prob_threshold, "iou_threshold": iou_threshold}
+        probs = torch.sigmoid(logits)
         if use_prefilter:
             peaks = prefilter_confidence(logits, rboxes, kernel=post.prefilter_peak_kernel)
             batch_quads, batch_conf, batch_counts = quad_nms(cell_quads, torch.sigmoid(peaks), **thresholds)
             if refine:
-                full_quads, _, full_counts = quad_nms(cell_quads, torch.sigmoid(logits), **thresholds)
+                full_quads, _, full_counts = quad_nms(cell_quads, probs, **thresholds)
                 batch_quads = refine_quads(batch_quads, batch_counts, full_quads, full_counts)
         else:
-            batch_quads, batch_conf, batch_counts = quad_nms(cell_quads, torch.sigmoid(logits), **thresholds)
+            batch_quads, batch_conf, batch_counts = quad_nms(cell_quads, probs, **thresholds)
         if refine_ends:
             batch_quads = refine_quad_ends(
                 batch_quads,
                 batch_counts,
                 cell_quads,
-                torch.sigmoid(logits),
+                probs,
                 prob_threshold=prob_threshold,
                 cell_size=cell_size,
             )
