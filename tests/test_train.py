@@ -548,3 +548,37 @@ def test_bucketed_strips_give_a_ctc_loss_equal_to_reading_each_strip_alone():
     short = recognizer_loss(logits, tokens[:, :16], valid, decoding="ctc")
     long = recognizer_loss(padded, tokens, valid, decoding="ctc")
     assert torch.allclose(short, long, atol=1e-5)
+
+
+def test_training_ctc_loss_per_bucket_equals_the_loss_over_padded_strips():
+    # Training computes CTC per strip width over the columns read (no [N, T, V] padding); the mean over regions is
+    # the one over strips padded back to T, with a region that does not count in a bucket of its own.
+    import dataclasses
+
+    from textspotter.models import get_spec
+    from textspotter.models.registry import OCRModel
+    from textspotter.pipeline.stages import read_strip_buckets, read_strips
+    from textspotter.train.task import bucketed_recognizer_loss
+
+    spec = get_spec("tiny-test")
+    spec = dataclasses.replace(
+        spec, recognizer=dataclasses.replace(spec.recognizer, decoding="ctc", bucket_width=8, max_width=32)
+    )
+    torch.manual_seed(0)
+    model = OCRModel(spec).eval()
+    features = torch.randn(1, spec.detector.feature_channels, 16, 32)
+    lengths = (6, 14, 22, 30)  # quads 8 px high: strips of 8, 16, 24 and 32 columns
+    quads = torch.tensor([[[2, 2], [2 + w, 2], [2 + w, 10], [2, 10]] for w in lengths], dtype=torch.float32)
+    index = torch.zeros(4, dtype=torch.long)
+    tokens = torch.zeros(4, 32, dtype=torch.long)
+    for row, text in enumerate(([3, 4], [5, 5, 6], [3, 4, 5, 6], [7, 8, 9, 10, 3])):
+        tokens[row, : len(text)] = torch.tensor(text)
+        tokens[row, len(text)] = 1
+    valid = torch.tensor([True, False, True, True])
+    with torch.no_grad():
+        buckets = read_strip_buckets(model.recognizer, features, quads, index, input_size=(64, 128))
+        logits, _ = read_strips(model.recognizer, features, quads, index, input_size=(64, 128))
+    assert len(buckets) == 4 and [b.logits.shape[1] for b in buckets] == [8, 16, 24, 32]
+    per_bucket = bucketed_recognizer_loss(buckets, tokens, valid, decoding="ctc", max_width=32)
+    padded = recognizer_loss(logits, tokens, valid, decoding="ctc")
+    assert torch.allclose(per_bucket, padded, atol=1e-5)

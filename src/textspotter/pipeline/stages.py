@@ -53,6 +53,10 @@ __all__ = [
     "Groups",
     "detect",
     "crop_features",
+    "StripBucket",
+    "pad_features",
+    "pad_logits",
+    "read_strip_buckets",
     "read_strips",
     "recognize",
     "relate",
@@ -482,7 +486,22 @@ def crop_features(
 _PAD_BLANK_LOGIT, _PAD_OTHER_LOGIT = 0.0, -1.0e4
 
 
-def read_strips(
+@dataclass(frozen=True)
+class StripBucket:
+    """The recognizer's output for the strips read at one width (:func:`read_strip_buckets`).
+
+    Attributes:
+        index: ``[n]`` int64 positions of these strips among the quads given.
+        logits: ``[n, w, V]`` logits of the ``w`` columns read.
+        features: ``[n, w, D]`` recognizer features of the same columns.
+    """
+
+    index: torch.Tensor
+    logits: torch.Tensor
+    features: torch.Tensor
+
+
+def read_strip_buckets(
     recognizer: Any,
     features: torch.Tensor,
     quads: torch.Tensor,
@@ -491,14 +510,13 @@ def read_strips(
     input_size: tuple[int, int],
     dtype: torch.dtype | None = None,
     network_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rectify each quad's strip from the feature map and run the recognizer on it (spec §5, §6).
+) -> list[StripBucket]:
+    """Rectify each quad's strip from the feature map and run the recognizer on it, one call per strip width.
 
     With ``recognizer.config.bucket_width = b > 0`` the strips are grouped by their width rounded up to a multiple
-    of ``b`` (``calc_quad_width``, at most T) and each group is read at that width; the outputs are padded back to
-    T columns: logits with a certain blank, features with the mean of the strip's read columns (so a mean over the
-    T positions, which the relational model takes, is the mean over the columns read). With ``b = 0`` every strip
-    is read T wide (published behaviour).
+    of ``b`` (``calc_quad_width``, at most T) and each group is read at that width, unpadded: training computes the
+    CTC loss over the columns read only (padding a 256-column strip for a 10,000-class charset costs more than the
+    network). With ``b = 0`` (or no quads) there is one bucket, every strip read T wide (published behaviour).
 
     Sampling runs in float32 outside ``network_context``; the recognizer inside it (autocast, ``torch.no_grad``).
 
@@ -512,47 +530,88 @@ def read_strips(
         network_context: factory of the context the network runs in.
 
     Returns:
-        ``(logits [N, T, V], recognizer features [N, T, D])`` in the network's output dtype.
+        The buckets, narrowest first; their ``index`` tensors partition ``0 .. N - 1``.
     """
     config = recognizer.config
     rows, width = config.strip_height, config.max_width
 
-    def run(chosen_quads: torch.Tensor, chosen_indices: torch.Tensor, columns: int) -> Any:
+    def run(selected: torch.Tensor, columns: int) -> StripBucket:
         strips = crop_features(
             features,
-            chosen_quads,
-            chosen_indices,
+            quads[selected],
+            image_indices[selected],
             input_size=input_size,
             output_size=(rows, columns),
             isotropic=True,
             column_scale=config.column_scale,
         )
         with network_context():
-            return recognizer(strips if dtype is None else strips.to(dtype))
+            out = recognizer(strips if dtype is None else strips.to(dtype))
+        return StripBucket(selected, out.logits, out.features)
 
     num = quads.shape[0]
     if config.bucket_width <= 0 or num == 0:
-        out = run(quads, image_indices, width)
-        return out.logits, out.features
+        return [run(torch.arange(num, device=quads.device), width)]
     widths = calc_quad_width(quads.float(), rows, config.bucket_width, width, config.column_scale)
-    logits_parts, feature_parts, order_parts = [], [], []
-    for columns in torch.unique(widths).tolist():
-        selected = torch.nonzero(widths == columns).flatten()
-        out = run(quads[selected], image_indices[selected], int(columns))
-        logits, feats = out.logits, out.features
-        pad = width - int(columns)
-        if pad:
-            fill = logits.new_full((logits.shape[0], pad, logits.shape[2]), _PAD_OTHER_LOGIT)
-            fill[..., 0] = _PAD_BLANK_LOGIT
-            logits = torch.cat([logits, fill], dim=1)
-            feats = torch.cat([feats, feats.mean(dim=1, keepdim=True).expand(-1, pad, -1)], dim=1)
-        logits_parts.append(logits)
-        feature_parts.append(feats)
-        order_parts.append(selected)
+    return [run(torch.nonzero(widths == columns).flatten(), int(columns)) for columns in torch.unique(widths).tolist()]
+
+
+def read_strips(
+    recognizer: Any,
+    features: torch.Tensor,
+    quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    dtype: torch.dtype | None = None,
+    network_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rectify each quad's strip from the feature map and run the recognizer on it (spec §5, §6).
+
+    Reads as :func:`read_strip_buckets` (same arguments) and pads every bucket back to T columns: logits with a
+    certain blank, features with the mean of the strip's read columns (so a mean over the T positions, which the
+    relational model takes, is the mean over the columns read).
+
+    Returns:
+        ``(logits [N, T, V], recognizer features [N, T, D])`` in the network's output dtype, in the quads' order.
+    """
+    buckets = read_strip_buckets(
+        recognizer,
+        features,
+        quads,
+        image_indices,
+        input_size=input_size,
+        dtype=dtype,
+        network_context=network_context,
+    )
+    if len(buckets) == 1 and buckets[0].logits.shape[1] == recognizer.config.max_width:
+        return buckets[0].logits, buckets[0].features
+    width = recognizer.config.max_width
+    logits_parts = [pad_logits(bucket.logits, width) for bucket in buckets]
+    feature_parts = [pad_features(bucket.features, width) for bucket in buckets]
     # Back from bucket order to the quads' order.
+    num = quads.shape[0]
     inverse = torch.empty(num, dtype=torch.int64, device=quads.device)
-    inverse[torch.cat(order_parts)] = torch.arange(num, device=quads.device)
+    inverse[torch.cat([bucket.index for bucket in buckets])] = torch.arange(num, device=quads.device)
     return torch.cat(logits_parts)[inverse], torch.cat(feature_parts)[inverse]
+
+
+def pad_logits(logits: torch.Tensor, width: int) -> torch.Tensor:
+    """Pad ``[n, w, V]`` logits to ``width`` columns with a certain blank (token 0)."""
+    pad = width - logits.shape[1]
+    if pad <= 0:
+        return logits
+    fill = logits.new_full((logits.shape[0], pad, logits.shape[2]), _PAD_OTHER_LOGIT)
+    fill[..., 0] = _PAD_BLANK_LOGIT
+    return torch.cat([logits, fill], dim=1)
+
+
+def pad_features(features: torch.Tensor, width: int) -> torch.Tensor:
+    """Pad ``[n, w, D]`` features to ``width`` columns with each strip's mean over its ``w`` columns."""
+    pad = width - features.shape[1]
+    if pad <= 0:
+        return features
+    return torch.cat([features, features.mean(dim=1, keepdim=True).expand(-1, pad, -1)], dim=1)
 
 
 def recognize(

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..data.collate import TrainBatch
 from ..ops.rectify import region_counts_to_indices
-from ..pipeline.stages import crop_features, read_strips
+from ..pipeline.stages import StripBucket, crop_features, pad_features, pad_logits, read_strip_buckets
 from .losses import (
     LossConfig,
     confidence_loss,
@@ -149,8 +149,8 @@ class JointTrainingModule(nn.Module):
             with contextlib.nullcontext() if train_recognizer else torch.no_grad(), _autocast(device, amp_dtype):
                 yield
 
-        # Bucketed by strip width when the recognizer asks for it, exactly as the pipeline reads (read_strips).
-        rec_logits, rec_features = read_strips(
+        # Bucketed by strip width when the recognizer asks for it, exactly as the pipeline reads.
+        buckets = read_strip_buckets(
             model.recognizer,
             features,
             batch.quads,
@@ -159,15 +159,17 @@ class JointTrainingModule(nn.Module):
             network_context=recognizer_context,
         )
         if self.trains["recognizer"]:
-            rec = recognizer_loss(
-                rec_logits,
+            rec = bucketed_recognizer_loss(
+                buckets,
                 batch.tokens,
                 batch.token_valid,
-                label_smoothing=cfg.label_smoothing,
                 decoding=spec.recognizer.decoding,
+                max_width=spec.recognizer.max_width,
+                label_smoothing=cfg.label_smoothing,
             )
             total = total + cfg.recognizer_weight * rec
             parts["rec"] = rec.detach()
+        rec_features = _in_quad_order([pad_features(b.features, spec.recognizer.max_width) for b in buckets], buckets)
 
         # BatchNorm1d in the relational model needs more than one region in training mode.
         if self.trains["relational"] and num >= 2:
@@ -211,3 +213,54 @@ class JointTrainingModule(nn.Module):
         if not trainable:
             return total
         return total + sum(p.sum() * 0.0 for p in trainable)
+
+
+def _in_quad_order(parts: list[torch.Tensor], buckets: list[StripBucket]) -> torch.Tensor:
+    """Concatenate per-bucket ``[n, ...]`` tensors and put their rows back in the quads' order."""
+    if len(buckets) == 1:
+        return parts[0]
+    order = torch.cat([b.index for b in buckets])
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel(), device=order.device)
+    return torch.cat(parts)[inverse]
+
+
+def bucketed_recognizer_loss(
+    buckets: list[StripBucket],
+    tokens: torch.Tensor,
+    valid: torch.Tensor,
+    *,
+    decoding: str,
+    max_width: int,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """:func:`~textspotter.train.losses.recognizer_loss` of strips read in buckets (``read_strip_buckets``).
+
+    CTC is computed per bucket over the columns read, and the buckets' means are weighed by their counts of valid
+    regions: the same mean over regions as one CTC over strips padded with certain blanks (where the text fits the
+    columns read; text that does not fit is infeasible either way), without building and normalising ``[N, T, V]``
+    padded logits, which with a 10,000-class charset cost several times the network (RESULTS "Session 23").
+    Cross-entropy decoding scores every one of the T positions, so it keeps the padded layout.
+
+    Args:
+        buckets: the recognizer's output per strip width; their indices partition ``0 .. N - 1``.
+        tokens: ``[N, T]`` int64 targets in the quads' order.
+        valid: ``[N]`` bool, regions that count.
+        decoding: ``"ctc"`` or ``"parallel"``.
+        max_width: T.
+        label_smoothing: for ``"parallel"``.
+
+    Returns:
+        Scalar float32 mean over the valid regions.
+    """
+    if decoding != "ctc":
+        logits = _in_quad_order([pad_logits(b.logits, max_width) for b in buckets], buckets)
+        return recognizer_loss(logits, tokens, valid, label_smoothing=label_smoothing, decoding=decoding)
+    counts = [int(valid[b.index].sum()) for b in buckets]
+    total_valid = sum(counts)
+    total = buckets[0].logits.new_zeros((), dtype=torch.float32)
+    for bucket, count in zip(buckets, counts, strict=True):
+        loss = recognizer_loss(bucket.logits, tokens[bucket.index], valid[bucket.index], decoding="ctc")
+        # A bucket without a valid region still adds a zero tied to its logits (the graph stays connected).
+        total = total + loss * (count / total_valid if total_valid else 1.0)
+    return total
