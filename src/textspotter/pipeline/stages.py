@@ -587,13 +587,18 @@ def read_strips(
     if len(buckets) == 1 and buckets[0].logits.shape[1] == recognizer.config.max_width:
         return buckets[0].logits, buckets[0].features
     width = recognizer.config.max_width
-    logits_parts = [pad_logits(bucket.logits, width) for bucket in buckets]
-    feature_parts = [pad_features(bucket.features, width) for bucket in buckets]
-    # Back from bucket order to the quads' order.
-    num = quads.shape[0]
-    inverse = torch.empty(num, dtype=torch.int64, device=quads.device)
-    inverse[torch.cat([bucket.index for bucket in buckets])] = torch.arange(num, device=quads.device)
-    return torch.cat(logits_parts)[inverse], torch.cat(feature_parts)[inverse]
+    logits = _quad_order([pad_logits(bucket.logits, width) for bucket in buckets], buckets)
+    return logits, _quad_order([pad_features(bucket.features, width) for bucket in buckets], buckets)
+
+
+def _quad_order(parts: list[torch.Tensor], buckets: list[StripBucket]) -> torch.Tensor:
+    """Concatenate per-bucket ``[n, ...]`` tensors and put their rows back in the quads' order."""
+    if len(buckets) == 1:
+        return parts[0]
+    order = torch.cat([bucket.index for bucket in buckets])
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel(), device=order.device)
+    return torch.cat(parts)[inverse]
 
 
 def pad_logits(logits: torch.Tensor, width: int) -> torch.Tensor:
@@ -656,8 +661,9 @@ def recognize(
     confidence, recog_features = [], []
     held: list[tuple[list[int], torch.Tensor]] = []
     read_quads = extend_quads(quads, options.crop_margin)
+    width = config.max_width
     for start in range(0, quads.shape[0], options.chunk_size):
-        logits, chunk_features = read_strips(
+        buckets = read_strip_buckets(
             recognizer,
             features,
             read_quads[start : start + options.chunk_size],
@@ -666,20 +672,29 @@ def recognize(
             dtype=dtype,
             network_context=lambda: network_precision(features.device.type, options.precision),
         )
-        chunk_texts, chunk_conf = decode_greedy(
-            logits.float(),
-            spec.charset,
-            mode=spec.postprocess.text_confidence,
-            collapse_repeats=config.decoding == "ctc",
-        )
-        if lexicon is not None:
-            # Keep the logits of the readings the lexicon may change; which pages qualify is known at the end.
-            rows = rescore_candidates(chunk_texts, chunk_conf, lexicon)
-            if rows:
-                held.append(([start + r for r in rows], logits[rows].float()))
+        # Decoded bucket by bucket over the columns read: the padding read_strips adds is certain blanks, which
+        # change neither the text nor the confidence, and for a large charset costs more than the decoding.
+        chunk_texts: list[str] = [""] * sum(b.index.numel() for b in buckets)
+        chunk_conf = torch.zeros(len(chunk_texts), device=features.device)
+        for bucket in buckets:
+            bucket_texts, bucket_conf = decode_greedy(
+                bucket.logits.float(),
+                spec.charset,
+                mode=spec.postprocess.text_confidence,
+                collapse_repeats=config.decoding == "ctc",
+            )
+            positions = bucket.index.tolist()
+            for position, text in zip(positions, bucket_texts, strict=True):
+                chunk_texts[position] = text
+            chunk_conf[bucket.index] = bucket_conf.float()
+            if lexicon is not None:
+                # Keep the logits of the readings the lexicon may change; which pages qualify is known at the end.
+                rows = rescore_candidates(bucket_texts, bucket_conf, lexicon)
+                if rows:
+                    held.append(([start + positions[r] for r in rows], bucket.logits[rows].float()))
         texts.extend(chunk_texts)
-        confidence.append(chunk_conf.float())
-        recog_features.append(chunk_features.float())
+        confidence.append(chunk_conf)
+        recog_features.append(_quad_order([pad_features(b.features, width).float() for b in buckets], buckets))
     if not texts:
         device = features.device
         return Recognitions(
