@@ -47,9 +47,12 @@ ENGINES = ("textspotter", "tesseract", "rapidocr")
 # RapidOCR 3.10's wheel ships one recognizer, PP-OCRv6 small "multi": 15,565 Han characters, 180 kana, Latin;
 # no Hangul and no Cyrillic (counted in the model's own character list), so it cannot read Korean or Russian.
 RAPIDOCR_MODEL = "PP-OCRv6 small (multi: Chinese, Japanese, Latin), from the rapidocr wheel"
-# Headline metrics of `textspotter bench` (keys of bench.json) and their column labels.
+# Headline metrics of `textspotter bench` (keys of bench.json) and their column labels. NED and bag-of-character
+# error are the per-language measures of the multilingual model (issue #22): CJK lines have no spaces to count words.
 METRICS = (
     ("cer", "CER %"),
+    ("ned", "NED %"),
+    ("bag_of_char_error", "BoC err %"),
     ("wer", "WER %"),
     ("bag_of_word_error", "BoW err %"),
     ("word_f1", "word F1 %"),

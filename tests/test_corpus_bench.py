@@ -118,5 +118,5 @@ def test_tables_mark_a_language_an_engine_cannot_read(bench):
         {"language": "ru", "engine": "rapidocr", "pages": 2, "words": 30, "metrics": {}, "note": "cannot read"},
     ]
     table = bench.split_table("test", rows)
-    assert "| ru | 2 | 30 | tesseract (rus)¹ | 12.50 | 50.00 | n/a | n/a | n/a | 0.750 | 0.500 |" in table
+    assert "| ru | 2 | 30 | tesseract (rus)¹ | 12.50 | n/a | n/a | 50.00 | n/a | n/a | n/a | 0.750 | 0.500 |" in table
     assert "| ru | 2 | 30 | rapidocr | — cannot read |" in table
