@@ -796,6 +796,41 @@ def test_recognize_and_relate_on_given_quads(model):
     assert sorted(i for paragraph in page_groups for line in paragraph for i in line) == [0, 1, 2]
 
 
+def test_bucketed_recognize_decodes_each_bucket_as_the_padded_strips_would():
+    # recognize decodes bucket by bucket over the columns read; the padded [N, T, V] logits of read_strips give the
+    # same texts and confidences (padding is certain blanks), and the same features, in the quads' order.
+    from textspotter.ops import calc_quad_width, decode_greedy
+    from textspotter.pipeline.stages import read_strips
+
+    torch.manual_seed(0)
+    model = create_model("tiny-test")
+    spec = model.spec
+    model.recognizer.set_max_width(32, bucket_width=8)
+    spec = replace(spec, recognizer=model.recognizer.config)
+    model.spec = spec
+    model.eval()
+    features = torch.randn(2, spec.detector.feature_channels, 32, 64)
+    quads = torch.tensor(
+        [[[x, y], [x + w, y], [x + w, y + 8], [x, y + 8]] for x, y, w in [(4, 4, 60), (8, 20, 6), (30, 40, 20)]],
+        dtype=torch.float32,
+    )
+    indices = torch.tensor([1, 0, 1])
+    assert len(set(calc_quad_width(quads, 8, 8, 32).tolist())) == 3
+    options = RecognitionOptions(crop_margin=0.0, lexicon=None, precision="model")
+    with torch.inference_mode():
+        read = recognize(model, features, quads, indices, input_size=(128, 256), options=options)
+        logits, feats = read_strips(model.recognizer, features, quads, indices, input_size=(128, 256))
+    texts, confidence = decode_greedy(
+        logits.float(),
+        spec.charset,
+        mode=spec.postprocess.text_confidence,
+        collapse_repeats=spec.recognizer.decoding == "ctc",
+    )
+    assert read.texts == texts and any(texts)  # random weights read something
+    assert torch.allclose(read.confidence, confidence, atol=1e-6)
+    assert torch.allclose(read.features, feats.float(), atol=1e-6)
+
+
 def test_recognize_under_bf16_returns_float32_and_the_same_shapes(model):
     images, _ = _detector_input(model, [(20, 20, 120, 60), (140, 20, 240, 60)])
     with torch.inference_mode():
