@@ -54,6 +54,7 @@ __all__ = [
     "detect",
     "crop_features",
     "StripBucket",
+    "in_quad_order",
     "pad_features",
     "pad_logits",
     "read_strip_buckets",
@@ -587,11 +588,11 @@ def read_strips(
     if len(buckets) == 1 and buckets[0].logits.shape[1] == recognizer.config.max_width:
         return buckets[0].logits, buckets[0].features
     width = recognizer.config.max_width
-    logits = _quad_order([pad_logits(bucket.logits, width) for bucket in buckets], buckets)
-    return logits, _quad_order([pad_features(bucket.features, width) for bucket in buckets], buckets)
+    logits = in_quad_order([pad_logits(bucket.logits, width) for bucket in buckets], buckets)
+    return logits, in_quad_order([pad_features(bucket.features, width) for bucket in buckets], buckets)
 
 
-def _quad_order(parts: list[torch.Tensor], buckets: list[StripBucket]) -> torch.Tensor:
+def in_quad_order(parts: list[torch.Tensor], buckets: list[StripBucket]) -> torch.Tensor:
     """Concatenate per-bucket ``[n, ...]`` tensors and put their rows back in the quads' order."""
     if len(buckets) == 1:
         return parts[0]
@@ -694,7 +695,7 @@ def recognize(
                     held.append(([start + positions[r] for r in rows], bucket.logits[rows].float()))
         texts.extend(chunk_texts)
         confidence.append(chunk_conf)
-        recog_features.append(_quad_order([pad_features(b.features, width).float() for b in buckets], buckets))
+        recog_features.append(in_quad_order([pad_features(b.features, width).float() for b in buckets], buckets))
     if not texts:
         device = features.device
         return Recognitions(

@@ -25,7 +25,14 @@ from torch import nn
 
 from ..data.collate import TrainBatch
 from ..ops.rectify import region_counts_to_indices
-from ..pipeline.stages import StripBucket, crop_features, pad_features, pad_logits, read_strip_buckets
+from ..pipeline.stages import (
+    StripBucket,
+    crop_features,
+    in_quad_order,
+    pad_features,
+    pad_logits,
+    read_strip_buckets,
+)
 from .losses import (
     LossConfig,
     confidence_loss,
@@ -169,7 +176,7 @@ class JointTrainingModule(nn.Module):
             )
             total = total + cfg.recognizer_weight * rec
             parts["rec"] = rec.detach()
-        rec_features = _in_quad_order([pad_features(b.features, spec.recognizer.max_width) for b in buckets], buckets)
+        rec_features = in_quad_order([pad_features(b.features, spec.recognizer.max_width) for b in buckets], buckets)
 
         # BatchNorm1d in the relational model needs more than one region in training mode.
         if self.trains["relational"] and num >= 2:
@@ -215,16 +222,6 @@ class JointTrainingModule(nn.Module):
         return total + sum(p.sum() * 0.0 for p in trainable)
 
 
-def _in_quad_order(parts: list[torch.Tensor], buckets: list[StripBucket]) -> torch.Tensor:
-    """Concatenate per-bucket ``[n, ...]`` tensors and put their rows back in the quads' order."""
-    if len(buckets) == 1:
-        return parts[0]
-    order = torch.cat([b.index for b in buckets])
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel(), device=order.device)
-    return torch.cat(parts)[inverse]
-
-
 def bucketed_recognizer_loss(
     buckets: list[StripBucket],
     tokens: torch.Tensor,
@@ -237,9 +234,10 @@ def bucketed_recognizer_loss(
     """:func:`~textspotter.train.losses.recognizer_loss` of strips read in buckets (``read_strip_buckets``).
 
     CTC is computed per bucket over the columns read, and the buckets' means are weighed by their counts of valid
-    regions: the same mean over regions as one CTC over strips padded with certain blanks (where the text fits the
-    columns read; text that does not fit is infeasible either way), without building and normalising ``[N, T, V]``
-    padded logits, which with a 10,000-class charset cost several times the network (RESULTS "Session 23").
+    regions: the same mean over regions as one CTC over strips padded with certain blanks, without building and
+    normalising ``[N, T, V]`` padded logits, which with a 10,000-class charset cost several times the network
+    (RESULTS "Session 23"). A text longer than the columns read is infeasible here and counts zero
+    (``zero_infinity``); over padded strips it was a huge finite loss whose gradient taught nothing.
     Cross-entropy decoding scores every one of the T positions, so it keeps the padded layout.
 
     Args:
@@ -254,7 +252,7 @@ def bucketed_recognizer_loss(
         Scalar float32 mean over the valid regions.
     """
     if decoding != "ctc":
-        logits = _in_quad_order([pad_logits(b.logits, max_width) for b in buckets], buckets)
+        logits = in_quad_order([pad_logits(b.logits, max_width) for b in buckets], buckets)
         return recognizer_loss(logits, tokens, valid, label_smoothing=label_smoothing, decoding=decoding)
     counts = [int(valid[b.index].sum()) for b in buckets]
     total_valid = sum(counts)
