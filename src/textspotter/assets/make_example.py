@@ -1,7 +1,12 @@
-"""Render ``example.png`` (the bundled example page) and its ground truth ``example.txt``.
+"""Render the bundled example pages and their ground truth.
 
-Run ``python -m textspotter.assets.make_example`` to regenerate both files next to this script. The drawing is
-deterministic for a given Pillow / FreeType version and needs the DejaVu fonts (Debian ``fonts-dejavu-core``).
+``example.png`` / ``example.txt``: an English page (the default model's example). ``example-multi.png`` /
+``example-multi.txt``: one notice in the six languages of the multilingual model, one line each (Simplified and
+Traditional Chinese, Japanese and Korean in the matching Noto Sans CJK face, English and Russian in DejaVu Sans).
+
+Run ``python -m textspotter.assets.make_example`` to regenerate all four files next to this script. The drawing is
+deterministic for a given Pillow / FreeType version and needs the DejaVu fonts (Debian ``fonts-dejavu-core``) and,
+for the multilingual page, Noto CJK (``fonts-noto-cjk``).
 """
 
 from __future__ import annotations
@@ -80,6 +85,35 @@ def render() -> tuple[Image.Image, str]:
     return page, "\n\n".join(truth) + "\n"
 
 
+NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+# Face index of each language in NotoSansCJK-Regular.ttc (JP, KR, SC, TC, HK in that order).
+CJK_FACE = {"ja": 0, "ko": 1, "zh-Hans": 2, "zh-Hant": 3}
+MULTI_PAGE_SIZE = (900, 420)
+MULTI_LINES = (
+    ("en", "Notice to readers of the city library"),
+    ("zh-Hans", "图书馆每天上午九点开门，晚上六点关门。"),
+    ("zh-Hant", "新的閱覽室已經開放，歡迎大家使用。"),
+    ("ja", "本の返却は入口の右側にある箱へお願いします。"),
+    ("ko", "도서관은 일요일과 공휴일에 문을 닫습니다."),
+    ("ru", "Читальный зал открыт с понедельника по субботу."),
+)
+
+
+def render_multi() -> tuple[Image.Image, str]:
+    """Draw the multilingual notice and return it with its ground truth (one line per language)."""
+    page = Image.new("L", MULTI_PAGE_SIZE, 255)
+    draw = ImageDraw.Draw(page)
+    y = 40
+    for language, line in MULTI_LINES:
+        if language in CJK_FACE:
+            font = ImageFont.truetype(str(NOTO_CJK), 26, index=CJK_FACE[language])
+        else:
+            font = ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), 24)
+        draw.text((MARGIN, y), line, font=font, fill=0)
+        y += 58
+    return page, "\n".join(line for _, line in MULTI_LINES) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent, help="where to write the two files")
@@ -87,6 +121,9 @@ def main() -> None:
     image, text = render()
     image.save(args.out_dir / "example.png", optimize=True)
     (args.out_dir / "example.txt").write_text(text, encoding="utf-8")
+    image, text = render_multi()
+    image.save(args.out_dir / "example-multi.png", optimize=True)
+    (args.out_dir / "example-multi.txt").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
