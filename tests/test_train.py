@@ -260,6 +260,29 @@ def test_resume_reproduces_an_uninterrupted_run(toy_folder, tmp_path):
     assert [r["step"] for r in log if r["kind"] == "train"] == [1, 2, 3, 4]
 
 
+def test_a_resumed_run_takes_the_learning_rates_of_its_config(toy_folder, tmp_path):
+    # optim.lr_scale raised for the rest of a run: from the resumed step the detector's groups use the new base rate
+    # (at the schedule's factor for that step), the others keep theirs, and the run log says what changed.
+    from textspotter.train.loop import lr_factor
+
+    common = ["train.steps=4", "optim.lr=1e-3", "optim.schedule=linear"]
+    first = train(
+        resolve_config(overrides=tiny_overrides(toy_folder, tmp_path, *common, "optim.lr_scale={detector: 0.1}"))
+    )
+    assert first.step == 4
+    more = [*common, "train.steps=6", "train.resume=auto", "optim.lr_scale={detector: 0.2}"]
+    resumed = train(resolve_config(overrides=tiny_overrides(toy_folder, tmp_path, *more)), stop_after=5)
+    assert resumed.step == 5
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    notes = [r["note"] for r in log if r["kind"] == "note"]
+    assert len(notes) == 2 and all("0.0001 -> 0.0002" in note for note in notes)  # decayed and not decayed group
+    step5 = next(r for r in log if r["kind"] == "train" and r["step"] == 5)
+    # The logged rate is the first group's (the detector's) once step 5 is taken: 2e-4 at the 6-step schedule's factor.
+    ratio = resolve_config(overrides=more).optim.min_lr_ratio
+    factor = lr_factor(5, warmup_steps=2, total_steps=6, schedule="linear", min_ratio=ratio)
+    assert math.isclose(step5["lr"], 2e-4 * factor, rel_tol=1e-6)
+
+
 def test_a_mix_of_sources_trains_and_resumes_exactly(toy_folder, tmp_path):
     # Two manifest sources, pages of the first cut into 2 windows each: the loop reads the mix through the same
     # config section, and 2 steps + resume + 2 steps equal 4 steps.

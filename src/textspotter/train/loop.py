@@ -227,6 +227,29 @@ def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimSection, total
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _apply_configured_rates(optimizer: torch.optim.Optimizer, scheduler: Any, configured: list[float]) -> list[str]:
+    """Give a resumed run the base learning rates of its config (``optim.lr`` × ``optim.lr_scale``).
+
+    The optimizer's and scheduler's saved state carry the base rates the run started with; a config that changes
+    ``optim.lr`` or ``optim.lr_scale`` for the rest of a run (in a way that keeps the parameter groups: same
+    modules trained, scales in the same order) takes effect from the resumed step, with the schedule's factor at
+    that step. Returns one line per group whose rate changed (the run log records them).
+    """
+    changes = []
+    factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+    for index, (group, rate) in enumerate(zip(optimizer.param_groups, configured, strict=True)):
+        saved = float(group["initial_lr"])
+        if math.isclose(saved, rate, rel_tol=1e-9):
+            continue
+        group["initial_lr"] = rate
+        group["lr"] = rate * factor
+        scheduler.base_lrs[index] = rate
+        changes.append(f"parameter group {index}: base learning rate {saved:.3g} -> {rate:.3g} from this step")
+    if changes:
+        scheduler._last_lr = [float(group["lr"]) for group in optimizer.param_groups]
+    return changes
+
+
 class Trainer:
     """One optimizer step over a list of micro-batches (generic: any module returning ``StepOutput``).
 
@@ -485,10 +508,13 @@ def _train(
     optimizer = build_optimizer(model, config.optim)
     scheduler = build_scheduler(optimizer, config.optim, run.steps)
     step, data_position = 0, 0
+    rate_changes: list[str] = []
     if state is not None:
+        configured = [float(group["initial_lr"]) for group in optimizer.param_groups]
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, data_position = int(state["step"]), int(state["data_position"])
+        rate_changes = _apply_configured_rates(optimizer, scheduler, configured)
         if int(state["world_size"]) != info.world_size:
             raise ValueError(
                 f"checkpoint {resume_from} was written by {state['world_size']} ranks; exact resume needs the same "
@@ -499,6 +525,8 @@ def _train(
     if info.is_main:
         (out_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
         run_log.truncate_after(step)
+        for change in rate_changes:
+            run_log.write({"kind": "note", "step": step, "note": change})
     frozen = list(run.freeze)
     trainer = Trainer(
         module,
