@@ -585,8 +585,6 @@ def read_strips(
         dtype=dtype,
         network_context=network_context,
     )
-    if len(buckets) == 1 and buckets[0].logits.shape[1] == recognizer.config.max_width:
-        return buckets[0].logits, buckets[0].features
     width = recognizer.config.max_width
     logits = in_quad_order([pad_logits(bucket.logits, width) for bucket in buckets], buckets)
     return logits, in_quad_order([pad_features(bucket.features, width) for bucket in buckets], buckets)

@@ -176,7 +176,6 @@ class JointTrainingModule(nn.Module):
             )
             total = total + cfg.recognizer_weight * rec
             parts["rec"] = rec.detach()
-        rec_features = in_quad_order([pad_features(b.features, spec.recognizer.max_width) for b in buckets], buckets)
 
         # BatchNorm1d in the relational model needs more than one region in training mode.
         if self.trains["relational"] and num >= 2:
@@ -190,6 +189,8 @@ class JointTrainingModule(nn.Module):
             )
             # The published training translation of the relational quads (spec §7.2); crops use the true quads.
             shift = batch.relational_shift[image_index] * spec.relational.quad_downscale  # (N, 2)
+            width = spec.recognizer.max_width
+            rec_features = in_quad_order([pad_features(b.features, width) for b in buckets], buckets)
             quads = batch.quads + shift[:, None, :]
             related = model.relational(crops, quads, batch.region_counts, rec_features.detach())
             targets = relational_targets(
