@@ -125,6 +125,34 @@ def test_cjk_runs_are_line_level_regions():
     assert words[1].quad[0, 0] == 60 and words[1].quad[1, 0] == 90
 
 
+def test_spread_cjk_lines_stay_one_run():
+    # A justified CJK line spreads its characters; pdfium infers a space in every gap ("タ␣イ␣ル", seen in
+    # jlreq-ja.pdf). Those go, real spaces and wide gaps still cut, and Latin words keep pdfium's spaces.
+    def glyph(text, x):
+        quad = np.array([[x, 0], [x + 10, 0], [x + 10, 10], [x, 10]], dtype=float)
+        return Glyph(text=text, raw=text, quad=quad, height=10.0)
+
+    inferred = Glyph("", " ", np.zeros((4, 2)), space=True, generated=True)
+    real = Glyph("", " ", np.zeros((4, 2)), space=True)
+
+    def spread(text, step, space):
+        out = []
+        for i, c in enumerate(text):
+            out += ([space] if i else []) + [glyph(c, step * i)]
+        return out
+
+    assert [w.text for w in group_words(spread("タイルへと切り替えます", 12.5, inferred))] == ["タイルへと切り替えます"]
+    assert [w.text for w in group_words(spread("ページ", 18.0, inferred))] == ["ページ"]  # a heading, 0.8 em apart
+    assert [w.text for w in group_words(spread("日本", 12.5, real))] == ["日", "本"]
+    assert [w.text for w in group_words(spread("ab", 12.5, inferred))] == ["a", "b"]
+    assert [w.text for w in group_words(spread("日a", 12.5, inferred))] == ["日", "a"]
+    wide = group_words(spread("日本", 25.0, inferred))  # 1.5 heights apart: another column
+    assert [(w.text, w.new_line) for w in wide] == [("日", True), ("本", True)]
+    # Without pdfium's space, CJK characters up to one height apart are one run; Latin letters are not.
+    assert [w.text for w in group_words([glyph("日", 0), glyph("本", 16)])] == ["日本"]
+    assert [w.text for w in group_words([glyph("a", 0), glyph("b", 16)])] == ["a", "b"]
+
+
 def test_vertical_cjk_columns_get_column_quads():
     def glyph(text, y):
         quad = np.array([[0, y], [10, y], [10, y + 10], [0, y + 10]], dtype=float)

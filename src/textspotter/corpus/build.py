@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 # Bumped whenever the same (options, seed, document, page) would give a different page.
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2  # 2: justified CJK lines stay one run (corpus.text_layer.group_words)
 IGNORE_REGION = "###"  # text of the don't-care words over raster images (the ICDAR convention)
 _CACHED_PAGES = 64  # text layers kept between the font pass and the build pass (a few MB each)
 

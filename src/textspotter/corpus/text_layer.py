@@ -43,6 +43,10 @@ _HYPHEN_MARKERS = {"\u0002", "\ufffe"}
 _SOFT_HYPHEN = "\u00ad"
 _LIGATURES = {chr(c) for c in range(0xFB00, 0xFB07)}
 _NO_QUAD = np.zeros((4, 2))
+# Widest gap, in text heights, between two CJK characters of one run: justified CJK lines spread their characters
+# (a quarter of an em is common, headings of a few characters can reach most of an em), where a word gap of
+# spaced scripts starts at a third; a gap of more than one height starts a new line (columns, table cells) anyway.
+_CJK_SPREAD = 1.0
 
 
 @dataclass
@@ -453,7 +457,9 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
 
     A glyph starts a new word (and a new line) when it leaves its predecessor's baseline or jumps backwards by
     more than half the text height; a gap wider than a third of the text height starts a new word on the same
-    line, wider than one text height a new line (columns, table cells). A glyph with its predecessor's box (the
+    line, wider than one text height a new line (columns, table cells). Between two CJK characters only a gap of more
+    than one height cuts, and a space pdfium inferred there (not one in the text) is dropped: justified CJK lines
+    spread their characters. A glyph with its predecessor's box (the
     later letters of a ligature) always continues the word. Runs of CJK characters become line-level regions;
     spacing accents are put onto their letters first. The rules compare lengths with text heights only, so the
     words of a page read at one scale are those at any other scale, scaled.
@@ -483,7 +489,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
     words: list[WordCandidate] = []
     current: list[Glyph] = []
     vertical = False
-    new_line, pending_break, deferred_break = True, True, False
+    new_line, pending_break, deferred_break, cjk_space = True, True, False, False
     last: Glyph | None = None
     for i, glyph in enumerate(glyphs):
         if glyph.space:
@@ -491,6 +497,12 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
                 # pdfium infers line breaks from glyph positions and sometimes breaks inside words (Chromium's
                 # PDFs): decide when the next glyph shows whether it continues the line.
                 deferred_break = True
+                continue
+            if glyph.generated and current and not vertical and _is_cjk(current[-1].text):
+                # pdfium also infers spaces from gaps, and a justified CJK line spreads its characters apart: it
+                # gets one between every two of them ("タ␣イ␣ル"). CJK text has no spaces, so the next glyph
+                # decides: another CJK character close by on the same baseline continues the run.
+                cjk_space = True
                 continue
             if current:
                 words.extend(_finish_word(current, new_line, vertical))
@@ -509,6 +521,12 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
                         words.extend(_finish_word(current, new_line, vertical))
                         current, vertical, new_line = [], False, False
                     pending_break = True
+            both_cjk = _is_cjk(last.text) and _is_cjk(glyph.text)
+            if cjk_space:
+                cjk_space = False
+                if current and not (both_cjk and same_baseline and -0.5 * height <= gap <= _CJK_SPREAD * height):
+                    words.extend(_finish_word(current, new_line, vertical))  # the space was a real one
+                    current, vertical, new_line = [], False, False
             cut, cut_new_line = False, False
             if current and same_box[i]:
                 pass  # a ligature's later letters: same box as the first
@@ -516,7 +534,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
                 vertical = True
             elif vertical or not same_baseline or gap < -0.5 * height:
                 cut, cut_new_line = True, True
-            elif gap > 0.33 * height:
+            elif gap > (_CJK_SPREAD if both_cjk else 0.33) * height:
                 cut, cut_new_line = True, gap > 1.0 * height
             if cut and current:
                 words.extend(_finish_word(current, new_line, vertical))
