@@ -6,7 +6,7 @@ import torch
 
 from textspotter.charset import Charset
 from textspotter.data.manifest import PageAnnotation, read_manifest, write_manifest
-from textspotter.document import Document, Line, Page, Paragraph, Word, bounding_quad
+from textspotter.document import Document, Line, Page, Paragraph, Word, bounding_quad, join_words
 from textspotter.geometry import aabb_iou, extend_quads, order_quad, quad_aabb, quad_area, quad_height, quad_iou
 from textspotter.models.spec import ModelSpec, RecognizerConfig
 
@@ -71,6 +71,19 @@ def test_document_views():
     d = doc.to_dict()
     assert d["pages"][0]["paragraphs"][0]["lines"][0]["words"][1]["text"] == "world"
     assert json.loads(json.dumps(d)) == d
+
+
+def test_line_text_has_no_space_between_cjk_runs():
+    # A Chinese line read as two runs (cut by the detector or at 40 characters) is one text; spaces stay around
+    # Latin words, between Korean words (written with spaces) and between CJK and digits or Latin letters.
+    assert join_words(["使用", "Python", "进行", "开发。"]) == "使用 Python 进行开发。"
+    assert join_words(["日本語の", "「テキスト」"]) == "日本語の「テキスト」"
+    assert join_words(["안녕", "하세요"]) == "안녕 하세요"
+    assert join_words(["第", "3", "章"]) == "第 3 章"
+    assert join_words(["", "a", "", "b"]) == "a b"
+    q = ((0.0, 0.0), (10.0, 0.0), (10.0, 5.0), (0.0, 5.0))
+    line = Line((Word("你好", q, 0.9, 0.9, 0.9), Word("世界", q, 0.9, 0.9, 0.9, order=1)), q, 0.9)
+    assert line.text == "你好世界"
 
 
 def test_manifest_roundtrip_and_validation(tmp_path):

@@ -11,11 +11,17 @@ JSON, plain text, hOCR, ALTO, the published dict list and the HTTP responses are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Quad", "Word", "Line", "Paragraph", "Page", "Document"]
+__all__ = ["Quad", "Word", "Line", "Paragraph", "Page", "Document", "join_words"]
+
+# Han, CJK punctuation, Hiragana, Katakana, the CJK compatibility ideographs and the fullwidth forms: scripts written
+# without spaces between words. Hangul is left out on purpose: Korean separates words with spaces.
+CJK_CLASS = r"\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60"
+_CJK_CHARACTER = re.compile(f"[{CJK_CLASS}]")
 
 Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
 
@@ -26,6 +32,26 @@ def as_quad(points: Any) -> Quad:
     if len(rows) != 4 or any(len(r) != 2 for r in rows):
         raise ValueError(f"a quad needs 4 (x, y) points, got {points!r}")
     return tuple(rows)  # type: ignore[return-value]
+
+
+def join_words(texts: Iterator[str] | list[str] | tuple[str, ...]) -> str:
+    """Join word texts into a line: a single space between words, none between two CJK characters.
+
+    Chinese and Japanese are read by runs (a line may come as several regions: a run cut by the detector or at 40
+    characters), and a space between two of their characters is not in the text.
+
+    >>> join_words(["使用", "Python", "进行", "开发。"])
+    '使用 Python 进行开发。'
+    """
+    out = ""
+    for text in texts:
+        if not text:
+            continue
+        if out:
+            glued = _CJK_CHARACTER.match(out[-1]) and _CJK_CHARACTER.match(text[0])
+            out += "" if glued else " "
+        out += text
+    return out
 
 
 def bounding_quad(quads: list[Quad]) -> Quad:
@@ -94,8 +120,8 @@ class Line:
 
     @property
     def text(self) -> str:
-        """Word texts joined with single spaces (as the published models do, also for CJK)."""
-        return " ".join(w.text for w in self.words if w.text)
+        """Word texts joined with single spaces, without one between two CJK characters (:func:`join_words`)."""
+        return join_words([w.text for w in self.words])
 
     def to_dict(self) -> dict[str, Any]:
         return {

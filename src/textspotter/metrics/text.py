@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields
 
+from textspotter.document import CJK_CLASS
+
 __all__ = [
     "TextNormalization",
     "TextCounts",
@@ -29,10 +31,7 @@ __all__ = [
 
 _UNICODE_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 
-# Han, CJK punctuation, Hiragana, Katakana and the CJK compatibility ideographs: scripts written without spaces
-# between words. Hangul is left out on purpose: Korean separates words with spaces.
-_CJK = r"\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60"
-_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{CJK_CLASS}]) (?=[{CJK_CLASS}])")
 
 
 @dataclass(frozen=True)
