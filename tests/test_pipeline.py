@@ -107,19 +107,24 @@ def test_render_resizes_bilinearly_with_aligned_corners():
 
 
 @pytest.mark.parametrize("pad_how", ["bottom_right", "center"])
-@pytest.mark.parametrize(("x0", "y0", "size"), [(0, 0, 64), (40, 24, 96), (96, 64, 64), (128, 100, 60), (200, 0, 40)])
+@pytest.mark.parametrize(
+    ("x0", "y0", "size"),
+    [(0, 0, 64), (40, 24, 96), (96, 64, 64), (128, 100, 60), (200, 0, 40), (8, 16, (224, 32)), (100, 0, (64, 160))],
+)
 def test_render_window_is_the_crop_of_the_whole_input_bit_for_bit(pad_how, x0, y0, size):
-    # L = 160 pads the input's width to 256 with zeros: the last windows reach into that padding.
+    # L = 160 pads the input's width to 256 with zeros: the last windows reach into that padding. A pair is a
+    # (width, height) window.
     config = PreprocessConfig(infer_length=160, pad_color=(1.0, 0.5, 0.25), pad_how=pad_how)
     image = np.random.default_rng(1).integers(0, 256, (300, 220, 3), dtype=np.uint8)
     whole, view = render_page(image, config)
-    if y0 + size > view.height:
+    width, height = (size, size) if isinstance(size, int) else size
+    if y0 + height > view.height:
         with pytest.raises(ValueError, match="not inside"):
             render_window(image, config, x0, y0, size)
         return
     window = render_window(image, config, x0, y0, size)
-    assert window.shape == (3, size, size)
-    assert torch.equal(window, whole[:, y0 : y0 + size, x0 : x0 + size])
+    assert window.shape == (3, height, width)
+    assert torch.equal(window, whole[:, y0 : y0 + height, x0 : x0 + width])
 
 
 def test_render_window_rejects_windows_outside_the_input():

@@ -251,6 +251,37 @@ def test_training_window_keeps_the_inference_scale():
         SampleBuilder(preprocess, latin_charset(), 16, targets, AugmentConfig(), crop_size=100)
 
 
+def test_a_wide_window_holds_a_line_that_a_square_one_cuts():
+    # A 200-px line: never 95 % inside a 128-px square window, so always ignored there; a 256 x 128 window holds it
+    # whole (CJK lines are one region each; configs/small-multi.yaml).
+    image = np.full((256, 256, 3), 255, np.uint8)
+    image[120:136, 28:228] = 0
+    line = WordAnnotation(text="abc", quad=[[28, 120], [228, 120], [228, 136], [28, 136]])
+    page = PageAnnotation(
+        id="p",
+        image="p.png",
+        width=256,
+        height=256,
+        words=[line],
+        lines=[LineAnnotation(words=[0])],
+        paragraphs=[ParagraphAnnotation(lines=[0])],
+    )
+    preprocess = PreprocessConfig(infer_length=256)
+    targets = TargetConfig(quad_jitter=0, quad_shift=0, quad_stretch=0)
+    plain = AugmentConfig(enabled=False)
+    square = SampleBuilder(preprocess, latin_charset(), 16, targets, plain, crop_size=128)
+    wide = SampleBuilder(preprocess, latin_charset(), 16, targets, plain, crop_size=256, crop_height=128)
+    for seed in range(4):  # windows aimed at the line (seed 4 draws one of the 10 % placed anywhere)
+        assert len(square(image, page, np.random.default_rng(seed)).quads) == 0
+        sample = wide(image, page, np.random.default_rng(seed))
+        assert sample.image.shape == (3, 128, 256) and sample.score.shape == (32, 64)
+        assert len(sample.quads) == 1 and (sample.score > 0.5).any()
+    with pytest.raises(ValueError, match="crop_height"):
+        SampleBuilder(preprocess, latin_charset(), 16, targets, plain, crop_height=64)
+    with pytest.raises(ValueError, match="crop_height"):
+        SampleBuilder(preprocess, latin_charset(), 16, targets, plain, crop_size=128, crop_height=100)
+
+
 def test_word_cells_count_the_positive_cells_of_each_word():
     long_word = rotated_rect(64, 32, 100, 20, 0.0)
     letter = rotated_rect(64, 96, 6, 20, 0.0)  # a one-letter word: its core keeps the cell nearest its centre

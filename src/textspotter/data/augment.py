@@ -211,11 +211,11 @@ def sample_input_window(
     *,
     height: int,
     width: int,
-    size: int,
+    size: int | tuple[int, int],
     text_probability: float = 0.9,
     avoid: np.ndarray | None = None,
 ) -> tuple[int, int]:
-    """Choose a ``size × size`` training window inside a ``height × width`` detector input.
+    """Choose a ``size × size`` (or ``(width, height)``) training window inside a ``height × width`` detector input.
 
     With probability ``text_probability`` (and if there is a word) the window contains the centre of a random
     non-ignored word at a random place; otherwise it is uniform. The corner is a multiple of the detector stride (4)
@@ -229,26 +229,27 @@ def sample_input_window(
         quads: ``[n, 4, 2]`` word quads in detector pixels.
         ignore: ``[n]`` bool, words not to aim at.
         height, width: detector input size.
-        size: window side (at most ``min(height, width)``).
+        size: window side, or its ``(width, height)`` (at most the input's).
         text_probability: chance of aiming at a word.
         avoid: ``[n]`` bool, words to aim at only when no other is left (None: none).
 
     Returns:
         ``(x0, y0)``, the window's top-left corner in detector pixels.
     """
-    if size > min(height, width):
-        raise ValueError(f"training window {size} does not fit in the {height}x{width} detector input")
+    size_x, size_y = (size, size) if isinstance(size, int) else size
+    if size_x > width or size_y > height:
+        raise ValueError(f"training window {size_x}x{size_y} does not fit in the {width}x{height} detector input")
     wanted = ~np.asarray(ignore, dtype=bool)
     if avoid is not None and (wanted & ~np.asarray(avoid, dtype=bool)).any():
         wanted &= ~np.asarray(avoid, dtype=bool)
     candidates = np.flatnonzero(wanted)
     if candidates.size and rng.random() < text_probability:
         centre = np.asarray(quads[int(rng.choice(candidates))], dtype=np.float64).mean(axis=0)
-        x0 = centre[0] - rng.uniform(0.1, 0.9) * size
-        y0 = centre[1] - rng.uniform(0.1, 0.9) * size
+        x0 = centre[0] - rng.uniform(0.1, 0.9) * size_x
+        y0 = centre[1] - rng.uniform(0.1, 0.9) * size_y
     else:
-        x0 = rng.uniform(0, width - size)
-        y0 = rng.uniform(0, height - size)
-    x0 = int(np.clip(x0, 0, width - size)) // 4 * 4
-    y0 = int(np.clip(y0, 0, height - size)) // 4 * 4
+        x0 = rng.uniform(0, width - size_x)
+        y0 = rng.uniform(0, height - size_y)
+    x0 = int(np.clip(x0, 0, width - size_x)) // 4 * 4
+    y0 = int(np.clip(y0, 0, height - size_y)) // 4 * 4
     return x0, y0

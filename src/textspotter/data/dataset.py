@@ -508,6 +508,9 @@ class SampleBuilder:
         crop_size: train on a ``crop_size × crop_size`` window of the detector input (0: the whole input). The page
             keeps the inference scale (text as large as the detector sees it at inference) while a step costs
             ``(crop_size / L)²`` of a whole page; words cut by the window become ignore regions.
+        crop_height: the window's height when it is not square (0: ``crop_size``); ``crop_size`` is then its width.
+            A wide window (1024 × 256 costs what 512 × 512 does) holds whole long lines, which a square one cuts
+            and so ignores: CJK lines read as one region.
     """
 
     preprocess: PreprocessConfig
@@ -516,14 +519,17 @@ class SampleBuilder:
     targets: TargetConfig
     augment: AugmentConfig
     crop_size: int = 0
+    crop_height: int = 0
 
     def __post_init__(self) -> None:
-        if self.crop_size < 0 or self.crop_size % 32:
-            raise ValueError(f"crop_size must be 0 or a positive multiple of 32, got {self.crop_size}")
-        if self.crop_size > self.preprocess.infer_length:
-            raise ValueError(
-                f"crop_size {self.crop_size} is larger than the detector input ({self.preprocess.infer_length})"
-            )
+        for name in ("crop_size", "crop_height"):
+            value = getattr(self, name)
+            if value < 0 or value % 32:
+                raise ValueError(f"{name} must be 0 or a positive multiple of 32, got {value}")
+            if value > self.preprocess.infer_length:
+                raise ValueError(f"{name} {value} is larger than the detector input ({self.preprocess.infer_length})")
+        if self.crop_height and not self.crop_size:
+            raise ValueError("crop_height needs crop_size (the window's width)")
 
     def __call__(
         self, image: np.ndarray, page: PageAnnotation, rng: np.random.Generator, *, position: int = 0
@@ -584,17 +590,18 @@ class SampleBuilder:
         # apply_geometry keeps the words and their order, so word i here is word i of the loaded page.
         centre = quads.mean(axis=1) if len(quads) else np.zeros((0, 2))  # (n, 4, 2) -> (n, 2)
         inside = (centre >= 0).all(axis=1) & (centre < (width, height)).all(axis=1)
-        if self.crop_size and self.crop_size < max(height, width):
-            size = self.crop_size
+        size_x, size_y = self.crop_size, self.crop_height or self.crop_size
+        if self.crop_size and (size_x < width or size_y < height):
+            size = (size_x, size_y)
             x0, y0 = sample_input_window(rng, quads, ignore, height=height, width=width, size=size, avoid=covered)
-            inside = (centre >= (x0, y0)).all(axis=1) & (centre < (x0 + size, y0 + size)).all(axis=1)
+            inside = (centre >= (x0, y0)).all(axis=1) & (centre < (x0 + size_x, y0 + size_y)).all(axis=1)
             # Only the window is resized: the same pixels as cropping the whole input, a fraction of the work.
             pixels = render_window(image, self.preprocess, x0, y0, size)
             if len(quads):
-                visible = visible_fraction(quads, (x0, y0, x0 + size, y0 + size))
+                visible = visible_fraction(quads, (x0, y0, x0 + size_x, y0 + size_y))
                 ignore = ignore | (visible < self.augment.clipped_visibility)
             quads = quads - np.array([x0, y0], dtype=np.float64)
-            height = width = size
+            width, height = size_x, size_y
         else:
             pixels = render_page(image, self.preprocess)[0]
         # Brightness, contrast and noise are per pixel: applied to the window only, they cost a ninth of the page's

@@ -488,27 +488,30 @@ def render_window(
     config: PreprocessConfig,
     x0: int,
     y0: int,
-    size: int,
+    size: int | tuple[int, int],
     *,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Build only the ``size × size`` window at ``(x0, y0)`` of the page's single detector input.
+    """Build only the ``size × size`` (or ``(width, height)``) window at ``(x0, y0)`` of the page's detector input.
 
-    Equal bit for bit to ``render_page(image, config)[0][:, y0 : y0 + size, x0 : x0 + size]`` (zeros where the window
+    Equal bit for bit to ``render_page(image, config)[0][:, y0 : y0 + h, x0 : x0 + w]`` (zeros where the window
     reaches the width padding), without resizing the rest of the page: training cuts one window per page.
 
     Returns:
-        ``[3, size, size]`` float32 in [0, 1].
+        ``[3, h, w]`` float32 in [0, 1].
     """
+    width, height = (size, size) if isinstance(size, int) else size
     view = page_view(int(image.shape[0]), int(image.shape[1]), config)
     length = config.infer_length
-    if size < 1 or x0 < 0 or y0 < 0 or y0 + size > view.height or x0 + size > view.width:
-        raise ValueError(f"window ({x0}, {y0}) of side {size} is not inside the {view.height} x {view.width} input")
-    x1 = min(x0 + size, length)
+    if min(width, height) < 1 or x0 < 0 or y0 < 0 or y0 + height > view.height or x0 + width > view.width:
+        raise ValueError(
+            f"window ({x0}, {y0}) of {width} x {height} is not inside the {view.width} x {view.height} input"
+        )
+    x1 = min(x0 + width, length)
     if x1 <= x0:
-        return torch.zeros(3, size, size, device=device)
-    out = render_square(image, length, config, device=device, window=(x0, y0, x1, y0 + size))
-    return out if x1 - x0 == size else F.pad(out, (0, size - (x1 - x0)), value=0.0)
+        return torch.zeros(3, height, width, device=device)
+    out = render_square(image, length, config, device=device, window=(x0, y0, x1, y0 + height))
+    return out if x1 - x0 == width else F.pad(out, (0, width - (x1 - x0)), value=0.0)
 
 
 def render_views(

@@ -129,6 +129,9 @@ class DataSection:
         batch_size: training windows (samples) per micro-batch and process.
         crop_size: train on ``crop_size × crop_size`` windows of each page's detector input (0: whole inputs); the
             text keeps its inference size and a step costs ``(crop_size / infer_length)²`` of a whole page.
+        crop_height: height of non-square windows (0: square); ``crop_size`` is then the width. ``crop_size: 1024``
+            with ``crop_height: 256`` costs what 512 × 512 does and holds whole long lines (CJK lines are one
+            region each; a square window cuts the long ones, and a cut region is ignored).
         workers: DataLoader worker processes per training process.
         prefetch: micro-batches prepared ahead by each worker.
         shuffle: shuffle manifest pages each epoch.
@@ -143,6 +146,7 @@ class DataSection:
     seed: int = 0
     batch_size: int = 4
     crop_size: int = 0
+    crop_height: int = 0
     workers: int = 2
     prefetch: int = 2
     shuffle: bool = True

@@ -395,6 +395,7 @@ def sample_builder(spec: Any, data: Any) -> Any:
         targets=data.targets,
         augment=data.augment,
         crop_size=data.crop_size,
+        crop_height=data.crop_height,
     )
 
 
