@@ -459,10 +459,10 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
     more than half the text height; a gap wider than a third of the text height starts a new word on the same
     line, wider than one text height a new line (columns, table cells). Between two CJK characters only a gap of more
     than one height cuts, and a space pdfium inferred there (not one in the text) is dropped: justified CJK lines
-    spread their characters. A glyph with its predecessor's box (the
-    later letters of a ligature) always continues the word. Runs of CJK characters become line-level regions;
-    spacing accents are put onto their letters first. The rules compare lengths with text heights only, so the
-    words of a page read at one scale are those at any other scale, scaled.
+    spread their characters. A glyph with its predecessor's box (the later letters of a ligature) always continues
+    the word. Runs of CJK characters become line-level regions; spacing accents are put onto their letters first.
+    The rules compare lengths with text heights only, so the words of a page read at one scale are those at any
+    other scale, scaled.
 
     Returns:
         Word candidates in content order; ``new_line`` marks those that start a line.
