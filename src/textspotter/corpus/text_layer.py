@@ -474,6 +474,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
     drifts = np.zeros(len(glyphs))
     same_box = np.zeros(len(glyphs), dtype=bool)
     turned = np.zeros(len(glyphs), dtype=bool)
+    cjk = [not g.space and _is_cjk(g.text) for g in glyphs]
     if len(inked) > 1:
         quads = np.stack([glyphs[i].quad for i in inked])
         angles = np.array([glyphs[i].angle for i in inked])
@@ -491,6 +492,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
     vertical = False
     new_line, pending_break, deferred_break, cjk_space = True, True, False, False
     last: Glyph | None = None
+    last_cjk = False
     for i, glyph in enumerate(glyphs):
         if glyph.space:
             if glyph.newline and glyph.generated:
@@ -498,7 +500,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
                 # PDFs): decide when the next glyph shows whether it continues the line.
                 deferred_break = True
                 continue
-            if glyph.generated and current and not vertical and _is_cjk(current[-1].text):
+            if glyph.generated and current and not vertical and last_cjk:
                 # pdfium also infers spaces from gaps, and a justified CJK line spreads its characters apart: it
                 # gets one between every two of them ("タ␣イ␣ル"). CJK text has no spaces, so the next glyph
                 # decides: another CJK character close by on the same baseline continues the run.
@@ -521,7 +523,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
                         words.extend(_finish_word(current, new_line, vertical))
                         current, vertical, new_line = [], False, False
                     pending_break = True
-            both_cjk = _is_cjk(last.text) and _is_cjk(glyph.text)
+            both_cjk = last_cjk and cjk[i]
             if cjk_space:
                 cjk_space = False
                 if current and not (both_cjk and same_baseline and -0.5 * height <= gap <= _CJK_SPREAD * height):
@@ -546,7 +548,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
         if not current:
             pending_break = False
         current.append(glyph)
-        last = glyph
+        last, last_cjk = glyph, cjk[i]
     if current:
         words.extend(_finish_word(current, new_line, vertical))
     return words
