@@ -7,8 +7,11 @@ Every figure comes from fresh interpreters (this process imports nothing heavy i
   importing torch; and again after torch is imported, which is the part textspotter controls;
 * peak RSS (``ru_maxrss``) of ``textspotter read`` on a generated 300-dpi US-letter page (2550 × 3300, two columns
   of 10-pt text), with the default options;
-* RSS of one process reading a generated ``--pages``-page PDF through ``OCR.read_iter``, sampled after pages 1,
-  100, 200, ... (``VmRSS``; ``VmHWM`` is the peak so far): it must not grow with the pages.
+* RSS of one process reading a generated ``--pages``-page PDF through ``OCR.read_iter``, sampled after the first
+  batch and the batches that end past pages 100, 200, ... (``VmRSS``; ``VmHWM`` is the peak so far): it must not
+  grow with the pages. Pages go to
+  ``on_page`` and are not kept (``keep_pages=False``, what ``textspotter read`` does when every output format is
+  written page by page); ``--keep-pages`` keeps them in their Document, as ``OCR.read`` must.
 
     python benchmarks/startup_memory.py --out runs/startup-memory
     python benchmarks/startup_memory.py --out runs/startup-memory --pages 500 --pdf-infer-length 512  # cheaper PDF
@@ -119,20 +122,20 @@ def status():
         fields = dict(line.split(":", 1) for line in f)
     return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
 
-path, every, length = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, every, length, keep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "keep"
 ocr = OCR(device="cpu", scale=ScaleOptions(infer_length=length or None))
 done, start = 0, time.perf_counter()
 print(json.dumps({"page": 0, "rss_mb": status()[0], "peak_mb": status()[1], "seconds": 0.0}), flush=True)
 
-def on_page(position, page):
+def progress(pages):  # after each batch: its pages are out and its memory released
     global done
-    done += 1
-    if done == 1 or done % every == 0:
+    before, done = done, done + pages
+    if before == 0 or done // every > before // every:
         rss, peak = status()
         row = {"page": done, "rss_mb": rss, "peak_mb": peak, "seconds": round(time.perf_counter() - start, 1)}
         print(json.dumps(row), flush=True)
 
-for document in ocr.read_iter(path, on_page=on_page):
+for document in ocr.read_iter(path, on_page=lambda position, page: None, keep_pages=keep, progress=progress):
     if document.error:
         raise SystemExit(document.error)
 """
@@ -148,12 +151,15 @@ def main() -> None:
         "--pdf-infer-length", type=int, default=0, help="detector side for the PDF run (0: the model's own)"
     )
     parser.add_argument("--skip-startup", action="store_true", help="only the memory measurements")
+    parser.add_argument("--keep-pages", action="store_true", help="PDF run: keep every page in its Document")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     loads = [os.getloadavg()]
     lines = [
         f"- command: python benchmarks/startup_memory.py --out {args.out} --repeats {args.repeats} --pages {args.pages}"
         + (f" --pdf-infer-length {args.pdf_infer_length}" if args.pdf_infer_length else "")
+        + (" --skip-startup" if args.skip_startup else "")
+        + (" --keep-pages" if args.keep_pages else "")
     ]
 
     if not args.skip_startup:
@@ -184,7 +190,8 @@ def main() -> None:
         pdf = args.out / f"text-{args.pages}pages-8lines.pdf"
         if not pdf.exists():
             make_pdf(pdf, args.pages)
-        reader = [sys.executable, "-c", PDF_READER, str(pdf), str(args.every), str(args.pdf_infer_length)]
+        keep = "keep" if args.keep_pages else "drop"
+        reader = [sys.executable, "-c", PDF_READER, str(pdf), str(args.every), str(args.pdf_infer_length), keep]
         rows = []
         with subprocess.Popen(reader, stdout=subprocess.PIPE, text=True) as process:
             for line in process.stdout:  # one JSON row per sample, shown as it comes (a long run)
@@ -193,7 +200,10 @@ def main() -> None:
         if process.returncode:
             raise RuntimeError(f"PDF run failed with exit status {process.returncode}")
         length = args.pdf_infer_length or "the model's"
-        lines.append(f"- RSS over a {args.pages}-page PDF (200 dpi, 8 lines a page, detector side {length}), MB:")
+        kept = "kept in their Document" if args.keep_pages else "passed on, not kept"
+        lines.append(
+            f"- RSS over a {args.pages}-page PDF (200 dpi, 8 lines a page, detector side {length}, pages {kept}), MB:"
+        )
         lines.append("  | after page | RSS | peak so far | seconds |")
         lines.append("  |---|---|---|---|")
         lines += [f"  | {r['page']} | {r['rss_mb']} | {r['peak_mb']} | {r['seconds']} |" for r in rows]

@@ -280,6 +280,28 @@ def test_streamed_files_equal_the_whole_document_views(model_dir, boxes_model, p
     assert (out / "long.md").read_text(encoding="utf-8") == to_markdown(doc) + "\n"
 
 
+def test_pages_that_only_stream_out_are_not_kept(model_dir, boxes_model, pages, tmp_path, monkeypatch):
+    from textspotter.pipeline.ocr import OCR
+
+    read_iter, kept = OCR.read_iter, []
+
+    def spy(self, images, **kwargs):
+        documents = list(read_iter(self, images, **kwargs))
+        kept.append((kwargs.get("keep_pages", True), [len(doc.pages) for doc in documents]))
+        return iter(documents)
+
+    monkeypatch.setattr(OCR, "read_iter", spy)
+    pdf = _three_page_pdf(pages, tmp_path / "long.pdf")
+    common = ["read", str(pdf), "--model", str(model_dir), "--dpi", "72", "--batch-size", "2", "--workers", "1"]
+    assert main([*common, "--format", "json", "--out", str(tmp_path / "a")]) == 0
+    # A whole-document format (markdown streams, the PDF does not) needs the pages at the end.
+    assert main([*common, "--format", "json,pdf", "--out", str(tmp_path / "b")]) == 0
+    assert kept == [(False, [0]), (True, [3])]
+    streamed = (tmp_path / "a" / "long.json").read_text(encoding="utf-8")
+    assert streamed == (tmp_path / "b" / "long.json").read_text(encoding="utf-8")
+    assert [json.loads(line)["page"] for line in streamed.splitlines()] == [0, 1, 2]
+
+
 def test_an_input_that_fails_midway_keeps_its_pages_in_a_partial_file(
     model_dir, boxes_model, pages, tmp_path, monkeypatch, capsys
 ):

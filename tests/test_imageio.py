@@ -191,6 +191,26 @@ def test_pdf_pages_are_rendered_at_the_requested_dpi(tmp_path):
     assert double.image.shape == (144, 288, 3)
 
 
+def test_a_long_pdf_is_reopened_as_it_is_read(tmp_path, monkeypatch):
+    import textspotter.imageio as imageio
+
+    sizes = [(72 + 8 * i, 72) for i in range(5)]
+    path = tmp_path / "long.pdf"
+    path.write_bytes(_pdf_with_pages(sizes))
+    whole = load_pages(path, options=ImageOptions(dpi=72))
+    monkeypatch.setattr(imageio, "_PDF_REOPEN_PAGES", 2)  # reopened before pages 2 and 4
+    for source in (path, path.read_bytes()):
+        pages = load_pages(source, options=ImageOptions(dpi=72))
+        assert [p.index for p in pages] == [0, 1, 2, 3, 4]
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(pages, whole))
+    # A file replaced between two openings is an error that names it, not pages of another document.
+    pages = iter_pages(path, options=ImageOptions(dpi=72), name="long.pdf")
+    assert [next(pages).index, next(pages).index] == [0, 1]
+    path.write_bytes(_pdf_with_pages(sizes[:3]))
+    with pytest.raises(ImageError, match=r"^long.pdf: the PDF changed while it was read \(5 pages, now 3\)"):
+        next(pages)
+
+
 def test_iter_pages_is_lazy():
     pages = iter_pages(_pdf_with_pages([(72, 72)] * 3), options=ImageOptions(dpi=36))
     first = next(pages)

@@ -178,6 +178,19 @@ def test_pages_of_one_pdf_are_ocred_only_where_needed_and_stay_in_order(tmp_path
     assert [p.index for p in streamed] == [0, 1, 2] and doc.pages[2].text() == "Third"
 
 
+def test_pages_can_be_streamed_without_being_kept(tmp_path, tiny, monkeypatch):
+    pdf = write_pdf(tmp_path / "long.pdf", [[TextRun(20, 100, 12, f"page {i}")] for i in range(70)], size=(120, 160))
+    ocr = _ocr(tiny)
+    monkeypatch.setattr(ocr, "_read_pages", _no_model)
+    streamed = []
+    (doc,) = ocr.read_iter(str(pdf), on_page=lambda position, page: streamed.append(page), keep_pages=False)
+    # Every page went out once, in order; the Document names its input and holds no page.
+    assert [p.text() for p in streamed] == [f"page {i}" for i in range(70)]
+    assert (doc.ok, doc.source, doc.pages) == (True, str(pdf), ())
+    with pytest.raises(ValueError, match="needs on_page"):
+        ocr.read_iter(str(pdf), keep_pages=False)
+
+
 def test_a_long_born_digital_pdf_is_passed_on_while_it_is_read(tmp_path, tiny, monkeypatch):
     # Text-layer pages hold no model batch open: they must still be passed on every 64 pages, not at the end.
     pdf = write_pdf(tmp_path / "long.pdf", [[TextRun(20, 100, 12, f"page {i}")] for i in range(65)], size=(120, 160))

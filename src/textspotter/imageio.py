@@ -95,6 +95,9 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyErr
 # Pixels per chunk of the per-pixel conversions (alpha compositing, float → uint8).
 _CHUNK_PIXELS = 1 << 20
 
+# A PDF is closed and opened again after this many pages (pdfium keeps what it loaded until it is closed).
+_PDF_REOPEN_PAGES = 32
+
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
 
 
@@ -532,7 +535,8 @@ def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
 # PDF (pypdfium2)
 
 
-def _iter_pdf(file: str | bytes, label: str, options: ImageOptions) -> Iterator[PageImage]:
+def _open_pdf(file: str | bytes, label: str, options: ImageOptions) -> Any:
+    """Open ``file`` as a ``pypdfium2.PdfDocument``; raise ``ImageError`` naming ``label`` and the problem."""
     import pypdfium2 as pdfium  # imported here: only PDF inputs need it
     import pypdfium2.raw as pdfium_c
 
@@ -560,12 +564,27 @@ def _iter_pdf(file: str | bytes, label: str, options: ImageOptions) -> Iterator[
         if code in (pdfium_c.FPDF_ERR_FILE, pdfium_c.FPDF_ERR_SUCCESS):
             raise ImageError(label, "PDF has no pages (or no readable page tree)") from exc
         raise ImageError(label, f"not a readable PDF: corrupt or truncated ({exc})") from exc
+    return document
+
+
+def _iter_pdf(file: str | bytes, label: str, options: ImageOptions) -> Iterator[PageImage]:
+    import pypdfium2 as pdfium
+
+    document = _open_pdf(file, label, options)
     try:
         count = len(document)
         if count == 0:
             raise ImageError(label, "PDF has no pages")
         scale = options.dpi / 72.0  # PDF user space is 1/72 inch
         for index in range(count):
+            if index and index % _PDF_REOPEN_PAGES == 0:
+                # pdfium keeps every object it has loaded until the document is closed, each page's image stream
+                # included: reading a 75 MB, 500-page scan grew by 0.15 MB a page, the size of its pages in the
+                # file. Reopening drops that, so memory follows the pages in hand, not the file's size.
+                document.close()
+                document = _open_pdf(file, label, options)
+                if len(document) != count:
+                    raise ImageError(label, f"the PDF changed while it was read ({count} pages, now {len(document)})")
             try:
                 page = document[index]
             except pdfium.PdfiumError as exc:

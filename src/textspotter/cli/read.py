@@ -698,7 +698,11 @@ def run(args: argparse.Namespace) -> int:
             del ocr  # each worker builds its own
             documents = _read_in_workers(settings, inputs, workers, bar.update, on_page if streamed else None)
         else:
-            documents = ocr.read_iter(inputs, progress=bar.update, on_page=on_page if streamed else None)
+            # Pages that only stream out are not kept for their Document: memory stays flat over a long PDF.
+            stream_only = bool(streamed) and not whole and not args.overlay
+            documents = ocr.read_iter(
+                inputs, progress=bar.update, on_page=on_page if streamed else None, keep_pages=not stream_only
+            )
         try:
             for position, doc in enumerate(documents):
                 finish(position, doc)

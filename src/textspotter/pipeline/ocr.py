@@ -42,6 +42,7 @@ from ..geometry import quad_height
 from ..imageio import ImageError, ImageInput, ImageOptions, PageImage, describe_source, iter_pages
 from ..models.spec import ModelSpec, PreprocessConfig
 from .assemble import AssemblyOptions, PageReadings, assemble_page
+from .memory import release_freed_memory
 from .multiscale import select_view_detections
 from .orientation import OrientationOptions, apply_rotations, decide_rotations
 from .preprocess import DetectorView, ScaleOptions, check_page_shape, render_views, tile_views
@@ -414,6 +415,7 @@ class OCR:
         *,
         progress: Callable[[int], None] | None = None,
         on_page: Callable[[int, Page], None] | None = None,
+        keep_pages: bool = True,
     ) -> Iterator[Document]:
         """Like :meth:`read`, but yield each Document as soon as its pages are done (for long batches).
 
@@ -423,8 +425,16 @@ class OCR:
             on_page: called with ``(input position, Page)`` for each page as soon as its batch is read, before its
                 Document is complete, so that a caller can save a long PDF page by page. The pages of an input that
                 fails later (a page that cannot be decoded) are passed here before its error Document is yielded.
+            keep_pages: False hands each page to ``on_page`` only and yields Documents without pages (``source``
+                and ``error`` still set), so that memory stays flat over a long PDF however many pages it has
+                (each Page holds its words, about 66 kB for 80 words). Needs ``on_page``.
+
+        Raises:
+            ValueError: ``keep_pages`` is False and there is no ``on_page`` (the pages would be lost).
         """
-        return self._documents(images, strict=False, progress=progress, on_page=on_page)
+        if not keep_pages and on_page is None:
+            raise ValueError("read_iter(keep_pages=False) needs on_page: the pages would be read and thrown away")
+        return self._documents(images, strict=False, progress=progress, on_page=on_page, keep_pages=keep_pages)
 
     def _documents(
         self,
@@ -433,13 +443,15 @@ class OCR:
         strict: bool,
         progress: Callable[[int], None] | None = None,
         on_page: Callable[[int, Page], None] | None = None,
+        keep_pages: bool = True,
     ) -> Iterator[Document]:
         inputs = list(images) if _is_batch(images) else [images]
         # The decoder reads a PDF page's text layer beside its render unless every page is OCRed anyway.
         decode_options = dataclasses.replace(self.image_options, text_layer=self.text_layer.mode != "ocr")
         names: list[str] = []
         errors: dict[int, str] = {}
-        done_pages: dict[int, list[Page]] = {}
+        done_pages: dict[int, list[Page]] = {}  # kept only with keep_pages
+        done_counts: dict[int, int] = {}
         loaded_counts: dict[int, int] = {}  # pages per input, once the input is fully decoded
         # (input position, page image or None once read, load seconds, text-layer plan, Page when already read)
         pending: list[tuple[int, PageImage | None, float, TextLayerPlan, Page | None]] = []
@@ -448,14 +460,14 @@ class OCR:
         def finished() -> Iterator[Document]:
             nonlocal next_doc
             while next_doc < len(inputs) and next_doc in loaded_counts:
-                pages = done_pages.get(next_doc, [])
-                if next_doc not in errors and len(pages) < loaded_counts[next_doc]:
+                if next_doc not in errors and done_counts.get(next_doc, 0) < loaded_counts[next_doc]:
                     return
                 if next_doc in errors:
                     yield Document(source=names[next_doc], error=errors[next_doc])
                 else:
-                    yield Document(pages=tuple(pages), source=names[next_doc])
+                    yield Document(pages=tuple(done_pages.get(next_doc, [])), source=names[next_doc])
                 done_pages.pop(next_doc, None)
+                done_counts.pop(next_doc, None)
                 next_doc += 1
 
         def flush() -> None:
@@ -471,9 +483,13 @@ class OCR:
                 page = finish_page(plan, next(read), options=self.text_layer) if image is not None else ready
                 if page is None:
                     raise RuntimeError("a pending page has neither an image nor a result")  # a bug, not user error
-                done_pages.setdefault(d, []).append(page)
+                done_counts[d] = done_counts.get(d, 0) + 1
+                if keep_pages:
+                    done_pages.setdefault(d, []).append(page)
                 if on_page is not None:
                     on_page(d, page)
+            # The batch's tensors are freed by now: give what the allocator keeps back, so that a long run stays flat.
+            release_freed_memory()
             if progress is not None:
                 progress(len(batch))
 
