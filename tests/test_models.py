@@ -278,6 +278,19 @@ def test_config_validation_names_the_field():
         RecognizerConfig(decoding="beam")
 
 
+def test_the_validity_threshold_is_saved_in_the_spec():
+    spec = get_spec("tiny-test")
+    assert spec.postprocess.valid_confidence == 0.5  # the published rule
+    assert get_spec("small-multi").postprocess.valid_confidence == 0.3
+    lower = spec.replace(postprocess=dataclasses.replace(spec.postprocess, valid_confidence=0.25))
+    assert ModelSpec.from_dict(json.loads(json.dumps(lower.to_dict()))).postprocess.valid_confidence == 0.25
+    older = lower.to_dict()
+    del older["postprocess"]["valid_confidence"]  # a model.json written before the field existed
+    assert ModelSpec.from_dict(older).postprocess.valid_confidence == 0.5
+    with pytest.raises(ValueError, match="valid_confidence"):
+        spec.replace(postprocess=dataclasses.replace(spec.postprocess, valid_confidence=1.5))
+
+
 def test_ctc_decoding_is_saved_in_the_spec():
     spec = get_spec("tiny-test")
     assert spec.recognizer.decoding == "parallel"

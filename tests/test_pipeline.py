@@ -280,6 +280,23 @@ def test_assemble_prunes_paragraphs_without_a_valid_word():
     assert [p.text for p in kept.paragraphs] == ["good", "bad"]
 
 
+def test_a_word_is_valid_above_the_threshold_of_the_options():
+    readings = _readings(
+        texts=["sure", "maybe"],
+        boxes=[(10, 10, 50, 20), (60, 10, 100, 20)],
+        detection=[0.9, 0.9],
+        text_conf=[0.9, 0.3],  # overall confidences 0.9 and 0.45
+        groups=[[[0, 1]]],
+    )
+    flags = {None: [True, False], 0.5: [True, False], 0.4: [True, True], 0.9: [False, False]}
+    for threshold, expected in flags.items():
+        page = assemble_page(readings, options=AssemblyOptions(include_invalid=True, valid_confidence=threshold))
+        assert [w.valid for w in page.words] == expected, threshold
+    for bad in (1.0, -0.1, True, "0.3"):
+        with pytest.raises(ValueError, match="valid_confidence"):
+            AssemblyOptions(valid_confidence=bad)
+
+
 def test_assemble_keeps_regions_missing_from_the_grouping():
     readings = _readings(
         texts=["a", "b", "c"],

@@ -521,3 +521,22 @@ def test_bad_inputs_raise_alone_and_are_reported_in_a_batch(tiny_ocr, tmp_path, 
 def _write(path, data):
     path.write_bytes(data)
     return path
+
+
+def test_the_validity_threshold_is_the_models_unless_the_options_say(monkeypatch, page):
+    import dataclasses
+
+    import textspotter.pipeline.ocr as ocr_module
+
+    model = fake_model()
+    model.spec = model.spec.replace(postprocess=dataclasses.replace(model.spec.postprocess, valid_confidence=0.3))
+    used = []
+    assemble = ocr_module.assemble_page
+    monkeypatch.setattr(
+        ocr_module,
+        "assemble_page",
+        lambda r, options: used.append(options.valid_confidence) or assemble(r, options=options),
+    )
+    OCR(model=model, device="cpu", orientation=UPRIGHT).read(page)
+    OCR(model=model, device="cpu", orientation=UPRIGHT, assembly=AssemblyOptions(valid_confidence=0.6)).read(page)
+    assert used == [0.3, 0.6]

@@ -375,6 +375,10 @@ class PostprocessConfig:
             (``ops.refine_quad_ends``): the merged quads of long words stop short of their ends, cutting off
             final letters and punctuation. ``False`` (the published behaviour) keeps the merged ends.
         text_confidence: ``"product"`` (v1 release: Π p_t) or ``"geometric_mean"`` (v2 package).
+        valid_confidence: a word is valid (kept in the published output and scored) when its text is not empty and
+            its confidence (the harmonic mean of its detection and text confidences) is above this, in [0, 1).
+            The published rule is 0.5 (spec §6.4); a model whose confidences run lower on some scripts may set its
+            own (``small-multi``: its long CJK lines read at lower per-character confidence).
     """
 
     prob_threshold: float = 0.5
@@ -384,6 +388,7 @@ class PostprocessConfig:
     refine_quads: bool = False
     refine_ends: bool = False
     text_confidence: str = "product"
+    valid_confidence: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -411,6 +416,9 @@ class ModelSpec:
             raise ValueError(
                 f"text_confidence must be 'product' or 'geometric_mean', got {self.postprocess.text_confidence!r}"
             )
+        valid = self.postprocess.valid_confidence
+        if isinstance(valid, bool) or not isinstance(valid, (int, float)) or not 0.0 <= valid < 1.0:
+            raise ValueError(f"valid_confidence must be a number in [0, 1), got {valid!r}")
 
     def replace(self, **changes: Any) -> ModelSpec:
         return dataclasses.replace(self, **changes)

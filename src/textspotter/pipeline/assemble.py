@@ -6,7 +6,7 @@ relational model's grouping (paragraphs → lines → word indices, in graph ord
 Output: a ``Page`` whose
 
 * words carry ``confidence = f_measure(detection, text)`` (harmonic mean) and ``valid = text != "" and
-  confidence > 0.5`` (spec §6.4);
+  confidence > 0.5`` (spec §6.4; ``AssemblyOptions.valid_confidence`` or the model's own threshold);
 * paragraphs without any valid word are dropped unless ``include_invalid`` (spec §7.6 step 5); invalid words inside
   kept paragraphs stay, as in the published output;
 * lines have the axis-aligned box over their word quads and the mean word confidence; paragraphs the box over their
@@ -73,6 +73,9 @@ class AssemblyOptions:
             both sides of the gap and none across it (a column gutter), is split there before the page is ordered:
             a link from the end of a line in one column to the line beside it in the next would otherwise carry the
             rest of the column into the middle of the other. ``None`` splits nothing.
+        valid_confidence: a word is valid when its text is not empty and its confidence is above this, in
+            [0, 1); ``None`` takes the model's (``PostprocessConfig.valid_confidence``: 0.5, the published rule,
+            unless the model says otherwise; 0.5 where there is no model).
     """
 
     include_invalid: bool = False
@@ -80,6 +83,7 @@ class AssemblyOptions:
     table_gap: float | None = 0.15
     join_gap: float | None = 1.5
     split_gap: float | None = 1.2
+    valid_confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
@@ -90,6 +94,9 @@ class AssemblyOptions:
             raise ValueError(f"AssemblyOptions.join_gap must be None or >= 0, got {self.join_gap!r}")
         if self.split_gap is not None and not self.split_gap >= 0:
             raise ValueError(f"AssemblyOptions.split_gap must be None or >= 0, got {self.split_gap!r}")
+        valid = self.valid_confidence
+        if valid is not None and (isinstance(valid, bool) or not isinstance(valid, (int, float)) or not 0 <= valid < 1):
+            raise ValueError(f"AssemblyOptions.valid_confidence must be None or in [0, 1), got {valid!r}")
 
 
 @dataclass(frozen=True)
@@ -516,6 +523,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         The page with paragraphs in reading order; an empty page when nothing was detected or kept.
     """
     options = options or AssemblyOptions()
+    threshold = 0.5 if options.valid_confidence is None else options.valid_confidence
     count = len(readings.texts)
     detection = np.asarray(readings.detection_confidence, dtype=np.float32)
     text_conf = np.asarray(readings.text_confidence, dtype=np.float32)
@@ -532,7 +540,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
             detection_confidence=float(detection[i]),
             text_confidence=float(text_conf[i]),
             order=order,
-            valid=len(text) > 0 and confidence > 0.5,
+            valid=len(text) > 0 and confidence > threshold,
         )
 
     groups: list[list[Line]] = []

@@ -797,6 +797,9 @@ class OCR:
         offset = 0
         # Batch stages are shared by the pages: each page is charged an equal part of them.
         shared = {k: v / len(pages) for k, v in timings.items()}
+        assembly = self.assembly
+        if assembly.valid_confidence is None:  # the model's validity threshold (0.5, the published rule, by default)
+            assembly = dataclasses.replace(assembly, valid_confidence=self.spec.postprocess.valid_confidence)
         for p, page in enumerate(pages):
             n = regions.page_counts[p]
             results.append(
@@ -812,7 +815,7 @@ class OCR:
                         index=page.index,
                         timings={**shared, "load": load_times[p]},
                     ),
-                    options=self.assembly,
+                    options=assembly,
                 )
             )
             offset += n

@@ -68,6 +68,9 @@ class ModelSection:
             of a ``charset.txt`` (a JSON array of strings); None keeps the spec's. The recognizer's classifier is
             resized: characters both charsets hold keep their trained rows, the others start untrained
             (``train.loop.resize_classifier``).
+        valid_confidence: ``PostprocessConfig.valid_confidence`` written into the saved spec (the confidence a
+            word needs to be valid, in [0, 1); the published rule is 0.5); None keeps the spec's. No weight
+            depends on it.
     """
 
     name: str = "small"
@@ -80,6 +83,7 @@ class ModelSection:
     global_layers: int | None = None
     column_scale: float | None = None
     charset: str | None = None
+    valid_confidence: float | None = None
 
 
 @dataclass

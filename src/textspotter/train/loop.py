@@ -126,6 +126,9 @@ def build_model(config: TrainConfig) -> nn.Module:
         model.recognizer.config = recognizer
     if config.model.charset is not None:
         resize_classifier(model, resolve_charset(config.model.charset))
+    if config.model.valid_confidence is not None:
+        postprocess = dataclasses.replace(model.spec.postprocess, valid_confidence=config.model.valid_confidence)
+        model.spec = model.spec.replace(postprocess=postprocess)  # validated by ModelSpec
     if model.spec.charset is None:
         raise ValueError(f"model {model.spec.name!r} has no charset: recognizer targets cannot be encoded")
     return model
