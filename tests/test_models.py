@@ -281,7 +281,6 @@ def test_config_validation_names_the_field():
 def test_the_validity_threshold_is_saved_in_the_spec():
     spec = get_spec("tiny-test")
     assert spec.postprocess.valid_confidence == 0.5  # the published rule
-    assert get_spec("small-multi").postprocess.valid_confidence == 0.3
     lower = spec.replace(postprocess=dataclasses.replace(spec.postprocess, valid_confidence=0.25))
     assert ModelSpec.from_dict(json.loads(json.dumps(lower.to_dict()))).postprocess.valid_confidence == 0.25
     older = lower.to_dict()

@@ -200,9 +200,6 @@ def _small() -> ModelSpec:
 # CJK runs; docs/models.md); longer runs are squeezed into T. Bucketing keeps short Latin words at their own width.
 MULTI_MAX_WIDTH = 256
 MULTI_BUCKET_WIDTH = 16
-# The confidence a word of the multilingual model needs to be valid (the published rule: 0.5). Chosen on the first
-# 5 corpus dev pages per language (zh-Hans, ja, ko, ru) at step 6,000; benchmarks/RESULTS.md, "Session 25".
-MULTI_VALID_CONFIDENCE = 0.3
 
 
 def _small_multi() -> ModelSpec:
@@ -217,9 +214,6 @@ def _small_multi() -> ModelSpec:
             num_tokens=charset.num_tokens,
             decoding="ctc",
         ),
-        # Long CJK lines read at lower per-character confidence than Latin words; dropped as invalid at the
-        # published 0.5, they cost more than their errors (docs/models.md).
-        postprocess=dataclasses.replace(base.postprocess, valid_confidence=MULTI_VALID_CONFIDENCE),
         charset=charset,
         description="the small model with the multilingual charset (en, zh-Hans, zh-Hant, ja, ko, ru); CJK by lines",
     )

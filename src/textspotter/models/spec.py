@@ -378,7 +378,7 @@ class PostprocessConfig:
         valid_confidence: a word is valid (kept in the published output and scored) when its text is not empty and
             its confidence (the harmonic mean of its detection and text confidences) is above this, in [0, 1).
             The published rule is 0.5 (spec §6.4); a model whose confidences run lower on some scripts may set its
-            own (``small-multi``: its long CJK lines read at lower per-character confidence).
+            own (the multilingual model reads long CJK lines at lower per-character confidence).
     """
 
     prob_threshold: float = 0.5
