@@ -191,6 +191,23 @@ def test_overprinted_duplicates_are_removed():
     assert [w.text for w in kept] == ["bold", "bold", "other"] and removed == 1
 
 
+def test_a_cjk_run_is_too_long_only_past_the_run_cut():
+    from textspotter.corpus.text_layer import Glyph, PageText, WordCandidate
+    from textspotter.corpus.trust import check_words
+    from textspotter.synth.render import MAX_CJK_RUN
+
+    def word(text, row):
+        quad = np.array([[10, 20 * row], [90, 20 * row], [90, 20 * row + 10], [10, 20 * row + 10]], dtype=float)
+        return WordCandidate(text, quad, [Glyph(text=text, raw=text, quad=quad, height=10.0)])
+
+    # A Chinese line cut at the builder's 40 characters is a target; Latin or Cyrillic words keep the 31 limit.
+    words = [word("图" * MAX_CJK_RUN, 0), word("图" * (MAX_CJK_RUN + 1), 1), word("かな" * 20, 2), word("x" * 32, 3)]
+    words.append(word("слово" * 7, 4))
+    page = PageText(glyphs=[], images=[], width=100, height=200)
+    kept, _ = check_words(words, page, {})
+    assert [w.ignore_reasons for w in kept] == [[], ["too_long"], [], ["too_long"], ["too_long"]]
+
+
 def test_cli_builds_from_pdf_files(documents, tmp_path, capsys):
     from textspotter.cli.main import main
 
