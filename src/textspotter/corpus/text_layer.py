@@ -36,7 +36,16 @@ import numpy as np
 
 from textspotter.synth.languages import script_of
 
-__all__ = ["Glyph", "WordCandidate", "PageText", "extract_glyphs", "group_words", "group_lines", "image_objects"]
+__all__ = [
+    "Glyph",
+    "WordCandidate",
+    "PageText",
+    "extract_glyphs",
+    "group_words",
+    "group_lines",
+    "image_objects",
+    "is_cjk",
+]
 
 # pdfium's markers for a hyphen it found at a line end (see FPDFText_IsHyphen).
 _HYPHEN_MARKERS = {"\u0002", "\ufffe"}
@@ -347,14 +356,14 @@ def _frame(glyph: Glyph) -> tuple[np.ndarray, np.ndarray]:
     return along, np.array([-along[1], along[0]])  # (writing direction, towards the glyph's bottom)
 
 
-def _is_cjk(text: str) -> bool:
+def is_cjk(text: str) -> bool:
     """Whether any character of ``text`` (a glyph's label may be several: "fi") is Chinese or Japanese."""
     return any(script_of(char) in ("cjk", "kana") for char in text)
 
 
 def _vertical_next(previous: Glyph, glyph: Glyph) -> bool:
     """``glyph`` continues a top-to-bottom column of upright CJK glyphs after ``previous``."""
-    if abs(previous.angle) > 0.05 or abs(glyph.angle) > 0.05 or not (_is_cjk(previous.text) or _is_cjk(glyph.text)):
+    if abs(previous.angle) > 0.05 or abs(glyph.angle) > 0.05 or not (is_cjk(previous.text) or is_cjk(glyph.text)):
         return False
     p_x0, p_x1 = previous.quad[:, 0].min(), previous.quad[:, 0].max()
     g_x0, g_x1 = glyph.quad[:, 0].min(), glyph.quad[:, 0].max()
@@ -474,7 +483,7 @@ def group_words(glyphs: list[Glyph]) -> list[WordCandidate]:
     drifts = np.zeros(len(glyphs))
     same_box = np.zeros(len(glyphs), dtype=bool)
     turned = np.zeros(len(glyphs), dtype=bool)
-    cjk = [not g.space and _is_cjk(g.text) for g in glyphs]
+    cjk = [not g.space and is_cjk(g.text) for g in glyphs]
     if len(inked) > 1:
         quads = np.stack([glyphs[i].quad for i in inked])
         angles = np.array([glyphs[i].angle for i in inked])
@@ -558,7 +567,7 @@ def _finish_word(glyphs: list[Glyph], new_line: bool, vertical: bool) -> list[Wo
     text = "".join(g.text for g in glyphs)
     # Each glyph's text may be longer than one character (expanded ligatures): map characters back to glyphs.
     owners = [i for i, g in enumerate(glyphs) for _ in g.text]
-    if any(_is_cjk(c) for c in text):
+    if is_cjk(text):
         from textspotter.synth.render import cjk_runs
 
         # The same regions as the generator's: one per CJK run (long runs in equal pieces), spaced words as words.

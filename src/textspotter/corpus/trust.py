@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..synth.languages import script_of
 from ..synth.render import MAX_CJK_RUN
-from .text_layer import Glyph, PageText, WordCandidate
+from .text_layer import Glyph, PageText, WordCandidate, is_cjk
 
 __all__ = [
     "TrustOptions",
@@ -279,8 +278,7 @@ def check_words(
             reasons.append("suspect_font")
         if i in leaders:
             reasons.append("dot_leader")
-        cjk = any(script_of(char) in ("cjk", "kana") for char in word.text)
-        if len(word.text) > (options.max_cjk_run if cjk else options.max_word_length):
+        if len(word.text) > (options.max_cjk_run if is_cjk(word.text) else options.max_word_length):
             reasons.append("too_long")
         word.ignore_reasons = reasons
     return kept, duplicates

@@ -30,6 +30,7 @@ __all__ = [
     "MIN_INFER_LENGTH",
     "MAX_INFER_LENGTH",
     "check_infer_length",
+    "PUBLISHED_VALID_CONFIDENCE",
 ]
 
 SPEC_FORMAT_VERSION = 1
@@ -360,6 +361,10 @@ class PreprocessConfig:
             raise ValueError(f"PreprocessConfig.mean must be finite, got {self.mean!r}")
 
 
+PUBLISHED_VALID_CONFIDENCE = 0.5
+"""A word is valid above this confidence in the published output (spec §6.4)."""
+
+
 @dataclass(frozen=True)
 class PostprocessConfig:
     """Decoding constants (spec §4.2, §4.4, §6.4).
@@ -388,7 +393,7 @@ class PostprocessConfig:
     refine_quads: bool = False
     refine_ends: bool = False
     text_confidence: str = "product"
-    valid_confidence: float = 0.5
+    valid_confidence: float = PUBLISHED_VALID_CONFIDENCE
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import torch
 
 from ..document import Line, Page, Paragraph, Word, as_quad, bounding_quad
 from ..geometry import quad_height
+from ..models.spec import PUBLISHED_VALID_CONFIDENCE
 from ..ops import f_measure
 
 __all__ = ["AssemblyOptions", "PageReadings", "assemble_page", "reading_order"]
@@ -523,7 +524,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         The page with paragraphs in reading order; an empty page when nothing was detected or kept.
     """
     options = options or AssemblyOptions()
-    threshold = 0.5 if options.valid_confidence is None else options.valid_confidence
+    threshold = PUBLISHED_VALID_CONFIDENCE if options.valid_confidence is None else options.valid_confidence
     count = len(readings.texts)
     detection = np.asarray(readings.detection_confidence, dtype=np.float32)
     text_conf = np.asarray(readings.text_confidence, dtype=np.float32)
