@@ -290,6 +290,19 @@ def test_the_validity_threshold_is_saved_in_the_spec():
         spec.replace(postprocess=dataclasses.replace(spec.postprocess, valid_confidence=1.5))
 
 
+def test_the_orientation_floor_is_saved_in_the_spec():
+    spec = get_spec("tiny-test")
+    assert spec.postprocess.orientation_confidence == 0.7
+    lower = spec.replace(postprocess=dataclasses.replace(spec.postprocess, orientation_confidence=0.5))
+    assert ModelSpec.from_dict(json.loads(json.dumps(lower.to_dict()))).postprocess.orientation_confidence == 0.5
+    older = lower.to_dict()
+    del older["postprocess"]["orientation_confidence"]  # a model.json written before the field existed
+    assert ModelSpec.from_dict(older).postprocess.orientation_confidence == 0.7
+    for bad in (1.5, -0.1, True, "0.5"):
+        with pytest.raises(ValueError, match="orientation_confidence"):
+            spec.replace(postprocess=dataclasses.replace(spec.postprocess, orientation_confidence=bad))
+
+
 def test_ctc_decoding_is_saved_in_the_spec():
     spec = get_spec("tiny-test")
     assert spec.recognizer.decoding == "parallel"

@@ -152,6 +152,7 @@ def test_sample_scores_count_word_reads(monkeypatch):
         ({"margin": 1.5}, "margin"),
         ({"min_confidence": 2}, "min_confidence"),
         ({"quarter_turn_below": -0.1}, "quarter_turn_below"),
+        ({"min_confidence": True}, "min_confidence"),
         ({"min_word_share": 1.5}, "min_word_share"),
     ],
 )
@@ -210,6 +211,31 @@ def test_quarter_turns_are_tried_when_the_upright_sample_reads_no_words(monkeypa
     scores, kwargs = chosen[0]
     assert page.rotation == 0 and set(scores) == {0, 90, 180, 270}
     assert min(scores.values()) > 0.9 and set(kwargs["word_shares"].values()) == {0.0}
+
+
+def test_the_model_sets_the_confidence_floors_the_options_leave_open(monkeypatch):
+    # A model that reads at lower confidence (the multilingual one on CJK) carries its own floor in model.json: it is
+    # the floor for taking a turn and for skipping the quarter-turn passes unless the options set them.
+    model = fake_model()
+    read_always(model, "word")
+    model.spec = model.spec.replace(postprocess=dataclasses.replace(model.spec.postprocess, orientation_confidence=0.4))
+    scores = orientation.sample_scores
+    # Every sample reads at half its confidence (about 0.5): below 0.7, above the model's 0.4.
+    monkeypatch.setattr(
+        orientation,
+        "sample_scores",
+        lambda *a, **kw: [s._replace(confidence=s.confidence / 2) for s in scores(*a, **kw)],
+    )
+    chosen = []
+    monkeypatch.setattr(orientation, "choose_rotation", lambda scores, **kw: chosen.append((scores, kw)) or 0)
+    image = page_with_boxes(HEIGHT, WIDTH, BOXES)
+    _ocr(model).read(image)
+    explicit = OrientationOptions(min_confidence=0.6, quarter_turn_below=0.7)
+    OCR(model=model, device="cpu", scale=SCALE, orientation=explicit).read(image)
+    (model_scores, model_kwargs), (option_scores, option_kwargs) = chosen
+    assert 0.45 < model_scores[0] < 0.55
+    assert set(model_scores) == {0, 180} and model_kwargs["min_confidence"] == 0.4
+    assert set(option_scores) == {0, 90, 180, 270} and option_kwargs["min_confidence"] == 0.6
 
 
 def test_cli_orientation_flag_and_reported_rotation(tmp_path, monkeypatch, capsys):

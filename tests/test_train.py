@@ -495,7 +495,7 @@ def _retrain_frozen_tiny(toy_folder, tmp_path, *overrides):
 def test_column_scale_change_resamples_the_loaded_recognizer_and_is_saved(toy_folder, tmp_path):
     # model.column_scale on a model loaded from model.init: T and the position encoding are resampled to the new
     # pitch (Recognizer.set_max_width), training reads strips at it, and the saved spec carries it (and
-    # model.valid_confidence's validity threshold).
+    # model.valid_confidence's validity threshold and model.orientation_confidence's floor).
     from textspotter.models import get_spec
 
     width = 3 * get_spec("tiny-test").recognizer.max_width // 2  # T at 1.5 times the columns
@@ -505,10 +505,13 @@ def test_column_scale_change_resamples_the_loaded_recognizer_and_is_saved(toy_fo
         f"model.max_width={width}",
         "model.column_scale=1.5",
         "model.valid_confidence=0.3",
+        "model.orientation_confidence=0.55",
         "train.steps=1",
     )
     assert reloaded.spec.recognizer.column_scale == 1.5 == reloaded.recognizer.config.column_scale
     assert start.spec.postprocess.valid_confidence == 0.5 and reloaded.spec.postprocess.valid_confidence == 0.3
+    assert start.spec.postprocess.orientation_confidence == 0.7
+    assert reloaded.spec.postprocess.orientation_confidence == 0.55
     expected = start.recognizer
     expected.set_max_width(width, column_scale=1.5)
     assert torch.equal(reloaded.recognizer.position_encoding, expected.position_encoding)

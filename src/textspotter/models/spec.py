@@ -384,6 +384,11 @@ class PostprocessConfig:
             its confidence (the harmonic mean of its detection and text confidences) is above this, in [0, 1).
             The published rule is 0.5 (spec §6.4); a model whose confidences run lower on some scripts may set its
             own (the multilingual model reads long CJK lines at lower per-character confidence).
+        orientation_confidence: ours. The mean text confidence at which a sample of this model's reads counts as
+            confident, in [0, 1]: the orientation check's default floor for taking a turn
+            (``OrientationOptions.min_confidence``) and for skipping the quarter-turn passes
+            (``OrientationOptions.quarter_turn_below``). 0.7 suits the English model; a model that reads some
+            scripts at lower confidence sets its own, or upside-down pages of those scripts are never turned.
     """
 
     prob_threshold: float = 0.5
@@ -394,6 +399,7 @@ class PostprocessConfig:
     refine_ends: bool = False
     text_confidence: str = "product"
     valid_confidence: float = PUBLISHED_VALID_CONFIDENCE
+    orientation_confidence: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -424,6 +430,9 @@ class ModelSpec:
         valid = self.postprocess.valid_confidence
         if isinstance(valid, bool) or not isinstance(valid, (int, float)) or not 0.0 <= valid < 1.0:
             raise ValueError(f"valid_confidence must be a number in [0, 1), got {valid!r}")
+        floor = self.postprocess.orientation_confidence
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 <= floor <= 1.0:
+            raise ValueError(f"orientation_confidence must be a number in [0, 1], got {floor!r}")
 
     def replace(self, **changes: Any) -> ModelSpec:
         return dataclasses.replace(self, **changes)

@@ -83,9 +83,12 @@ class OrientationOptions:
         min_confidence: a turn is taken only when its sample reads with at least this mean text confidence, in
             [0, 1]: a page the model reads in no orientation (a script it does not know) stays as it is
             (``arabic.tif`` turned a quarter reads 0.46 against 0.34 upright; a turned Latin page, 0.79 or more).
+            ``None`` takes the model's ``PostprocessConfig.orientation_confidence`` (0.7 unless the model sets its
+            own: the multilingual model reads CJK text at lower confidence).
         quarter_turn_below: the page is also tried turned by a quarter turn (one more detector pass) when the
             upright sample's mean text confidence is below this, in [0, 1], or when less than half of
-            ``min_word_share`` of it reads as words; 0 tries quarter turns only in that second case.
+            ``min_word_share`` of it reads as words; 0 tries quarter turns only in that second case. ``None``
+            takes the model's ``PostprocessConfig.orientation_confidence``, as ``min_confidence`` does.
         min_word_share: a turn is taken only when at least this share of its sample reads as words (two or more
             letters or digits), in [0, 1]. On a faint upright page (corpus en test, ``texlive-latex-extra-doc-
             b6d38a9d13-p0001``) the quarter turn read 0.81 mean confidence against 0.65 upright, but from empty and
@@ -99,8 +102,8 @@ class OrientationOptions:
     sample_size: int = 16
     min_regions: int = 3
     margin: float = 0.1
-    min_confidence: float = 0.7
-    quarter_turn_below: float = 0.7
+    min_confidence: float | None = None
+    quarter_turn_below: float | None = None
     min_word_share: float = 0.5
 
     def __post_init__(self) -> None:
@@ -114,7 +117,9 @@ class OrientationOptions:
                 raise ValueError(f"OrientationOptions.{name} must be a positive int, got {value!r}")
         for name in ("margin", "min_confidence", "quarter_turn_below", "min_word_share"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            if value is None and name in ("min_confidence", "quarter_turn_below"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"OrientationOptions.{name} must be in [0, 1], got {value!r}")
 
 
@@ -317,6 +322,10 @@ def decide_rotations(
     options = ocr.orientation
     if options.mode == "off":
         return None
+    # The model's own floor where the options leave it open (the published-size English model: 0.7).
+    floor = ocr.spec.postprocess.orientation_confidence
+    min_confidence = floor if options.min_confidence is None else options.min_confidence
+    quarter_turn_below = floor if options.quarter_turn_below is None else options.quarter_turn_below
     start = ocr._sync()
     rotations = [0] * len(pages)
     with torch.inference_mode():
@@ -340,12 +349,12 @@ def decide_rotations(
                 # Half the word share a turn needs: a math page's upright sample (DocBank: 44 % words at 0.94
                 # confidence) is not worth two more detector passes; a sideways page's reads no words at all.
                 doubtful = upright.word_share < options.min_word_share / 2
-                if upright.confidence < options.quarter_turn_below or doubtful:
+                if upright.confidence < quarter_turn_below or doubtful:
                     samples.update(_quarter_turn_scores(ocr, pages[position]))
                 rotations[position] = choose_rotation(
                     {rotation: sample.confidence for rotation, sample in samples.items()},
                     margin=options.margin,
-                    min_confidence=options.min_confidence,
+                    min_confidence=min_confidence,
                     word_shares={rotation: sample.word_share for rotation, sample in samples.items()},
                     min_word_share=options.min_word_share,
                 )

@@ -71,6 +71,9 @@ class ModelSection:
         valid_confidence: ``PostprocessConfig.valid_confidence`` written into the saved spec (the confidence a
             word needs to be valid, in [0, 1); the published rule is 0.5); None keeps the spec's. No weight
             depends on it.
+        orientation_confidence: ``PostprocessConfig.orientation_confidence`` written into the saved spec (the mean
+            text confidence at which the orientation check trusts a sample of reads, in [0, 1]; 0.7 by default);
+            None keeps the spec's. No weight depends on it.
     """
 
     name: str = "small"
@@ -84,6 +87,7 @@ class ModelSection:
     column_scale: float | None = None
     charset: str | None = None
     valid_confidence: float | None = None
+    orientation_confidence: float | None = None
 
 
 @dataclass

@@ -126,8 +126,13 @@ def build_model(config: TrainConfig) -> nn.Module:
         model.recognizer.config = recognizer
     if config.model.charset is not None:
         resize_classifier(model, resolve_charset(config.model.charset))
-    if config.model.valid_confidence is not None:
-        postprocess = dataclasses.replace(model.spec.postprocess, valid_confidence=config.model.valid_confidence)
+    thresholds = {
+        name: getattr(config.model, name)
+        for name in ("valid_confidence", "orientation_confidence")
+        if getattr(config.model, name) is not None
+    }
+    if thresholds:
+        postprocess = dataclasses.replace(model.spec.postprocess, **thresholds)
         model.spec = model.spec.replace(postprocess=postprocess)  # validated by ModelSpec
     if model.spec.charset is None:
         raise ValueError(f"model {model.spec.name!r} has no charset: recognizer targets cannot be encoded")
