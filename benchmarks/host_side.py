@@ -11,6 +11,7 @@ Usage::
 
     python benchmarks/host_side.py --batch-size 32 --pages 32 --threads 1
     python benchmarks/host_side.py --batch-size 8 --pages 8 --profile 25
+    CALLERS="index_select|lerp_" python benchmarks/host_side.py --profile 5   # also who calls the matching functions
 
 Prints a Markdown table (wall, networks, host, all per page) plus the command, machine, date and load average.
 On a shared machine the host figure moves with the load; the CPU time of the process is printed too.
@@ -134,6 +135,8 @@ def main() -> None:
         profiler.disable()
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(args.profile)
+        if os.environ.get("CALLERS"):
+            pstats.Stats(profiler, stream=stream).print_callers(os.environ["CALLERS"])
         print("\n```\n" + stream.getvalue().strip() + "\n```")
 
 

@@ -151,6 +151,36 @@ def test_render_square_equals_padding_then_interpolating(pad_how, height, width,
     assert torch.allclose(render_square(image, side, config), expected[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("pad_how", ["bottom_right", "center"])
+@pytest.mark.parametrize(
+    ("height", "width", "side"), [(220, 170, 128), (30, 60, 128), (60, 30, 256), (2200, 1700, 512)]
+)
+def test_uint8_resampling_stays_within_one_level_of_the_float_path(pad_how, height, width, side):
+    config = PreprocessConfig(pad_color=(1.0, 0.5, 0.25), pad_how=pad_how)
+    image = np.random.default_rng(1).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    exact = render_square(image, side, config)
+    fast = render_square(image, side, config, uint8=True)
+    assert fast.dtype == torch.float32 and fast.shape == exact.shape == (3, side, side)
+    difference = (fast - exact).abs()
+    assert float(difference.max()) <= 1.5 / 255  # rounded to uint8 after each axis (noise: the worst case)
+    assert 0 < float(difference.mean()) < 0.5 / 255  # a different computation, not the float path again
+    sized = PreprocessConfig(infer_length=side, pad_color=config.pad_color, pad_how=pad_how)
+    single, view = render_page(image, sized, uint8=True)
+    assert torch.equal(single[:, :, :side], fast) and view == page_view(height, width, sized)
+
+
+def test_uint8_resampling_falls_back_for_strips_windows_and_keeps_training_exact():
+    config = PreprocessConfig()
+    strip = np.random.default_rng(2).integers(0, 256, (3, 40, 3), dtype=np.uint8)  # square 1,600 > 4 x 120 pixels
+    assert torch.equal(render_square(strip, 64, config, uint8=True), render_square(strip, 64, config))
+    page = np.random.default_rng(3).integers(0, 256, (90, 70, 3), dtype=np.uint8)
+    window = (8, 4, 40, 30)
+    assert torch.equal(
+        render_square(page, 64, config, uint8=True, window=window), render_square(page, 64, config)[:, 4:30, 8:40]
+    )
+    assert torch.equal(render_page(page, config)[0], render_page(page, config, uint8=False)[0])
+
+
 def test_tiles_cover_the_page_with_overlap_and_mark_cut_edges():
     config = PreprocessConfig(infer_length=256)
     options = ScaleOptions(mode="tiled", zoom=2.0, max_upscale=4.0, overlap=0.25)

@@ -605,7 +605,7 @@ class OCR:
 
         for page in pages:
             start = self._sync()
-            page_inputs, page_views = render_views(page.image, preprocess, self.scale, device=self.device)
+            page_inputs, page_views = render_views(page.image, preprocess, self.scale, device=self.device, uint8=True)
             timings["preprocess"] += self._sync() - start
             views.append(page_views)
             for image, view in zip(page_inputs, page_views):
@@ -870,7 +870,7 @@ class OCR:
         fitted = self.scale.fitted_length(quad_height(original) / single_scale, preprocess.infer_length)
         if fitted is not None:
             preprocess = dataclasses.replace(preprocess, infer_length=fitted)
-        inputs, views = render_views(decoded.image, preprocess, self.scale, device=self.device)
+        inputs, views = render_views(decoded.image, preprocess, self.scale, device=self.device, uint8=True)
         single = views[0]
         with torch.inference_mode():
             features = _features(

@@ -401,6 +401,7 @@ def render_square(
     pad_how: str | None = None,
     device: torch.device | str = "cpu",
     window: tuple[int, int, int, int] | None = None,
+    uint8: bool = False,
 ) -> torch.Tensor:
     """Pad a page to a square with the pad colour and resize it to ``side × side`` (spec §1.2 steps 1–3).
 
@@ -420,6 +421,11 @@ def render_square(
         window: ``(x0, y0, x1, y1)`` with ``0 <= x0 < x1 <= side`` (same for y): build only these output columns and
             rows. Every output pixel is computed on its own, so the result equals the same crop of the whole output
             bit for bit, at a fraction of the cost (training windows).
+        uint8: resample in uint8 with PyTorch's vectorised bilinear kernel (``F.interpolate`` on the padded uint8
+            square) when the page is on the CPU, needs no window and is not far from square (the square at most
+            :data:`UINT8_MAX_PADDING` times the page's pixels): 4–5 times faster, each value within 1.5/255 of the
+            float path (rounded to uint8 after each axis; on a scanned page within 1/255, 0.1/255 on average).
+            Reading uses it; training keeps the float path, whose windows equal the whole output bit for bit.
 
     Returns:
         ``[3, side, side]`` float32 in [0, 1], or ``[3, y1 - y0, x1 - x0]`` with a window.
@@ -432,6 +438,9 @@ def render_square(
     height, width = int(pixels.shape[0]), int(pixels.shape[1])
     square_side = max(height, width)
     pad_x, pad_y = _square_offset(height, width, pad_how or config.pad_how)
+    near_square = square_side**2 <= UINT8_MAX_PADDING * height * width
+    if uint8 and window is None and pixels.device.type == "cpu" and near_square:
+        return _render_square_uint8(pixels, side, config.pad_color, pad_x, pad_y)
     # Resampled in the 0..255 scale of the page: the division by 255 rides on the final layout copy.
     color = torch.tensor(config.pad_color, dtype=torch.float32, device=pixels.device) * 255.0
 
@@ -468,6 +477,30 @@ def render_square(
     return torch.mul(out.permute(2, 0, 1), 1.0 / 255.0, out=result)  # (rows, cols, 3) -> (3, rows, cols) in [0, 1]
 
 
+UINT8_MAX_PADDING = 4
+"""``render_square(uint8=True)`` builds the padded uint8 square only when it holds at most this many times the page's
+pixels: a long strip would otherwise pad to gigabytes (the float path never builds the square)."""
+
+
+def _render_square_uint8(
+    pixels: torch.Tensor, side: int, pad_color: tuple[float, float, float], pad_x: int, pad_y: int
+) -> torch.Tensor:
+    """``render_square``'s uint8 path: pad ``[H, W, 3]`` uint8 ``pixels`` into its square at ``(pad_x, pad_y)`` and
+    resize it with ``F.interpolate`` (bilinear, ``align_corners=True``) in uint8; ``[3, side, side]`` float32."""
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    square_side = max(height, width)
+    square = pixels.new_empty((square_side, square_side, 3))
+    if square_side != height or square_side != width:
+        # One row of the colour broadcast over the rows: a 3-vector broadcast over every pixel is 30 times slower.
+        row = torch.tensor([round(255 * c) for c in pad_color], dtype=torch.uint8).repeat(square_side)
+        square.view(square_side, square_side * 3).copy_(row.expand(square_side, square_side * 3))
+    square[pad_y : pad_y + height, pad_x : pad_x + width] = pixels
+    # An NCHW view of the HWC buffer is channels-last: the layout of PyTorch's vectorised uint8 kernel.
+    resized = F.interpolate(square.permute(2, 0, 1)[None], size=(side, side), mode="bilinear", align_corners=True)
+    result = torch.empty((3, side, side), dtype=torch.float32)
+    return torch.mul(resized[0], 1.0 / 255.0, out=result)
+
+
 def _fit_width(square: torch.Tensor, width: int) -> torch.Tensor:
     """Right-pad ``[3, L, L]`` with zeros to ``[3, L, width]`` (the v2 package pads with 0.0, spec §1.2 step 3)."""
     if square.shape[-1] == width:
@@ -476,11 +509,19 @@ def _fit_width(square: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def render_page(
-    image: np.ndarray | torch.Tensor, config: PreprocessConfig, *, device: torch.device | str = "cpu"
+    image: np.ndarray | torch.Tensor,
+    config: PreprocessConfig,
+    *,
+    device: torch.device | str = "cpu",
+    uint8: bool = False,
 ) -> tuple[torch.Tensor, DetectorView]:
-    """Build the published single detector input of a page: ``[3, L, Wpad]`` float32 in [0, 1], and its view."""
+    """Build the published single detector input of a page: ``[3, L, Wpad]`` float32 in [0, 1], and its view.
+
+    ``uint8``: resample in uint8 where that is possible (``render_square``): within 1.5/255, several times faster.
+    """
     view = page_view(int(image.shape[0]), int(image.shape[1]), config)
-    return _fit_width(render_square(image, config.infer_length, config, device=device), view.width), view
+    square = render_square(image, config.infer_length, config, device=device, uint8=uint8)
+    return _fit_width(square, view.width), view
 
 
 def render_window(
@@ -520,6 +561,7 @@ def render_views(
     options: ScaleOptions,
     *,
     device: torch.device | str = "cpu",
+    uint8: bool = False,
 ) -> tuple[list[torch.Tensor], list[DetectorView]]:
     """Build every detector input of one page for the given scale mode.
 
@@ -528,12 +570,13 @@ def render_views(
         config: the model's preprocessing.
         options: which views to build.
         device: where to build the inputs.
+        uint8: resample the single view in uint8 where possible (``render_square``; reading does, training not).
 
     Returns:
         ``(inputs, views)``: inputs are ``[3, L, Wpad]`` float32 in [0, 1]; the single view comes first, then the
         tiles (if any) in row-major order.
     """
-    single, view = render_page(image, config, device=device)
+    single, view = render_page(image, config, device=device, uint8=uint8)
     inputs, views = [single], [view]
     if options.mode == "single":
         return inputs, views
