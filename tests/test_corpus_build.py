@@ -208,6 +208,27 @@ def test_a_cjk_run_is_too_long_only_past_the_run_cut():
     assert [w.ignore_reasons for w in kept] == [[], ["too_long"], [], ["too_long"], ["too_long"]]
 
 
+def test_words_of_conjoining_jamo_are_ignored_and_can_drop_the_page():
+    from textspotter.corpus.text_layer import Glyph, PageText, WordCandidate
+    from textspotter.corpus.trust import check_words, page_verdict
+
+    def word(text, row):
+        quad = np.array([[10, 20 * row], [90, 20 * row], [90, 20 * row + 10], [10, 20 * row + 10]], dtype=float)
+        return WordCandidate(text, quad, [Glyph(text=text, raw=text, quad=quad, height=10.0)])
+
+    # A modern syllable spelt in jamo composes (NFC) and is kept; an archaic one (arae-a) and a syllable cut in two
+    # do not; compatibility jamo are letters of their own.
+    texts = ["한국어", "\u1112\u1161\u11ab", "\u1112\u119e\u11ab", "\u11af\u1100", "ㄱㄴ"]
+    page = PageText(glyphs=[], images=[], width=100, height=200)
+    kept, _ = check_words([word(t, row) for row, t in enumerate(texts)], page, {})
+    assert [w.ignore_reasons for w in kept] == [[], [], ["jamo"], ["jamo"], []]
+    kept, _ = check_words([word(t, row) for row, t in enumerate([*texts, "문서", "글자", "읽기"])], page, {})
+    assert page_verdict(kept, 0.0) is None  # 2 of 8 untrusted
+    archaic = [word("\u1112\u119e", row) for row in range(9)] + [word("이", 9)]
+    kept, _ = check_words(archaic, page, {})
+    assert page_verdict(kept, 0.0) == "unreliable"
+
+
 def test_cli_builds_from_pdf_files(documents, tmp_path, capsys):
     from textspotter.cli.main import main
 

@@ -79,8 +79,9 @@ __all__ = [
 ]
 
 # Bumped whenever the same (options, seed, document, page) would give a different page.
-CORPUS_VERSION = 3  # 2: justified CJK lines stay one run (corpus.text_layer.group_words); 3: CJK runs up to 40
-# characters are targets (corpus.trust: they were too_long above 31)
+CORPUS_VERSION = 4  # 2: justified CJK lines stay one run (corpus.text_layer.group_words); 3: CJK runs up to 40
+# characters are targets (corpus.trust: they were too_long above 31); 4: words of conjoining Hangul jamo are ignored
+# (corpus.trust, "jamo")
 IGNORE_REGION = "###"  # text of the don't-care words over raster images (the ICDAR convention)
 _CACHED_PAGES = 64  # text layers kept between the font pass and the build pass (a few MB each)
 

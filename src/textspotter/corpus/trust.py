@@ -14,7 +14,10 @@ Word reasons (:data:`WORD_REASONS`):
     ``min_ink`` of the word's box differs from its background in the clean render (white text, clipped text);
     ``dot_leader``: a run of dots (tables of contents); ``too_long``: longer than the recognizer reads (a word
     with Chinese or Japanese characters is a run of a line, cut at :data:`~textspotter.synth.render.MAX_CJK_RUN`
-    characters by the builder: only a longer one is too long).
+    characters by the builder: only a longer one is too long); ``jamo``: conjoining Hangul jamo left after NFC
+    composition (archaic syllables, which have no precomposed form: the text layer places each jamo as a glyph of its
+    own, so the words are cut inside syllables; a Middle Korean page of texlive-lang-korean had 270 such words of
+    290).
 Page reasons: ``no_text`` (no trusted word), ``unreliable`` (more than ``max_untrusted`` of its words carry a
 text-layer reason), ``uncovered_ink`` (more than ``max_uncovered_ink`` of its ink lies outside every word and
 image box: text drawn as paths or images that the labels would teach the detector to ignore).
@@ -46,10 +49,20 @@ __all__ = [
     "page_verdict",
 ]
 
-WORD_REASONS = ("unmapped", "invisible", "outside", "covered", "suspect_font", "no_ink", "dot_leader", "too_long")
+WORD_REASONS = (
+    "unmapped",
+    "invisible",
+    "outside",
+    "covered",
+    "suspect_font",
+    "no_ink",
+    "dot_leader",
+    "too_long",
+    "jamo",
+)
 PAGE_REASONS = ("no_text", "unreliable", "uncovered_ink")
 # Reasons that say the text layer itself is wrong (as opposed to text that is merely unreadable or unwanted).
-_TEXT_LAYER_REASONS = {"unmapped", "invisible", "covered", "suspect_font", "no_ink"}
+_TEXT_LAYER_REASONS = {"unmapped", "invisible", "covered", "suspect_font", "no_ink", "jamo"}
 
 # Fonts of math symbols and dingbats: their glyphs are never ASCII letters or digits, whatever their codes say.
 _SYMBOL_FONT = re.compile(
@@ -59,6 +72,9 @@ _SYMBOL_FONT = re.compile(
 )
 _CID = re.compile(r"\(cid:\d+\)")
 _DOTS = set(".·…․‥")
+# Conjoining Hangul jamo (leading, vowel and trailing letters, with their extended blocks); the compatibility jamo
+# (U+3130-U+318F), standalone letters, are ordinary characters.
+_CONJOINING_JAMO = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff]")
 
 
 @dataclass(frozen=True)
@@ -280,6 +296,8 @@ def check_words(
             reasons.append("dot_leader")
         if len(word.text) > (options.max_cjk_run if is_cjk(word.text) else options.max_word_length):
             reasons.append("too_long")
+        if _CONJOINING_JAMO.search(unicodedata.normalize("NFC", word.text)):
+            reasons.append("jamo")
         word.ignore_reasons = reasons
     return kept, duplicates
 
