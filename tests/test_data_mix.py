@@ -1,5 +1,7 @@
 """The weighted training mix: source weights, K windows per loaded page, determinism, resume, config and errors."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -228,6 +230,29 @@ def test_a_bad_manifest_path_is_named(toy_folders, tmp_path):
         build_sources([SourceSection(kind="manifest", paths=[str(mixed)], languages=["ko"])], seed=0)
     with pytest.raises(TypeError, match="MixedSource"):
         TrainingStream([ManifestSource([toy_folders[0]])], _builder(), batch_size=2, seed=0)
+
+
+def test_the_page_language_is_read_without_parsing_the_words(tmp_path):
+    # The page's own language is read from the start of its line; a line in another key order, with an escape, or
+    # with no language is parsed whole, and gives the same answer.
+    manifest = tmp_path / "manifest.jsonl"
+    lines = {
+        b'{"id": "a", "width": 9, "language": "zh-Hans", "words": [{"text": "x", "language": "en"}]}': "zh-Hans",
+        b'{"id":"b","words":[{"text":"x","language":"en"}],"language":"ja"}': "ja",
+        b'{"id":"c","params":{"language":"ru"},"language":"ko"}': "ko",
+        b'{"id":"d","language":"k\\u006f"}': "ko",
+        b'{"id":"e","words":[]}': "",
+        b'{"id":"f","note":"[\\"language\\": \\"x\\"]","language":"ru"}': "ru",
+    }
+    for raw, language in lines.items():
+        assert dataset._line_language(raw, manifest) == language == (json.loads(raw).get("language") or "")
+    with pytest.raises(ValueError, match="not a page annotation"):
+        dataset._line_language(b"not json", manifest)
+    # A line broken after its language passes the scan; loading that page names the manifest and the byte.
+    manifest.write_bytes(b'{"id": "g", "language": "en", "words": [\n')
+    source = ManifestSource([manifest])
+    with pytest.raises(ValueError, match=r"manifest.jsonl \(byte 0\)"):
+        source.annotation(0)
 
 
 def _page_ids(source: ManifestSource) -> list[str]:
