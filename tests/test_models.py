@@ -24,6 +24,7 @@ from textspotter.models import (
 )
 from textspotter.models.spec import ModelSpec, RecognizerConfig, RegNetConfig
 from textspotter.ops.distances import quad_distances
+from textspotter.pipeline.ocr import default_model_dir
 
 # ------------------------------------------------------------------------------------------------ helpers
 
@@ -564,6 +565,16 @@ def test_cli_models_json_and_table(capsys):
     assert main(["models", "v1", "small"]) == 0
     table = capsys.readouterr().out
     assert "45,268,472" in table and "small" in table and "v2-en" not in table
+    assert "shipped" not in table  # the shipped folders are listed with the whole registry only
+    assert main(["models"]) == 0
+    shipped = capsys.readouterr().out.split("\n\n")[1].splitlines()
+    assert shipped[0].split()[:3] == ["shipped", "installed", "architecture"]
+    rows = {line.split()[0]: line for line in shipped[2:]}
+    assert set(rows) == {"default", "multi"}
+    default = json.loads((default_model_dir() / "model.json").read_text())["name"]
+    assert rows["default"].split()[1:3] == ["yes", default]
+    installed = (default_model_dir().parent / "multi" / "model.json").is_file()
+    assert ("yes" in rows["multi"].split()[1]) == installed
     with pytest.raises(SystemExit, match="unknown model"):
         main(["models", "nope"])
 

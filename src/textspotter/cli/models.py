@@ -1,4 +1,5 @@
-"""``textspotter models``: list the registry with parameter and state-dict-entry counts per module.
+"""``textspotter models``: list the registry with parameter and state-dict-entry counts per module, and the shipped
+model folders (``OCR(model="default")``, ``OCR(model="multi")``) with whether they are installed.
 
 Models are built on the ``meta`` device, so listing allocates no weights and takes well under a second.
 ``--time`` instead builds the models with random weights and times one page through the three networks on the CPU
@@ -11,6 +12,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 from textspotter.models.registry import MODULE_NAMES, get_spec, list_models, module_sizes
 
@@ -47,7 +49,50 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(sizes, indent=2))
         return 0
     print(format_table(sizes, {name: get_spec(name).description for name in names}))
+    if not args.names:
+        print()
+        print(format_shipped(shipped_models()))
     return 0
+
+
+def shipped_models() -> list[dict[str, str | float | None]]:
+    """The shipped model names (``OCR(model=NAME)``, ``--model NAME``) with their folder's state.
+
+    Returns:
+        Per name: ``name``, ``what`` (what the name is for), ``architecture`` (``model.json``'s name; None when the
+        weights are not installed), ``mb`` (the weights file's size in MB, or None) and ``folder``.
+    """
+    from textspotter.pipeline.ocr import SHIPPED_MODELS
+
+    weights = Path(__file__).resolve().parent.parent / "weights"
+    out: list[dict[str, str | float | None]] = []
+    for name, what in SHIPPED_MODELS.items():
+        folder = weights / name
+        spec_path, tensors = folder / "model.json", folder / "model.safetensors"
+        installed = spec_path.is_file() and tensors.is_file()
+        architecture = json.loads(spec_path.read_text(encoding="utf-8")).get("name") if installed else None
+        size = round(tensors.stat().st_size / 1e6, 1) if installed else None
+        out.append({"name": name, "what": what, "architecture": architecture, "mb": size, "folder": str(folder)})
+    return out
+
+
+def format_shipped(models: list[dict[str, str | float | None]]) -> str:
+    """Render :func:`shipped_models` as an aligned text table."""
+    rows = [["shipped", "installed", "architecture", "MB", "what"]]
+    for model in models:
+        installed = model["architecture"] is not None
+        rows.append(
+            [
+                str(model["name"]),
+                "yes" if installed else "no (not shipped yet)",
+                str(model["architecture"]) if installed else "-",
+                f"{model['mb']:.1f}" if installed else "-",
+                str(model["what"]),
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
 def format_table(sizes: dict[str, dict[str, dict[str, int]]], descriptions: dict[str, str]) -> str:
