@@ -28,7 +28,7 @@ Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tupl
 
 def as_quad(points: Any) -> Quad:
     """Convert any ``[4, 2]`` sequence (list, numpy array, tensor) into a tuple-of-tuples quad of floats."""
-    rows = [tuple(float(v) for v in p) for p in points]
+    rows = [(float(p[0]), float(p[1])) if len(p) == 2 else tuple(map(float, p)) for p in points]
     if len(rows) != 4 or any(len(r) != 2 for r in rows):
         raise ValueError(f"a quad needs 4 (x, y) points, got {points!r}")
     return tuple(rows)  # type: ignore[return-value]

@@ -530,16 +530,19 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
     text_conf = np.asarray(readings.text_confidence, dtype=np.float32)
     overall = f_measure(torch.from_numpy(detection), torch.from_numpy(text_conf)).numpy() if count else detection
     quads = np.asarray(readings.quads, dtype=np.float32)
+    # Python floats converted once for the page (the same values as float() of each float32, a tenth of the cost).
+    quad_values: list[list[list[float]]] = quads.reshape(-1, 4, 2).tolist()
+    overall_values, detection_values, text_values = overall.tolist(), detection.tolist(), text_conf.tolist()
 
     def word(i: int, order: int) -> Word:
         text = readings.texts[i]
-        confidence = float(overall[i])
+        confidence = overall_values[i]
         return Word(
             text=text,
-            quad=as_quad(quads[i]),
+            quad=as_quad(quad_values[i]),
             confidence=confidence,
-            detection_confidence=float(detection[i]),
-            text_confidence=float(text_conf[i]),
+            detection_confidence=detection_values[i],
+            text_confidence=text_values[i],
             order=order,
             valid=len(text) > 0 and confidence > threshold,
         )
