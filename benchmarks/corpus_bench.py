@@ -383,6 +383,8 @@ def _bench(
         command += ["--infer-length", str(args.infer_length)]
     if args.crop_margin is not None:
         command += ["--crop-margin", str(args.crop_margin)]
+    if args.valid_confidence is not None:
+        command += ["--valid-confidence", str(args.valid_confidence)]
     if args.cache:
         command += ["--cache", args.cache]
     if args.quiet:
@@ -416,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--precision", default=None, help="textspotter's --precision (auto, model, bf16)")
     parser.add_argument("--infer-length", type=int, default=None, help="textspotter's detector input side")
     parser.add_argument("--crop-margin", type=float, default=None, help="textspotter's --crop-margin")
+    parser.add_argument("--valid-confidence", type=float, default=None, help="textspotter's --valid-confidence")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages of each split")
     parser.add_argument("--workers", type=int, default=1, help="processes of the corpus build (same pages)")
     parser.add_argument("--cache", default=None, help="bench cache folder (default: textspotter bench's)")

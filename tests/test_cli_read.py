@@ -137,7 +137,12 @@ def test_reading_order_flag_reaches_the_pipeline(pages, monkeypatch, capsys):
     assert main(["read", str(pages / "a.png"), "--reading-order", "paragraphs"]) == 2
     assert seen["assembly"].order == "paragraphs" and "stop here" in capsys.readouterr().err
     assert main(["read", str(pages / "a.png")]) == 2
-    assert seen["assembly"].order == "lines"
+    assert seen["assembly"].order == "lines" and seen["assembly"].valid_confidence is None  # the model's
+    assert main(["read", str(pages / "a.png"), "--valid-confidence", "0.3"]) == 2
+    assert seen["assembly"].valid_confidence == 0.3
+    for bad in ("1", "-0.1", "half"):
+        with pytest.raises(SystemExit):
+            main(["read", str(pages / "a.png"), "--valid-confidence", bad])
     assert seen["scale"].fit_text is True
     assert main(["read", str(pages / "a.png"), "--no-fit-text"]) == 2
     assert seen["scale"].fit_text is False

@@ -149,6 +149,12 @@ def test_textspotter_adapter_with_random_weights():
     assert "reading order paragraphs" in other.version()
     other.load()
     assert other._ocr.assembly.order == "paragraphs"
+    # Nor pages kept at another validity threshold.
+    assert "valid confidence" not in engine.version()
+    lower = TextspotterEngine(TextspotterOptions(model="random:tiny-test", valid_confidence=0.3), threads=1)
+    assert "; valid confidence 0.3;" in lower.version()
+    lower.load()
+    assert lower._ocr.assembly.valid_confidence == 0.3
     # Nor pages read with text fitting for a run without it.
     assert "fit text on" in engine.version() and engine.version() != other.version()
     unfitted = TextspotterEngine(TextspotterOptions(model="random:tiny-test", fit_text=False), threads=1)

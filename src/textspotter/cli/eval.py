@@ -104,6 +104,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             device=args.device,
             infer_length=args.infer_length,
             reading_order=args.reading_order,
+            valid_confidence=args.valid_confidence,
             fit_text=args.fit_text,
             precision=args.precision,
             lexicon=args.lexicon,

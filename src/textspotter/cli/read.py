@@ -195,7 +195,8 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
 
 
 def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--reading-order lines|paragraphs`` (``AssemblyOptions.order``); shared by read, eval and bench."""
+    """Add ``--reading-order lines|paragraphs`` (``AssemblyOptions.order``) and ``--valid-confidence C``
+    (``AssemblyOptions.valid_confidence``); shared by read, eval and bench."""
     parser.add_argument(
         "--reading-order",
         choices=("lines", "paragraphs"),
@@ -203,6 +204,25 @@ def add_reading_order_argument(parser: argparse.ArgumentParser | argparse._Argum
         help="place every line and split paragraphs that disagree (default), or keep the relational model's "
         "paragraphs whole (docs/usage.md §1)",
     )
+    parser.add_argument(
+        "--valid-confidence",
+        type=_unit_interval,
+        default=None,
+        metavar="C",
+        help="the confidence a word needs to be valid (kept in the output), in [0, 1); default: the model's "
+        "(postprocess.valid_confidence in model.json, 0.5 as published)",
+    )
+
+
+def _unit_interval(value: str) -> float:
+    """``argparse`` type of a number in [0, 1)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return number
 
 
 def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -582,7 +602,7 @@ def run(args: argparse.Namespace) -> int:
             "scale": ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             "detection": DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
             "recognition": RecognitionOptions(precision=args.precision, lexicon=lexicon_options(args.lexicon)),
-            "assembly": AssemblyOptions(order=args.reading_order),
+            "assembly": AssemblyOptions(order=args.reading_order, valid_confidence=args.valid_confidence),
             "orientation": OrientationOptions(mode=args.orientation),
             "text_layer": TextLayerOptions(mode=args.text_layer),
         }

@@ -213,6 +213,7 @@ class TextspotterOptions:
         lexicon: ``"off"``, or the language of ``RecognitionOptions.lexicon`` (``"en"``: rescore ordinary words
             with the shipped English lexicon and its default settings).
         crop_margin: ``RecognitionOptions.crop_margin``; ``None`` keeps the pipeline's default.
+        valid_confidence: ``AssemblyOptions.valid_confidence``; ``None`` keeps the model's.
     """
 
     model: str | None = None
@@ -225,6 +226,7 @@ class TextspotterOptions:
     crop_to_page: bool = True
     lexicon: str = "auto"
     crop_margin: float | None = None
+    valid_confidence: float | None = None
 
 
 class TextspotterEngine:
@@ -280,6 +282,8 @@ class TextspotterEngine:
         if margin:
             # Named when on: results cached before the option existed were read from the detected quads as they are.
             extra += f"; crop margin {margin:g}"
+        if self.options.valid_confidence is not None:
+            extra += f"; valid confidence {self.options.valid_confidence:g}"
         return (
             f"textspotter {__version__} (code {source_fingerprint()}); torch {_package_version('torch')}; "
             f"model {self._model_id()}; "
@@ -321,7 +325,9 @@ class TextspotterEngine:
                     lexicon=lexicon_options(self.options.lexicon),
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),
                 ),
-                assembly=AssemblyOptions(order=self.options.reading_order),
+                assembly=AssemblyOptions(
+                    order=self.options.reading_order, valid_confidence=self.options.valid_confidence
+                ),
             )
         except (FileNotFoundError, ValueError) as exc:
             # No weights, an unknown configuration, a model without charset: this engine cannot run as asked.
