@@ -12,7 +12,6 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 from textspotter.models.registry import MODULE_NAMES, get_spec, list_models, module_sizes
 
@@ -62,9 +61,9 @@ def shipped_models() -> list[dict[str, str | float | None]]:
         Per name: ``name``, ``what`` (what the name is for), ``architecture`` (``model.json``'s name; None when the
         weights are not installed), ``mb`` (the weights file's size in MB, or None) and ``folder``.
     """
-    from textspotter.pipeline.ocr import SHIPPED_MODELS
+    from textspotter.pipeline.ocr import SHIPPED_MODELS, default_model_dir
 
-    weights = Path(__file__).resolve().parent.parent / "weights"
+    weights = default_model_dir().parent  # the package's weights folder, one subfolder per shipped name
     out: list[dict[str, str | float | None]] = []
     for name, what in SHIPPED_MODELS.items():
         folder = weights / name
