@@ -1,6 +1,7 @@
 """Unit tests of the pipeline pieces: preprocessing, assembly and reading order, view merging, tensor stages."""
 
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -179,6 +180,19 @@ def test_uint8_resampling_falls_back_for_strips_windows_and_keeps_training_exact
         render_square(page, 64, config, uint8=True, window=window), render_square(page, 64, config)[:, 4:30, 8:40]
     )
     assert torch.equal(render_page(page, config)[0], render_page(page, config, uint8=False)[0])
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_read_only_pages_are_read_in_place_without_a_warning(uint8):
+    config = PreprocessConfig(pad_color=(0.2, 0.4, 0.6))
+    page = np.random.default_rng(4).integers(0, 256, (50, 40, 3), dtype=np.uint8)
+    frozen = page.copy()
+    frozen.flags.writeable = False  # as np.asarray of a PIL image
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read = render_square(frozen, 32, config, uint8=uint8)
+    assert torch.equal(read, render_square(page, 32, config, uint8=uint8))
+    assert np.array_equal(frozen, page)
 
 
 def test_tiles_cover_the_page_with_overlap_and_mark_cut_edges():
@@ -425,6 +439,50 @@ def test_reading_order_tables_by_rows_text_columns_whole():
     assert reading_order(uneven, table_gap=0.15) == [0, 2, 1]
     shifted = np.array([[0, 0, 40, 10], [70, 6, 100, 16], [0, 14, 30, 24], [70, 22, 90, 32]], dtype=float)
     assert reading_order(shifted, table_gap=0.15) == [0, 2, 1, 3]
+
+
+def test_reading_order_tables_with_cells_of_several_lines():
+    # A price list: the first description wraps onto a second line that has nothing beside it.
+    boxes = [[0, 0, 60, 10], [0, 13, 55, 23], [0, 30, 40, 40], [100, 0, 130, 10], [100, 30, 125, 40]]
+    table = np.array(boxes, dtype=float)
+    assert reading_order(table, table_gap=0.15) == [0, 1, 3, 2, 4]  # row 1: both lines of the cell, then the price
+    # A continuation more than a line height below the line above it, or before any cell, is not a table.
+    gapped = table.copy()
+    gapped[1] = [0, 22, 55, 32]
+    gapped[2] = [0, 36, 40, 46]
+    gapped[4] = [100, 36, 125, 46]
+    assert reading_order(gapped, table_gap=0.15) == [0, 1, 2, 3, 4]
+    leading = np.array([[0, 0, 60, 10], [0, 13, 55, 23], [100, 13, 130, 23], [0, 30, 40, 40], [100, 30, 125, 40]])
+    assert reading_order(leading.astype(float), table_gap=0.15) == [0, 1, 3, 2, 4]
+    # Four lines beside one are a paragraph beside a margin note, read column by column.
+    note = np.array(
+        [[0, 0, 40, 10]] + [[100, 13 * k, 300, 13 * k + 10] for k in range(4)] + [[0, 60, 40, 70], [100, 60, 300, 70]],
+        dtype=float,
+    )
+    assert reading_order(note, table_gap=0.15) == [0, 5, 1, 2, 3, 4, 6]
+
+
+def _price_list():
+    return _readings(
+        texts=["Garden", "chair,", "folding", "2", "Table", "4"],
+        boxes=[
+            (0, 0, 30, 10),
+            (32, 0, 60, 10),
+            (0, 13, 55, 23),
+            (100, 0, 110, 10),
+            (0, 30, 40, 40),
+            (100, 30, 110, 40),
+        ],
+        detection=[0.9] * 6,
+        text_conf=[0.9] * 6,
+        groups=[[[0, 1], [2]], [[3]], [[4]], [[5]]],
+    )
+
+
+def test_assemble_reads_a_wrapped_cell_with_its_row():
+    page = assemble_page(_price_list())
+    assert page.text() == "Garden chair, folding 2\nTable 4"
+    assert page.paragraphs[0].lines[0].quad == ((0, 0), (110, 0), (110, 23), (0, 23))
 
 
 def _justified_column_with_a_broken_row():

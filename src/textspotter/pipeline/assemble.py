@@ -45,6 +45,8 @@ _GAP_TOLERANCE = 0.25
 # column gutter (a photo caption set across two columns); at most this share of the block's boxes.
 _INTRUDER_WIDTH = 0.25
 _INTRUDER_SHARE = 0.25
+# A table cell (reading_order's table rule) holds at most this many lines: more is a paragraph beside a note.
+_TABLE_CELL_LINES = 3
 
 _ORDERS = ("lines", "paragraphs")
 
@@ -59,11 +61,13 @@ class AssemblyOptions:
             split where their lines are not read consecutively; ``"paragraphs"``: the graph's paragraphs are kept
             whole and placed as blocks. ``"lines"`` gives the lower CER on every set we measured, because one wrong
             paragraph link no longer drags a line out of place (docs/usage.md §1).
-        table_gap: ours, used by ``order="lines"``. Columns of lines with one line per cell, rows aligned, and
-            gutters of at least this fraction of the narrower column's width are read as a table, row by row
-            (``reading_order``): each row becomes one line and the table one paragraph. A key-value block
-            ("Address:  14 Mill Street") then reads as it is meant to; the text columns of a page have gutters of a
-            few percent of their width and stay columns. ``None`` reads every column whole.
+        table_gap: ours, used by ``order="lines"``. Columns of lines whose cells line up in rows (a cell of up to
+            three lines where the other columns have nothing beside its later lines) and whose gutters are at least
+            this fraction of the narrower column's width are read as a table, row by row (``reading_order``): each
+            row becomes one line (its cells left to right) and the table one paragraph. A key-value block
+            ("Address:  14 Mill Street") or a price list with wrapped descriptions then reads as it is meant to;
+            the text columns of a page have gutters of a few percent of their width and stay columns. ``None``
+            reads every column whole.
         join_gap: ours. Two lines of the relational model that sit on one row, at most this many line heights
             apart, with a line directly above or below running across the gap between them, are joined into one
             line before the page is ordered (a missed word or full stop in a justified line leaves a gap the model
@@ -183,27 +187,51 @@ def _split_on_gaps(boxes: np.ndarray, members: list[int], axis: int, tolerance: 
 
 
 def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> list[list[int]] | None:
-    """Return the rows of columns that form a table (left to right in each row, rows top to bottom), or None.
+    """Return the rows of columns that form a table (each row its cells left to right, each cell's lines top to
+    bottom; rows top to bottom), or None.
 
-    Columns form a table when every column holds the same number (at least two) of boxes, the k-th box of each
-    column (top to bottom) overlaps the k-th box of the next one vertically by at least half the smaller box's
-    height, and every gap between neighbouring columns is at least ``min_gap`` times the narrower column's
-    width. Text columns of a page fail the last test (their gutter is a few percent of their width) and rarely
-    the first two; key-value blocks and simple tables pass all three.
+    A box (a line) that lines up (overlaps vertically by at least half the smaller height) with no box of another
+    column continues the cell above it in its column: a cell of up to ``_TABLE_CELL_LINES`` lines whose later lines
+    follow at most one line height apart (a wrapped description beside a one-line price). Columns form a table when
+    every column then holds the same number (at least two) of cells, the first line of the k-th cell of each column
+    lines up with that of the k-th cell of the next one, and every gap between neighbouring columns is at least
+    ``min_gap`` times the narrower column's width. Text columns of a page fail the last test (their gutter is a few
+    percent of their width) and mostly the first two (paragraphs run longer than a cell); key-value blocks and
+    simple tables pass all three.
     """
-    if any(len(column) != len(columns[0]) for column in columns) or len(columns[0]) < 2:
-        return None
     spans = [(boxes[c, 0].min(), boxes[c, 2].max()) for c in columns]
     for (left_start, left_end), (right_start, right_end) in zip(spans, spans[1:]):
         if right_start - left_end < min_gap * min(left_end - left_start, right_end - right_start):
             return None
-    ordered = [sorted(column, key=lambda i: (boxes[i, 1] + boxes[i, 3]) / 2) for column in columns]
-    for left, right in zip(ordered, ordered[1:]):
-        for a, b in zip(left, right):
-            overlap = min(boxes[a, 3], boxes[b, 3]) - max(boxes[a, 1], boxes[b, 1])
-            if overlap < 0.5 * min(boxes[a, 3] - boxes[a, 1], boxes[b, 3] - boxes[b, 1]):
+
+    # Python floats: numpy scalars cost ten times more in these loops.
+    top, bottom = boxes[:, 1].tolist(), boxes[:, 3].tolist()
+
+    def aligned(a: int, b: int) -> bool:
+        overlap = min(bottom[a], bottom[b]) - max(top[a], top[b])
+        return overlap >= 0.5 * min(bottom[a] - top[a], bottom[b] - top[b])
+
+    ordered = [sorted(column, key=lambda i: top[i] + bottom[i]) for column in columns]
+    cells: list[list[list[int]]] = []  # per column, its cells, each a list of line boxes
+    for c, column in enumerate(ordered):
+        others = [i for d, other in enumerate(ordered) if d != c for i in other]
+        cells.append([])
+        for i in column:
+            if any(aligned(i, j) for j in others):
+                cells[-1].append([i])
+                continue
+            if not cells[-1] or len(cells[-1][-1]) >= _TABLE_CELL_LINES:
                 return None
-    return [list(row) for row in zip(*ordered)]
+            above = cells[-1][-1][-1]
+            if top[i] - bottom[above] > max(bottom[i] - top[i], bottom[above] - top[above]):
+                return None
+            cells[-1][-1].append(i)
+    if any(len(column) != len(cells[0]) for column in cells) or len(cells[0]) < 2:
+        return None
+    for left, right in zip(cells, cells[1:]):
+        if not all(aligned(a[0], b[0]) for a, b in zip(left, right)):
+            return None
+    return [[i for cell in row for i in cell] for row in zip(*cells)]
 
 
 def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float | None = None) -> list[int]:
@@ -212,8 +240,9 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
     The rule is a recursive XY-cut that keeps columns together across rows:
 
     1. If vertical gaps that no box crosses split the boxes into columns, read the columns left to right,
-       each ordered recursively, unless the columns form a table (one box per cell, rows aligned, gutters of at
-       least ``table_gap`` times the narrower column's width; ours): then read it row by row.
+       each ordered recursively, unless the columns form a table (cells of one to three boxes, each cell's first
+       box lined up with the other cells of its row, gutters of at least ``table_gap`` times the narrower column's
+       width; ours): then read it row by row, each row cell by cell.
     2. Otherwise cut the boxes into horizontal bands at the gaps that no box crosses, and join consecutive bands
        as long as their union still splits into columns (so a two-column body stays one block even where both
        columns happen to have a paragraph break at the same height, while a full-width title or footer stays

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -431,8 +432,13 @@ def render_square(
         ``[3, side, side]`` float32 in [0, 1], or ``[3, y1 - y0, x1 - x0]`` with a window.
     """
     if isinstance(image, np.ndarray) and not image.flags.writeable:
-        image = image.copy()  # torch cannot view read-only memory (e.g. np.asarray of a PIL image)
-    pixels = torch.as_tensor(image).to(device)
+        # A read-only page (np.asarray of a PIL image) is viewed, not copied: every path below only reads it. Torch
+        # warns on such views because writing through them would be undefined.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            pixels = torch.as_tensor(image).to(device)
+    else:
+        pixels = torch.as_tensor(image).to(device)
     if pixels.dtype != torch.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError(f"page image must be [H, W, 3] uint8, got {tuple(pixels.shape)} {pixels.dtype}")
     height, width = int(pixels.shape[0]), int(pixels.shape[1])
