@@ -385,6 +385,8 @@ def _bench(
         command += ["--crop-margin", str(args.crop_margin)]
     if args.valid_confidence is not None:
         command += ["--valid-confidence", str(args.valid_confidence)]
+    if args.cjk_lm is not None:
+        command += ["--cjk-lm", args.cjk_lm]
     if args.cache:
         command += ["--cache", args.cache]
     if args.quiet:
@@ -419,6 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--infer-length", type=int, default=None, help="textspotter's detector input side")
     parser.add_argument("--crop-margin", type=float, default=None, help="textspotter's --crop-margin")
     parser.add_argument("--valid-confidence", type=float, default=None, help="textspotter's --valid-confidence")
+    parser.add_argument("--cjk-lm", choices=("auto", "on", "off"), default=None, help="textspotter's --cjk-lm")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages of each split")
     parser.add_argument("--workers", type=int, default=1, help="processes of the corpus build (same pages)")
     parser.add_argument("--cache", default=None, help="bench cache folder (default: textspotter bench's)")

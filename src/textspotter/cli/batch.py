@@ -121,6 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``textspotter batch``; return 0 if every page was read, 1 if some failed, 2 if nothing could start."""
     from textspotter.imageio import ImageOptions
+    from textspotter.ops.charlm import char_lm_options
     from textspotter.ops.lexicon import lexicon_options
     from textspotter.pipeline import DetectionOptions, RecognitionOptions, ScaleOptions, TextLayerOptions
     from textspotter.scale import BatchJob, run_batch
@@ -143,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
             image_options=ImageOptions(dpi=args.dpi, pdf_password=args.pdf_password),
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             detection=DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
-            recognition=RecognitionOptions(precision=args.precision, lexicon=lexicon_options(args.lexicon)),
+            recognition=RecognitionOptions(
+                precision=args.precision, lexicon=lexicon_options(args.lexicon), cjk_lm=char_lm_options(args.cjk_lm)
+            ),
             text_layer=TextLayerOptions(mode=args.text_layer),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)

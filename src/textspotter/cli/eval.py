@@ -108,6 +108,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             fit_text=args.fit_text,
             precision=args.precision,
             lexicon=args.lexicon,
+            cjk_lm=args.cjk_lm,
             crop_to_page=args.crop_to_page,
             crop_margin=args.crop_margin,
         )

@@ -182,7 +182,8 @@ def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._Argument
 
 
 def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``); shared by read, eval and bench."""
+    """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``) and ``--cjk-lm auto|on|off``
+    (``RecognitionOptions.cjk_lm``); shared by read, eval and bench."""
     parser.add_argument(
         "--lexicon",
         choices=("auto", "off", "en"),
@@ -191,6 +192,14 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         "words that the recognizer's output supports; never words with digits or symbols, acronyms or confident "
         "readings; auto (default): en for the shipped CTC models, off for the published ones "
         "(RecognitionOptions.lexicon, docs/usage.md §8)",
+    )
+    parser.add_argument(
+        "--cjk-lm",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="on: read unsure Chinese and Japanese readings again with a beam search weighed by a character bigram "
+        "of common Chinese and Japanese words; auto (default): on for models that read Han or kana (multi), off "
+        "otherwise (RecognitionOptions.cjk_lm, docs/usage.md §8)",
     )
 
 
@@ -559,6 +568,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from textspotter.imageio import ImageOptions
+    from textspotter.ops.charlm import char_lm_options
     from textspotter.ops.lexicon import lexicon_options
     from textspotter.pipeline import (
         OCR,
@@ -601,7 +611,9 @@ def run(args: argparse.Namespace) -> int:
             "image_options": image_options,
             "scale": ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             "detection": DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
-            "recognition": RecognitionOptions(precision=args.precision, lexicon=lexicon_options(args.lexicon)),
+            "recognition": RecognitionOptions(
+                precision=args.precision, lexicon=lexicon_options(args.lexicon), cjk_lm=char_lm_options(args.cjk_lm)
+            ),
             "assembly": AssemblyOptions(order=args.reading_order, valid_confidence=args.valid_confidence),
             "orientation": OrientationOptions(mode=args.orientation),
             "text_layer": TextLayerOptions(mode=args.text_layer),

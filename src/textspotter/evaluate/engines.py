@@ -212,6 +212,7 @@ class TextspotterOptions:
         crop_to_page: ``DetectionOptions.crop_to_page`` (skip the padding of the detector's square input).
         lexicon: ``"off"``, or the language of ``RecognitionOptions.lexicon`` (``"en"``: rescore ordinary words
             with the shipped English lexicon and its default settings).
+        cjk_lm: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.cjk_lm`` (``char_lm_options``).
         crop_margin: ``RecognitionOptions.crop_margin``; ``None`` keeps the pipeline's default.
         valid_confidence: ``AssemblyOptions.valid_confidence``; ``None`` keeps the model's.
     """
@@ -225,6 +226,7 @@ class TextspotterOptions:
     precision: str = "auto"
     crop_to_page: bool = True
     lexicon: str = "auto"
+    cjk_lm: str = "auto"
     crop_margin: float | None = None
     valid_confidence: float | None = None
 
@@ -276,6 +278,14 @@ class TextspotterEngine:
             chosen = lexicon_options(self.options.lexicon)
             settings = dataclasses.asdict(chosen if isinstance(chosen, LexiconOptions) else LexiconOptions())
             extra += f"; lexicon {self.options.lexicon}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+        if self.options.cjk_lm != "off":
+            import dataclasses
+
+            # Named with its settings (it changes the readings of models that read Han or kana).
+            from textspotter.ops.charlm import CharLMOptions
+
+            settings = dataclasses.asdict(CharLMOptions())
+            extra += f"; cjk lm {self.options.cjk_lm}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
         from textspotter.pipeline.stages import RecognitionOptions
 
         margin = RecognitionOptions().crop_margin if self.options.crop_margin is None else self.options.crop_margin
@@ -311,6 +321,7 @@ class TextspotterEngine:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     model = create_model(name, charset=charset)
+            from textspotter.ops.charlm import char_lm_options
             from textspotter.ops.lexicon import lexicon_options
             from textspotter.pipeline import AssemblyOptions, DetectionOptions, RecognitionOptions, ScaleOptions
 
@@ -323,6 +334,7 @@ class TextspotterEngine:
                 recognition=RecognitionOptions(
                     precision=self.options.precision,
                     lexicon=lexicon_options(self.options.lexicon),
+                    cjk_lm=char_lm_options(self.options.cjk_lm),
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),
                 ),
                 assembly=AssemblyOptions(

@@ -5,6 +5,7 @@ where each op follows the CUDA or the CPU reference behaviour.
 """
 
 from .boxes import PREFILTER_SUPPRESSED_LOGIT, prefilter_confidence, rrect_to_quads
+from .charlm import CharLM, CharLMOptions, load_char_lm, rescore_cjk
 from .decode import MIN_PROBABILITY, decode_greedy, f_measure
 from .distances import point_segment_distance, quad_distances, ragged_quad_distances
 from .graph import RELATION_THRESHOLD, dense_relations_to_graph, group_relations
@@ -21,6 +22,8 @@ from .nms import drop_duplicate_regions, quad_nms, refine_quad_ends, refine_quad
 from .rectify import calc_quad_width, indirect_grid_sample, quad_rectify_grid, region_counts_to_indices
 
 __all__ = [
+    "CharLM",
+    "CharLMOptions",
     "LEXICON_LANGUAGES",
     "Lexicon",
     "LexiconOptions",
@@ -33,6 +36,7 @@ __all__ = [
     "f_measure",
     "group_relations",
     "indirect_grid_sample",
+    "load_char_lm",
     "load_lexicon",
     "point_segment_distance",
     "prefilter_confidence",
@@ -46,6 +50,7 @@ __all__ = [
     "region_counts_to_indices",
     "rescore_with_lexicon",
     "rescore_candidates",
+    "rescore_cjk",
     "rescore_pages",
     "rrect_to_quads",
 ]

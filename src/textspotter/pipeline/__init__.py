@@ -9,6 +9,7 @@
   (:class:`TextLayerOptions`).
 """
 
+from ..ops.charlm import CharLMOptions
 from ..ops.lexicon import LexiconOptions
 from .assemble import AssemblyOptions, PageReadings, assemble_page, reading_order
 from .ocr import OCR, DetectedRegions, RecognizedRegions, default_model_dir
@@ -28,6 +29,7 @@ from .stages import (
 from .textlayer import TextLayerOptions
 
 __all__ = [
+    "CharLMOptions",
     "OCR",
     "DetectedRegions",
     "RecognizedRegions",

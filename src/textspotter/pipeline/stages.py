@@ -42,6 +42,7 @@ from ..ops import (
     rescore_pages,
     rrect_to_quads,
 )
+from ..ops.charlm import CharLMOptions, charset_has_lm_chars, rescore_cjk
 
 __all__ = [
     "PRECISIONS",
@@ -186,12 +187,18 @@ class RecognitionOptions:
             ("history" → "history."), but the recognizer then also reads stray marks at the ends ("since" →
             "since’!"): with the stage-15 weights 0.06 helped on DocBank and hurt clearly on the corpus pages
             (docs/usage.md §4), so it is off.
+        cjk_lm: ours. Read unsure readings that hold Han or kana again with a beam search weighed by a Chinese and
+            Japanese character bigram (:func:`~textspotter.ops.charlm.rescore_cjk`, docs/usage.md §8):
+            :class:`~textspotter.ops.charlm.CharLMOptions` to set it (needs a CTC recognizer); ``None`` keeps the
+            greedy readings; ``"auto"`` (default) is ``CharLMOptions()`` for a CTC recognizer whose charset has Han
+            or kana (the multilingual model) and ``None`` otherwise.
     """
 
     chunk_size: int = 128
     precision: str = "auto"
     lexicon: LexiconOptions | Literal["auto"] | None = "auto"
     crop_margin: float = 0.0
+    cjk_lm: CharLMOptions | Literal["auto"] | None = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
@@ -201,6 +208,8 @@ class RecognitionOptions:
             raise TypeError(f"RecognitionOptions.lexicon must be LexiconOptions, 'auto' or None, got {self.lexicon!r}")
         if not 0.0 <= self.crop_margin <= 1.0:
             raise ValueError(f"RecognitionOptions.crop_margin must be in [0, 1], got {self.crop_margin!r}")
+        if self.cjk_lm not in (None, "auto") and not isinstance(self.cjk_lm, CharLMOptions):
+            raise TypeError(f"RecognitionOptions.cjk_lm must be CharLMOptions, 'auto' or None, got {self.cjk_lm!r}")
 
 
 @dataclass(frozen=True)
@@ -656,6 +665,13 @@ def recognize(
     if lexicon is not None and config.decoding != "ctc":
         # The rescoring weighs readings by their CTC likelihood, which a parallel decoder does not define.
         raise ValueError(f"lexicon rescoring needs a CTC recognizer; model {spec.name!r} decodes {config.decoding!r}")
+    cjk_lm = options.cjk_lm
+    if cjk_lm == "auto":
+        cjk_lm = CharLMOptions() if config.decoding == "ctc" and charset_has_lm_chars(spec.charset) else None
+    if cjk_lm is not None and config.decoding != "ctc":
+        raise ValueError(
+            f"the CJK language model needs a CTC recognizer; model {spec.name!r} decodes {config.decoding!r}"
+        )
     texts: list[str] = []
     confidence, recog_features = [], []
     held: list[tuple[list[int], torch.Tensor]] = []
@@ -682,6 +698,10 @@ def recognize(
                 mode=spec.postprocess.text_confidence,
                 collapse_repeats=config.decoding == "ctc",
             )
+            if cjk_lm is not None:
+                bucket_texts, bucket_conf = rescore_cjk(
+                    bucket.logits, bucket_texts, bucket_conf, spec.charset, options=cjk_lm
+                )
             positions = bucket.index.tolist()
             for position, text in zip(positions, bucket_texts, strict=True):
                 chunk_texts[position] = text
