@@ -199,7 +199,7 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         default="auto",
         help="on: read unsure Chinese and Japanese readings again with a beam search weighed by a character bigram "
         "of common Chinese and Japanese words; auto (default): on for models that read Han or kana (multi), off "
-        "otherwise (RecognitionOptions.cjk_lm, docs/usage.md §8)",
+        "otherwise (RecognitionOptions.cjk_lm, docs/usage.md §8.1)",
     )
 
 
