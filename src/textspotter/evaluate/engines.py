@@ -13,6 +13,7 @@ reported apart from per-page time. Each engine runs with the thread count it is 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -269,8 +270,6 @@ class TextspotterEngine:
             # Named when on: results cached before the option existed were read from the whole square input.
             extra += "; input cropped to the page"
         if self.options.lexicon != "off":
-            import dataclasses
-
             # Named with its settings when on, so that cached results read without the lexicon, or with other
             # weights and thresholds, are not reused.
             from textspotter.ops.lexicon import LexiconOptions, lexicon_options
@@ -279,8 +278,6 @@ class TextspotterEngine:
             settings = dataclasses.asdict(chosen if isinstance(chosen, LexiconOptions) else LexiconOptions())
             extra += f"; lexicon {self.options.lexicon}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
         if self.options.cjk_lm != "off":
-            import dataclasses
-
             # Named with its settings (it changes the readings of models that read Han or kana).
             from textspotter.ops.charlm import CharLMOptions
 

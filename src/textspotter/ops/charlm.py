@@ -67,24 +67,19 @@ def has_lm_chars(text: str) -> bool:
     return any(is_lm_char(c) for c in text)
 
 
-@functools.lru_cache(maxsize=8)
-def _lm_flags(characters: tuple[str, ...]) -> tuple[bool, ...]:
-    """Per character of a charset, whether the language model scores it."""
-    return tuple(is_lm_char(c) for c in characters)
-
-
 def _is_kana(char: str) -> bool:
     return "\u3040" <= char <= "\u30ff"
 
 
 @functools.lru_cache(maxsize=8)
-def _kana_flags(characters: tuple[str, ...]) -> tuple[bool, ...]:
-    return tuple(_is_kana(c) for c in characters)
+def _flags(characters: tuple[str, ...]) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
+    """Per character of a charset: whether the language model scores it, and whether it is kana."""
+    return tuple(is_lm_char(c) for c in characters), tuple(_is_kana(c) for c in characters)
 
 
 def charset_has_lm_chars(charset: Charset) -> bool:
     """Whether a model with ``charset`` can read Han or kana (so that ``"auto"`` turns the beam search on)."""
-    return any(_lm_flags(charset.characters))
+    return any(_flags(charset.characters)[0])
 
 
 @dataclass(frozen=True)
@@ -215,7 +210,8 @@ def beam_search(
     normaliser = torch.logsumexp(top_values, dim=-1, keepdim=True)
     blanks = (logits[:, BLANK].float() - normaliser[:, 0]).tolist()
     values, indices = (top_values - normaliser).tolist(), top.indices.tolist()
-    characters, scored, kanas = charset.characters, _lm_flags(charset.characters), _kana_flags(charset.characters)
+    characters = charset.characters
+    scored, kanas = _flags(characters)
     weight, bonus, share = options.weight, options.char_bonus, options.bigram_share
     # prefix (token ids) -> [log P(prefix, ending in blank), log P(prefix, ending in its last token)]
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, _NEG)}

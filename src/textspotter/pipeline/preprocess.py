@@ -431,13 +431,10 @@ def render_square(
     Returns:
         ``[3, side, side]`` float32 in [0, 1], or ``[3, y1 - y0, x1 - x0]`` with a window.
     """
-    if isinstance(image, np.ndarray) and not image.flags.writeable:
+    with warnings.catch_warnings():
         # A read-only page (np.asarray of a PIL image) is viewed, not copied: every path below only reads it. Torch
         # warns on such views because writing through them would be undefined.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            pixels = torch.as_tensor(image).to(device)
-    else:
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         pixels = torch.as_tensor(image).to(device)
     if pixels.dtype != torch.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError(f"page image must be [H, W, 3] uint8, got {tuple(pixels.shape)} {pixels.dtype}")
