@@ -79,3 +79,71 @@ def test_torchrun_two_gloo_processes(tmp_path):
     # Ranks seed their noise differently but hold identical weights after every DDP step.
     assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])
     assert state["parameter_checksums"][0] == state["parameter_checksums"][1]
+
+
+_SHUTDOWN_PROBE = """
+import gc, json, sys
+from torch.nn.parallel import DistributedDataParallel
+import textspotter.train.loop as loop
+from textspotter.train.config import resolve_config
+
+seen = []
+real_shutdown = loop.shutdown_distributed
+
+
+def probe(info):
+    # Count wrappers still alive at the moment the process group is destroyed: any left would keep the group alive
+    # into interpreter teardown, where gloo aborts the process.
+    seen.append(sum(isinstance(o, DistributedDataParallel) for o in gc.get_objects()))
+    real_shutdown(info)
+
+
+loop.shutdown_distributed = probe
+loop.train(resolve_config(sys.argv[1]))
+print(json.dumps({"alive_at_shutdown": seen}))
+"""
+
+
+def test_no_ddp_wrapper_outlives_training(tmp_path):
+    # Regression: a reference cycle kept rank 0's DDP wrapper (and the gloo group) alive after destroy_process_group,
+    # and the process sometimes aborted on exit after a successful run.
+    data = write_toy_dataset(tmp_path / "toy", pages=4, seed=1, size=128)
+    config = resolve_config(
+        overrides=[
+            "model.name=tiny-test",
+            "model.infer_length=128",
+            "data.source=manifest",
+            f"data.manifests=[{data}]",
+            "data.batch_size=1",
+            "data.workers=0",
+            "train.steps=1",
+            "train.threads=1",
+            "train.device=cpu",
+            f"train.out_dir={tmp_path / 'run'}",
+            "optim.warmup_steps=1",
+            f"eval.manifests=[{data}]",
+            "eval.every=0",
+            "eval.at_end=true",
+        ]
+    )
+    config_path = tmp_path / "config.yaml"
+    save_config(config, config_path)
+    script = tmp_path / "probe.py"
+    script.write_text(_SHUTDOWN_PROBE)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        str(script),
+        str(config_path),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 2  # one per rank
+    assert all(r["alive_at_shutdown"] == [0] for r in reports)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import math
 import random
@@ -477,6 +478,11 @@ def train(
     try:
         return _train(config, info, log, stop_after)
     finally:
+        # The training closures form reference cycles that keep the DistributedDataParallel wrapper, and through
+        # its reducer the process group, alive after _train returns. Left to the interpreter's final teardown, gloo
+        # then joins its worker threads too late and the process aborts ("terminate called without an active
+        # exception") after a successful run. Collect them first so destroy_process_group really ends the group.
+        gc.collect()
         shutdown_distributed(info)
 
 
