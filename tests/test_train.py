@@ -19,6 +19,7 @@ from textspotter.train.losses import (
     rbox_losses,
     recognizer_loss,
     relational_targets,
+    sample_classes,
     word_link_loss,
 )
 
@@ -615,3 +616,100 @@ def test_training_ctc_loss_per_bucket_equals_the_loss_over_padded_strips():
     per_bucket = bucketed_recognizer_loss(buckets, tokens, valid, decoding="ctc", max_width=32)
     padded = recognizer_loss(logits, tokens, valid, decoding="ctc")
     assert torch.allclose(per_bucket, padded, atol=1e-5)
+
+
+def test_recognizer_scores_a_subset_of_classes_as_the_full_classifier_does():
+    from textspotter.models import get_spec
+    from textspotter.models.recognizer import Recognizer
+
+    spec = get_spec("tiny-test")
+    torch.manual_seed(0)
+    recognizer = Recognizer(spec.recognizer, spec.detector.feature_channels).eval()
+    strips = torch.randn(3, spec.detector.feature_channels, 8, spec.recognizer.max_width)
+    classes = torch.tensor([0, 1, 2, 7, 11])
+    with torch.no_grad():
+        full = recognizer(strips)
+        part = recognizer(strips, classes)
+    assert part.logits.shape == (3, spec.recognizer.max_width, 5)
+    assert torch.allclose(part.logits, full.logits[..., classes], atol=1e-5)
+    assert torch.equal(part.features, full.features)
+
+
+def test_sampled_classes_keep_the_targets_and_correct_the_drawn_logits():
+    torch.manual_seed(0)
+    tokens = torch.tensor([[40, 41, 40, 1, 0], [57, 3, 1, 0, 0]])
+    picked = sample_classes(tokens, 200, 20)
+    kept = {0, 1, 2, 3, 40, 41, 57}
+    classes = picked.classes.tolist()
+    assert classes == sorted(classes) and classes[:3] == [0, 1, 2] and kept <= set(classes)
+    assert len(classes) == len(kept) + 20
+    assert torch.equal(picked.classes[picked.tokens], tokens)  # rewritten targets point at the same tokens
+    drawn = torch.tensor([c not in kept for c in classes])
+    assert torch.all(picked.logit_offset[~drawn] == 0)
+    assert torch.allclose(picked.logit_offset[drawn], torch.tensor(math.log((200 - len(kept)) / 20)))
+    # Asking for at least the rest keeps every class, uncorrected: the full softmax and its loss.
+    everything = sample_classes(tokens, 200, 500)
+    assert torch.equal(everything.classes, torch.arange(200)) and not everything.logit_offset.any()
+    logits = torch.randn(2, 8, 200)
+    valid = torch.tensor([True, True])
+    full = recognizer_loss(logits, torch.nn.functional.pad(tokens, (0, 3)), valid, decoding="ctc")
+    same = recognizer_loss(
+        logits[..., everything.classes],
+        torch.nn.functional.pad(everything.tokens, (0, 3)),
+        valid,
+        decoding="ctc",
+        logit_offset=everything.logit_offset,
+    )
+    assert torch.allclose(full, same)
+    with pytest.raises(ValueError, match="negatives"):
+        sample_classes(tokens, 200, 0)
+
+
+def test_the_sampled_normaliser_estimates_the_full_one():
+    # Each drawn class stands for rest / drawn classes: averaged over draws, the corrected sum of exp(logits) over
+    # the scored classes is the sum over all of them (the estimate the sampled softmax normalises with).
+    generator = torch.Generator().manual_seed(1)
+    logits = torch.randn(300, generator=generator)
+    tokens = torch.tensor([[5, 6, 1]])
+    estimates = []
+    for _ in range(2000):
+        picked = sample_classes(tokens, 300, 30, generator=generator)
+        estimates.append(torch.exp(logits[picked.classes] + picked.logit_offset).sum())
+    mean = torch.stack(estimates).mean()
+    assert abs(float(mean / logits.exp().sum()) - 1.0) < 0.02
+
+
+def test_a_sampled_softmax_step_trains_only_the_scored_classifier_rows():
+    from textspotter.data.collate import PageSample, collate_pages
+    from textspotter.models import create_model
+    from textspotter.train.task import JointTrainingModule, freeze_modules
+
+    torch.manual_seed(0)
+    model = create_model("tiny-test")
+    freeze_modules(model, ["detector", "relational"])
+    module = JointTrainingModule(model, LossConfig(sampled_classes=4), frozen=["detector", "relational"])
+    width = model.spec.recognizer.max_width
+    quads = np.array([[[4, 4], [40, 4], [40, 16], [4, 16]], [[4, 24], [60, 24], [60, 36], [4, 36]]], dtype=np.float32)
+    tokens = np.zeros((2, width), dtype=np.int64)
+    tokens[0, :3] = [5, 6, 1]
+    tokens[1, :3] = [9, 5, 1]
+    page = PageSample(
+        image=np.random.default_rng(0).random((3, 64, 64), dtype=np.float32),
+        score=np.zeros((16, 16), dtype=np.float32),
+        mask=np.ones((16, 16), dtype=np.float32),
+        geometry=np.zeros((16, 16, 5), dtype=np.float32),
+        quads=quads,
+        tokens=tokens,
+        token_valid=np.ones(2, dtype=bool),
+        next_word=np.full(2, -1, dtype=np.int64),
+        line_id=np.arange(2, dtype=np.int64),
+        next_line=np.full(2, -1, dtype=np.int64),
+    )
+    module.train()
+    output = module(collate_pages([page], max_width=width))
+    output.loss.backward()
+    assert torch.isfinite(output.loss) and output.parts["rec"] > 0
+    rows = model.recognizer.classifier.weight.grad.abs().sum(1) > 0
+    assert rows[[0, 1, 5, 6, 9]].all()  # blank, EOS and the targets' characters always
+    assert int(rows.sum()) <= 3 + 3 + 4  # specials, targets, 4 drawn: never the whole charset
+    assert model.spec.recognizer.num_tokens > 10

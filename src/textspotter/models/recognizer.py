@@ -181,15 +181,19 @@ class Recognizer(nn.Module):
         self.config = config
         self.max_width = max_width
 
-    def forward(self, strips: torch.Tensor) -> RecognizerOutput:
+    def forward(self, strips: torch.Tensor, classes: torch.Tensor | None = None) -> RecognizerOutput:
         """Classify every position of each strip.
 
         Args:
             strips: ``[N, C, 8, W]`` rectified detector features (C = ``in_channels``). W = T (``max_width``), or
                 with ``config.bucket_width > 0`` any ``1 ≤ W ≤ T`` (the first W position encodings are used).
+            classes: optional ``[S]`` int64 token ids, distinct, in ``[0, V)``: score only these classes (column
+                ``j`` of the logits is token ``classes[j]``). Training with a sampled softmax over a large charset
+                uses it; reading never does.
 
         Returns:
-            :class:`RecognizerOutput` with W positions; ``N = 0`` gives empty ``[0, W, V]`` / ``[0, W, D]`` tensors.
+            :class:`RecognizerOutput` with W positions; ``N = 0`` gives empty ``[0, W, V]`` / ``[0, W, D]`` tensors
+            (``S`` instead of ``V`` with ``classes``).
 
         Raises:
             ValueError: if ``strips`` does not have shape ``[N, C, 8, W]`` with an allowed W.
@@ -215,7 +219,13 @@ class Recognizer(nn.Module):
             x = layer(x, src_mask=None if index < self.config.global_layers else mask)
         if self.tx.norm is not None:
             x = self.tx.norm(x)
-        return RecognizerOutput(self.classifier(x), x)
+        if classes is None:
+            return RecognizerOutput(self.classifier(x), x)
+        # Only S rows of the classifier: with a 10,000-class charset the full product and its backward cost more
+        # than the rest of the recognizer (benchmarks/recognizer_cost.py).
+        weight = self.classifier.weight.index_select(0, classes)
+        bias = self.classifier.bias.index_select(0, classes)
+        return RecognizerOutput(nn.functional.linear(x, weight, bias), x)
 
     def _window_mask(self, width: int, x: torch.Tensor) -> torch.Tensor | None:
         """``[W, W]`` additive attention mask of ``config.attention_window`` (``-inf`` beyond it), or None when off."""

@@ -520,6 +520,7 @@ def read_strip_buckets(
     input_size: tuple[int, int],
     dtype: torch.dtype | None = None,
     network_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    classes: torch.Tensor | None = None,
 ) -> list[StripBucket]:
     """Rectify each quad's strip from the feature map and run the recognizer on it, one call per strip width.
 
@@ -538,6 +539,8 @@ def read_strip_buckets(
         input_size: ``(H, W)`` of the detector input.
         dtype: dtype the strips are cast to before the network (None: keep float32).
         network_context: factory of the context the network runs in.
+        classes: ``[S]`` token ids to score (training's sampled softmax; the logits then have S columns), or None
+            for every token.
 
     Returns:
         The buckets, narrowest first; their ``index`` tensors partition ``0 .. N - 1``.
@@ -556,7 +559,8 @@ def read_strip_buckets(
             column_scale=config.column_scale,
         )
         with network_context():
-            out = recognizer(strips if dtype is None else strips.to(dtype))
+            strips = strips if dtype is None else strips.to(dtype)
+            out = recognizer(strips) if classes is None else recognizer(strips, classes)
         return StripBucket(selected, out.logits, out.features)
 
     num = quads.shape[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -25,11 +26,13 @@ import torch.nn.functional as F
 __all__ = [
     "LossConfig",
     "RelationalTargets",
+    "SampledClasses",
     "confidence_loss",
     "positive_weights",
     "rbox_losses",
     "recognizer_loss",
     "relational_targets",
+    "sample_classes",
     "word_link_loss",
     "line_link_loss",
 ]
@@ -57,6 +60,12 @@ class LossConfig:
             cells weighs ``∝ n^-p`` (mean weight over the positive cells 1, at most ``max_instance_weight``). 0 (the
             default) weighs every cell alike; 1 gives every word the same total weight; 0.5 is between.
         max_instance_weight: cap on a positive cell's weight after normalisation.
+        sampled_classes: 0 (the default) normalises the recognizer's outputs over the whole charset. ``n > 0``
+            trains it with a sampled softmax: each micro-batch scores the special tokens, every token of its
+            targets and ``n`` further classes drawn uniformly from the rest, whose logits are raised by
+            ``log(rest / n)`` so that the sampled sum estimates the full normaliser (:func:`sample_classes`). For
+            charsets of thousands of classes, where the classifier costs more than the rest of the recognizer;
+            reading always scores every class.
     """
 
     confidence: str = "dice+bce_ohem"
@@ -74,8 +83,11 @@ class LossConfig:
     max_log_variance: float = 10.0
     instance_balance: float = 0.0
     max_instance_weight: float = 10.0
+    sampled_classes: int = 0
 
     def __post_init__(self) -> None:
+        if self.sampled_classes < 0:
+            raise ValueError(f"LossConfig.sampled_classes must be >= 0, got {self.sampled_classes}")
         if not 0.0 <= self.instance_balance <= 1.0:
             raise ValueError(f"LossConfig.instance_balance must be in [0, 1], got {self.instance_balance}")
         if self.max_instance_weight < 1.0:
@@ -212,6 +224,7 @@ def recognizer_loss(
     *,
     label_smoothing: float = 0.0,
     decoding: str = "parallel",
+    logit_offset: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Recognizer loss of the regions whose text fits.
 
@@ -226,6 +239,8 @@ def recognizer_loss(
         valid: ``[N]`` bool, regions that count.
         label_smoothing: as in ``torch.nn.functional.cross_entropy``.
         decoding: ``"parallel"`` or ``"ctc"`` (the recognizer's ``decoding``).
+        logit_offset: optional ``[V]`` float added to every position's logits before normalising (the sampled
+            softmax's correction, :func:`sample_classes`).
 
     Returns:
         Scalar float32 mean over the ``valid`` regions (0 when there is none).
@@ -235,6 +250,8 @@ def recognizer_loss(
     if not bool(valid.any()):
         return _zero(logits)
     selected = logits[valid].float()
+    if logit_offset is not None:
+        selected = selected + logit_offset.to(selected.dtype)
     if decoding == "ctc":
         targets = tokens[valid]
         is_char = targets >= 3
@@ -248,6 +265,68 @@ def recognizer_loss(
     return F.cross_entropy(
         selected.reshape(-1, selected.shape[-1]), tokens[valid].reshape(-1), label_smoothing=label_smoothing
     )
+
+
+class SampledClasses(NamedTuple):
+    """The classes one micro-batch scores under a sampled softmax (:func:`sample_classes`).
+
+    Attributes:
+        classes: ``[S]`` int64 token ids, ascending (so the special tokens 0, 1, 2 keep their ids).
+        tokens: the targets rewritten as positions in ``classes`` (same shape as the targets given).
+        logit_offset: ``[S]`` float32, 0 for the special tokens and the targets' tokens, ``log(rest / drawn)`` for
+            the classes drawn.
+    """
+
+    classes: torch.Tensor
+    tokens: torch.Tensor
+    logit_offset: torch.Tensor
+
+
+def sample_classes(
+    tokens: torch.Tensor, num_tokens: int, negatives: int, *, generator: torch.Generator | None = None
+) -> SampledClasses:
+    """Choose the recognizer classes to score for a sampled softmax over a large charset.
+
+    Always kept: the special tokens (0 blank, 1 EOS, 2 rare) and every token that occurs in ``tokens`` (all
+    regions, so any target can be rewritten). Of the ``rest`` other classes, ``negatives`` are drawn uniformly
+    without replacement; each drawn class stands for ``rest / negatives`` classes, so its logit is raised by the log
+    of that (importance weighting: the softmax's normaliser over the kept classes then estimates the full one
+    without bias in its sum). When ``negatives`` covers the rest every class is kept, no offset: the full softmax.
+
+    Args:
+        tokens: ``[..., T]`` int64 targets in ``[0, num_tokens)``.
+        num_tokens: V, the charset's size with the special tokens.
+        negatives: classes to draw besides the kept ones (> 0).
+        generator: random source (default: torch's global one, which checkpoints save).
+
+    Returns:
+        :class:`SampledClasses`.
+
+    >>> tokens = torch.tensor([[5, 9, 1, 0]])
+    >>> picked = sample_classes(tokens, 100, 10)
+    >>> picked.classes.numel(), bool((picked.classes[picked.tokens] == tokens).all())
+    (15, True)
+    """
+    if negatives <= 0:
+        raise ValueError(f"negatives must be > 0, got {negatives}")
+    device = tokens.device
+    kept = torch.zeros(num_tokens, dtype=torch.bool, device=device)
+    kept[:3] = True
+    kept[tokens.reshape(-1)] = True
+    rest = torch.nonzero(~kept).flatten()
+    drawn = rest
+    if negatives < rest.numel():
+        order = torch.randperm(rest.numel(), generator=generator, device="cpu").to(device)
+        drawn = rest[order[:negatives]]
+    chosen = kept.clone()
+    chosen[drawn] = True
+    classes = torch.nonzero(chosen).flatten()
+    position = torch.full((num_tokens,), -1, dtype=torch.long, device=device)
+    position[classes] = torch.arange(classes.numel(), device=device)
+    offset = torch.zeros(classes.numel(), dtype=torch.float32, device=device)
+    if drawn.numel() < rest.numel():
+        offset[position[drawn]] = math.log(rest.numel() / drawn.numel())
+    return SampledClasses(classes, position[tokens], offset)
 
 
 @dataclass

@@ -41,6 +41,7 @@ from .losses import (
     rbox_losses,
     recognizer_loss,
     relational_targets,
+    sample_classes,
     word_link_loss,
 )
 
@@ -156,6 +157,10 @@ class JointTrainingModule(nn.Module):
             with contextlib.nullcontext() if train_recognizer else torch.no_grad(), _autocast(device, amp_dtype):
                 yield
 
+        # A sampled softmax scores a subset of the charset (the relational model reads features, not logits).
+        sampled = None
+        if train_recognizer and cfg.sampled_classes > 0:
+            sampled = sample_classes(batch.tokens, spec.recognizer.num_tokens, cfg.sampled_classes)
         # Bucketed by strip width when the recognizer asks for it, exactly as the pipeline reads.
         buckets = read_strip_buckets(
             model.recognizer,
@@ -164,15 +169,17 @@ class JointTrainingModule(nn.Module):
             image_index,
             input_size=input_size,
             network_context=recognizer_context,
+            classes=None if sampled is None else sampled.classes,
         )
         if self.trains["recognizer"]:
             rec = bucketed_recognizer_loss(
                 buckets,
-                batch.tokens,
+                batch.tokens if sampled is None else sampled.tokens,
                 batch.token_valid,
                 decoding=spec.recognizer.decoding,
                 max_width=spec.recognizer.max_width,
                 label_smoothing=cfg.label_smoothing,
+                logit_offset=None if sampled is None else sampled.logit_offset,
             )
             total = total + cfg.recognizer_weight * rec
             parts["rec"] = rec.detach()
@@ -231,6 +238,7 @@ def bucketed_recognizer_loss(
     decoding: str,
     max_width: int,
     label_smoothing: float = 0.0,
+    logit_offset: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """:func:`~textspotter.train.losses.recognizer_loss` of strips read in buckets (``read_strip_buckets``).
 
@@ -248,18 +256,23 @@ def bucketed_recognizer_loss(
         decoding: ``"ctc"`` or ``"parallel"``.
         max_width: T.
         label_smoothing: for ``"parallel"``.
+        logit_offset: ``[V]`` added to the logits before normalising (a sampled softmax's correction).
 
     Returns:
         Scalar float32 mean over the valid regions.
     """
     if decoding != "ctc":
         logits = in_quad_order([pad_logits(b.logits, max_width) for b in buckets], buckets)
-        return recognizer_loss(logits, tokens, valid, label_smoothing=label_smoothing, decoding=decoding)
+        return recognizer_loss(
+            logits, tokens, valid, label_smoothing=label_smoothing, decoding=decoding, logit_offset=logit_offset
+        )
     counts = [int(valid[b.index].sum()) for b in buckets]
     total_valid = sum(counts)
     total = buckets[0].logits.new_zeros((), dtype=torch.float32)
     for bucket, count in zip(buckets, counts, strict=True):
-        loss = recognizer_loss(bucket.logits, tokens[bucket.index], valid[bucket.index], decoding="ctc")
+        loss = recognizer_loss(
+            bucket.logits, tokens[bucket.index], valid[bucket.index], decoding="ctc", logit_offset=logit_offset
+        )
         # A bucket without a valid region still adds a zero tied to its logits (the graph stays connected).
         total = total + loss * (count / total_valid if total_valid else 1.0)
     return total
