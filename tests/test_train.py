@@ -713,3 +713,77 @@ def test_a_sampled_softmax_step_trains_only_the_scored_classifier_rows():
     assert rows[[0, 1, 5, 6, 9]].all()  # blank, EOS and the targets' characters always
     assert int(rows.sum()) <= 3 + 3 + 4  # specials, targets, 4 drawn: never the whole charset
     assert model.spec.recognizer.num_tokens > 10
+
+
+def _pre_norm_tiny():
+    import dataclasses
+
+    from textspotter.models import get_spec
+    from textspotter.models.registry import OCRModel
+
+    spec = get_spec("tiny-test")
+    spec = dataclasses.replace(spec, recognizer=dataclasses.replace(spec.recognizer, norm_first=True))
+    torch.manual_seed(0)
+    return OCRModel(spec)
+
+
+def test_growing_the_recognizer_keeps_its_readings_and_trains_the_new_weights(tmp_path):
+    from textspotter.models.checkpoints import load_model, save_model
+    from textspotter.train.loop import grow_recognizer
+
+    model = _pre_norm_tiny().eval()
+    strips = torch.randn(3, model.spec.detector.feature_channels, 8, model.spec.recognizer.max_width)
+    with torch.no_grad():
+        before = model.recognizer(strips).logits
+    layers, width = model.spec.recognizer.num_layers, model.spec.recognizer.feedforward_width
+    grow_recognizer(model, num_layers=layers + 2, dim_feedforward=2 * width)
+    assert model.spec.recognizer.num_layers == layers + 2 == len(model.recognizer.tx.layers)
+    assert model.spec.recognizer.feedforward_width == 2 * width
+    assert all(layer.linear1.out_features == 2 * width for layer in model.recognizer.tx.layers)
+    with torch.no_grad():
+        after = model.recognizer(strips).logits
+    assert torch.allclose(before, after, atol=1e-5)  # the same readings at step 0
+    # The new weights learn at once: gradients reach the zeroed projections and the new units' output weights.
+    model.train()
+    model.recognizer(strips).logits.logsumexp(-1).mean().backward()
+    new_layer = model.recognizer.tx.layers[-1]
+    assert new_layer.self_attn.out_proj.weight.grad.abs().sum() > 0
+    assert new_layer.linear2.weight.grad.abs().sum() > 0
+    assert model.recognizer.tx.layers[0].linear2.weight.grad[:, width:].abs().sum() > 0
+    # The grown model saves and loads strictly from its own spec.
+    save_model(model, tmp_path / "grown")
+    reloaded = load_model(tmp_path / "grown").eval()
+    with torch.no_grad():
+        assert torch.allclose(reloaded.recognizer(strips).logits, model.eval().recognizer(strips).logits, atol=1e-5)
+
+
+def test_the_recognizer_cannot_shrink_or_grow_post_norm():
+    from textspotter.models import create_model
+    from textspotter.train.loop import grow_recognizer
+
+    model = _pre_norm_tiny()
+    with pytest.raises(ValueError, match="only grow"):
+        grow_recognizer(model, num_layers=0)
+    with pytest.raises(ValueError, match="only grow"):
+        grow_recognizer(model, dim_feedforward=model.spec.recognizer.feedforward_width - 1)
+    with pytest.raises(ValueError, match="pre-norm"):
+        grow_recognizer(create_model("tiny-test"), num_layers=2)
+
+
+def test_model_recognizer_layers_grow_a_loaded_model_for_training(toy_folder, tmp_path):
+    from textspotter.models.checkpoints import load_model, save_model
+
+    save_model(_pre_norm_tiny(), tmp_path / "start")
+    config = resolve_config(
+        overrides=tiny_overrides(
+            toy_folder,
+            tmp_path / "run",
+            f"model.init={tmp_path / 'start'}",
+            "model.recognizer_layers=2",
+            "model.recognizer_feedforward=48",
+            "train.freeze=[detector,relational]",
+        )
+    )
+    result = train(config)
+    grown = load_model(result.checkpoint / "model")
+    assert grown.spec.recognizer.num_layers == 2 and grown.spec.recognizer.feedforward_width == 48

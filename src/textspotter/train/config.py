@@ -64,6 +64,13 @@ class ModelSection:
             attend globally; 0: all windowed); None keeps the spec's. No weight depends on it.
         column_scale: ``RecognizerConfig.column_scale`` (strip columns per row of text height); None keeps the
             spec's. A change resamples the position encoding to the new column pitch (``Recognizer.set_max_width``).
+        recognizer_layers: grows the recognizer's Transformer to this many layers (``RecognizerConfig.num_layers``);
+            None keeps the spec's. The new layers are appended after the trained ones with their attention and
+            feed-forward output projections zeroed, so the model reads exactly as before at step 0
+            (``train.loop.grow_recognizer``); they attend as their index says (globally below ``global_layers``).
+        recognizer_feedforward: widens every Transformer layer's feed-forward block to this many units
+            (``RecognizerConfig.dim_feedforward``); None keeps the spec's. The new units start with zero output
+            weights (same reading at step 0). Neither may shrink the recognizer.
         charset: replaces the model's charset: ``"latin"``, ``"multilingual"`` (``textspotter.charset``) or the path
             of a ``charset.txt`` (a JSON array of strings); None keeps the spec's. The recognizer's classifier is
             resized: characters both charsets hold keep their trained rows, the others start untrained
@@ -85,6 +92,8 @@ class ModelSection:
     attention_window: int | None = None
     global_layers: int | None = None
     column_scale: float | None = None
+    recognizer_layers: int | None = None
+    recognizer_feedforward: int | None = None
     charset: str | None = None
     valid_confidence: float | None = None
     orientation_confidence: float | None = None

@@ -125,6 +125,10 @@ def build_model(config: TrainConfig) -> nn.Module:
             model.recognizer.set_max_width(recognizer.max_width, recognizer.bucket_width, recognizer.column_scale)
         model.spec = model.spec.replace(recognizer=recognizer)
         model.recognizer.config = recognizer
+    if config.model.recognizer_layers is not None or config.model.recognizer_feedforward is not None:
+        grow_recognizer(
+            model, num_layers=config.model.recognizer_layers, dim_feedforward=config.model.recognizer_feedforward
+        )
     if config.model.charset is not None:
         resize_classifier(model, resolve_charset(config.model.charset))
     thresholds = {
@@ -194,6 +198,79 @@ def resize_classifier(model: nn.Module, charset: Charset) -> None:
     recognizer = dataclasses.replace(model.spec.recognizer, num_tokens=charset.num_tokens)
     model.spec = model.spec.replace(charset=charset, recognizer=recognizer)
     model.recognizer.config = recognizer
+
+
+@torch.no_grad()
+def grow_recognizer(model: nn.Module, *, num_layers: int | None = None, dim_feedforward: int | None = None) -> None:
+    """Deepen and/or widen the recognizer's Transformer of ``model`` (an ``OCRModel``) without changing its output.
+
+    The layers are pre-norm (``x + attn(norm1(x))``, then ``x + ffn(norm2(x))``), so a layer whose attention output
+    projection and second feed-forward linear are zero adds nothing: new layers are appended after the trained
+    ones in that state (their other weights drawn as a fresh ``nn.TransformerEncoderLayer`` draws them). Widening
+    the feed-forward block keeps the trained units and adds units with random input weights, zero bias and zero
+    output weights. Either way the model reads exactly as before until training moves the new weights; gradients
+    reach them at once (a zero output weight still gets the gradient of its unit's activation). The spec follows.
+
+    Args:
+        model: the ``OCRModel``; its recognizer must be pre-norm (``norm_first`` or ``use_pre_norm``).
+        num_layers: the new layer count, at least the current one; None keeps it.
+        dim_feedforward: the new feed-forward width, at least the current one; None keeps it.
+
+    Raises:
+        ValueError: a smaller value than the current one, or a post-norm recognizer (its layers cannot be grown
+            without changing the output).
+    """
+    recognizer = model.recognizer
+    config = recognizer.config
+    layers = recognizer.tx.layers
+    new_layers = len(layers) if num_layers is None else num_layers
+    new_width = config.feedforward_width if dim_feedforward is None else dim_feedforward
+    if new_layers < len(layers) or new_width < config.feedforward_width:
+        raise ValueError(
+            f"the recognizer can only grow: {len(layers)} layers x {config.feedforward_width} feed-forward units "
+            f"asked to become {new_layers} x {new_width}"
+        )
+    if not (config.norm_first or config.use_pre_norm):
+        raise ValueError("only a pre-norm recognizer (norm_first) can grow without changing what it reads")
+    reference = recognizer.classifier.weight
+    for layer in layers:
+        old_width = layer.linear1.out_features
+        if new_width == old_width:
+            continue
+        linear1 = nn.Linear(layer.linear1.in_features, new_width, device=reference.device, dtype=reference.dtype)
+        linear2 = nn.Linear(new_width, layer.linear2.out_features, device=reference.device, dtype=reference.dtype)
+        linear1.bias.zero_()
+        linear1.weight[:old_width] = layer.linear1.weight
+        linear1.bias[:old_width] = layer.linear1.bias
+        linear2.weight.zero_()
+        linear2.weight[:, :old_width] = layer.linear2.weight
+        linear2.bias.copy_(layer.linear2.bias)
+        for new, old in ((linear1, layer.linear1), (linear2, layer.linear2)):
+            new.weight.requires_grad_(old.weight.requires_grad)
+            new.bias.requires_grad_(old.bias.requires_grad)
+        layer.linear1, layer.linear2 = linear1, linear2
+    for _ in range(new_layers - len(layers)):
+        template = layers[0]
+        layer = nn.TransformerEncoderLayer(
+            d_model=template.linear1.in_features,
+            nhead=template.self_attn.num_heads,
+            dim_feedforward=new_width,
+            dropout=config.dropout,
+            batch_first=True,
+            norm_first=True,
+            device=reference.device,
+            dtype=reference.dtype,
+        )
+        nn.init.zeros_(layer.self_attn.out_proj.weight)
+        nn.init.zeros_(layer.self_attn.out_proj.bias)
+        nn.init.zeros_(layer.linear2.weight)
+        nn.init.zeros_(layer.linear2.bias)
+        layer.requires_grad_(reference.requires_grad)
+        layers.append(layer)
+    recognizer.tx.num_layers = len(layers)
+    grown = dataclasses.replace(config, num_layers=len(layers), dim_feedforward=new_width)
+    model.spec = model.spec.replace(recognizer=grown)
+    recognizer.config = grown
 
 
 def _is_no_decay(name: str, parameter: nn.Parameter) -> bool:
