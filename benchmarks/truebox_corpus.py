@@ -39,8 +39,11 @@ def has_cjk(text: str) -> bool:
     return any(lo <= ord(ch) <= hi for ch in text for lo, hi in CJK_RANGES)
 
 
-def read_language(ocr: Any, folder: Path, pages: int) -> dict[str, list[int]]:
-    """Read the first ``pages`` pages of the manifest in ``folder``; per group: [regions, exact, errors, chars]."""
+def read_language(ocr: Any, folder: Path, pages: int, readings: list[dict[str, str]]) -> dict[str, list[int]]:
+    """Read the first ``pages`` pages of the manifest in ``folder``; per group: [regions, exact, errors, chars].
+
+    Each region's truth and reading are appended to ``readings``.
+    """
     counts = {group: [0, 0, 0, 0] for group in ("all", "cjk", "other")}
     lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
     for line in lines[:pages]:
@@ -53,6 +56,7 @@ def read_language(ocr: Any, folder: Path, pages: int) -> dict[str, list[int]]:
         texts = ocr.recognize(image, quads).texts
         for word, text in zip(words, texts, strict=True):
             truth = word["text"]
+            readings.append({"page": record["id"], "truth": truth, "read": text})
             errors = levenshtein(list(truth), list(text))
             for group in ("all", "cjk" if has_cjk(truth) else "other"):
                 c = counts[group]
@@ -72,7 +76,11 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=10, help="first N pages of each language's manifest")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cjk-lm", choices=("auto", "on", "off"), default="off", help="textspotter's --cjk-lm")
+    parser.add_argument(
+        "--unify-scripts", choices=("on", "off"), default="on", help="RecognitionOptions.unify_scripts (default on)"
+    )
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--readings", default=None, help="write every region's truth and reading (JSON lines)")
     args = parser.parse_args()
 
     import torch
@@ -85,20 +93,27 @@ def main() -> None:
     ocr = OCR(
         model=args.model,
         device="cpu",
-        recognition=RecognitionOptions(cjk_lm=char_lm_options(args.cjk_lm), lexicon=None),
+        recognition=RecognitionOptions(
+            cjk_lm=char_lm_options(args.cjk_lm), lexicon=None, unify_scripts=args.unify_scripts == "on"
+        ),
         orientation=OrientationOptions(mode="off"),
     )
     print(f"command: {' '.join(['python', *sys.argv])}")
     print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%dT%H:%M} UTC; machine: {platform.machine()}, ", end="")
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; threads {args.threads}")
-    print(f"model: {args.model}; cjk lm {args.cjk_lm}; lexicon off; first {args.pages} {args.split} pages\n")
+    print(f"model: {args.model}; cjk lm {args.cjk_lm}; lexicon off; unify scripts {args.unify_scripts}; ", end="")
+    print(f"first {args.pages} {args.split} pages\n")
     print("| language | regions | CER % | exact % | CJK regions | CJK CER % | CJK exact % | other regions |", end="")
     print(" other CER % |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     report: dict[str, Any] = {}
+    readings: list[dict[str, str]] = []
     for language in args.languages.split(","):
         started = time.perf_counter()
-        counts = read_language(ocr, Path(args.root) / language / args.split, args.pages)
+        read = len(readings)
+        counts = read_language(ocr, Path(args.root) / language / args.split, args.pages, readings)
+        for item in readings[read:]:
+            item["language"] = language
 
         cer = {g: 100.0 * c[2] / max(c[3], 1) for g, c in counts.items()}
         exact = {g: 100.0 * c[1] / max(c[0], 1) for g, c in counts.items()}
@@ -111,6 +126,9 @@ def main() -> None:
         )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if args.readings:
+        lines = (json.dumps(item, ensure_ascii=False) for item in readings)
+        Path(args.readings).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 if __name__ == "__main__":

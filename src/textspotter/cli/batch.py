@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             detection=DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
             recognition=RecognitionOptions(
-                precision=args.precision, lexicon=lexicon_options(args.lexicon), cjk_lm=char_lm_options(args.cjk_lm)
+                precision=args.precision,
+                lexicon=lexicon_options(args.lexicon),
+                cjk_lm=char_lm_options(args.cjk_lm),
+                unify_scripts=args.unify_scripts == "on",
             ),
             text_layer=TextLayerOptions(mode=args.text_layer),
         )

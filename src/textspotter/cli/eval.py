@@ -109,6 +109,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             precision=args.precision,
             lexicon=args.lexicon,
             cjk_lm=args.cjk_lm,
+            unify_scripts=args.unify_scripts == "on",
             crop_to_page=args.crop_to_page,
             crop_margin=args.crop_margin,
         )

@@ -182,8 +182,9 @@ def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._Argument
 
 
 def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``) and ``--cjk-lm auto|on|off``
-    (``RecognitionOptions.cjk_lm``); shared by read, eval and bench."""
+    """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``), ``--cjk-lm auto|on|off``
+    (``RecognitionOptions.cjk_lm``) and ``--unify-scripts on|off`` (``RecognitionOptions.unify_scripts``); shared by
+    read, eval and bench."""
     parser.add_argument(
         "--lexicon",
         choices=("auto", "off", "en"),
@@ -200,6 +201,13 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         help="on: read unsure Chinese and Japanese readings again with a beam search weighed by a character bigram "
         "of common Chinese and Japanese words; auto (default): on for models that read Han or kana (multi), off "
         "otherwise (RecognitionOptions.cjk_lm, docs/usage.md §8.1)",
+    )
+    parser.add_argument(
+        "--unify-scripts",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): write Latin/Cyrillic look-alike letters (о/o, А/A) in the script of their word, or of "
+        "their page for one- and two-letter words (RecognitionOptions.unify_scripts, docs/usage.md §8.2)",
     )
 
 
@@ -612,7 +620,10 @@ def run(args: argparse.Namespace) -> int:
             "scale": ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
             "detection": DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
             "recognition": RecognitionOptions(
-                precision=args.precision, lexicon=lexicon_options(args.lexicon), cjk_lm=char_lm_options(args.cjk_lm)
+                precision=args.precision,
+                lexicon=lexicon_options(args.lexicon),
+                cjk_lm=char_lm_options(args.cjk_lm),
+                unify_scripts=args.unify_scripts == "on",
             ),
             "assembly": AssemblyOptions(order=args.reading_order, valid_confidence=args.valid_confidence),
             "orientation": OrientationOptions(mode=args.orientation),

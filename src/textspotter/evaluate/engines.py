@@ -214,6 +214,7 @@ class TextspotterOptions:
         lexicon: ``"off"``, or the language of ``RecognitionOptions.lexicon`` (``"en"``: rescore ordinary words
             with the shipped English lexicon and its default settings).
         cjk_lm: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.cjk_lm`` (``char_lm_options``).
+        unify_scripts: ``RecognitionOptions.unify_scripts`` (Latin/Cyrillic look-alikes in their word's script).
         crop_margin: ``RecognitionOptions.crop_margin``; ``None`` keeps the pipeline's default.
         valid_confidence: ``AssemblyOptions.valid_confidence``; ``None`` keeps the model's.
     """
@@ -228,6 +229,7 @@ class TextspotterOptions:
     crop_to_page: bool = True
     lexicon: str = "auto"
     cjk_lm: str = "auto"
+    unify_scripts: bool = True
     crop_margin: float | None = None
     valid_confidence: float | None = None
 
@@ -283,6 +285,9 @@ class TextspotterEngine:
 
             settings = dataclasses.asdict(CharLMOptions())
             extra += f"; cjk lm {self.options.cjk_lm}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+        if self.options.unify_scripts:
+            # Named when on: results cached before the option existed kept look-alikes as read.
+            extra += "; scripts unified"
         from textspotter.pipeline.stages import RecognitionOptions
 
         margin = RecognitionOptions().crop_margin if self.options.crop_margin is None else self.options.crop_margin
@@ -332,6 +337,7 @@ class TextspotterEngine:
                     precision=self.options.precision,
                     lexicon=lexicon_options(self.options.lexicon),
                     cjk_lm=char_lm_options(self.options.cjk_lm),
+                    unify_scripts=self.options.unify_scripts,
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),
                 ),
                 assembly=AssemblyOptions(

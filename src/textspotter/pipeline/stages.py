@@ -43,6 +43,7 @@ from ..ops import (
     rrect_to_quads,
 )
 from ..ops.charlm import CharLMOptions, charset_has_lm_chars, rescore_cjk
+from ..ops.homoglyphs import unify_scripts
 
 __all__ = [
     "PRECISIONS",
@@ -192,6 +193,10 @@ class RecognitionOptions:
             :class:`~textspotter.ops.charlm.CharLMOptions` to set it (needs a CTC recognizer); ``None`` keeps the
             greedy readings; ``"auto"`` (default) is ``CharLMOptions()`` for a CTC recognizer whose charset has Han
             or kana (the multilingual model) and ``None`` otherwise.
+        unify_scripts: ours. Write each Latin/Cyrillic look-alike (``о``/``o``, ``А``/``A``, twelve pairs) in the
+            script of its word, or for a word of one or two look-alikes in the script of its page
+            (:func:`~textspotter.ops.homoglyphs.unify_scripts`). True (default); a no-op for charsets without
+            Cyrillic, and on pages without it.
     """
 
     chunk_size: int = 128
@@ -199,6 +204,7 @@ class RecognitionOptions:
     lexicon: LexiconOptions | Literal["auto"] | None = "auto"
     crop_margin: float = 0.0
     cjk_lm: CharLMOptions | Literal["auto"] | None = "auto"
+    unify_scripts: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
@@ -210,6 +216,8 @@ class RecognitionOptions:
             raise ValueError(f"RecognitionOptions.crop_margin must be in [0, 1], got {self.crop_margin!r}")
         if self.cjk_lm not in (None, "auto") and not isinstance(self.cjk_lm, CharLMOptions):
             raise TypeError(f"RecognitionOptions.cjk_lm must be CharLMOptions, 'auto' or None, got {self.cjk_lm!r}")
+        if not isinstance(self.unify_scripts, bool):
+            raise TypeError(f"RecognitionOptions.unify_scripts must be a bool, got {self.unify_scripts!r}")
 
 
 @dataclass(frozen=True)
@@ -736,6 +744,8 @@ def recognize(
             options=lexicon,
             mode=spec.postprocess.text_confidence,
         )
+    if options.unify_scripts:
+        texts = unify_scripts(texts, image_indices.tolist())
     return Recognitions(texts=texts, confidence=all_confidence, features=torch.cat(recog_features))
 
 
