@@ -787,3 +787,30 @@ def test_model_recognizer_layers_grow_a_loaded_model_for_training(toy_folder, tm
     result = train(config)
     grown = load_model(result.checkpoint / "model")
     assert grown.spec.recognizer.num_layers == 2 and grown.spec.recognizer.feedforward_width == 48
+
+
+def test_batchnorm_recalibration_replaces_only_the_recognizers_running_statistics(toy_folder, tmp_path):
+    from textspotter.models import create_model
+    from textspotter.train.loop import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = create_model("tiny-test")
+    layers = [m for m in model.recognizer.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert layers
+    for layer in layers:
+        layer.running_mean.fill_(5.0)
+        layer.running_var.fill_(100.0)  # statistics of some other data
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    detector_stats = {k: v.clone() for k, v in model.detector.state_dict().items() if "running" in k}
+    config = resolve_config(overrides=tiny_overrides(toy_folder, tmp_path / "run"))
+    used = recalibrate_batchnorm(model, config, windows=3)
+    assert used == 4  # whole micro-batches of 2
+    assert not model.training and all(layer.momentum == 0.1 for layer in layers)
+    for layer in layers:
+        assert torch.isfinite(layer.running_var).all() and not torch.all(layer.running_var == 100.0)
+        assert not torch.all(layer.running_mean == 5.0) and int(layer.num_batches_tracked) > 0
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in weights.items())  # no weight moved
+    assert all(torch.equal(model.detector.state_dict()[k], v) for k, v in detector_stats.items())
+    with pytest.raises(ValueError, match="windows"):
+        recalibrate_batchnorm(model, config, windows=0)
