@@ -49,8 +49,8 @@ def test_reads_the_six_languages_of_the_example_page_in_order(page):
     rates = text_counts(reference, page.text()).rates()
     # Measured for the shipped checkpoint (MODEL_CARD.md, stage 2): CER 0.119, bag-of-character error 0.114 under
     # bfloat16 (0.125 / 0.128 in float32); the English line exact, the Russian line exact but for the case of its
-    # first letter, the Korean line two letters off, the Chinese and Japanese lines several characters off each. The margins leave room
-    # for other CPUs' float rounding; a model that reads no CJK scores about 0.5.
+    # first letter, the Korean line two letters off, the Chinese and Japanese lines several characters off each.
+    # The margins leave room for other CPUs' float rounding; a model that reads no CJK scores about 0.5.
     assert rates["cer"] <= 0.2, rates
     assert rates["bag_of_char_error"] <= 0.2, rates
     lines = [line.text for line in page.lines]
