@@ -29,14 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from textspotter.charset import script_of
 from textspotter.metrics.text import levenshtein
-
-CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF))
 
 
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds a kana, Han or Hangul character."""
-    return any(lo <= ord(ch) <= hi for ch in text for lo, hi in CJK_RANGES)
+    return any(script_of(ch) in ("cjk", "kana", "hangul") for ch in text)
 
 
 def read_language(ocr: Any, folder: Path, pages: int, readings: list[dict[str, str]]) -> dict[str, list[int]]:

@@ -518,6 +518,30 @@ def test_column_scale_change_resamples_the_loaded_recognizer_and_is_saved(toy_fo
     assert torch.equal(reloaded.recognizer.position_encoding, expected.position_encoding)
 
 
+def _one_word_lines_page(size, quads, texts, width):
+    """A training page of random pixels whose regions ``quads`` are one-word lines reading the token ids ``texts``
+    (then EOS), every region valid, no detector targets."""
+    from textspotter.data.collate import PageSample
+
+    height, page_width = size
+    count = len(texts)
+    tokens = np.zeros((count, width), dtype=np.int64)
+    for row, text in enumerate(texts):
+        tokens[row, : len(text) + 1] = [*text, 1]
+    return PageSample(
+        image=np.random.default_rng(0).random((3, height, page_width), dtype=np.float32),
+        score=np.zeros((height // 4, page_width // 4), dtype=np.float32),
+        mask=np.ones((height // 4, page_width // 4), dtype=np.float32),
+        geometry=np.zeros((height // 4, page_width // 4, 5), dtype=np.float32),
+        quads=quads,
+        tokens=tokens,
+        token_valid=np.ones(count, dtype=bool),
+        next_word=np.full(count, -1, dtype=np.int64),
+        line_id=np.arange(count, dtype=np.int64),
+        next_line=np.full(count, -1, dtype=np.int64),
+    )
+
+
 def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy_folder, tmp_path):
     # model.max_width / model.bucket_width change a model loaded from model.init: the learnt columns are kept, the
     # saved spec carries the new T and bucket width (and model.attention_window's window and model.global_layers),
@@ -542,27 +566,14 @@ def test_widening_the_recognizer_with_buckets_trains_and_saves_the_new_width(toy
     # The recognizer was frozen here: the kept columns are exactly the starting ones.
     assert torch.equal(encoding[..., :old_width], start.recognizer.position_encoding[..., :old_width])
     # Trained, the bucketed recognizer gets finite gradients in every bucket (one backward through read_strips).
-    from textspotter.data.collate import PageSample, collate_pages
+    from textspotter.data.collate import collate_pages
     from textspotter.train.task import JointTrainingModule
 
     model = reloaded
     module = JointTrainingModule(model, LossConfig(), frozen=["detector", "relational"])
     width = model.spec.recognizer.max_width
     quads = np.array([[[4, 4], [20, 4], [20, 14], [4, 14]], [[4, 20], [120, 20], [120, 30], [4, 30]]], dtype=np.float32)
-    tokens = np.zeros((2, width), dtype=np.int64)
-    tokens[:, :3] = [5, 6, 1]
-    page = PageSample(
-        image=np.random.default_rng(0).random((3, 64, 128), dtype=np.float32),
-        score=np.zeros((16, 32), dtype=np.float32),
-        mask=np.ones((16, 32), dtype=np.float32),
-        geometry=np.zeros((16, 32, 5), dtype=np.float32),
-        quads=quads,
-        tokens=tokens,
-        token_valid=np.ones(2, dtype=bool),
-        next_word=np.full(2, -1, dtype=np.int64),
-        line_id=np.arange(2, dtype=np.int64),
-        next_line=np.full(2, -1, dtype=np.int64),
-    )
+    page = _one_word_lines_page((64, 128), quads, [[5, 6], [5, 6]], width)
     module.train()
     module(collate_pages([page], max_width=width)).loss.backward()
     grad = model.recognizer.position_encoding.grad
@@ -680,7 +691,7 @@ def test_the_sampled_normaliser_estimates_the_full_one():
 
 
 def test_a_sampled_softmax_step_trains_only_the_scored_classifier_rows():
-    from textspotter.data.collate import PageSample, collate_pages
+    from textspotter.data.collate import collate_pages
     from textspotter.models import create_model
     from textspotter.train.task import JointTrainingModule, freeze_modules
 
@@ -690,21 +701,7 @@ def test_a_sampled_softmax_step_trains_only_the_scored_classifier_rows():
     module = JointTrainingModule(model, LossConfig(sampled_classes=4), frozen=["detector", "relational"])
     width = model.spec.recognizer.max_width
     quads = np.array([[[4, 4], [40, 4], [40, 16], [4, 16]], [[4, 24], [60, 24], [60, 36], [4, 36]]], dtype=np.float32)
-    tokens = np.zeros((2, width), dtype=np.int64)
-    tokens[0, :3] = [5, 6, 1]
-    tokens[1, :3] = [9, 5, 1]
-    page = PageSample(
-        image=np.random.default_rng(0).random((3, 64, 64), dtype=np.float32),
-        score=np.zeros((16, 16), dtype=np.float32),
-        mask=np.ones((16, 16), dtype=np.float32),
-        geometry=np.zeros((16, 16, 5), dtype=np.float32),
-        quads=quads,
-        tokens=tokens,
-        token_valid=np.ones(2, dtype=bool),
-        next_word=np.full(2, -1, dtype=np.int64),
-        line_id=np.arange(2, dtype=np.int64),
-        next_line=np.full(2, -1, dtype=np.int64),
-    )
+    page = _one_word_lines_page((64, 64), quads, [[5, 6], [9, 5]], width)
     module.train()
     output = module(collate_pages([page], max_width=width))
     output.loss.backward()

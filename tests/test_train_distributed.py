@@ -20,30 +20,30 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def test_torchrun_two_gloo_processes(tmp_path):
-    data = write_toy_dataset(tmp_path / "toy", pages=6, seed=0, size=128)
-    out = tmp_path / "run"
+def _tiny_config(tmp_path, data, out, *extra):
+    """Write a tiny-test config training on the toy manifest ``data`` (and evaluating on it at the end)."""
     config = resolve_config(
         overrides=[
             "model.name=tiny-test",
             "model.infer_length=128",
             "data.source=manifest",
             f"data.manifests=[{data}]",
-            "data.batch_size=2",
-            "data.workers=1",
-            "train.steps=3",
-            "train.log_every=1",
             "train.threads=1",
             f"train.out_dir={out}",
             "optim.warmup_steps=1",
             f"eval.manifests=[{data}]",
             "eval.every=0",
             "eval.at_end=true",
+            *extra,
         ]
     )
-    config_path = tmp_path / "config.yaml"
-    save_config(config, config_path)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    path = tmp_path / "config.yaml"
+    save_config(config, path)
+    return path
+
+
+def _torchrun(*target):
+    """Run ``target`` (a script and its arguments, or ``-m module ...``) as two gloo processes under torchrun."""
     command = [
         sys.executable,
         "-m",
@@ -52,15 +52,19 @@ def test_torchrun_two_gloo_processes(tmp_path):
         "--nproc_per_node=2",
         "--master_addr=127.0.0.1",
         f"--master_port={_free_port()}",
-        "-m",
-        "textspotter",
-        "train",
-        "--config",
-        str(config_path),
-        "--device",
-        "cpu",
+        *target,
     ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_torchrun_two_gloo_processes(tmp_path):
+    data = write_toy_dataset(tmp_path / "toy", pages=6, seed=0, size=128)
+    out = tmp_path / "run"
+    config_path = _tiny_config(
+        tmp_path, data, out, "data.batch_size=2", "data.workers=1", "train.steps=3", "train.log_every=1"
+    )
+    done = _torchrun("-m", "textspotter", "train", "--config", str(config_path), "--device", "cpu")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -108,41 +112,12 @@ def test_no_ddp_wrapper_outlives_training(tmp_path):
     # Regression: a reference cycle kept rank 0's DDP wrapper (and the gloo group) alive after destroy_process_group,
     # and the process sometimes aborted on exit after a successful run.
     data = write_toy_dataset(tmp_path / "toy", pages=4, seed=1, size=128)
-    config = resolve_config(
-        overrides=[
-            "model.name=tiny-test",
-            "model.infer_length=128",
-            "data.source=manifest",
-            f"data.manifests=[{data}]",
-            "data.batch_size=1",
-            "data.workers=0",
-            "train.steps=1",
-            "train.threads=1",
-            "train.device=cpu",
-            f"train.out_dir={tmp_path / 'run'}",
-            "optim.warmup_steps=1",
-            f"eval.manifests=[{data}]",
-            "eval.every=0",
-            "eval.at_end=true",
-        ]
+    config_path = _tiny_config(
+        tmp_path, data, tmp_path / "run", "data.batch_size=1", "data.workers=0", "train.steps=1", "train.device=cpu"
     )
-    config_path = tmp_path / "config.yaml"
-    save_config(config, config_path)
     script = tmp_path / "probe.py"
     script.write_text(_SHUTDOWN_PROBE)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        str(script),
-        str(config_path),
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    done = _torchrun(str(script), str(config_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(reports) == 2  # one per rank

@@ -567,8 +567,7 @@ def read_strip_buckets(
             column_scale=config.column_scale,
         )
         with network_context():
-            strips = strips if dtype is None else strips.to(dtype)
-            out = recognizer(strips) if classes is None else recognizer(strips, classes)
+            out = recognizer(strips if dtype is None else strips.to(dtype), classes)
         return StripBucket(selected, out.logits, out.features)
 
     num = quads.shape[0]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from textspotter.charset import latin_charset
+from textspotter.charset import latin_charset, script_of
 
 __all__ = ["LanguageSpec", "LANGUAGES", "language_spec", "normalize_language", "script_of"]
 
@@ -80,32 +80,6 @@ _ARABIC_LETTERS = "ءآأؤإئابةتثجحخدذرزسشصضطظعغفقكل�
 _HEBREW_LETTERS = "אבגדהוזחטיךכלםמןנסעףפץצקרשת"
 _ASCII_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ASCII_PRINTABLE = "".join(chr(c) for c in range(33, 127))
-
-
-def script_of(char: str) -> str:
-    """Return the script family of one character: latin, cyrillic, greek, cjk, kana, hangul, arabic, hebrew, common.
-
-    Digits, punctuation and symbols are ``common``.
-    """
-    c = ord(char)
-    if (0x41 <= c <= 0x5A) or (0x61 <= c <= 0x7A) or (0xC0 <= c <= 0x24F and c not in (0xD7, 0xF7)):
-        return "latin"
-    if 0x370 <= c <= 0x3FF:
-        return "greek"
-    if 0x400 <= c <= 0x52F:
-        return "cyrillic"
-    if 0x590 <= c <= 0x5FF or 0xFB1D <= c <= 0xFB4F:
-        return "hebrew"
-    if 0x600 <= c <= 0x6FF or 0x750 <= c <= 0x77F or 0xFB50 <= c <= 0xFDFF or 0xFE70 <= c <= 0xFEFF:
-        # Arabic-Indic digits are numbers, but they only occur in Arabic text, so they count as Arabic.
-        return "arabic"
-    if 0x3040 <= c <= 0x30FF or 0x31F0 <= c <= 0x31FF:
-        return "kana"
-    if 0xAC00 <= c <= 0xD7A3 or 0x1100 <= c <= 0x11FF or 0x3130 <= c <= 0x318F:
-        return "hangul"
-    if 0x4E00 <= c <= 0x9FFF or 0x3400 <= c <= 0x4DBF or 0xF900 <= c <= 0xFAFF or 0x20000 <= c <= 0x2FFFF:
-        return "cjk"
-    return "common"
 
 
 def _in_ranges(*ranges: tuple[int, int]) -> Callable[[str], bool]:
