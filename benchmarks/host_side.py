@@ -134,7 +134,7 @@ def main() -> None:
         read_once(ocr, model, pages, boxes, scale)
         profiler.disable()
         stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(args.profile)
+        pstats.Stats(profiler, stream=stream).sort_stats(os.environ.get("SORT", "tottime")).print_stats(args.profile)
         if os.environ.get("CALLERS"):
             pstats.Stats(profiler, stream=stream).print_callers(os.environ["CALLERS"])
         print("\n```\n" + stream.getvalue().strip() + "\n```")

@@ -784,6 +784,41 @@ def test_detect_refined_ends_keep_exact_boxes_and_are_off_in_published_specs(mod
     assert torch.allclose(boxes, expected, atol=4 * view.scale)
 
 
+def test_detect_merges_and_fills_only_where_needed_and_is_off_in_published_specs(model):
+    from textspotter.models.spec import PostprocessConfig
+
+    assert PostprocessConfig().fill_gaps is False and PostprocessConfig().merge_lines is False
+    images, _ = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)])
+    with torch.inference_mode():
+        plain = detect(model, images)
+        filled = detect(model, images, options=DetectionOptions(merge_lines=True, fill_gaps=True))
+        # The pre-filter keeps peaks only; with a threshold only the boxes' centre cells reach, the merged quads of
+        # those cells still cover the map: nothing to add, the regions unchanged.
+        assert torch.equal(filled.quads, plain.quads) and filled.region_counts.tolist() == [2]
+        empty = detect(model, images, options=DetectionOptions(prob_threshold=1.0, fill_gaps=True))
+    assert empty.region_counts.tolist() == [0]  # the map's threshold is the regions' threshold
+
+
+def test_fill_gaps_restores_a_region_the_nms_lost(model, monkeypatch):
+    from textspotter.pipeline import stages
+
+    images, view = _detector_input(model, [(20, 20, 120, 60), (200, 150, 380, 200)])
+    original = stages.quad_nms
+
+    def lose_the_second(*args, **kwargs):  # an NMS that misses the second rectangle, as on long CJK lines
+        quads, conf, counts = original(*args, **kwargs)
+        return quads[:1], conf[:1], torch.tensor([1])
+
+    monkeypatch.setattr(stages, "quad_nms", lose_the_second)
+    with torch.inference_mode():
+        lost = detect(model, images, options=DetectionOptions(refine_ends=False))
+        filled = detect(model, images, options=DetectionOptions(refine_ends=False, fill_gaps=True))
+    assert lost.region_counts.tolist() == [1] and filled.region_counts.tolist() == [2]
+    box = torch.cat([view.to_original(filled.quads[1:]).amin(1), view.to_original(filled.quads[1:]).amax(1)], 1)
+    # This fake's map covers whole boxes (a trained one stops short of the ends): the region reaches 0.3 heights past.
+    assert torch.allclose(box, torch.tensor([[185.0, 150.0, 395.0, 200.0]]), atol=4 * view.scale)
+
+
 def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
     from textspotter.pipeline import stages
 

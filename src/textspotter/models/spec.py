@@ -379,6 +379,13 @@ class PostprocessConfig:
         refine_ends: ours. Re-place each region's two ends from the cells nearest to them
             (``ops.refine_quad_ends``): the merged quads of long words stop short of their ends, cutting off
             final letters and punctuation. ``False`` (the published behaviour) keeps the merged ends.
+        merge_lines: ours. Merge the regions that overlap along one line into one region each
+            (``ops.merge_line_overlaps``): the NMS leaves long unspaced lines (and some words) as overlapping
+            pieces, and each piece read apart reads the overlap twice. ``False`` (the published behaviour) keeps them.
+        fill_gaps: ours. Add a region for each run of confident cells of the confidence map that no merged quad
+            covers (``ops.fill_map_gaps``): on long unspaced lines (Chinese, Japanese) the cells disagree about the
+            line's ends and the NMS leaves fragments with gaps, or no region at all. ``False`` (the published
+            behaviour) keeps only the merged quads.
         text_confidence: ``"product"`` (v1 release: Π p_t) or ``"geometric_mean"`` (v2 package).
         valid_confidence: a word is valid (kept in the published output and scored) when its text is not empty and
             its confidence (the harmonic mean of its detection and text confidences) is above this, in [0, 1).
@@ -397,6 +404,8 @@ class PostprocessConfig:
     prefilter_peak_kernel: int = 3
     refine_quads: bool = False
     refine_ends: bool = False
+    merge_lines: bool = False
+    fill_gaps: bool = False
     text_confidence: str = "product"
     valid_confidence: float = PUBLISHED_VALID_CONFIDENCE
     orientation_confidence: float = 0.7

@@ -8,6 +8,7 @@ from .boxes import PREFILTER_SUPPRESSED_LOGIT, prefilter_confidence, rrect_to_qu
 from .charlm import CharLM, CharLMOptions, load_char_lm, rescore_cjk
 from .decode import MIN_PROBABILITY, decode_greedy, f_measure
 from .distances import point_segment_distance, quad_distances, ragged_quad_distances
+from .gaps import fill_map_gaps, merge_line_overlaps
 from .graph import RELATION_THRESHOLD, dense_relations_to_graph, group_relations
 from .lexicon import (
     LEXICON_LANGUAGES,
@@ -34,10 +35,12 @@ __all__ = [
     "decode_greedy",
     "dense_relations_to_graph",
     "f_measure",
+    "fill_map_gaps",
     "group_relations",
     "indirect_grid_sample",
     "load_char_lm",
     "load_lexicon",
+    "merge_line_overlaps",
     "point_segment_distance",
     "prefilter_confidence",
     "quad_distances",

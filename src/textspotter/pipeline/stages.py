@@ -30,8 +30,10 @@ from ..ops import (
     calc_quad_width,
     decode_greedy,
     drop_duplicate_regions,
+    fill_map_gaps,
     group_relations,
     indirect_grid_sample,
+    merge_line_overlaps,
     prefilter_confidence,
     quad_nms,
     quad_rectify_grid,
@@ -141,6 +143,12 @@ class DetectionOptions:
         refine_ends: ours. Re-place each region's ends from the cells nearest to them
             (``PostprocessConfig.refine_ends``, ``ops.refine_quad_ends``): long words keep their last letters and
             final punctuation, which the merged quads cut off.
+        merge_lines: ours. Merge the regions that overlap along one line into one region each
+            (``PostprocessConfig.merge_lines``, ``ops.merge_line_overlaps``): the overlap is read once. Runs before
+            ``fill_gaps``.
+        fill_gaps: ours. Add regions for confident text of the confidence map that no merged quad covers
+            (``PostprocessConfig.fill_gaps``, ``ops.fill_map_gaps``): the gaps the NMS leaves in long unspaced
+            lines.
         precision: ``"model"`` runs the detector in the model's dtype; ``"bf16"`` runs it under
             ``torch.autocast(dtype=torch.bfloat16)`` on the model's device (ours, for speed: about 1.8× faster
             on a CPU with AVX-512 BF16, docs/usage.md §4); ``"auto"`` (default) is ``"bf16"`` on a CPU with
@@ -157,6 +165,8 @@ class DetectionOptions:
     use_prefilter: bool | None = None
     refine_quads: bool | None = None
     refine_ends: bool | None = None
+    merge_lines: bool | None = None
+    fill_gaps: bool | None = None
     precision: str = "auto"
     crop_to_page: bool = True
 
@@ -360,6 +370,8 @@ def detect(
     use_prefilter = post.use_prefilter if options.use_prefilter is None else options.use_prefilter
     refine = post.refine_quads if options.refine_quads is None else options.refine_quads
     refine_ends = post.refine_ends if options.refine_ends is None else options.refine_ends
+    merge_lines = post.merge_lines if options.merge_lines is None else options.merge_lines
+    fill_gaps = post.fill_gaps if options.fill_gaps is None else options.fill_gaps
     if images.ndim != 4 or images.shape[1] != 3 or images.shape[0] == 0:
         raise ValueError(f"images must have shape [B, 3, H, W] with B >= 1, got {tuple(images.shape)}")
     if batch_size < 1:
@@ -399,6 +411,18 @@ def detect(
             )
             # A word the NMS split in two now has two regions with the same ends: read it once.
             batch_quads, batch_conf, batch_counts = drop_duplicate_regions(batch_quads, batch_conf, batch_counts)
+        if merge_lines:
+            batch_quads, batch_conf, batch_counts = merge_line_overlaps(batch_quads, batch_conf, batch_counts)
+        if fill_gaps:
+            batch_quads, batch_conf, batch_counts = fill_map_gaps(
+                batch_quads,
+                batch_conf,
+                batch_counts,
+                cell_quads,
+                probs,
+                prob_threshold=prob_threshold,
+                cell_size=cell_size,
+            )
         if x0 or y0:
             batch_quads = batch_quads + batch_quads.new_tensor([x0, y0])
         quads.append(batch_quads)
