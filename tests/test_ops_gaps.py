@@ -142,6 +142,12 @@ def test_pieces_chain_transitively_but_touching_words_stay_apart():
     assert counts.tolist() == [3]
 
 
+def test_a_share_of_the_shorter_piece_can_be_asked_too():
+    pieces = torch.stack([_box(0, 0, 200, 20), _box(190, 0, 390, 20)])  # overlap 10 px: half a height, 5 % of each
+    assert merge_line_overlaps(pieces, torch.ones(2), torch.tensor([2]))[2].tolist() == [1]
+    assert merge_line_overlaps(pieces, torch.ones(2), torch.tensor([2]), min_share=0.25)[2].tolist() == [2]
+
+
 def test_other_lines_sizes_and_directions_are_not_merged():
     assert _merge((0, 0, 50, 20), (40, 9, 90, 29))[2].tolist() == [2]  # overlap across the line under 60 %
     assert _merge((0, 0, 50, 20), (40, 0, 90, 32))[2].tolist() == [2]  # heights 20 and 32

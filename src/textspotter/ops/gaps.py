@@ -200,6 +200,7 @@ def merge_line_overlaps(
     *,
     min_overlap: float = 0.1,
     max_angle: float = 0.17,
+    min_share: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Merge the regions that overlap along one line into one region each.
 
@@ -216,6 +217,8 @@ def merge_line_overlaps(
         counts: ``[B]`` int64 regions per image.
         min_overlap: the overlap along the line, in heights, above which two pieces merge.
         max_angle: the largest difference of direction, in radians, of two pieces of one line.
+        min_share: the overlap along the line, as a share of the shorter piece's length, that two pieces must also
+            exceed (0: any overlap above ``min_overlap`` heights).
 
     Returns:
         ``(quads [N', 4, 2] float32, confidence [N'] float32, counts [B] int64)``, ``N' <= N``, image-major.
@@ -238,7 +241,7 @@ def merge_line_overlaps(
     start = 0
     for count in counts.tolist():
         image_quads, image_conf = _merge_image(
-            all_quads[start : start + count], all_conf[start : start + count], min_overlap, max_angle
+            all_quads[start : start + count], all_conf[start : start + count], min_overlap, max_angle, min_share
         )
         start += count
         out_quads.append(image_quads)
@@ -252,7 +255,7 @@ def merge_line_overlaps(
 
 
 def _merge_image(
-    quads: np.ndarray, confidence: np.ndarray, min_overlap: float, max_angle: float
+    quads: np.ndarray, confidence: np.ndarray, min_overlap: float, max_angle: float, min_share: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`merge_line_overlaps` on one image's ``[n, 4, 2]`` quads and ``[n]`` confidences."""
     count = quads.shape[0]
@@ -285,7 +288,8 @@ def _merge_image(
         if min(across_i.max(), across_j.max()) - max(across_i.min(), across_j.min()) < 0.6 * small:
             continue
         span_i, span_j = quads[i] @ along[i], quads[j] @ along[i]
-        if min(span_i.max(), span_j.max()) - max(span_i.min(), span_j.min()) <= min_overlap * small:
+        overlap = min(span_i.max(), span_j.max()) - max(span_i.min(), span_j.min())
+        if overlap <= min_overlap * small or overlap <= min_share * min(float(length[i]), float(length[j])):
             continue
         parent[root(j)] = root(i)
     groups: dict[int, list[int]] = {}
