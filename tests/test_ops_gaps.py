@@ -163,3 +163,18 @@ def test_merging_keeps_images_apart():
     assert empty[0].shape == (0, 4, 2) and empty[2].tolist() == [0, 0]
     with pytest.raises(ValueError, match="do not match"):
         merge_line_overlaps(torch.zeros(2, 4, 2), torch.zeros(2), torch.tensor([1]))
+
+
+def test_overlapping_boxes_are_found_block_by_block_as_all_at_once():
+    from textspotter.ops.gaps import _touching_pairs
+
+    generator = torch.Generator().manual_seed(0)
+    low = torch.rand(40, 2, generator=generator).numpy() * 100
+    high = low + torch.rand(40, 2, generator=generator).numpy() * 20
+    pairs = set()
+    for i in range(40):
+        for j in range(i + 1, 40):
+            if (low[i] < high[j]).all() and (low[j] < high[i]).all():
+                pairs.add((i, j))
+    first, second = _touching_pairs(low, high, block=7)
+    assert set(zip(first.tolist(), second.tolist())) == pairs and len(first) == len(pairs) > 0

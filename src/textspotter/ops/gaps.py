@@ -267,9 +267,7 @@ def _merge_image(
     down = np.stack([-along[:, 1], along[:, 0]], axis=1)
     height = np.hypot(*(quads[:, 3] - quads[:, 0]).T)
     low, high = quads.min(1), quads.max(1)
-    touching = (low[:, None, 0] < high[None, :, 0]) & (low[None, :, 0] < high[:, None, 0])
-    touching &= (low[:, None, 1] < high[None, :, 1]) & (low[None, :, 1] < high[:, None, 1])
-    first, second = np.nonzero(np.triu(touching, 1))
+    first, second = _touching_pairs(low, high)
     parent = list(range(count))
 
     def root(i: int) -> int:
@@ -315,3 +313,18 @@ def _merge_image(
         )
         out_conf.append(float(confidence[members].max()))
     return np.stack(out_quads).astype(np.float32), np.asarray(out_conf, dtype=np.float32)
+
+
+def _touching_pairs(low: np.ndarray, high: np.ndarray, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``i < j`` of boxes (``[n, 2]`` corners ``low``, ``high``) that overlap, found ``block`` rows at a
+    time: memory stays ``block × n`` however many regions a page has."""
+    firsts, seconds = [], []
+    for start in range(0, low.shape[0], block):
+        rows = slice(start, start + block)
+        overlap = (low[rows, None, 0] < high[None, :, 0]) & (low[None, :, 0] < high[rows, None, 0])
+        overlap &= (low[rows, None, 1] < high[None, :, 1]) & (low[None, :, 1] < high[rows, None, 1])
+        i, j = np.nonzero(overlap)
+        keep = j > i + start
+        firsts.append(i[keep] + start)
+        seconds.append(j[keep])
+    return np.concatenate(firsts), np.concatenate(seconds)
