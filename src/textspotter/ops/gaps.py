@@ -1,12 +1,14 @@
-"""Regions for text the detector's confidence map covers but no merged quad does (ours).
+"""Long unspaced lines after the quad NMS: pieces merged, gaps filled from the confidence map (ours).
 
 The quad NMS turns each cell's rotated box into a region. On long unspaced lines (a Chinese or Japanese line is one
 region) a cell far from the line's ends cannot see them, so the cells disagree about where the line starts and ends:
-the NMS then leaves several short fragments with gaps between them, and the pre-filter's peaks can miss a whole line.
-The confidence map itself still covers that text. :func:`fill_map_gaps` finds the cells above the threshold that no
-region covers and, where they form a run at least about a character long, adds a region for the run: its direction
-and height from the run's own cells' boxes, its ends from the run's extent, reaching past the run's last cells by
-the map's end shrink but never into a neighbouring region of the same line.
+the NMS then leaves the line as pieces that overlap (each read apart, the overlap is read twice), pieces with gaps
+between them, or nothing where the pre-filter's peaks missed it. The confidence map itself still covers that text.
+:func:`merge_line_overlaps` merges the pieces that overlap along one line; :func:`fill_map_gaps` finds the cells
+above the threshold that no region covers and, where they form a run at least about a character long, adds a region
+for the run: its direction and height from the run's own cells' boxes, its ends from the run's extent, reaching past
+the run's last cells by the map's end shrink but never into a neighbouring region of the same line. The pipeline
+runs them in that order (``PostprocessConfig.merge_lines``, ``PostprocessConfig.fill_gaps``; docs/ops.md).
 """
 
 from __future__ import annotations
