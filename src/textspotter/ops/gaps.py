@@ -13,6 +13,8 @@ runs them in that order (``PostprocessConfig.merge_lines``, ``PostprocessConfig.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -80,61 +82,73 @@ def fill_map_gaps(
         raise ValueError(f"cell_quads {tuple(cell_quads.shape)} and probs {tuple(probs.shape)} do not match")
     if int(counts.sum()) != quads.shape[0] or counts.shape[0] != probs.shape[0]:
         raise ValueError(f"counts {counts.tolist()} do not match {quads.shape[0]} quads and {probs.shape[0]} maps")
-    device = quads.device
-    all_quads = quads.detach().float().cpu().numpy()
-    all_conf = confidence.detach().float().cpu().numpy()
     prob_maps = probs.detach().float().cpu().numpy()
-    mask_maps = prob_maps > prob_threshold
-    out_quads: list[np.ndarray] = []
-    out_conf: list[np.ndarray] = []
-    out_counts: list[int] = []
-    start = 0
-    for b, count in enumerate(counts.tolist()):
-        image_quads, image_conf = all_quads[start : start + count], all_conf[start : start + count]
-        start += count
-        out_quads.append(image_quads)
-        out_conf.append(image_conf)
-        mask = mask_maps[b]
+
+    def fill(b: int, image_quads: np.ndarray, image_conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mask = prob_maps[b] > prob_threshold
+        if not mask.any():
+            return image_quads, image_conf
+        covered = np.zeros(mask.shape, dtype=np.uint8)
+        # Quads in cell units (prior point of cell x at x + ½ cells), 4 fractional bits. One call per quad:
+        # fillPoly fills overlapping polygons by the even-odd rule, which would uncover their overlap.
+        for points in np.round((_widen(image_quads, cover_margin) / cell_size - 0.5) * 16).astype(np.int32):
+            cv2.fillConvexPoly(covered, points, 1, lineType=cv2.LINE_8, shift=4)
+        free = (mask & (covered == 0)).astype(np.uint8)
+        runs, labels, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=8)
+        big = [j for j in range(1, runs) if stats[j, cv2.CC_STAT_AREA] >= min_cells]
+        if not big:
+            return image_quads, image_conf
+        ys, xs = np.nonzero(np.isin(labels, big))
+        run_of = labels[ys, xs]
+        order = np.argsort(run_of, kind="stable")
+        bounds = np.searchsorted(run_of[order], big + [runs])
+        cells = cell_quads[b].detach().float().cpu().numpy()
         added: list[np.ndarray] = []
         added_conf: list[float] = []
-        if mask.any():
-            covered = np.zeros(mask.shape, dtype=np.uint8)
-            # Quads in cell units (prior point of cell x at x + ½ cells), 4 fractional bits. One call per quad:
-            # fillPoly fills overlapping polygons by the even-odd rule, which would uncover their overlap.
-            for points in np.round((_widen(image_quads, cover_margin) / cell_size - 0.5) * 16).astype(np.int32):
-                cv2.fillConvexPoly(covered, points, 1, lineType=cv2.LINE_8, shift=4)
-            free = (mask & (covered == 0)).astype(np.uint8)
-            runs, labels, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=8)
-            big = [j for j in range(1, runs) if stats[j, cv2.CC_STAT_AREA] >= min_cells]
-            if big:
-                ys, xs = np.nonzero(np.isin(labels, big))
-                run_of = labels[ys, xs]
-                order = np.argsort(run_of, kind="stable")
-                bounds = np.searchsorted(run_of[order], big + [runs])
-                cells_b = cell_quads[b].detach().float().cpu().numpy()
-                for k in range(len(big)):
-                    pick = order[bounds[k] : bounds[k + 1]]
-                    region = _run_region(
-                        cells_b[ys[pick], xs[pick]],
-                        prob_maps[b][ys[pick], xs[pick]],
-                        (xs[pick] + 0.5) * cell_size,
-                        (ys[pick] + 0.5) * cell_size,
-                        image_quads,
-                        cell_size=cell_size,
-                        min_length=min_length,
-                        reach=reach,
-                    )
-                    if region is not None:
-                        added.append(region)
-                        added_conf.append(float(prob_maps[b][ys[pick], xs[pick]].mean()))
-        if added:
-            out_quads.append(np.stack(added).astype(np.float32))
-            out_conf.append(np.asarray(added_conf, dtype=np.float32))
-        out_counts.append(count + len(added))
-    merged = np.concatenate(out_quads).reshape(-1, 4, 2).astype(np.float32)
+        for k in range(len(big)):
+            pick = order[bounds[k] : bounds[k + 1]]
+            weights = prob_maps[b][ys[pick], xs[pick]]
+            region = _run_region(
+                cells[ys[pick], xs[pick]],
+                weights,
+                (xs[pick] + 0.5) * cell_size,
+                (ys[pick] + 0.5) * cell_size,
+                image_quads,
+                cell_size=cell_size,
+                min_length=min_length,
+                reach=reach,
+            )
+            if region is not None:
+                added.append(region)
+                added_conf.append(float(weights.mean()))
+        if not added:
+            return image_quads, image_conf
+        return np.concatenate([image_quads, np.stack(added)]), np.concatenate([image_conf, added_conf])
+
+    return _per_image(quads, confidence, counts, fill)
+
+
+def _per_image(
+    quads: torch.Tensor,
+    confidence: torch.Tensor,
+    counts: torch.Tensor,
+    step: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Apply ``step(b, quads [n, 4, 2], confidence [n])`` to each image's regions of an image-major batch (float32
+    numpy) and gather its results back into ``(quads, confidence, counts)`` tensors on the inputs' devices."""
+    all_quads = quads.detach().float().cpu().numpy()
+    all_conf = confidence.detach().float().cpu().numpy()
+    out_quads, out_conf, out_counts = [], [], []
+    start = 0
+    for b, count in enumerate(counts.tolist()):
+        image_quads, image_conf = step(b, all_quads[start : start + count], all_conf[start : start + count])
+        start += count
+        out_quads.append(image_quads.reshape(-1, 4, 2))
+        out_conf.append(image_conf)
+        out_counts.append(image_quads.shape[0])
     return (
-        torch.from_numpy(merged).to(device),
-        torch.from_numpy(np.concatenate(out_conf).astype(np.float32)).to(device),
+        torch.from_numpy(np.concatenate(out_quads).astype(np.float32)).to(quads.device),
+        torch.from_numpy(np.concatenate(out_conf).astype(np.float32)).to(quads.device),
         torch.tensor(out_counts, dtype=torch.int64, device=counts.device),
     )
 
@@ -237,23 +251,7 @@ def merge_line_overlaps(
         raise ValueError(
             f"counts {counts.tolist()} and {confidence.shape[0]} confidences do not match {quads.shape[0]} quads"
         )
-    all_quads = quads.detach().float().cpu().numpy()
-    all_conf = confidence.detach().float().cpu().numpy()
-    out_quads, out_conf, out_counts = [], [], []
-    start = 0
-    for count in counts.tolist():
-        image_quads, image_conf = _merge_image(
-            all_quads[start : start + count], all_conf[start : start + count], min_overlap, max_angle, min_share
-        )
-        start += count
-        out_quads.append(image_quads)
-        out_conf.append(image_conf)
-        out_counts.append(image_quads.shape[0])
-    return (
-        torch.from_numpy(np.concatenate(out_quads).reshape(-1, 4, 2).astype(np.float32)).to(quads.device),
-        torch.from_numpy(np.concatenate(out_conf).astype(np.float32)).to(quads.device),
-        torch.tensor(out_counts, dtype=torch.int64, device=counts.device),
-    )
+    return _per_image(quads, confidence, counts, lambda b, q, c: _merge_image(q, c, min_overlap, max_angle, min_share))
 
 
 def _merge_image(
