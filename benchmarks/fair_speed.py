@@ -58,11 +58,11 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _engine_options(name: str, model: str | None, precision: str) -> Any:
+def _engine_options(name: str, model: str | None, precision: str, int8: str = "auto") -> Any:
     if name == "textspotter":
         from textspotter.evaluate.engines import TextspotterOptions
 
-        return TextspotterOptions(model=model, precision=precision)
+        return TextspotterOptions(model=model, precision=precision, int8=int8)
     return None
 
 
@@ -71,6 +71,7 @@ def _worker(
     threads: int,
     model: str | None,
     precision: str,
+    int8: str,
     images: list[str],
     tasks: Any,
     ready: Any,
@@ -90,7 +91,7 @@ def _worker(
         from textspotter.evaluate.datasets import load_image
         from textspotter.evaluate.engines import create_engine
 
-        engine = create_engine(name, _engine_options(name, model, precision), threads=threads)
+        engine = create_engine(name, _engine_options(name, model, precision, int8), threads=threads)
         engine.load()
         version = engine.version()
     except Exception as exc:  # the run reports the engine as unavailable
@@ -119,7 +120,9 @@ def _worker(
     results.put((version, usage.ru_utime + usage.ru_stime - cpu_before, usage.ru_maxrss / 1024.0, out))
 
 
-def run(name: str, mode: str, cores: int, model: str | None, precision: str, images: list[str]) -> RunResult:
+def run(
+    name: str, mode: str, cores: int, model: str | None, precision: str, images: list[str], int8: str = "auto"
+) -> RunResult:
     """Time one engine in one mode over ``images``; see the module docstring."""
     context = mp.get_context("spawn")
     workers, threads = (1, cores) if mode == "threads" else (cores, 1)
@@ -132,7 +135,9 @@ def run(name: str, mode: str, cores: int, model: str | None, precision: str, ima
     began = time.perf_counter()
     processes = [
         context.Process(
-            target=_worker, args=(name, threads, model, precision, images, tasks, ready, start, results), daemon=True
+            target=_worker,
+            args=(name, threads, model, precision, int8, images, tasks, ready, start, results),
+            daemon=True,
         )
         for _ in range(workers)
     ]
@@ -200,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--model", default=None, help="textspotter model folder (default: the shipped model)")
     parser.add_argument("--precision", default="auto", choices=["auto", "model", "bf16"])
+    parser.add_argument("--int8", default="auto", choices=["auto", "on", "off"], help="textspotter's --int8")
     parser.add_argument("--output", default=None, help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
 
@@ -223,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|---|---|---|")
         for name in args.engines:
             for mode in args.modes:
-                result = run(name, mode, args.cores, args.model, args.precision, images)
+                result = run(name, mode, args.cores, args.model, args.precision, images, args.int8)
                 if not result.wall_s:
                     print(f"| {name} | {mode} | unavailable: {'; '.join(result.errors)[:200]} |||||||")
                     continue

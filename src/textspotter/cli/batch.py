@@ -149,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 lexicon=lexicon_options(args.lexicon),
                 cjk_lm=char_lm_options(args.cjk_lm),
                 unify_scripts=args.unify_scripts == "on",
+                int8=args.int8,
             ),
             text_layer=TextLayerOptions(mode=args.text_layer),
         )

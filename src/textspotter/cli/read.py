@@ -183,8 +183,8 @@ def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._Argument
 
 def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``), ``--cjk-lm auto|on|off``
-    (``RecognitionOptions.cjk_lm``) and ``--unify-scripts on|off`` (``RecognitionOptions.unify_scripts``); shared by
-    read, eval and bench."""
+    (``RecognitionOptions.cjk_lm``), ``--unify-scripts on|off`` (``RecognitionOptions.unify_scripts``) and
+    ``--int8 auto|on|off`` (``RecognitionOptions.int8``); shared by read, batch, eval and bench."""
     parser.add_argument(
         "--lexicon",
         choices=("auto", "off", "en"),
@@ -208,6 +208,14 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         default="on",
         help="on (default): write Latin/Cyrillic look-alike letters (о/o, А/A) in the script of their word, or of "
         "their page for one- and two-letter words (RecognitionOptions.unify_scripts, docs/usage.md §8.2)",
+    )
+    parser.add_argument(
+        "--int8",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="run the recognizer's convolutions in int8 on the CPU, about half their bfloat16 time; auto (default): "
+        "when the model holds calibrated int8 ranges (the shipped English model does) and PyTorch has x86 int8 "
+        "kernels; on: the same, an error where it cannot (RecognitionOptions.int8, docs/usage.md §4)",
     )
 
 
@@ -624,6 +632,7 @@ def run(args: argparse.Namespace) -> int:
                 lexicon=lexicon_options(args.lexicon),
                 cjk_lm=char_lm_options(args.cjk_lm),
                 unify_scripts=args.unify_scripts == "on",
+                int8=args.int8,
             ),
             "assembly": AssemblyOptions(order=args.reading_order, valid_confidence=args.valid_confidence),
             "orientation": OrientationOptions(mode=args.orientation),

@@ -215,6 +215,8 @@ class TextspotterOptions:
             with the shipped English lexicon and its default settings).
         cjk_lm: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.cjk_lm`` (``char_lm_options``).
         unify_scripts: ``RecognitionOptions.unify_scripts`` (Latin/Cyrillic look-alikes in their word's script).
+        int8: ``RecognitionOptions.int8`` (``"auto"``, ``"on"`` or ``"off"``); the version string says when the
+            recognizer's encoder runs in int8.
         crop_margin: ``RecognitionOptions.crop_margin``; ``None`` keeps the pipeline's default.
         valid_confidence: ``AssemblyOptions.valid_confidence``; ``None`` keeps the model's.
     """
@@ -230,6 +232,7 @@ class TextspotterOptions:
     lexicon: str = "auto"
     cjk_lm: str = "auto"
     unify_scripts: bool = True
+    int8: str = "auto"
     crop_margin: float | None = None
     valid_confidence: float | None = None
 
@@ -288,6 +291,10 @@ class TextspotterEngine:
         if self.options.unify_scripts:
             # Named when on: results cached before the option existed kept look-alikes as read.
             extra += "; scripts unified"
+        if self.options.int8 != "off":
+            # Named unless off: results cached before the option existed were read with a float encoder (the
+            # model's fingerprint says whether it holds int8 ranges).
+            extra += f"; int8 {self.options.int8}"
         from textspotter.pipeline.stages import RecognitionOptions
 
         margin = RecognitionOptions().crop_margin if self.options.crop_margin is None else self.options.crop_margin
@@ -338,6 +345,7 @@ class TextspotterEngine:
                     lexicon=lexicon_options(self.options.lexicon),
                     cjk_lm=char_lm_options(self.options.cjk_lm),
                     unify_scripts=self.options.unify_scripts,
+                    int8=self.options.int8,  # type: ignore[arg-type]
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),
                 ),
                 assembly=AssemblyOptions(

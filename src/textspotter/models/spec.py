@@ -22,6 +22,7 @@ __all__ = [
     "RelationalConfig",
     "PreprocessConfig",
     "PostprocessConfig",
+    "Int8Config",
     "ModelSpec",
     "REGNET_Y_8GF",
     "REGNET_X_8GF",
@@ -412,6 +413,52 @@ class PostprocessConfig:
 
 
 @dataclass(frozen=True)
+class Int8Config:
+    """Activation ranges for reading with the recognizer's encoder as int8 convolutions on a CPU (**ours**; not in
+    the published models). ``None`` in a spec (the default) means the model has none and reads in float.
+
+    ``RecognitionOptions(precision="int8")`` (and ``"auto"`` on a CPU when the spec has them) runs the encoder's
+    convolutions in int8 (``textspotter.models.quantize``). Weights are quantized per output channel when the int8
+    encoder is built from the float weights, so the checkpoint stays float; what cannot be derived from the weights
+    is each activation's range, calibrated once on pages (``scripts/calibrate_int8.py``) and kept here.
+
+    Attributes:
+        recognizer: ``(scale, zero_point)`` of the encoder's input, then of each convolution's output, in order;
+            ``scale`` > 0, ``zero_point`` an int in ``[0, 127]`` (unsigned 7-bit values, as x86's int8 kernels
+            take them).
+        calibration: what the ranges were calibrated on (free text, for the model card).
+    """
+
+    recognizer: tuple[tuple[float, int], ...] = ()
+    calibration: str = ""
+
+    def __post_init__(self) -> None:
+        value = self.recognizer
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"Int8Config.recognizer must be a non-empty list of [scale, zero_point], got {value!r}")
+        pairs = []
+        for pair in value:
+            if (
+                not isinstance(pair, (list, tuple))
+                or len(pair) != 2
+                or isinstance(pair[0], bool)
+                or not isinstance(pair[0], (int, float))
+                or not math.isfinite(pair[0])
+                or pair[0] <= 0
+                or isinstance(pair[1], bool)
+                or not isinstance(pair[1], int)
+                or not 0 <= pair[1] <= 127
+            ):
+                raise ValueError(
+                    f"Int8Config.recognizer entries must be [scale > 0, zero_point int in [0, 127]], got {pair!r}"
+                )
+            pairs.append((float(pair[0]), int(pair[1])))
+        object.__setattr__(self, "recognizer", tuple(pairs))
+        if not isinstance(self.calibration, str):
+            raise ValueError(f"Int8Config.calibration must be a string, got {self.calibration!r}")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Architecture + charset + preprocessing + decoding of one model; saved as ``model.json``."""
 
@@ -423,6 +470,7 @@ class ModelSpec:
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     charset: Charset | None = None
     description: str = ""
+    int8: Int8Config | None = None
 
     def __post_init__(self) -> None:
         if self.charset is not None and self.charset.num_tokens != self.recognizer.num_tokens:
@@ -458,6 +506,8 @@ class ModelSpec:
         for f in dataclasses.fields(self):
             if f.name == "charset":
                 out["charset"] = None if self.charset is None else self.charset.to_json()
+            elif f.name == "int8" and self.int8 is None:
+                continue  # no int8 ranges: the file says nothing (model folders from before the field read the same)
             else:
                 out[f.name] = conv(getattr(self, f.name))
         return out
@@ -478,7 +528,9 @@ class ModelSpec:
             "postprocess": PostprocessConfig,
         }
         for key, value in data.items():
-            if key in nested:
+            if key == "int8":
+                kwargs[key] = None if value is None else _build(Int8Config, value, key)
+            elif key in nested:
                 kwargs[key] = _build(nested[key], value, key)
             elif key == "charset":
                 kwargs[key] = None if value is None else Charset(tuple(value))

@@ -58,6 +58,7 @@ from .stages import (
     recognize,
     relate,
     uncrop_features,
+    uses_int8,
 )
 from .textlayer import TextLayerOptions, TextLayerPlan, finish_page, plan_page
 
@@ -314,6 +315,7 @@ class OCR:
         self.scale = scale or ScaleOptions()
         self.detection = detection or DetectionOptions()
         self.recognition = recognition or RecognitionOptions()
+        uses_int8(self.model, self.device, self.recognition.int8)  # int8="on" where it cannot run: fail here, not later
         self.relation = relation or RelationOptions()
         self.assembly = assembly or AssemblyOptions()
         self.orientation = orientation or OrientationOptions()

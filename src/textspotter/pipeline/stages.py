@@ -66,6 +66,8 @@ __all__ = [
     "recognize",
     "relate",
     "network_precision",
+    "reading_recognizer",
+    "uses_int8",
     "detector_batch",
     "page_crop",
     "detector_forward",
@@ -207,6 +209,11 @@ class RecognitionOptions:
             script of its word, or for a word of one or two look-alikes in the script of its page
             (:func:`~textspotter.ops.homoglyphs.unify_scripts`). True (default); a no-op for charsets without
             Cyrillic, and on pages without it.
+        int8: ours. Run the recognizer's convolutional encoder as int8 convolutions
+            (:class:`~textspotter.models.quantize.Int8Encoder`, docs/usage.md §4), about half its bfloat16 time;
+            the Transformer after it keeps ``precision``. ``"auto"`` (default): on a CPU whose PyTorch has x86
+            int8 kernels, when the model's spec holds calibrated ranges (``spec.int8``; the shipped English model
+            does); ``"on"``: the same, but an error where it cannot; ``"off"``: float.
     """
 
     chunk_size: int = 128
@@ -215,11 +222,14 @@ class RecognitionOptions:
     crop_margin: float = 0.0
     cjk_lm: CharLMOptions | Literal["auto"] | None = "auto"
     unify_scripts: bool = True
+    int8: Literal["auto", "on", "off"] = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"RecognitionOptions.chunk_size must be a positive int, got {self.chunk_size!r}")
         _check_precision("RecognitionOptions", self.precision)
+        if self.int8 not in ("auto", "on", "off"):
+            raise ValueError(f"RecognitionOptions.int8 must be 'auto', 'on' or 'off', got {self.int8!r}")
         if self.lexicon not in (None, "auto") and not isinstance(self.lexicon, LexiconOptions):
             raise TypeError(f"RecognitionOptions.lexicon must be LexiconOptions, 'auto' or None, got {self.lexicon!r}")
         if not 0.0 <= self.crop_margin <= 1.0:
@@ -691,7 +701,7 @@ def recognize(
     spec = model.spec
     if spec.charset is None:
         raise ValueError(f"model {spec.name!r} has no charset: its texts cannot be decoded")
-    recognizer = model.recognizer
+    recognizer = reading_recognizer(model, features.device, options.int8)
     dtype = _model_dtype(recognizer)
     config = spec.recognizer
     lexicon = options.lexicon
@@ -770,6 +780,43 @@ def recognize(
     if options.unify_scripts:
         texts = unify_scripts(texts, image_indices.tolist())
     return Recognitions(texts=texts, confidence=all_confidence, features=torch.cat(recog_features))
+
+
+def uses_int8(model: Any, device: torch.device | str, int8: str) -> bool:
+    """Whether :func:`recognize` runs ``model``'s recognizer encoder in int8 on ``device`` with
+    ``RecognitionOptions.int8 = int8`` (see there).
+
+    Raises:
+        ValueError: for ``int8="on"`` where it cannot run (not a CPU, no calibrated ranges, no int8 kernels).
+    """
+    if int8 == "off":
+        return False
+    from ..models.quantize import int8_available
+
+    device_type = torch.device(device).type
+    reasons = []
+    if device_type != "cpu":
+        reasons.append(f"the device is {device_type!r}, not the CPU")
+    if model.spec.int8 is None:
+        reasons.append(f"model {model.spec.name!r} has no int8 ranges (spec.int8; scripts/calibrate_int8.py)")
+    dtype = _model_dtype(model.recognizer)
+    if dtype != torch.float32:
+        reasons.append(f"the recognizer's weights are {dtype}, not float32")
+    if not reasons and not int8_available():  # checked last: it imports PyTorch's quantized modules
+        reasons.append("this PyTorch build has no x86 int8 kernels")
+    if reasons and int8 == "on":
+        raise ValueError("RecognitionOptions.int8='on' cannot be met: " + "; ".join(reasons))
+    return not reasons
+
+
+def reading_recognizer(model: Any, device: torch.device | str, int8: str) -> Any:
+    """The recognizer :func:`recognize` runs: ``model.recognizer``, or its int8-encoder copy (built once per
+    recognizer and weights, :func:`~textspotter.models.quantize.cached_int8_recognizer`) when :func:`uses_int8`."""
+    if not uses_int8(model, device, int8):
+        return model.recognizer
+    from ..models.quantize import cached_int8_recognizer
+
+    return cached_int8_recognizer(model.recognizer, model.spec.int8)
 
 
 def _image_chunks(region_counts: Sequence[int], chunk_size: int) -> list[tuple[int, int]]:

@@ -97,6 +97,10 @@ def build_model(config: TrainConfig) -> nn.Module:
         from ..models.checkpoints import load_model
 
         model = load_model(config.model.init)
+        if model.spec.int8 is not None:
+            # The int8 ranges were calibrated for the starting weights; training changes them, so checkpoints carry
+            # none (calibrate again after training: scripts/calibrate_int8.py).
+            model.spec = model.spec.replace(int8=None)
     else:
         model = create_model(config.model.name)
     if config.model.infer_length is not None:

@@ -1,0 +1,73 @@
+"""Calibrate a model folder's int8 ranges (``spec.int8``) for reading its recognizer encoder in int8 on a CPU.
+
+Reads the given pages with the model in float (int8 off), keeps the strips its recognizer reads, measures the
+encoder's activation ranges on a seeded sample of them (``textspotter.models.quantize.calibrate``) and writes a new
+model folder: the same weights, the spec with ``int8`` set. Calibrate on pages like the ones the model will read, and
+never on the pages it is evaluated on.
+
+    python scripts/calibrate_int8.py src/textspotter/weights/default runs/default-int8 \\
+        --images 'runs/synth-calib/images/*.png' '/work/corpus/en30k/*/train/images/*.png' --pages 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import random
+import time
+from typing import Any
+
+import torch
+
+from textspotter.models.checkpoints import load_model, save_model
+from textspotter.models.quantize import calibrate
+from textspotter.pipeline import OCR
+from textspotter.pipeline.stages import RecognitionOptions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="model folder to calibrate")
+    parser.add_argument("out", help="new model folder (same weights, spec with int8 ranges)")
+    parser.add_argument("--images", nargs="+", required=True, help="image files or glob patterns (quoted)")
+    parser.add_argument("--pages", type=int, default=48, help="pages drawn from the images (seeded)")
+    parser.add_argument("--strips", type=int, default=8192, help="strips drawn from those pages (seeded)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--description", default="", help="what the pages are (kept in spec.int8.calibration)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    files = sorted({path for pattern in args.images for path in glob.glob(pattern)})
+    if not files:
+        parser.error(f"no image matches {args.images}")
+    rng = random.Random(args.seed)
+    pages = rng.sample(files, min(args.pages, len(files)))
+    model = load_model(args.model).eval()
+    model.spec = model.spec.replace(int8=None)
+    kept: list[torch.Tensor] = []
+
+    def keep(_module: Any, inputs: tuple[torch.Tensor, ...]) -> None:
+        kept.append(inputs[0].detach().float().clone())
+
+    handle = model.recognizer.register_forward_pre_hook(keep)
+    started = time.perf_counter()
+    ocr = OCR(model=model, device="cpu", recognition=RecognitionOptions(int8="off"))
+    for document in ocr.read(pages):
+        if not document.ok:
+            print(f"skipped {document.source}: {document.error}")
+    handle.remove()
+    strips = torch.cat(kept)
+    generator = torch.Generator().manual_seed(args.seed)
+    strips = strips[torch.randperm(strips.shape[0], generator=generator)[: args.strips]]
+    description = args.description or f"{len(pages)} pages of {', '.join(args.images)}, seed {args.seed}"
+    description += f"; {strips.shape[0]} strips"
+    config = calibrate(model, strips.split(256), description)
+    model.spec = model.spec.replace(int8=config)
+    save_model(model, args.out)
+    seconds = time.perf_counter() - started
+    count = len(config.recognizer)
+    print(f"{args.out}: {count} ranges from {strips.shape[0]} strips of {len(pages)} pages, {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
