@@ -1,9 +1,10 @@
-"""Calibrate a model folder's int8 ranges (``spec.int8``) for reading its recognizer encoder in int8 on a CPU.
+"""Calibrate a model folder's int8 ranges (``spec.int8``) for reading with int8 convolutions on a CPU.
 
-Reads the given pages with the model in float (int8 off), keeps the strips its recognizer reads, measures the
-encoder's activation ranges on a seeded sample of them (``textspotter.models.quantize.calibrate``) and writes a new
-model folder: the same weights, the spec with ``int8`` set. Calibrate on pages like the ones the model will read, and
-never on the pages it is evaluated on.
+Reads the given pages with the model in float (int8 off), keeps the strips its recognizer reads and the inputs its
+detector reads, measures the activation ranges of the recognizer's encoder on a seeded sample of the strips
+(``textspotter.models.quantize.calibrate``) and of the detector's body on the first ``--detector-pages`` inputs
+(``calibrate_detector``), and writes a new model folder: the same weights, the spec with ``int8`` set. Calibrate on
+pages like the ones the model will read, and never on the pages it is evaluated on.
 
     python scripts/calibrate_int8.py src/textspotter/weights/default runs/default-int8 \\
         --images 'runs/synth-calib/images/*.png' '/work/corpus/en30k/*/train/images/*.png' --pages 48
@@ -12,6 +13,7 @@ never on the pages it is evaluated on.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import random
 import time
@@ -20,9 +22,9 @@ from typing import Any
 import torch
 
 from textspotter.models.checkpoints import load_model, save_model
-from textspotter.models.quantize import calibrate
+from textspotter.models.quantize import calibrate, calibrate_detector
 from textspotter.pipeline import OCR
-from textspotter.pipeline.stages import RecognitionOptions
+from textspotter.pipeline.stages import DetectionOptions, RecognitionOptions
 
 
 def main() -> None:
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", required=True, help="image files or glob patterns (quoted)")
     parser.add_argument("--pages", type=int, default=48, help="pages drawn from the images (seeded)")
     parser.add_argument("--strips", type=int, default=8192, help="strips drawn from those pages (seeded)")
+    parser.add_argument("--detector-pages", type=int, default=16, help="detector inputs calibrated on; 0: no detector")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--description", default="", help="what the pages are (kept in spec.int8.calibration)")
@@ -45,28 +48,48 @@ def main() -> None:
     model = load_model(args.model).eval()
     model.spec = model.spec.replace(int8=None)
     kept: list[torch.Tensor] = []
+    inputs: list[torch.Tensor] = []
 
-    def keep(_module: Any, inputs: tuple[torch.Tensor, ...]) -> None:
-        kept.append(inputs[0].detach().float().clone())
+    def keep(_module: Any, args: tuple[torch.Tensor, ...]) -> None:
+        kept.append(args[0].detach().float().clone())
 
-    handle = model.recognizer.register_forward_pre_hook(keep)
+    def keep_input(_module: Any, args: tuple[torch.Tensor, ...]) -> None:
+        if len(inputs) < args_.detector_pages:
+            inputs.append(args[0].detach().float().clone())
+
+    args_ = args
+    handles = [
+        model.recognizer.register_forward_pre_hook(keep),
+        model.detector.register_forward_pre_hook(keep_input),
+    ]
     started = time.perf_counter()
-    ocr = OCR(model=model, device="cpu", recognition=RecognitionOptions(int8="off"))
+    ocr = OCR(
+        model=model,
+        device="cpu",
+        detection=DetectionOptions(int8="off"),
+        recognition=RecognitionOptions(int8="off"),
+    )
     for document in ocr.read(pages):
         if not document.ok:
             print(f"skipped {document.source}: {document.error}")
-    handle.remove()
+    for handle in handles:
+        handle.remove()
     strips = torch.cat(kept)
     generator = torch.Generator().manual_seed(args.seed)
     strips = strips[torch.randperm(strips.shape[0], generator=generator)[: args.strips]]
     description = args.description or f"{len(pages)} pages of {', '.join(args.images)}, seed {args.seed}"
     description += f"; {strips.shape[0]} strips"
     config = calibrate(model, strips.split(256), description)
+    if inputs:
+        detector = calibrate_detector(model.detector, inputs)
+        description += f"; detector: the first {len(inputs)} detector inputs"
+        config = dataclasses.replace(config, detector=detector, calibration=description)
     model.spec = model.spec.replace(int8=config)
     save_model(model, args.out)
     seconds = time.perf_counter() - started
-    count = len(config.recognizer)
-    print(f"{args.out}: {count} ranges from {strips.shape[0]} strips of {len(pages)} pages, {seconds:.0f} s")
+    counts = f"{len(config.recognizer)} recognizer and {len(config.detector)} detector ranges"
+    used = f"{strips.shape[0]} strips and {len(inputs)} inputs of {len(pages)} pages"
+    print(f"{args.out}: {counts} from {used}, {seconds:.0f} s")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,17 @@ from test_pipeline_fakes import DarkBoxDetector, page_with_boxes, read_always
 from textspotter import OCR
 from textspotter.models import create_model
 from textspotter.models.checkpoints import load_model, save_model
-from textspotter.models.quantize import Int8Encoder, cached_int8_recognizer, calibrate, int8_available
+from textspotter.models.quantize import (
+    Int8Detector,
+    Int8Encoder,
+    cached_int8_detector,
+    cached_int8_recognizer,
+    calibrate,
+    calibrate_detector,
+    int8_available,
+)
 from textspotter.models.spec import Int8Config, ModelSpec
-from textspotter.pipeline.stages import RecognitionOptions, recognize, uses_int8
+from textspotter.pipeline.stages import DetectionOptions, RecognitionOptions, recognize, uses_int8
 from textspotter.train.config import config_from_dict
 from textspotter.train.loop import build_model
 
@@ -39,7 +47,7 @@ def calibrated():
 def test_int8_config_validates_its_pairs():
     config = Int8Config(recognizer=[[0.5, 0], [0.25, 3]], calibration="x")
     assert config.recognizer == ((0.5, 0), (0.25, 3))
-    for bad in ([], [[0.0, 0]], [[0.1, 128]], [[0.1, 1.5]], [[float("nan"), 0]], [[0.1]], [[True, 0]]):
+    for bad in ([[0.0, 0]], [[0.1, 128]], [[0.1, 1.5]], [[float("nan"), 0]], [[0.1]], [[True, 0]]):
         with pytest.raises(ValueError, match="Int8Config.recognizer"):
             Int8Config(recognizer=bad)
 
@@ -160,3 +168,72 @@ def test_training_drops_the_int8_ranges_of_its_starting_weights(calibrated, tmp_
         {"model": {"name": "tiny-test", "init": str(tmp_path / "init")}, "train": {"device": "cpu"}}
     )
     assert build_model(config).spec.int8 is None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The detector body
+
+
+@pytest.fixture(scope="module")
+def calibrated_detector():
+    torch.manual_seed(0)
+    model = create_model("tiny-test").eval()
+    generator = torch.Generator().manual_seed(3)
+    inputs = [torch.rand(1, 3, 96, 128, generator=generator) for _ in range(2)]
+    model.spec = model.spec.replace(int8=Int8Config(detector=calibrate_detector(model.detector, inputs)))
+    return model
+
+
+@needs_int8
+def test_int8_detector_is_close_to_the_float_detector(calibrated_detector):
+    model = calibrated_detector
+    image = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected, got = model.detector(image), Int8Detector(model.detector, model.spec.int8)(image)
+    for name in ("confidence", "rboxes", "features"):
+        a, b = getattr(expected, name).float(), getattr(got, name).float()
+        assert a.shape == b.shape and b.dtype == torch.float32, name
+        assert (b - a).norm() / a.norm() < 0.15, name
+
+
+@needs_int8
+def test_int8_detector_rejects_ranges_of_another_detector(calibrated_detector):
+    ranges = calibrated_detector.spec.int8.detector
+    for wrong in (ranges[:-1], (*ranges, ranges[-1])):
+        with pytest.raises(ValueError, match="calibrate it again"):
+            Int8Detector(calibrated_detector.detector, Int8Config(detector=wrong))
+
+
+@needs_int8
+def test_detector_int8_needs_detector_ranges(calibrated, calibrated_detector):
+    assert uses_int8(calibrated_detector, "cpu", "auto", "detector")
+    assert not uses_int8(calibrated, "cpu", "auto", "detector")  # recognizer ranges only
+    assert not uses_int8(calibrated_detector, "cpu", "auto")  # detector ranges only
+    with pytest.raises(ValueError, match="DetectionOptions.int8='on'"):
+        uses_int8(calibrated, "cpu", "on", "detector")
+    with pytest.raises(ValueError, match="DetectionOptions.int8"):
+        DetectionOptions(int8="yes")  # type: ignore[arg-type]
+
+
+@needs_int8
+def test_cached_detector_is_rebuilt_when_weights_change(calibrated_detector):
+    detector, config = calibrated_detector.detector, calibrated_detector.spec.int8
+    first = cached_int8_detector(detector, config)
+    assert cached_int8_detector(detector, config) is first and first.output is detector.output
+    with torch.no_grad():
+        detector.merge.final[0][0].weight.mul_(1.0)  # in place: the version counter moves, the values do not
+    assert cached_int8_detector(detector, config) is not first
+
+
+@needs_int8
+def test_ocr_detects_through_the_int8_detector(calibrated_detector, monkeypatch):
+    calls = []
+    forward = Int8Detector.forward
+    monkeypatch.setattr(
+        Int8Detector, "forward", lambda self, images: calls.append(len(images)) or forward(self, images)
+    )
+    page = page_with_boxes(96, 160, [(16, 24, 80, 40)])
+    for int8, used in (("on", True), ("off", False)):
+        calls.clear()
+        OCR(model=calibrated_detector, device="cpu", detection=DetectionOptions(int8=int8))(page)
+        assert bool(calls) == used, int8

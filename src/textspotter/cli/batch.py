@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             retry_errors=args.retry_errors,
             image_options=ImageOptions(dpi=args.dpi, pdf_password=args.pdf_password),
             scale=ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
-            detection=DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
+            detection=DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page, int8=args.int8),
             recognition=RecognitionOptions(
                 precision=args.precision,
                 lexicon=lexicon_options(args.lexicon),

@@ -213,9 +213,10 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         "--int8",
         choices=("auto", "on", "off"),
         default="auto",
-        help="run the recognizer's convolutions in int8 on the CPU, about half their bfloat16 time; auto (default): "
-        "when the model holds calibrated int8 ranges (the shipped English model does) and PyTorch has x86 int8 "
-        "kernels; on: the same, an error where it cannot (RecognitionOptions.int8, docs/usage.md §4)",
+        help="run the detector's backbone and the recognizer's convolutions as int8 convolutions on the CPU; auto "
+        "(default): when the model holds calibrated int8 ranges (the shipped English model does) and PyTorch has x86 "
+        "int8 kernels; on: the same, an error where it cannot (DetectionOptions / RecognitionOptions.int8, "
+        "docs/usage.md §4)",
     )
 
 
@@ -626,7 +627,7 @@ def run(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size,
             "image_options": image_options,
             "scale": ScaleOptions(mode=args.scale, infer_length=args.infer_length, fit_text=args.fit_text),
-            "detection": DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page),
+            "detection": DetectionOptions(precision=args.precision, crop_to_page=args.crop_to_page, int8=args.int8),
             "recognition": RecognitionOptions(
                 precision=args.precision,
                 lexicon=lexicon_options(args.lexicon),

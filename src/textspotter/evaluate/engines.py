@@ -215,8 +215,8 @@ class TextspotterOptions:
             with the shipped English lexicon and its default settings).
         cjk_lm: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.cjk_lm`` (``char_lm_options``).
         unify_scripts: ``RecognitionOptions.unify_scripts`` (Latin/Cyrillic look-alikes in their word's script).
-        int8: ``RecognitionOptions.int8`` (``"auto"``, ``"on"`` or ``"off"``); the version string says when the
-            recognizer's encoder runs in int8.
+        int8: ``DetectionOptions.int8`` and ``RecognitionOptions.int8`` (``"auto"``, ``"on"`` or ``"off"``); the
+            version string names it unless off.
         crop_margin: ``RecognitionOptions.crop_margin``; ``None`` keeps the pipeline's default.
         valid_confidence: ``AssemblyOptions.valid_confidence``; ``None`` keeps the model's.
     """
@@ -339,7 +339,11 @@ class TextspotterEngine:
                 device=self.options.device,
                 batch_size=self.options.batch_size,
                 scale=ScaleOptions(infer_length=self.options.infer_length, fit_text=self.options.fit_text),
-                detection=DetectionOptions(precision=self.options.precision, crop_to_page=self.options.crop_to_page),
+                detection=DetectionOptions(
+                    precision=self.options.precision,
+                    crop_to_page=self.options.crop_to_page,
+                    int8=self.options.int8,  # type: ignore[arg-type]
+                ),
                 recognition=RecognitionOptions(
                     precision=self.options.precision,
                     lexicon=lexicon_options(self.options.lexicon),

@@ -1,16 +1,20 @@
-"""Int8 convolutions for the recognizer's encoder on a CPU (**ours**; not in the published models).
+"""Int8 convolutions on a CPU: the recognizer's encoder and the detector's body (**ours**; not published).
 
-The recognizer's convolutional encoder (seven 3 × 3 / 1 × 1 convolutions over ~500 strips of 8 × 48 feature cells a
-page) is the largest single cost of reading a page on a CPU after the detector. With x86's int8 kernels (AVX-512
-VNNI or AVX2) it runs in about half the time it takes in bfloat16 (benchmarks/RESULTS.md, "Session 30"); the
-Transformer after it stays float, under the precision the options give.
+Convolutions are nearly all of a page's CPU time: the detector's backbone and feature merge at 1536 pixels, and the
+recognizer's convolutional encoder (seven 3 × 3 / 1 × 1 convolutions over ~500 strips of 8 × 48 feature cells a
+page). With x86's int8 kernels (AVX-512 VNNI or AVX2) they run in a fraction of their float32 time, and the
+encoder in about half its bfloat16 time (benchmarks/RESULTS.md, "Session 30"). The detector's head, the recognizer's
+Transformer and everything after stay float, under the precision the options give.
 
-Each ``Conv2d → BatchNorm2d → ReLU`` block is folded into one convolution, its weights quantized per output channel
-(signed 8-bit, symmetric) when the int8 encoder is built, so a model folder keeps its float weights. What cannot be
-derived from the weights is each activation's range: the encoder's input and every block's output get a
-``(scale, zero_point)`` on unsigned 7-bit values (the x86 kernels' range, so that int32 sums cannot overflow),
-calibrated once on pages by :func:`calibrate` (``scripts/calibrate_int8.py``) and kept in the model's spec
-(:class:`~.spec.Int8Config`). The modules are built directly (no graph tracing): building takes milliseconds.
+Each ``Conv2d → BatchNorm2d [→ ReLU]`` block is folded into one convolution, its weights quantized per output
+channel (signed 8-bit, symmetric) when the int8 networks are built, so a model folder keeps its float weights. What
+cannot be derived from the weights is each activation's range: the network's input and every activation it makes get
+a ``(scale, zero_point)`` on unsigned 7-bit values (the x86 kernels' range, so that int32 sums cannot overflow),
+calibrated once on pages (:func:`calibrate`, :func:`calibrate_detector`; ``scripts/calibrate_int8.py``) and kept in
+the model's spec (:class:`~.spec.Int8Config`). The modules are built directly from PyTorch's eager quantized
+modules (no graph tracing): building takes milliseconds. The detector body is walked by one function
+(:func:`_walk_body`) that the float calibration pass and the int8 pass share, so their activations correspond one to
+one.
 
 Row pooling is a max over row pairs, which commutes with the monotone quantization: the int8 encoder's pooling is
 exact.
@@ -41,7 +45,17 @@ from torch import nn
 from .recognizer import Recognizer
 from .spec import Int8Config
 
-__all__ = ["int8_available", "calibrate", "Int8Encoder", "int8_recognizer", "cached_int8_recognizer", "encoder_blocks"]
+__all__ = [
+    "int8_available",
+    "calibrate",
+    "calibrate_detector",
+    "Int8Encoder",
+    "Int8Detector",
+    "int8_recognizer",
+    "cached_int8_recognizer",
+    "cached_int8_detector",
+    "encoder_blocks",
+]
 
 _QUANT_MAX = 127  # unsigned 7-bit activations: what x86's int8 convolutions expect (reduce_range)
 _ENGINES = ("x86", "fbgemm")
@@ -57,6 +71,21 @@ def int8_available() -> bool:
     return torch.backends.quantized.engine in _ENGINES
 
 
+def _fold(block: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(weight, bias)`` of ``Conv2d → BatchNorm2d`` as one convolution (float32, the norm's running statistics)."""
+    conv, norm = block[0], block[1]
+    factor = norm.weight.detach().float() / torch.sqrt(norm.running_var.float() + norm.eps)
+    weight = conv.weight.detach().float() * factor[:, None, None, None]
+    bias = -norm.running_mean.float() * factor + norm.bias.detach().float()
+    if conv.bias is not None:
+        bias = bias + conv.bias.detach().float() * factor
+    return weight, bias
+
+
+def _has_relu(block: nn.Sequential) -> bool:
+    return any(isinstance(layer, nn.ReLU) for layer in list(block)[2:])
+
+
 def encoder_blocks(recognizer: Recognizer) -> Iterator[tuple[str, Any]]:
     """The encoder as ``("conv", (weight, bias, padding))`` with batch norm folded in (float32, eval statistics)
     and ``("pool", None)`` for each row pooling, in order."""
@@ -64,11 +93,31 @@ def encoder_blocks(recognizer: Recognizer) -> Iterator[tuple[str, Any]]:
         if not isinstance(module, nn.Sequential):
             yield "pool", None
             continue
-        conv, norm = module[0], module[1]
-        factor = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
-        weight = conv.weight.detach() * factor[:, None, None, None]
-        bias = (conv.bias.detach() if conv.bias is not None else 0.0) - norm.running_mean
-        yield "conv", (weight.float(), (bias * factor + norm.bias.detach()).float(), conv.padding)
+        weight, bias = _fold(module)
+        yield "conv", (weight, bias, module[0].padding)
+
+
+def _quantized_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool, qparams: Any) -> Any:
+    """An int8 convolution (with ReLU when ``relu``) of ``conv``'s geometry, float ``weight``/``bias`` quantized
+    per output channel (symmetric signed 8-bit, the x86 backend's rule), output ``qparams = (scale, zero_point)``."""
+    from torch.ao.nn.intrinsic.quantized import ConvReLU2d
+    from torch.ao.nn.quantized import Conv2d as QuantizedConv2d
+
+    kind = ConvReLU2d if relu else QuantizedConv2d
+    module = kind(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+    )
+    scales = (weight.abs().amax(dim=(1, 2, 3)) / 127.5).clamp(min=1e-8).double()
+    zero = torch.zeros(weight.shape[0], dtype=torch.int64)
+    module.set_weight_bias(torch.quantize_per_channel(weight.float(), scales, zero, 0, torch.qint8), bias)
+    module.scale, module.zero_point = qparams
+    return module
 
 
 def _pool(x: torch.Tensor) -> torch.Tensor:
@@ -158,8 +207,6 @@ class Int8Encoder(nn.Module):
         super().__init__()
         if not int8_available():
             raise RuntimeError("this PyTorch build has no x86 int8 kernels")
-        from torch.ao.nn.intrinsic.quantized import ConvReLU2d
-
         blocks = list(encoder_blocks(recognizer))
         ranges = config.recognizer
         convs = sum(kind == "conv" for kind, _ in blocks)
@@ -172,19 +219,12 @@ class Int8Encoder(nn.Module):
         layers: list[nn.Module] = []
         index = 1
         with _quiet():
-            for kind, params in blocks:
-                if kind == "pool":
-                    layers.append(nn.MaxPool2d((2, 1)))
+            for module in recognizer.encoder:
+                if not isinstance(module, nn.Sequential):
+                    layers.append(nn.MaxPool2d((2, 1)))  # = RowPool on quantized values (max commutes with them)
                     continue
-                weight, bias, padding = params
-                out_channels, in_channels, kh, kw = weight.shape
-                conv = ConvReLU2d(in_channels, out_channels, (kh, kw), padding=padding)
-                # Symmetric per-channel weights, as the x86 backend quantizes them (scale from the largest |w|).
-                scales = (weight.abs().amax(dim=(1, 2, 3)) / 127.5).clamp(min=1e-8).double()
-                zero = torch.zeros(out_channels, dtype=torch.int64)
-                conv.set_weight_bias(torch.quantize_per_channel(weight, scales, zero, 0, torch.qint8), bias)
-                conv.scale, conv.zero_point = ranges[index]
-                layers.append(conv)
+                weight, bias = _fold(module)
+                layers.append(_quantized_conv(module[0], weight, bias, True, ranges[index]))
                 index += 1
         self.layers = nn.Sequential(*layers)
 
@@ -205,7 +245,7 @@ def int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recognizer:
     return clone
 
 
-_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], Recognizer]] = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
 def cached_int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recognizer:
@@ -217,4 +257,201 @@ def cached_int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recogn
         return held[1]
     reader = int8_recognizer(recognizer, config)
     _CACHE[recognizer] = (key, reader)
+    return reader
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The detector body (backbone + feature merge)
+
+
+def _walk_body(detector: Any, x: torch.Tensor, ops: Any) -> torch.Tensor:
+    """The detector's backbone and feature merge (``Detector.extractor`` then ``Detector.merge``, the same steps in
+    the same order) with every operation that makes a new activation routed through ``ops``: the float pass
+    observes each one, the int8 pass runs its quantized kernel. ``x`` is the normalised input."""
+    extractor, merge = detector.extractor, detector.merge
+    x = ops.conv(extractor.base, ops.start(x))
+    levels = []
+    for stage in extractor.levels:
+        for block in stage:
+            shortcut = x if block.proj is None else ops.conv(block.proj, x)
+            y = ops.conv(block.f.a, x)
+            y = ops.conv(block.f.b, y)
+            if hasattr(block.f, "se"):
+                y = ops.gate(block.f.se, y)
+            y = ops.conv(block.f.c, y)
+            x = ops.add_relu(shortcut, y)
+        levels.append(x)
+    y = levels[-1]
+    for i, (pre, post) in enumerate(zip(merge.pre_upsamples, merge.post_upsamples)):
+        y = nn.functional.interpolate(ops.conv(pre[0], y), scale_factor=2.0, mode="nearest")
+        y = ops.cat([y, levels[-2 - i]])
+        y = ops.conv(post[1], ops.conv(post[0], y))
+    return ops.finish(ops.conv(merge.final[0], y))
+
+
+class _ObservingOps:
+    """Float operations; each new activation goes to the next observer (calibration)."""
+
+    def __init__(self) -> None:
+        self.observers: list[_RangeObserver] = []
+        self.index = 0
+
+    def _seen(self, x: torch.Tensor) -> torch.Tensor:
+        if self.index == len(self.observers):
+            self.observers.append(_RangeObserver())
+        self.observers[self.index](x)
+        self.index += 1
+        return x
+
+    def start(self, x: torch.Tensor) -> torch.Tensor:
+        self.index = 0
+        return self._seen(x)
+
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def conv(self, block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        return self._seen(block(x))
+
+    def gate(self, se: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        scale = nn.functional.adaptive_avg_pool2d(x, 1)
+        scale = self._seen(torch.relu(se.fc1(scale)))
+        scale = self._seen(se.fc2(scale))
+        return self._seen(x * torch.sigmoid(scale))
+
+    def add_relu(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self._seen(torch.relu(a + b))
+
+    def cat(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        return self._seen(torch.cat(parts, dim=1))
+
+
+class _Int8Ops(nn.Module):
+    """Quantized operations with the calibrated ranges, consumed in the walk's order; the convolutions are built
+    once (a first walk over a small input) and kept in ``convs`` under their position in that order."""
+
+    def __init__(self, detector: Any, ranges: tuple[tuple[float, int], ...]) -> None:
+        super().__init__()
+        self.ranges = ranges
+        self.index = 0
+        self.convs = nn.ModuleDict()
+        self.building = True
+        with torch.no_grad():
+            _walk_body(detector, torch.zeros(1, 3, 64, 64), self)  # builds every convolution
+        self.building = False
+        if self.index != len(ranges):
+            raise ValueError(
+                f"Int8Config.detector has {len(ranges)} ranges, but this detector needs {self.index}: calibrate it "
+                "again (scripts/calibrate_int8.py)"
+            )
+
+    def _next(self) -> tuple[float, int]:
+        if self.index >= len(self.ranges):
+            raise ValueError(
+                f"Int8Config.detector has {len(self.ranges)} ranges, too few for this detector: calibrate it again "
+                "(scripts/calibrate_int8.py)"
+            )
+        qparams = self.ranges[self.index]
+        self.index += 1
+        return qparams
+
+    def _conv(self, key: str, conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool) -> Any:
+        qparams = self._next()
+        if self.building:
+            self.convs[key] = _quantized_conv(conv, weight, bias, relu, qparams)
+        return self.convs[key]
+
+    def start(self, x: torch.Tensor) -> torch.Tensor:
+        self.index = 0
+        scale, zero_point = self._next()
+        return torch.quantize_per_tensor(
+            x.contiguous(memory_format=torch.channels_last), scale, zero_point, torch.quint8
+        )
+
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return x.dequantize()
+
+    def conv(self, block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        key = str(self.index)
+        weight, bias = _fold(block) if self.building else (torch.empty(0), None)
+        return self._conv(key, block[0], weight, bias, _has_relu(block))(x)
+
+    def gate(self, se: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        scale = nn.functional.adaptive_avg_pool2d(x, 1)
+        fc1, fc2 = se.fc1, se.fc2
+        scale = self._conv(str(self.index), fc1, fc1.weight.detach().float(), fc1.bias.detach().float(), True)(scale)
+        scale = self._conv(str(self.index), fc2, fc2.weight.detach().float(), fc2.bias.detach().float(), False)(scale)
+        out_scale, out_zero = self._next()
+        return torch.ops.quantized.mul(x, torch.sigmoid(scale), out_scale, out_zero)
+
+    def add_relu(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        scale, zero_point = self._next()
+        return torch.ops.quantized.add_relu(a, b, scale, zero_point)
+
+    def cat(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        scale, zero_point = self._next()
+        return torch.ops.quantized.cat(parts, 1, scale, zero_point)
+
+
+def calibrate_detector(detector: Any, images: Iterable[torch.Tensor]) -> tuple[tuple[float, int], ...]:
+    """The detector body's activation ranges on real detector inputs (``[B, 3, H, W]`` float in [0, 1], as the
+    pipeline feeds them), for :attr:`Int8Config.detector`.
+
+    Raises:
+        ValueError: if ``images`` is empty.
+    """
+    ops = _ObservingOps()
+    with torch.no_grad(), _quiet():
+        for image in images:
+            _walk_body(detector, (image.float() - detector.input_mean) / detector.input_std, ops)
+    if not ops.observers:
+        raise ValueError("calibrate_detector needs at least one detector input")
+    return tuple(o.qparams() for o in ops.observers)
+
+
+class Int8Detector(nn.Module):
+    """A detector whose backbone and feature merge run as int8 convolutions; the head stays the float one (shared).
+
+    Same contract as :class:`~textspotter.models.detector.Detector`: ``[B, 3, H, W]`` float in [0, 1] (H, W
+    multiples of 32) → :class:`~textspotter.models.detector.DetectorOutput`; features float32.
+
+    Raises:
+        RuntimeError: without int8 kernels.
+        ValueError: if ``config.detector`` does not fit this detector.
+    """
+
+    def __init__(self, detector: Any, config: Int8Config) -> None:
+        super().__init__()
+        if not int8_available():
+            raise RuntimeError("this PyTorch build has no x86 int8 kernels")
+        self.output = detector.output
+        self.register_buffer("input_mean", detector.input_mean, persistent=False)
+        self.register_buffer("input_std", detector.input_std, persistent=False)
+        self.feature_channels = detector.feature_channels
+        self._float = [detector]  # in a list: the float modules are walked, not registered twice
+        with _quiet():
+            self.ops = _Int8Ops(detector, config.detector)
+
+    def forward(self, images: torch.Tensor) -> Any:
+        from .detector import DetectorOutput
+
+        if images.ndim != 4 or images.shape[1] != 3 or images.shape[2] % 32 or images.shape[3] % 32:
+            raise ValueError(f"images must have shape [B, 3, H, W], H and W multiples of 32, got {tuple(images.shape)}")
+        x = (images.float() - self.input_mean.float()) / self.input_std.float()
+        with _quiet():
+            features = _walk_body(self._float[0], x, self.ops)
+        confidence, rboxes = self.output(features)
+        return DetectorOutput(confidence, rboxes, features)
+
+
+def cached_int8_detector(detector: Any, config: Int8Config) -> Int8Detector:
+    """:class:`Int8Detector`, built once per detector and reused while its weights, statistics and ``config`` are
+    unchanged (as :func:`cached_int8_recognizer`)."""
+    body = (*detector.extractor.parameters(), *detector.extractor.buffers(), *detector.merge.parameters())
+    key = (config, *((id(t), t._version) for t in (*body, *detector.merge.buffers())))
+    held = _CACHE.get(detector)
+    if held is not None and held[0] == key:
+        return held[1]
+    reader = Int8Detector(detector, config).eval()
+    _CACHE[detector] = (key, reader)
     return reader

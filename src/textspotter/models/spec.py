@@ -414,46 +414,55 @@ class PostprocessConfig:
 
 @dataclass(frozen=True)
 class Int8Config:
-    """Activation ranges for reading with the recognizer's encoder as int8 convolutions on a CPU (**ours**; not in
-    the published models). ``None`` in a spec (the default) means the model has none and reads in float.
+    """Activation ranges for reading with int8 convolutions on a CPU (**ours**; not in the published models).
+    ``None`` in a spec (the default) means the model has none and reads in float.
 
-    ``RecognitionOptions(precision="int8")`` (and ``"auto"`` on a CPU when the spec has them) runs the encoder's
-    convolutions in int8 (``textspotter.models.quantize``). Weights are quantized per output channel when the int8
-    encoder is built from the float weights, so the checkpoint stays float; what cannot be derived from the weights
-    is each activation's range, calibrated once on pages (``scripts/calibrate_int8.py``) and kept here.
+    ``RecognitionOptions(int8=...)`` runs the recognizer's convolutional encoder in int8 and
+    ``DetectionOptions(int8=...)`` the detector's backbone and feature merge (``textspotter.models.quantize``;
+    ``"auto"``, the default, on a CPU when the spec has the part's ranges). Weights are quantized per output channel
+    when the int8 networks are built from the float weights, so the checkpoint stays float; what cannot be derived
+    from the weights is each activation's range, calibrated once on pages (``scripts/calibrate_int8.py``) and kept
+    here.
 
     Attributes:
         recognizer: ``(scale, zero_point)`` of the encoder's input, then of each convolution's output, in order;
             ``scale`` > 0, ``zero_point`` an int in ``[0, 127]`` (unsigned 7-bit values, as x86's int8 kernels
-            take them).
+            take them). Empty: the recognizer reads in float.
+        detector: the same for the detector body's input and each activation it makes (convolutions, gates,
+            residual sums, concatenations) in the order of ``quantize._walk_body``. Empty: the detector reads in
+            float.
         calibration: what the ranges were calibrated on (free text, for the model card).
     """
 
     recognizer: tuple[tuple[float, int], ...] = ()
+    detector: tuple[tuple[float, int], ...] = ()
     calibration: str = ""
 
     def __post_init__(self) -> None:
-        value = self.recognizer
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ValueError(f"Int8Config.recognizer must be a non-empty list of [scale, zero_point], got {value!r}")
-        pairs = []
-        for pair in value:
-            if (
-                not isinstance(pair, (list, tuple))
-                or len(pair) != 2
-                or isinstance(pair[0], bool)
-                or not isinstance(pair[0], (int, float))
-                or not math.isfinite(pair[0])
-                or pair[0] <= 0
-                or isinstance(pair[1], bool)
-                or not isinstance(pair[1], int)
-                or not 0 <= pair[1] <= 127
-            ):
-                raise ValueError(
-                    f"Int8Config.recognizer entries must be [scale > 0, zero_point int in [0, 127]], got {pair!r}"
-                )
-            pairs.append((float(pair[0]), int(pair[1])))
-        object.__setattr__(self, "recognizer", tuple(pairs))
+        for name in ("recognizer", "detector"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"Int8Config.{name} must be a list of [scale, zero_point], got {value!r}")
+            pairs = []
+            for pair in value:
+                if (
+                    not isinstance(pair, (list, tuple))
+                    or len(pair) != 2
+                    or isinstance(pair[0], bool)
+                    or not isinstance(pair[0], (int, float))
+                    or not math.isfinite(pair[0])
+                    or pair[0] <= 0
+                    or isinstance(pair[1], bool)
+                    or not isinstance(pair[1], int)
+                    or not 0 <= pair[1] <= 127
+                ):
+                    raise ValueError(
+                        f"Int8Config.{name} entries must be [scale > 0, zero_point int in [0, 127]], got {pair!r}"
+                    )
+                pairs.append((float(pair[0]), int(pair[1])))
+            object.__setattr__(self, name, tuple(pairs))
+        if not self.recognizer and not self.detector:
+            raise ValueError("Int8Config needs the ranges of the recognizer, the detector or both")
         if not isinstance(self.calibration, str):
             raise ValueError(f"Int8Config.calibration must be a string, got {self.calibration!r}")
 

@@ -55,6 +55,7 @@ from .stages import (
     RelationOptions,
     detect,
     detector_forward,
+    reading_detector,
     recognize,
     relate,
     uncrop_features,
@@ -315,7 +316,9 @@ class OCR:
         self.scale = scale or ScaleOptions()
         self.detection = detection or DetectionOptions()
         self.recognition = recognition or RecognitionOptions()
-        uses_int8(self.model, self.device, self.recognition.int8)  # int8="on" where it cannot run: fail here, not later
+        # int8="on" where it cannot run: fail here, not at the first page.
+        uses_int8(self.model, self.device, self.recognition.int8)
+        uses_int8(self.model, self.device, self.detection.int8, "detector")
         self.relation = relation or RelationOptions()
         self.assembly = assembly or AssemblyOptions()
         self.orientation = orientation or OrientationOptions()
@@ -951,6 +954,7 @@ def _features(
     height, width = int(images.shape[-2]), int(images.shape[-1])
     maps = []
     for i in range(0, images.shape[0], batch_size):
-        out, window = detector_forward(model.detector, images[i : i + batch_size], content[i : i + batch_size], options)
+        detector = reading_detector(model, images.device, options.int8)
+        out, window = detector_forward(detector, images[i : i + batch_size], content[i : i + batch_size], options)
         maps.append(uncrop_features(out.features, window, height, width))
     return torch.cat(maps)

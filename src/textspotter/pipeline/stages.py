@@ -67,6 +67,7 @@ __all__ = [
     "relate",
     "network_precision",
     "reading_recognizer",
+    "reading_detector",
     "uses_int8",
     "detector_batch",
     "page_crop",
@@ -160,6 +161,11 @@ class DetectionOptions:
             pixels, instead of the whole padded square (ours, for speed: a portrait letter page leaves about a
             quarter of the square as padding). Quads and the feature map keep the full input's coordinates and
             shape (features are zero over the skipped padding). ``False`` reads the published square input.
+        int8: ours. Run the detector's backbone and feature merge as int8 convolutions
+            (:class:`~textspotter.models.quantize.Int8Detector`, docs/usage.md §4); the head keeps ``precision``.
+            ``"auto"`` (default): on a CPU whose PyTorch has x86 int8 kernels, when the model's spec holds the
+            detector's calibrated ranges (``spec.int8.detector``); ``"on"``: the same, but an error where it cannot;
+            ``"off"``: float.
     """
 
     prob_threshold: float | None = None
@@ -171,6 +177,7 @@ class DetectionOptions:
     fill_gaps: bool | None = None
     precision: str = "auto"
     crop_to_page: bool = True
+    int8: Literal["auto", "on", "off"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("prob_threshold", "iou_threshold"):
@@ -178,6 +185,8 @@ class DetectionOptions:
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"DetectionOptions.{name} must be in [0, 1] or None, got {value!r}")
         _check_precision("DetectionOptions", self.precision)
+        if self.int8 not in ("auto", "on", "off"):
+            raise ValueError(f"DetectionOptions.int8 must be 'auto', 'on' or 'off', got {self.int8!r}")
 
 
 @dataclass(frozen=True)
@@ -212,8 +221,8 @@ class RecognitionOptions:
         int8: ours. Run the recognizer's convolutional encoder as int8 convolutions
             (:class:`~textspotter.models.quantize.Int8Encoder`, docs/usage.md §4), about half its bfloat16 time;
             the Transformer after it keeps ``precision``. ``"auto"`` (default): on a CPU whose PyTorch has x86
-            int8 kernels, when the model's spec holds calibrated ranges (``spec.int8``; the shipped English model
-            does); ``"on"``: the same, but an error where it cannot; ``"off"``: float.
+            int8 kernels, when the model's spec holds the recognizer's calibrated ranges (``spec.int8.recognizer``;
+            the shipped English model does); ``"on"``: the same, but an error where it cannot; ``"off"``: float.
     """
 
     chunk_size: int = 128
@@ -390,7 +399,7 @@ def detect(
         raise ValueError(f"content holds {len(content)} boxes for {images.shape[0]} images")
     if features_out is not None and features_out.shape[0] != images.shape[0]:
         raise ValueError(f"features_out holds {features_out.shape[0]} maps for {images.shape[0]} images")
-    detector = model.detector
+    detector = reading_detector(model, images.device, options.int8)
     height, width = int(images.shape[-2]), int(images.shape[-1])
     quads, confidence, counts, features = [], [], [], []
     for start in range(0, images.shape[0], batch_size):
@@ -782,12 +791,13 @@ def recognize(
     return Recognitions(texts=texts, confidence=all_confidence, features=torch.cat(recog_features))
 
 
-def uses_int8(model: Any, device: torch.device | str, int8: str) -> bool:
-    """Whether :func:`recognize` runs ``model``'s recognizer encoder in int8 on ``device`` with
-    ``RecognitionOptions.int8 = int8`` (see there).
+def uses_int8(model: Any, device: torch.device | str, int8: str, part: str = "recognizer") -> bool:
+    """Whether ``model``'s ``part`` (``"recognizer"``: its encoder; ``"detector"``: its backbone and merge) reads
+    in int8 on ``device`` with ``int8`` = ``RecognitionOptions.int8`` / ``DetectionOptions.int8`` (see there).
 
     Raises:
-        ValueError: for ``int8="on"`` where it cannot run (not a CPU, no calibrated ranges, no int8 kernels).
+        ValueError: for ``int8="on"`` where it cannot run (not a CPU, no calibrated ranges, weights not float32, no
+            int8 kernels).
     """
     if int8 == "off":
         return False
@@ -797,15 +807,19 @@ def uses_int8(model: Any, device: torch.device | str, int8: str) -> bool:
     reasons = []
     if device_type != "cpu":
         reasons.append(f"the device is {device_type!r}, not the CPU")
-    if model.spec.int8 is None:
-        reasons.append(f"model {model.spec.name!r} has no int8 ranges (spec.int8; scripts/calibrate_int8.py)")
-    dtype = _model_dtype(model.recognizer)
+    ranges = getattr(model.spec.int8, part, ()) if model.spec.int8 is not None else ()
+    if not ranges:
+        reasons.append(
+            f"model {model.spec.name!r} has no int8 ranges for its {part} (spec.int8; scripts/calibrate_int8.py)"
+        )
+    dtype = _model_dtype(getattr(model, part))
     if dtype != torch.float32:
-        reasons.append(f"the recognizer's weights are {dtype}, not float32")
+        reasons.append(f"the {part}'s weights are {dtype}, not float32")
     if not reasons and not int8_available():  # checked last: it imports PyTorch's quantized modules
         reasons.append("this PyTorch build has no x86 int8 kernels")
     if reasons and int8 == "on":
-        raise ValueError("RecognitionOptions.int8='on' cannot be met: " + "; ".join(reasons))
+        owner = "RecognitionOptions" if part == "recognizer" else "DetectionOptions"
+        raise ValueError(f"{owner}.int8='on' cannot be met: " + "; ".join(reasons))
     return not reasons
 
 
@@ -817,6 +831,16 @@ def reading_recognizer(model: Any, device: torch.device | str, int8: str) -> Any
     from ..models.quantize import cached_int8_recognizer
 
     return cached_int8_recognizer(model.recognizer, model.spec.int8)
+
+
+def reading_detector(model: Any, device: torch.device | str, int8: str) -> Any:
+    """The detector :func:`detect` runs: ``model.detector``, or its int8-body copy (built once per detector and
+    weights, :func:`~textspotter.models.quantize.cached_int8_detector`) when :func:`uses_int8` for the detector."""
+    if not uses_int8(model, device, int8, "detector"):
+        return model.detector
+    from ..models.quantize import cached_int8_detector
+
+    return cached_int8_detector(model.detector, model.spec.int8)
 
 
 def _image_chunks(region_counts: Sequence[int], chunk_size: int) -> list[tuple[int, int]]:
