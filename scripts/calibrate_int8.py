@@ -74,12 +74,20 @@ def main() -> None:
             print(f"skipped {document.source}: {document.error}")
     for handle in handles:
         handle.remove()
-    strips = torch.cat(kept)
+    # A seeded sample of all strips; the batches keep their widths (a bucketed recognizer reads several).
+    total = sum(batch.shape[0] for batch in kept)
     generator = torch.Generator().manual_seed(args.seed)
-    strips = strips[torch.randperm(strips.shape[0], generator=generator)[: args.strips]]
+    chosen = torch.zeros(total, dtype=torch.bool)
+    chosen[torch.randperm(total, generator=generator)[: args.strips]] = True
+    batches, start = [], 0
+    for batch in kept:
+        part = batch[chosen[start : start + batch.shape[0]]]
+        start += batch.shape[0]
+        batches.extend(part.split(256) if part.shape[0] else [])
+    count = int(chosen.sum())
     description = args.description or f"{len(pages)} pages of {', '.join(args.images)}, seed {args.seed}"
-    description += f"; {strips.shape[0]} strips"
-    config = calibrate(model, strips.split(256), description)
+    description += f"; {count} strips"
+    config = calibrate(model, batches, description)
     if inputs:
         detector = calibrate_detector(model.detector, inputs)
         description += f"; detector: the first {len(inputs)} detector inputs"
@@ -88,7 +96,7 @@ def main() -> None:
     save_model(model, args.out)
     seconds = time.perf_counter() - started
     counts = f"{len(config.recognizer)} recognizer and {len(config.detector)} detector ranges"
-    used = f"{strips.shape[0]} strips and {len(inputs)} inputs of {len(pages)} pages"
+    used = f"{count} strips and {len(inputs)} inputs of {len(pages)} pages"
     print(f"{args.out}: {counts} from {used}, {seconds:.0f} s")
 
 

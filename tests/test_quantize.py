@@ -237,3 +237,23 @@ def test_ocr_detects_through_the_int8_detector(calibrated_detector, monkeypatch)
         calls.clear()
         OCR(model=calibrated_detector, device="cpu", detection=DetectionOptions(int8=int8))(page)
         assert bool(calls) == used, int8
+
+
+@needs_int8
+def test_without_int8_kernels_auto_reads_in_float_and_on_fails(calibrated, monkeypatch):
+    import textspotter.models.quantize as quantize
+
+    monkeypatch.setattr(quantize, "int8_available", lambda: False)
+    assert not uses_int8(calibrated, "cpu", "auto")
+    with pytest.raises(ValueError, match="no x86 int8 kernels"):
+        uses_int8(calibrated, "cpu", "on")
+
+
+def test_int8_available_is_false_with_another_quantized_engine(monkeypatch):
+    int8_available.cache_clear()
+    try:
+        monkeypatch.setattr(torch.backends.quantized, "engine", "qnnpack", raising=False)
+        assert not int8_available()
+    finally:
+        monkeypatch.undo()
+        int8_available.cache_clear()

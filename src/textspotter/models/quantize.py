@@ -11,10 +11,10 @@ channel (signed 8-bit, symmetric) when the int8 networks are built, so a model f
 cannot be derived from the weights is each activation's range: the network's input and every activation it makes get
 a ``(scale, zero_point)`` on unsigned 7-bit values (the x86 kernels' range, so that int32 sums cannot overflow),
 calibrated once on pages (:func:`calibrate`, :func:`calibrate_detector`; ``scripts/calibrate_int8.py``) and kept in
-the model's spec (:class:`~.spec.Int8Config`). The modules are built directly from PyTorch's eager quantized
-modules (no graph tracing): building takes milliseconds. The detector body is walked by one function
-(:func:`_walk_body`) that the float calibration pass and the int8 pass share, so their activations correspond one to
-one.
+the model's spec (:class:`~.spec.Int8Config`). The networks are built directly on PyTorch's quantized CPU kernels
+(``torch.ops.quantized``; no graph tracing), in a fraction of a second when a model first reads. The detector body
+is walked by one function (:func:`_walk_body`) that the float calibration pass and the int8 pass share, so their
+activations correspond one to one.
 
 Row pooling is a max over row pairs, which commutes with the monotone quantization: the int8 encoder's pooling is
 exact.
@@ -63,12 +63,27 @@ _ENGINES = ("x86", "fbgemm")
 
 @functools.lru_cache(maxsize=1)
 def int8_available() -> bool:
-    """Whether this PyTorch build runs int8 convolutions with an x86 engine selected (x86-64 CPU wheels do)."""
-    try:
-        import torch.ao.nn.intrinsic.quantized  # noqa: F401
-    except ImportError:  # a build without quantization
+    """Whether this PyTorch build runs int8 convolutions with an x86 engine selected (the x86-64 CPU wheels do).
+
+    Checked once by running a 1 × 1 int8 convolution, so a build whose quantized kernels are missing or have been
+    removed (PyTorch marks them deprecated) reads in float instead of failing.
+    """
+    if torch.backends.quantized.engine not in _ENGINES:
         return False
-    return torch.backends.quantized.engine in _ENGINES
+    try:
+        with _quiet():
+            weight = torch.quantize_per_channel(
+                torch.ones(1, 1, 1, 1),
+                torch.ones(1, dtype=torch.double),
+                torch.zeros(1, dtype=torch.int64),
+                0,
+                torch.qint8,
+            )
+            packed = torch.ops.quantized.conv2d_prepack(weight, None, [1, 1], [0, 0], [1, 1], 1)
+            x = torch.quantize_per_tensor(torch.ones(1, 1, 1, 1), 1.0, 0, torch.quint8)
+            return float(torch.ops.quantized.conv2d(x, packed, 1.0, 0).dequantize()) == 1.0
+    except Exception:  # noqa: BLE001 - any failure means: no usable int8 kernels here
+        return False
 
 
 def _fold(block: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,27 +112,30 @@ def encoder_blocks(recognizer: Recognizer) -> Iterator[tuple[str, Any]]:
         yield "conv", (weight, bias, module[0].padding)
 
 
+class _QuantizedConv(nn.Module):
+    """One int8 convolution (+ ReLU): quantized ``[N, C, H, W]`` in, quantized out at the calibrated qparams."""
+
+    def __init__(self, packed: Any, relu: bool, qparams: tuple[float, int]) -> None:
+        super().__init__()
+        self.packed = packed
+        self.relu = relu
+        self.scale, self.zero_point = qparams
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        op = torch.ops.quantized.conv2d_relu if self.relu else torch.ops.quantized.conv2d
+        return op(x, self.packed, self.scale, self.zero_point)
+
+
 def _quantized_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool, qparams: Any) -> Any:
     """An int8 convolution (with ReLU when ``relu``) of ``conv``'s geometry, float ``weight``/``bias`` quantized
     per output channel (symmetric signed 8-bit, the x86 backend's rule), output ``qparams = (scale, zero_point)``."""
-    from torch.ao.nn.intrinsic.quantized import ConvReLU2d
-    from torch.ao.nn.quantized import Conv2d as QuantizedConv2d
-
-    kind = ConvReLU2d if relu else QuantizedConv2d
-    module = kind(
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel_size,
-        stride=conv.stride,
-        padding=conv.padding,
-        dilation=conv.dilation,
-        groups=conv.groups,
-    )
     scales = (weight.abs().amax(dim=(1, 2, 3)) / 127.5).clamp(min=1e-8).double()
     zero = torch.zeros(weight.shape[0], dtype=torch.int64)
-    module.set_weight_bias(torch.quantize_per_channel(weight.float(), scales, zero, 0, torch.qint8), bias)
-    module.scale, module.zero_point = qparams
-    return module
+    qweight = torch.quantize_per_channel(weight.float(), scales, zero, 0, torch.qint8)
+    packed = torch.ops.quantized.conv2d_prepack(
+        qweight, bias, list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups
+    )
+    return _QuantizedConv(packed, relu, qparams)
 
 
 def _pool(x: torch.Tensor) -> torch.Tensor:
@@ -328,7 +346,7 @@ class _ObservingOps:
 
 class _Int8Ops(nn.Module):
     """Quantized operations with the calibrated ranges, consumed in the walk's order; the convolutions are built
-    once (a first walk over a small input) and kept in ``convs`` under their position in that order."""
+    once (a first, dry walk that computes nothing) and kept in ``convs`` under their position in that order."""
 
     def __init__(self, detector: Any, ranges: tuple[tuple[float, int], ...]) -> None:
         super().__init__()
@@ -337,7 +355,8 @@ class _Int8Ops(nn.Module):
         self.convs = nn.ModuleDict()
         self.building = True
         with torch.no_grad():
-            _walk_body(detector, torch.zeros(1, 3, 64, 64), self)  # builds every convolution
+            # A dry walk over a 1-pixel tensor: it builds every convolution in order and computes nothing.
+            _walk_body(detector, torch.zeros(1, 1, 1, 1), self)
         self.building = False
         if self.index != len(ranges):
             raise ValueError(
@@ -364,33 +383,37 @@ class _Int8Ops(nn.Module):
     def start(self, x: torch.Tensor) -> torch.Tensor:
         self.index = 0
         scale, zero_point = self._next()
-        return torch.quantize_per_tensor(
-            x.contiguous(memory_format=torch.channels_last), scale, zero_point, torch.quint8
-        )
+        if self.building:
+            return x
+        x = x.contiguous(memory_format=torch.channels_last)  # x86's int8 convolutions want channels-last
+        return torch.quantize_per_tensor(x, scale, zero_point, torch.quint8)
 
     def finish(self, x: torch.Tensor) -> torch.Tensor:
-        return x.dequantize()
+        return x if self.building else x.dequantize()
 
     def conv(self, block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
         key = str(self.index)
         weight, bias = _fold(block) if self.building else (torch.empty(0), None)
-        return self._conv(key, block[0], weight, bias, _has_relu(block))(x)
+        conv = self._conv(key, block[0], weight, bias, _has_relu(block))
+        return x if self.building else conv(x)
 
     def gate(self, se: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        scale = nn.functional.adaptive_avg_pool2d(x, 1)
         fc1, fc2 = se.fc1, se.fc2
-        scale = self._conv(str(self.index), fc1, fc1.weight.detach().float(), fc1.bias.detach().float(), True)(scale)
-        scale = self._conv(str(self.index), fc2, fc2.weight.detach().float(), fc2.bias.detach().float(), False)(scale)
+        first = self._conv(str(self.index), fc1, fc1.weight.detach().float(), fc1.bias.detach().float(), True)
+        second = self._conv(str(self.index), fc2, fc2.weight.detach().float(), fc2.bias.detach().float(), False)
         out_scale, out_zero = self._next()
+        if self.building:
+            return x
+        scale = second(first(nn.functional.adaptive_avg_pool2d(x, 1)))
         return torch.ops.quantized.mul(x, torch.sigmoid(scale), out_scale, out_zero)
 
     def add_relu(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         scale, zero_point = self._next()
-        return torch.ops.quantized.add_relu(a, b, scale, zero_point)
+        return a if self.building else torch.ops.quantized.add_relu(a, b, scale, zero_point)
 
     def cat(self, parts: list[torch.Tensor]) -> torch.Tensor:
         scale, zero_point = self._next()
-        return torch.ops.quantized.cat(parts, 1, scale, zero_point)
+        return parts[0] if self.building else torch.ops.quantized.cat(parts, 1, scale, zero_point)
 
 
 def calibrate_detector(detector: Any, images: Iterable[torch.Tensor]) -> tuple[tuple[float, int], ...]:

@@ -222,7 +222,7 @@ class RecognitionOptions:
             (:class:`~textspotter.models.quantize.Int8Encoder`, docs/usage.md §4), about half its bfloat16 time;
             the Transformer after it keeps ``precision``. ``"auto"`` (default): on a CPU whose PyTorch has x86
             int8 kernels, when the model's spec holds the recognizer's calibrated ranges (``spec.int8.recognizer``;
-            the shipped English model does); ``"on"``: the same, but an error where it cannot; ``"off"``: float.
+            both shipped models do); ``"on"``: the same, but an error where it cannot; ``"off"``: float.
     """
 
     chunk_size: int = 128
