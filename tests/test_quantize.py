@@ -193,7 +193,8 @@ def test_int8_detector_is_close_to_the_float_detector(calibrated_detector):
     for name in ("confidence", "rboxes", "features"):
         a, b = getattr(expected, name).float(), getattr(got, name).float()
         assert a.shape == b.shape and b.dtype == torch.float32, name
-        assert (b - a).norm() / a.norm() < 0.15, name
+        # Random tiny weights make small, noisy maps: the head's outputs get a looser bound than the features.
+        assert (b - a).norm() / a.norm() < (0.1 if name == "features" else 0.3), name
 
 
 @needs_int8

@@ -213,7 +213,7 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         "--int8",
         choices=("auto", "on", "off"),
         default="auto",
-        help="run the detector's backbone and the recognizer's convolutions as int8 convolutions on the CPU; auto "
+        help="run the detector's and the recognizer's convolutions as int8 convolutions on the CPU; auto "
         "(default): when the model holds calibrated int8 ranges (both shipped models do) and PyTorch has x86 "
         "int8 kernels; on: the same, an error where it cannot (DetectionOptions / RecognitionOptions.int8, "
         "docs/usage.md §4)",

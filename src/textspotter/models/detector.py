@@ -140,7 +140,10 @@ class DetectorHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(confidence [B, Hf, Wf], rboxes [B, Hf, Wf, 5])`` from F ``[B, C, Hf, Wf]``."""
-        preds = self.preds(features)
+        return self.decode(self.preds(features))
+
+    def decode(self, preds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(confidence, rboxes)`` from the ``[B, 6, Hf, Wf]`` output of ``preds`` (what :meth:`forward` returns)."""
         confidence = preds[:, 0]
         coords = torch.relu(preds[:, 1:5]) * self.scope
         angle = F.hardtanh(preds[:, 5:6], -1.0, 1.0) * math.pi

@@ -1,10 +1,11 @@
-"""Int8 convolutions on a CPU: the recognizer's encoder and the detector's body (**ours**; not published).
+"""Int8 convolutions on a CPU: the recognizer's encoder and the detector (**ours**; not published).
 
-Convolutions are nearly all of a page's CPU time: the detector's backbone and feature merge at 1536 pixels, and the
-recognizer's convolutional encoder (seven 3 × 3 / 1 × 1 convolutions over ~500 strips of 8 × 48 feature cells a
+Convolutions are nearly all of a page's CPU time: the detector's backbone, feature merge and head at 1536 pixels, and
+the recognizer's convolutional encoder (seven 3 × 3 / 1 × 1 convolutions over ~500 strips of 8 × 48 feature cells a
 page). With x86's int8 kernels (AVX-512 VNNI or AVX2) they run in a fraction of their float32 time, and the
-encoder in about half its bfloat16 time (benchmarks/RESULTS.md, "Session 30"). The detector's head, the recognizer's
-Transformer and everything after stay float, under the precision the options give.
+encoder in about half its bfloat16 time (benchmarks/RESULTS.md, "Session 30"). The detector head's last 1 × 1
+convolution (to the confidence and box channels), the recognizer's Transformer and everything after stay float,
+under the precision the options give.
 
 Each ``Conv2d → BatchNorm2d [→ ReLU]`` block is folded into one convolution, its weights quantized per output
 channel (signed 8-bit, symmetric) when the int8 networks are built, so a model folder keeps its float weights. What
@@ -13,8 +14,8 @@ a ``(scale, zero_point)`` on unsigned 7-bit values (the x86 kernels' range, so t
 calibrated once on pages (:func:`calibrate`, :func:`calibrate_detector`; ``scripts/calibrate_int8.py``) and kept in
 the model's spec (:class:`~.spec.Int8Config`). The networks are built directly on PyTorch's quantized CPU kernels
 (``torch.ops.quantized``; no graph tracing), in a fraction of a second when a model first reads. The detector body
-is walked by one function (:func:`_walk_body`) that the float calibration pass and the int8 pass share, so their
-activations correspond one to one.
+and head are walked by functions (:func:`_walk_body`, :func:`_walk_head`) that the float calibration pass and the
+int8 pass share, so their activations correspond one to one.
 
 Row pooling is a max over row pairs, which commutes with the monotone quantization: the int8 encoder's pooling is
 exact.
@@ -304,7 +305,20 @@ def _walk_body(detector: Any, x: torch.Tensor, ops: Any) -> torch.Tensor:
         y = nn.functional.interpolate(ops.conv(pre[0], y), scale_factor=2.0, mode="nearest")
         y = ops.cat([y, levels[-2 - i]])
         y = ops.conv(post[1], ops.conv(post[0], y))
-    return ops.finish(ops.conv(merge.final[0], y))
+    return ops.conv(merge.final[0], y)
+
+
+def _walk_head(detector: Any, x: torch.Tensor, ops: Any) -> torch.Tensor:
+    """The detector head's layers before its last 1 × 1 convolution (``DetectorHead.preds[:-1]``: the ASPP modules
+    and the 3 × 3 block), walked as :func:`_walk_body`; returns that convolution's float input."""
+    layers = list(detector.output.preds)
+    for layer in layers[:-2]:  # the ASPP modules
+        branches = [ops.conv(kernel, x) for kernel in layer.kernels]
+        pooled = ops.pooled_conv(layer.global_pool[1], x)
+        branches.append(pooled.expand(-1, -1, x.shape[2], x.shape[3]))
+        y = ops.conv(layer.final, ops.cat(branches))
+        x = ops.add(x, y) if layer.residual else y
+    return ops.finish(ops.conv(layers[-2], x))
 
 
 class _ObservingOps:
@@ -340,6 +354,12 @@ class _ObservingOps:
     def add_relu(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self._seen(torch.relu(a + b))
 
+    def add(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self._seen(a + b)
+
+    def pooled_conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        return self._seen(torch.relu(conv(nn.functional.adaptive_avg_pool2d(x, 1))))
+
     def cat(self, parts: list[torch.Tensor]) -> torch.Tensor:
         return self._seen(torch.cat(parts, dim=1))
 
@@ -356,7 +376,7 @@ class _Int8Ops(nn.Module):
         self.building = True
         with torch.no_grad():
             # A dry walk over a 1-pixel tensor: it builds every convolution in order and computes nothing.
-            _walk_body(detector, torch.zeros(1, 1, 1, 1), self)
+            _walk_head(detector, _walk_body(detector, torch.zeros(1, 1, 1, 1), self), self)
         self.building = False
         if self.index != len(ranges):
             raise ValueError(
@@ -411,6 +431,15 @@ class _Int8Ops(nn.Module):
         scale, zero_point = self._next()
         return a if self.building else torch.ops.quantized.add_relu(a, b, scale, zero_point)
 
+    def add(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        scale, zero_point = self._next()
+        return a if self.building else torch.ops.quantized.add(a, b, scale, zero_point)
+
+    def pooled_conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        bias = None if conv.bias is None else conv.bias.detach().float()
+        quantized = self._conv(str(self.index), conv, conv.weight.detach().float(), bias, True)
+        return x if self.building else quantized(nn.functional.adaptive_avg_pool2d(x, 1))
+
     def cat(self, parts: list[torch.Tensor]) -> torch.Tensor:
         scale, zero_point = self._next()
         return parts[0] if self.building else torch.ops.quantized.cat(parts, 1, scale, zero_point)
@@ -426,14 +455,18 @@ def calibrate_detector(detector: Any, images: Iterable[torch.Tensor]) -> tuple[t
     ops = _ObservingOps()
     with torch.no_grad(), _quiet():
         for image in images:
-            _walk_body(detector, (image.float() - detector.input_mean) / detector.input_std, ops)
+            features = _walk_body(
+                detector, (image.float() - detector.input_mean.float()) / detector.input_std.float(), ops
+            )
+            _walk_head(detector, features, ops)
     if not ops.observers:
         raise ValueError("calibrate_detector needs at least one detector input")
     return tuple(o.qparams() for o in ops.observers)
 
 
 class Int8Detector(nn.Module):
-    """A detector whose backbone and feature merge run as int8 convolutions; the head stays the float one (shared).
+    """A detector whose backbone, feature merge and head run as int8 convolutions, all but the head's last 1 × 1
+    convolution, which maps to the confidence and box channels and stays float (shared with ``detector``).
 
     Same contract as :class:`~textspotter.models.detector.Detector`: ``[B, 3, H, W]`` float in [0, 1] (H, W
     multiples of 32) → :class:`~textspotter.models.detector.DetectorOutput`; features float32.
@@ -461,9 +494,13 @@ class Int8Detector(nn.Module):
         if images.ndim != 4 or images.shape[1] != 3 or images.shape[2] % 32 or images.shape[3] % 32:
             raise ValueError(f"images must have shape [B, 3, H, W], H and W multiples of 32, got {tuple(images.shape)}")
         x = (images.float() - self.input_mean.float()) / self.input_std.float()
+        detector = self._float[0]
         with _quiet():
-            features = _walk_body(self._float[0], x, self.ops)
-        confidence, rboxes = self.output(features)
+            quantized = _walk_body(detector, x, self.ops)
+            hidden = _walk_head(detector, quantized, self.ops)
+            features = quantized.dequantize()
+        last = self.output.preds[-1]  # the last 1 × 1 convolution stays float (the maps' precision)
+        confidence, rboxes = self.output.decode(last(hidden.to(last.weight.dtype)))
         return DetectorOutput(confidence, rboxes, features)
 
 

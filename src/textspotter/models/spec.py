@@ -418,7 +418,8 @@ class Int8Config:
     ``None`` in a spec (the default) means the model has none and reads in float.
 
     ``RecognitionOptions(int8=...)`` runs the recognizer's convolutional encoder in int8 and
-    ``DetectionOptions(int8=...)`` the detector's backbone and feature merge (``textspotter.models.quantize``;
+    ``DetectionOptions(int8=...)`` the detector's backbone, feature merge and head but for its last convolution
+    (``textspotter.models.quantize``;
     ``"auto"``, the default, on a CPU when the spec has the part's ranges). Weights are quantized per output channel
     when the int8 networks are built from the float weights, so the checkpoint stays float; what cannot be derived
     from the weights is each activation's range, calibrated once on pages (``scripts/calibrate_int8.py``) and kept
@@ -428,8 +429,9 @@ class Int8Config:
         recognizer: ``(scale, zero_point)`` of the encoder's input, then of each convolution's output, in order;
             ``scale`` > 0, ``zero_point`` an int in ``[0, 127]`` (unsigned 7-bit values, as x86's int8 kernels
             take them). Empty: the recognizer reads in float.
-        detector: the same for the detector body's input and each activation it makes (convolutions, gates,
-            residual sums, concatenations) in the order of ``quantize._walk_body``. Empty: the detector reads in
+        detector: the same for the detector's input and each activation its backbone, merge and head make
+            (convolutions, gates, pooled branches, residual sums, concatenations) in the order of
+            ``quantize._walk_body`` then ``quantize._walk_head``. Empty: the detector reads in
             float.
         calibration: what the ranges were calibrated on (free text, for the model card).
     """

@@ -161,8 +161,9 @@ class DetectionOptions:
             pixels, instead of the whole padded square (ours, for speed: a portrait letter page leaves about a
             quarter of the square as padding). Quads and the feature map keep the full input's coordinates and
             shape (features are zero over the skipped padding). ``False`` reads the published square input.
-        int8: ours. Run the detector's backbone and feature merge as int8 convolutions
-            (:class:`~textspotter.models.quantize.Int8Detector`, docs/usage.md §4); the head keeps ``precision``.
+        int8: ours. Run the detector's backbone, feature merge and head as int8 convolutions
+            (:class:`~textspotter.models.quantize.Int8Detector`, docs/usage.md §4); the head's last 1 × 1
+            convolution keeps ``precision``.
             ``"auto"`` (default): on a CPU whose PyTorch has x86 int8 kernels, when the model's spec holds the
             detector's calibrated ranges (``spec.int8.detector``); ``"on"``: the same, but an error where it cannot;
             ``"off"``: float.
@@ -792,7 +793,7 @@ def recognize(
 
 
 def uses_int8(model: Any, device: torch.device | str, int8: str, part: str = "recognizer") -> bool:
-    """Whether ``model``'s ``part`` (``"recognizer"``: its encoder; ``"detector"``: its backbone and merge) reads
+    """Whether ``model``'s ``part`` (``"recognizer"``: its encoder; ``"detector"``: its convolutions) reads
     in int8 on ``device`` with ``int8`` = ``RecognitionOptions.int8`` / ``DetectionOptions.int8`` (see there).
 
     Raises:
@@ -834,7 +835,7 @@ def reading_recognizer(model: Any, device: torch.device | str, int8: str) -> Any
 
 
 def reading_detector(model: Any, device: torch.device | str, int8: str) -> Any:
-    """The detector :func:`detect` runs: ``model.detector``, or its int8-body copy (built once per detector and
+    """The detector :func:`detect` runs: ``model.detector``, or its int8 copy (built once per detector and
     weights, :func:`~textspotter.models.quantize.cached_int8_detector`) when :func:`uses_int8` for the detector."""
     if not uses_int8(model, device, int8, "detector"):
         return model.detector
