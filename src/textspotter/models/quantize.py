@@ -248,10 +248,11 @@ class Int8Encoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, strips: torch.Tensor) -> torch.Tensor:
+        # No warning filter here (filters are process-wide, not thread-safe): PyTorch warns once per process about
+        # its quantized tensors, and int8_available() has already taken that warning quietly.
         x = strips.float().contiguous(memory_format=torch.channels_last)
-        with _quiet():
-            q = torch.quantize_per_tensor(x, self.input_scale, self.input_zero_point, torch.quint8)
-            return self.layers(q).dequantize()
+        q = torch.quantize_per_tensor(x, self.input_scale, self.input_zero_point, torch.quint8)
+        return self.layers(q).dequantize()
 
 
 def int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recognizer:
@@ -495,10 +496,9 @@ class Int8Detector(nn.Module):
             raise ValueError(f"images must have shape [B, 3, H, W], H and W multiples of 32, got {tuple(images.shape)}")
         x = (images.float() - self.input_mean.float()) / self.input_std.float()
         detector = self._float[0]
-        with _quiet():
-            quantized = _walk_body(detector, x, self.ops)
-            hidden = _walk_head(detector, quantized, self.ops)
-            features = quantized.dequantize()
+        quantized = _walk_body(detector, x, self.ops)  # no warning filter: as in Int8Encoder.forward
+        hidden = _walk_head(detector, quantized, self.ops)
+        features = quantized.dequantize()
         last = self.output.preds[-1]  # the last 1 × 1 convolution stays float (the maps' precision)
         confidence, rboxes = self.output.decode(last(hidden.to(last.weight.dtype)))
         return DetectorOutput(confidence, rboxes, features)
