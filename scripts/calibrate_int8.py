@@ -54,10 +54,9 @@ def main() -> None:
         kept.append(args[0].detach().float().clone())
 
     def keep_input(_module: Any, args: tuple[torch.Tensor, ...]) -> None:
-        if len(inputs) < args_.detector_pages:
+        if len(inputs) < args.detector_pages:
             inputs.append(args[0].detach().float().clone())
 
-    args_ = args
     handles = [
         model.recognizer.register_forward_pre_hook(keep),
         model.detector.register_forward_pre_hook(keep_input),

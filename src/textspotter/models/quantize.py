@@ -55,7 +55,6 @@ __all__ = [
     "int8_recognizer",
     "cached_int8_recognizer",
     "cached_int8_detector",
-    "encoder_blocks",
 ]
 
 _QUANT_MAX = 127  # unsigned 7-bit activations: what x86's int8 convolutions expect (reduce_range)
@@ -102,17 +101,6 @@ def _has_relu(block: nn.Sequential) -> bool:
     return any(isinstance(layer, nn.ReLU) for layer in list(block)[2:])
 
 
-def encoder_blocks(recognizer: Recognizer) -> Iterator[tuple[str, Any]]:
-    """The encoder as ``("conv", (weight, bias, padding))`` with batch norm folded in (float32, eval statistics)
-    and ``("pool", None)`` for each row pooling, in order."""
-    for module in recognizer.encoder:
-        if not isinstance(module, nn.Sequential):
-            yield "pool", None
-            continue
-        weight, bias = _fold(module)
-        yield "conv", (weight, bias, module[0].padding)
-
-
 class _QuantizedConv(nn.Module):
     """One int8 convolution (+ ReLU): quantized ``[N, C, H, W]`` in, quantized out at the calibrated qparams."""
 
@@ -137,11 +125,6 @@ def _quantized_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | 
         qweight, bias, list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups
     )
     return _QuantizedConv(packed, relu, qparams)
-
-
-def _pool(x: torch.Tensor) -> torch.Tensor:
-    even = x.shape[2] // 2 * 2
-    return torch.maximum(x[:, :, 0:even:2], x[:, :, 1:even:2])
 
 
 class _RangeObserver:
@@ -178,26 +161,15 @@ def calibrate(model: Any, strips: Iterable[torch.Tensor], description: str = "")
     """
     if not int8_available():
         raise RuntimeError("this PyTorch build has no x86 int8 kernels; int8 calibration needs them")
-    blocks = list(encoder_blocks(model.recognizer))
-    observers = [_RangeObserver() for _ in range(1 + sum(kind == "conv" for kind, _ in blocks))]
-    seen = 0
+    ops = _ObservingOps()
     with torch.no_grad(), _quiet():
         for batch in strips:
-            x = batch.float()
-            observers[0](x)
-            index = 1
-            for kind, params in blocks:
-                if kind == "pool":
-                    x = _pool(x)
-                    continue
-                weight, bias, padding = params
-                x = torch.relu(nn.functional.conv2d(x, weight, bias, padding=padding))
-                observers[index](x)
-                index += 1
-            seen += 1
-    if not seen:
+            x = ops.start(batch.float())
+            for module in model.recognizer.encoder:  # ConvNormAct blocks (folded in eval mode) and RowPools
+                x = ops.conv(module, x) if isinstance(module, nn.Sequential) else module(x)
+    if not ops.observers:
         raise ValueError("calibrate needs at least one batch of strips")
-    return Int8Config(recognizer=tuple(o.qparams() for o in observers), calibration=description)
+    return Int8Config(recognizer=tuple(o.qparams() for o in ops.observers), calibration=description)
 
 
 @contextlib.contextmanager
@@ -226,9 +198,8 @@ class Int8Encoder(nn.Module):
         super().__init__()
         if not int8_available():
             raise RuntimeError("this PyTorch build has no x86 int8 kernels")
-        blocks = list(encoder_blocks(recognizer))
         ranges = config.recognizer
-        convs = sum(kind == "conv" for kind, _ in blocks)
+        convs = sum(isinstance(module, nn.Sequential) for module in recognizer.encoder)
         if len(ranges) != convs + 1:
             raise ValueError(
                 f"Int8Config.recognizer has {len(ranges)} ranges, but this recognizer's encoder needs {convs + 1} "
@@ -268,20 +239,27 @@ def int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recognizer:
 _CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
-def cached_int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recognizer:
-    """:func:`int8_recognizer`, built once per recognizer and reused while its encoder's weights, batch-norm
-    statistics and ``config`` are unchanged (a weight updated in place, as by an optimizer step, builds it anew)."""
-    key = (config, *((id(t), t._version) for t in (*recognizer.encoder.parameters(), *recognizer.encoder.buffers())))
-    held = _CACHE.get(recognizer)
+def _cached(owner: nn.Module, watched: nn.Module, config: Int8Config, build: Any) -> Any:
+    """``build()``'s int8 copy of ``owner``, built once and reused while ``config`` and every parameter and buffer
+    of ``watched`` (the float modules the copy was quantized from) are unchanged: a tensor updated in place, as by
+    an optimizer step, moves its version counter and builds the copy anew."""
+    key = (config, *((id(t), t._version) for t in (*watched.parameters(), *watched.buffers())))
+    held = _CACHE.get(owner)
     if held is not None and held[0] == key:
         return held[1]
-    reader = int8_recognizer(recognizer, config)
-    _CACHE[recognizer] = (key, reader)
-    return reader
+    copy = build()
+    _CACHE[owner] = (key, copy)
+    return copy
+
+
+def cached_int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recognizer:
+    """:func:`int8_recognizer`, built once per recognizer and reused while its encoder's weights, batch-norm
+    statistics and ``config`` are unchanged."""
+    return _cached(recognizer, recognizer.encoder, config, lambda: int8_recognizer(recognizer, config))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# The detector body (backbone + feature merge)
+# The detector (backbone, feature merge, head)
 
 
 def _walk_body(detector: Any, x: torch.Tensor, ops: Any) -> torch.Tensor:
@@ -507,11 +485,4 @@ class Int8Detector(nn.Module):
 def cached_int8_detector(detector: Any, config: Int8Config) -> Int8Detector:
     """:class:`Int8Detector`, built once per detector and reused while its weights, statistics and ``config`` are
     unchanged (as :func:`cached_int8_recognizer`)."""
-    body = (*detector.extractor.parameters(), *detector.extractor.buffers(), *detector.merge.parameters())
-    key = (config, *((id(t), t._version) for t in (*body, *detector.merge.buffers())))
-    held = _CACHE.get(detector)
-    if held is not None and held[0] == key:
-        return held[1]
-    reader = Int8Detector(detector, config).eval()
-    _CACHE[detector] = (key, reader)
-    return reader
+    return _cached(detector, detector, config, lambda: Int8Detector(detector, config).eval())
