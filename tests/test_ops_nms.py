@@ -259,7 +259,7 @@ def test_component_labels_match_a_breadth_first_search():
     for a, b in zip(order[:-1].tolist(), order[1:].tolist()):  # one long path visiting nodes in random order...
         if a % 7:  # ...cut into several components
             adjacent[a, b] = adjacent[b, a] = True
-    labels = _component_min_labels(adjacent).tolist()
+    labels = _component_min_labels(num, torch.triu(adjacent, diagonal=1).nonzero().T).tolist()
     for node in range(num):
         seen, frontier = {node}, [node]
         while frontier:
@@ -362,8 +362,13 @@ def test_span_relations_compare_only_overlapping_spans_with_the_same_result(iou_
     corners = torch.randint(0, 30, (150, 2), generator=g).float() * 10
     sizes = torch.randint(0, 8, (150, 2), generator=g).float() * torch.tensor([20.0, 5.0])
     boxes = torch.cat([corners, corners + sizes], dim=1)
-    adjacent, is_start = _span_relations(boxes, iou_threshold)
+    edges, is_start = _span_relations(boxes, iou_threshold)
     expected_adjacent, expected_start = _all_pairs_span_relations(boxes, iou_threshold)
+    assert bool((edges[0] < edges[1]).all())  # each pair once, lower index first
+    assert edges.shape[1] == len({tuple(pair) for pair in edges.T.tolist()})
+    adjacent = torch.eye(boxes.shape[0], dtype=torch.bool)
+    adjacent[edges[0], edges[1]] = True
+    adjacent[edges[1], edges[0]] = True
     assert torch.equal(adjacent, expected_adjacent)
     assert torch.equal(is_start, expected_start)
 

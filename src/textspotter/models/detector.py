@@ -76,7 +76,12 @@ class ASPP(nn.Module):
         """Map ``[B, in, H, W]`` to ``[B, num, H, W]``."""
         branches = [kernel(x) for kernel in self.kernels]
         pooled = self.global_pool(x)
-        branches.append(pooled.expand(-1, -1, x.shape[2], x.shape[3]))
+        # Materialised in the branches' layout: concatenating a stride-0 (expanded) tensor with channels-last maps
+        # takes a slow generic path on CPU (a DocBank page's 384 × 304 map: bf16 10 → 3 ms; benchmarks/RESULTS.md,
+        # "Session 31").
+        layout = torch.channels_last if branches[0].is_contiguous(memory_format=torch.channels_last) else None
+        expanded = pooled.expand(-1, -1, x.shape[2], x.shape[3])
+        branches.append(expanded.contiguous() if layout is None else expanded.contiguous(memory_format=layout))
         y = self.final(torch.cat(branches, dim=1))
         return x + y if self.residual else y
 

@@ -52,7 +52,7 @@ HEIGHT_RATIO_THRESHOLD = 0.9
 
 # Spans compared at once with the spans that overlap them (step 2): a band of a few text lines on a page, so the
 # pairs evaluated stay a few percent of all [m, m]; also bounds memory to a few MB per temporary.
-_PAIR_ROW_CHUNK = 64
+_PAIR_ROW_CHUNK = 128
 # Kept regions matched at once by refine_quads ([chunk, M] IoU matrices, a few MB on a dense page).
 _REFINE_CHUNK = 512
 
@@ -129,23 +129,25 @@ def _span_relations(boxes: torch.Tensor, iou_threshold: float) -> tuple[torch.Te
     each chunk of spans (taken in order of their top edge) is compared only with the spans that overlap the chunk's
     bounding box; the decisions are those of the all-pairs kernel. (Without the v2 pre-filter a page has a few
     thousand spans, and the all-pairs matrices cost about 70 ms per page on one CPU core; the overlapping pairs
-    are a few percent of them.)
+    are a few percent of them.) The adjacency comes back as an edge list: a dense ``[m, m]`` matrix of a 2,500-span
+    page cost about 30 ms to fill, mirror and scan (benchmarks/RESULTS.md, "Session 31").
 
     Args:
         boxes: ``[m, 4]`` float32 AABBs of the span quads.
         iou_threshold: IoU at or above which two spans are adjacent.
 
     Returns:
-        ``(adjacent [m, m] bool symmetric with a true diagonal, is_start [m] bool)``.
+        ``(edges [2, E] int64, is_start [m] bool)``: each adjacent pair once as ``(r, c)`` with ``r < c`` (every span
+        is also adjacent to itself, which is left implicit), and which spans are still starts.
     """
     num = boxes.shape[0]
     device = boxes.device
     area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
     height = boxes[:, 3] - boxes[:, 1]
     tiny = torch.finfo(torch.float32).tiny
-    adjacent = torch.zeros((num, num), dtype=torch.bool, device=device)
     not_start = torch.zeros(num, dtype=torch.bool, device=device)
     every = torch.arange(num, device=device)
+    pairs: list[torch.Tensor] = []
     # With a zero threshold every pair is IoU-adjacent, intersecting or not: compare all pairs.
     by_top = torch.argsort(boxes[:, 1], stable=True) if iou_threshold > 0 else every
     for start in range(0, num, _PAIR_ROW_CHUNK):
@@ -174,7 +176,9 @@ def _span_relations(boxes: torch.Tensor, iou_threshold: float) -> tuple[torch.Te
 
         upper = col_index[None, :] > row_index[:, None]  # the kernel visits pairs c > r (c = r is self-adjacent)
         block_adjacent = (iou >= iou_threshold) | (col_index[None, :] == row_index[:, None])
-        adjacent[row_index[:, None], col_index[None, :]] = block_adjacent
+        # The kernel decides each pair once, at (r, c > r): the edges are those upper pairs.
+        rows, cols = (block_adjacent & upper).nonzero(as_tuple=True)
+        pairs.append(torch.stack([row_index[rows], col_index[cols]]))
         # IoU branch: the higher index of an adjacent pair is not a start.
         not_start[col_index] |= (block_adjacent & upper).any(0)
         # Containment branch (only when not IoU-adjacent): suppress the mostly-contained box of similar height.
@@ -183,24 +187,21 @@ def _span_relations(boxes: torch.Tensor, iou_threshold: float) -> tuple[torch.Te
         c_inside = pct_c > CONTAINMENT_THRESHOLD
         not_start[row_index] |= (contained & r_inside).any(1)
         not_start[col_index] |= (contained & ~r_inside & c_inside).any(0)
-    # Every span is adjacent to itself, a degenerate (empty) box too.
-    adjacent[every, every] = True
-    # The kernel decides each pair once, at (r, c ≥ r); mirror that decision so the graph is undirected.
-    adjacent = torch.triu(adjacent)
-    adjacent |= adjacent.T.clone()
-    return adjacent, ~not_start
+    edges = torch.cat(pairs, dim=1) if pairs else torch.zeros((2, 0), dtype=torch.int64, device=device)
+    return edges, ~not_start
 
 
-def _component_min_labels(adjacent: torch.Tensor) -> torch.Tensor:
-    """Return ``[m]`` int64: for each node the lowest node index of its connected component (step 3).
+def _component_min_labels(num: int, edges: torch.Tensor) -> torch.Tensor:
+    """Return ``[num]`` int64: for each node the lowest node index of its connected component (step 3).
 
-    Min-label propagation along the edge list, iterated until no label changes; each iteration is one vectorised
+    ``edges`` ``[2, E]`` int64 are undirected pairs (either order; self-loops are implicit). Min-label propagation
+    along them in both directions, iterated until no label changes; each iteration is one vectorised
     ``scatter_reduce``, and pointer jumping (``label ← label[label]``) shortens the walk along long chains. Unlike
     the CUDA kernel's depth-9 DFS stack, this never truncates.
     """
-    num = adjacent.shape[0]
-    labels = torch.arange(num, device=adjacent.device)
-    src, dst = adjacent.nonzero(as_tuple=True)
+    labels = torch.arange(num, device=edges.device)
+    src = torch.cat([edges[0], edges[1]])
+    dst = torch.cat([edges[1], edges[0]])
     while True:
         new = labels.scatter_reduce(0, src, labels[dst], reduce="amin", include_self=True)
         new = new[new]
@@ -284,8 +285,8 @@ def quad_nms(
         span_count = num_quads[offset : offset + num]
         offset += num
 
-        adjacent, is_start = _span_relations(quad_aabb(span_vertices), iou_threshold)
-        labels = _component_min_labels(adjacent)
+        edges, is_start = _span_relations(quad_aabb(span_vertices), iou_threshold)
+        labels = _component_min_labels(num, edges)
         index = torch.arange(num, device=device)
         sentinel = torch.full((num,), num, dtype=torch.int64, device=device)
         rep_of_label = sentinel.scatter_reduce(0, labels, torch.where(is_start, index, sentinel), reduce="amin")
