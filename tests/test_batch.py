@@ -88,6 +88,7 @@ def test_job_defaults_and_derived_resources():
         ({"image_options": {"dpi": 100}}, TypeError, "ImageOptions"),
         ({"detection": {"precision": "bf16"}}, TypeError, "BatchJob.detection"),
         ({"recognition": {"precision": "bf16"}}, TypeError, "BatchJob.recognition"),
+        ({"relation": {"precision": "bf16"}}, TypeError, "BatchJob.relation"),
     ],
 )
 def test_job_rejects_bad_options(changes, error, message):
@@ -239,7 +240,7 @@ def reading_model(folder):
 
 def test_ocr_worker_writes_result_rows(tmp_path):
     from test_pipeline_fakes import page_with_boxes
-    from textspotter.pipeline import DetectionOptions, RecognitionOptions
+    from textspotter.pipeline import DetectionOptions, RecognitionOptions, RelationOptions
 
     worker = OCRWorker(
         model=str(reading_model(tmp_path / "model")),
@@ -250,8 +251,10 @@ def test_ocr_worker_writes_result_rows(tmp_path):
         threads=1,
         detection=DetectionOptions(precision="bf16"),
         recognition=RecognitionOptions(precision="bf16"),
+        relation=RelationOptions(precision="bf16"),
     )
     assert worker._ocr.detection.precision == worker._ocr.recognition.precision == "bf16"
+    assert worker._ocr.relation.precision == "bf16"
     page = page_with_boxes(200, 300, [(20, 20, 120, 44), (20, 80, 200, 104)])
     blank = np.full((64, 64, 3), 255, dtype=np.uint8)
     bad = np.zeros((0, 0, 3), dtype=np.uint8)

@@ -148,7 +148,7 @@ def test_reading_order_flag_reaches_the_pipeline(pages, monkeypatch, capsys):
     assert seen["scale"].fit_text is False
     assert seen["detection"].precision == "auto"
     assert main(["read", str(pages / "a.png"), "--precision", "bf16"]) == 2
-    assert seen["detection"].precision == seen["recognition"].precision == "bf16"
+    assert seen["detection"].precision == seen["recognition"].precision == seen["relation"].precision == "bf16"
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def test_textspotter_adapter_with_random_weights():
     bf16 = TextspotterEngine(TextspotterOptions(model="random:tiny-test", precision="bf16"), threads=1)
     assert "precision bf16" in bf16.version()
     bf16.load()
-    assert bf16._ocr.detection.precision == bf16._ocr.recognition.precision == "bf16"
+    assert bf16._ocr.detection.precision == bf16._ocr.recognition.precision == bf16._ocr.relation.precision == "bf16"
 
 
 def test_textspotter_adapter_reports_unusable_models(tmp_path):

@@ -529,6 +529,20 @@ def test_relational_ignores_autocast_and_validates(tiny):
     assert empty.logits.shape == (0, tiny.spec.relational.k, 3) and empty.neighbours.shape == (0, 7)
 
 
+def test_relational_encoder_in_bf16_stays_close_and_float32(tiny):
+    # RelationOptions.precision "bf16": only the Transformer encoder under bfloat16 autocast.
+    crops, quads, counts, features = relational_inputs(tiny, [6, 3])
+    with torch.inference_mode():
+        ref = tiny.relational(crops, quads, counts, features)
+        low = tiny.relational(crops, quads, counts, features, encoder_bf16=True)
+    assert low.logits.dtype == torch.float32
+    assert torch.equal(low.neighbours, ref.neighbours)
+    finite = torch.isfinite(ref.logits)
+    assert torch.equal(finite, torch.isfinite(low.logits))
+    assert torch.allclose(low.logits[finite], ref.logits[finite], atol=0.1)
+    assert not torch.equal(low.logits[finite], ref.logits[finite])  # it did run in bfloat16
+
+
 def test_relations_to_dense_scatters_tokens(tiny):
     counts = [6, 1, 0]
     crops, quads, region_counts, features = relational_inputs(tiny, counts)

@@ -123,7 +123,13 @@ def run(args: argparse.Namespace) -> int:
     from textspotter.imageio import ImageOptions
     from textspotter.ops.charlm import char_lm_options
     from textspotter.ops.lexicon import lexicon_options
-    from textspotter.pipeline import DetectionOptions, RecognitionOptions, ScaleOptions, TextLayerOptions
+    from textspotter.pipeline import (
+        DetectionOptions,
+        RecognitionOptions,
+        RelationOptions,
+        ScaleOptions,
+        TextLayerOptions,
+    )
     from textspotter.scale import BatchJob, run_batch
 
     prog = "textspotter batch"
@@ -151,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 unify_scripts=args.unify_scripts == "on",
                 int8=args.int8,
             ),
+            relation=RelationOptions(precision=args.precision),
             text_layer=TextLayerOptions(mode=args.text_layer),
         )
         summary = run_batch(job, address=args.address, progress=not args.no_progress)

@@ -274,9 +274,9 @@ def add_infer_length_argument(parser: argparse.ArgumentParser | argparse._Argume
         "--precision",
         choices=("auto", "model", "bf16"),
         default="auto",
-        help="run the detector and recognizer in the model's dtype (model) or under bfloat16 autocast (bf16); "
-        "auto (default): bf16 on CPUs with native bfloat16 (AVX-512 BF16, AMX), else model "
-        "(DetectionOptions / RecognitionOptions.precision, docs/usage.md §4)",
+        help="run the detector, the recognizer and the relational model's Transformer in the model's dtype (model) "
+        "or under bfloat16 autocast (bf16); auto (default): bf16 on CPUs with native bfloat16 (AVX-512 BF16, AMX), "
+        "else model (DetectionOptions / RecognitionOptions / RelationOptions.precision, docs/usage.md §4)",
     )
     parser.add_argument(
         "--full-square",
@@ -593,6 +593,7 @@ def run(args: argparse.Namespace) -> int:
         DetectionOptions,
         OrientationOptions,
         RecognitionOptions,
+        RelationOptions,
         ScaleOptions,
     )
     from textspotter.pipeline.parallel import auto_workers
@@ -635,6 +636,7 @@ def run(args: argparse.Namespace) -> int:
                 unify_scripts=args.unify_scripts == "on",
                 int8=args.int8,
             ),
+            "relation": RelationOptions(precision=args.precision),
             "assembly": AssemblyOptions(order=args.reading_order, valid_confidence=args.valid_confidence),
             "orientation": OrientationOptions(mode=args.orientation),
             "text_layer": TextLayerOptions(mode=args.text_layer),

@@ -332,7 +332,13 @@ class TextspotterEngine:
                     model = create_model(name, charset=charset)
             from textspotter.ops.charlm import char_lm_options
             from textspotter.ops.lexicon import lexicon_options
-            from textspotter.pipeline import AssemblyOptions, DetectionOptions, RecognitionOptions, ScaleOptions
+            from textspotter.pipeline import (
+                AssemblyOptions,
+                DetectionOptions,
+                RecognitionOptions,
+                RelationOptions,
+                ScaleOptions,
+            )
 
             self._ocr = OCR(
                 model=model,
@@ -352,6 +358,7 @@ class TextspotterEngine:
                     int8=self.options.int8,  # type: ignore[arg-type]
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),
                 ),
+                relation=RelationOptions(precision=self.options.precision),
                 assembly=AssemblyOptions(
                     order=self.options.reading_order, valid_confidence=self.options.valid_confidence
                 ),

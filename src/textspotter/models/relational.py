@@ -141,10 +141,14 @@ class Relational(nn.Module):
         quads: torch.Tensor,
         region_counts: torch.Tensor,
         recog_features: torch.Tensor,
+        *,
+        encoder_bf16: bool = False,
     ) -> RelationalOutput:
         """Score every (region, neighbour) pair of every image.
 
-        Runs in float32 with autocast disabled, whatever the caller's autocast state (spec §2.2).
+        Runs in float32 with autocast disabled, whatever the caller's autocast state (spec §2.2); with
+        ``encoder_bf16`` (ours, for reading on CPUs with native bfloat16) the Transformer encoder runs under bfloat16
+        autocast, the region encodings, distances and output layer stay float32.
 
         Args:
             crops: ``[N, C, 2, 3]`` rectified feature crops (relational grid, spec §5).
@@ -206,8 +210,9 @@ class Relational(nn.Module):
             tokens = torch.cat([null_token[:, None], pair_tokens], dim=1)
             padding = torch.cat([torch.zeros((num, 1), dtype=torch.bool, device=device), ~valid], dim=1)
 
-            encoded = self.encoder[0](tokens, src_key_padding_mask=padding)
-            logits = self.encoder[1](encoded).masked_fill(padding[..., None], float("-inf"))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=encoder_bf16):
+                encoded = self.encoder[0](tokens, src_key_padding_mask=padding)
+            logits = self.encoder[1](encoded.float()).masked_fill(padding[..., None], float("-inf"))
         return RelationalOutput(logits, neighbours)
 
     def _nearest(self, quads_scaled: torch.Tensor, counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -257,13 +257,18 @@ class RelationOptions:
     Attributes:
         chunk_size: regions per relational forward pass; whole images are kept together, so an image with more
             regions than this runs alone.
+        precision: the Transformer encoder's precision: ``"model"`` float32 (the published behaviour, spec §2.2),
+            ``"bf16"`` bfloat16 autocast, ``"auto"`` bfloat16 on a CPU with native bfloat16
+            (:func:`resolve_precision`), else float32. The rest of the model stays float32 either way.
     """
 
     chunk_size: int = 128
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
             raise ValueError(f"RelationOptions.chunk_size must be a positive int, got {self.chunk_size!r}")
+        _check_precision("RelationOptions", self.precision)
 
 
 @dataclass(frozen=True)
@@ -917,7 +922,13 @@ def relate(
             isotropic=False,
         )
         # The relational model casts its inputs to float32 itself (spec §2.2).
-        out = relational(crops, geometry[lo:hi], chunk_counts, recognizer_features[lo:hi])
+        out = relational(
+            crops,
+            geometry[lo:hi],
+            chunk_counts,
+            recognizer_features[lo:hi],
+            encoder_bf16=resolve_precision(features.device.type, options.precision) == "bf16",
+        )
         words, lines, line_log_var = relations_to_dense(out, chunk_counts)
         for page_words, page_lines, page_log_var in zip(words, lines, line_log_var):
             if page_words.shape[0] == 0:

@@ -179,6 +179,7 @@ def _execute(job: BatchJob, items: list[dict], *, run_id: str, address: str | No
                 "scale": job.scale,
                 "detection": job.detection,
                 "recognition": job.recognition,
+                "relation": job.relation,
                 "text_layer": job.text_layer,
                 "threads": job.threads_per_actor,
             },

@@ -10,7 +10,7 @@ from ..imageio import ImageOptions
 
 if TYPE_CHECKING:
     from ..pipeline.preprocess import ScaleOptions
-    from ..pipeline.stages import DetectionOptions, RecognitionOptions
+    from ..pipeline.stages import DetectionOptions, RecognitionOptions, RelationOptions
     from ..pipeline.textlayer import TextLayerOptions
 
 __all__ = ["BatchJob", "OUTPUT_FORMATS"]
@@ -63,6 +63,7 @@ class BatchJob:
         scale: single view or tiled reading (as for ``textspotter read``); None for the single view.
         detection: detector settings (thresholds, precision; as for ``textspotter read``); None for the model's.
         recognition: recognizer settings (chunk size, precision); None for the defaults.
+        relation: relational model settings (chunk size, precision); None for the defaults.
         text_layer: when PDF pages are read from their own text layer (as for ``textspotter read``, docs/usage.md
             §7); None for the default, mode ``"auto"``. Pages read from their text layer are finished by the reader
             tasks and never enter an OCR call.
@@ -84,6 +85,7 @@ class BatchJob:
     scale: ScaleOptions | None = None
     detection: DetectionOptions | None = None
     recognition: RecognitionOptions | None = None
+    relation: RelationOptions | None = None
     text_layer: TextLayerOptions | None = None
 
     def __post_init__(self) -> None:
@@ -110,7 +112,7 @@ class BatchJob:
             raise TypeError(f"BatchJob.image_options must be an ImageOptions, got {type(self.image_options).__name__}")
         # Imported here: the pipeline needs torch, which listing inputs or reading results do not.
         from ..pipeline.preprocess import ScaleOptions
-        from ..pipeline.stages import DetectionOptions, RecognitionOptions
+        from ..pipeline.stages import DetectionOptions, RecognitionOptions, RelationOptions
         from ..pipeline.textlayer import TextLayerOptions
 
         if self.scale is not None and not isinstance(self.scale, ScaleOptions):
@@ -120,6 +122,8 @@ class BatchJob:
         if self.recognition is not None and not isinstance(self.recognition, RecognitionOptions):
             kind = type(self.recognition).__name__
             raise TypeError(f"BatchJob.recognition must be a RecognitionOptions, got {kind}")
+        if self.relation is not None and not isinstance(self.relation, RelationOptions):
+            raise TypeError(f"BatchJob.relation must be a RelationOptions, got {type(self.relation).__name__}")
         if self.text_layer is not None and not isinstance(self.text_layer, TextLayerOptions):
             kind = type(self.text_layer).__name__
             raise TypeError(f"BatchJob.text_layer must be a TextLayerOptions, got {kind}")

@@ -185,6 +185,7 @@ class OCRWorker:
         scale: single view or tiled reading.
         detection: detector settings (``DetectionOptions``), or None for the model's.
         recognition: recognizer settings (``RecognitionOptions``), or None for the defaults.
+        relation: relational model settings (``RelationOptions``), or None for the defaults.
         threads: PyTorch threads on CPU; the actor owns its process, so its thread pool is sized to its CPU share.
         text_layer: the text-layer options of the run (``max_overlap`` when a mixed page is merged), or None.
 
@@ -203,6 +204,7 @@ class OCRWorker:
         threads: int,
         detection: Any = None,
         recognition: Any = None,
+        relation: Any = None,
         text_layer: TextLayerOptions | None = None,
     ) -> None:
         import torch
@@ -219,6 +221,7 @@ class OCRWorker:
             scale=scale,
             detection=detection,
             recognition=recognition,
+            relation=relation,
         )
         self._text_layer = text_layer
 
