@@ -50,12 +50,13 @@ def main() -> None:
     kept: list[torch.Tensor] = []
     inputs: list[torch.Tensor] = []
 
-    def keep(_module: Any, args: tuple[torch.Tensor, ...]) -> None:
-        kept.append(args[0].detach().float().clone())
+    def keep(_module: Any, hook_args: tuple[torch.Tensor, ...]) -> None:
+        kept.append(hook_args[0].detach().float().clone())
 
-    def keep_input(_module: Any, args: tuple[torch.Tensor, ...]) -> None:
+    def keep_input(_module: Any, hook_args: tuple[torch.Tensor, ...]) -> None:
+        # ``args`` is the command line here: the hook's own arguments must not shadow it.
         if len(inputs) < args.detector_pages:
-            inputs.append(args[0].detach().float().clone())
+            inputs.append(hook_args[0].detach().float().clone())
 
     handles = [
         model.recognizer.register_forward_pre_hook(keep),

@@ -114,3 +114,21 @@ def test_reads_doubled_letters_from_true_boxes(precision):
         result = ocr.recognize(np.asarray(image), np.array(quads, dtype=np.float32))
         right += sum(text == word for text, word in zip(result.texts, words))
     assert right >= 30, right
+
+
+def test_calibrate_int8_script_writes_ranges_for_both_networks(tmp_path):
+    # scripts/calibrate_int8.py on the example page: a folder whose spec holds as many ranges as the shipped one.
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "calibrate_int8.py"
+    out = tmp_path / "calibrated"
+    command = [sys.executable, str(script), str(DEFAULT), str(out), "--images", str(example_image_path())]
+    command += ["--pages", "1", "--strips", "128", "--detector-pages", "1", "--threads", "1"]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    written = json.loads((out / "model.json").read_text())["int8"]
+    shipped = json.loads((DEFAULT / "model.json").read_text())["int8"]
+    assert len(written["recognizer"]) == len(shipped["recognizer"])
+    assert len(written["detector"]) == len(shipped["detector"])
+    assert "128 strips" in written["calibration"] and "first 1 detector inputs" in written["calibration"]
