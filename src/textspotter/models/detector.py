@@ -79,9 +79,9 @@ class ASPP(nn.Module):
         # Materialised in the branches' layout: concatenating a stride-0 (expanded) tensor with channels-last maps
         # takes a slow generic path on CPU (a DocBank page's 384 × 304 map: bf16 10 → 3 ms; benchmarks/RESULTS.md,
         # "Session 31").
-        layout = torch.channels_last if branches[0].is_contiguous(memory_format=torch.channels_last) else None
-        expanded = pooled.expand(-1, -1, x.shape[2], x.shape[3])
-        branches.append(expanded.contiguous() if layout is None else expanded.contiguous(memory_format=layout))
+        channels_last = branches[0].is_contiguous(memory_format=torch.channels_last)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        branches.append(pooled.expand(-1, -1, x.shape[2], x.shape[3]).contiguous(memory_format=layout))
         y = self.final(torch.cat(branches, dim=1))
         return x + y if self.residual else y
 
