@@ -206,8 +206,9 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         "--unify-scripts",
         choices=("on", "off"),
         default="on",
-        help="on (default): write Latin/Cyrillic look-alike letters (о/o, А/A) in the script of their word, or of "
-        "their page for one- and two-letter words (RecognitionOptions.unify_scripts, docs/usage.md §8.2)",
+        help="on (default): read a word spelled in Latin and Cyrillic letters mixed again in one alphabet, and write "
+        "Latin/Cyrillic look-alike letters (о/o, А/A) in the script of their word, or of their page for one- and "
+        "two-letter words (RecognitionOptions.unify_scripts, docs/usage.md §8.2)",
     )
     parser.add_argument(
         "--int8",

@@ -16,12 +16,16 @@ error rate is 6.8 % after this against 8.5 % as read, and 5.4 % with every look-
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
-from ..charset import script_of
+import torch
 
-__all__ = ["unify_scripts", "CYRILLIC_LOOKALIKES", "LATIN_LOOKALIKES"]
+from ..charset import BLANK, NUM_SPECIAL_TOKENS, Charset, script_of
+from .decode import ConfidenceMode, decode_greedy
+
+__all__ = ["unify_scripts", "settle_alphabets", "CYRILLIC_LOOKALIKES", "LATIN_LOOKALIKES"]
 
 # Pairs of the same printed shape (upright roman and sans faces). Not included: shapes that differ in most faces
 # (к/k, п/n, и/u, т/m only in italics) and letters Russian lacks (і, ј, ѕ), which would turn Latin into Ukrainian.
@@ -31,6 +35,8 @@ _TO_CYRILLIC = str.maketrans(LATIN_LOOKALIKES, CYRILLIC_LOOKALIKES)
 _TO_LATIN = str.maketrans(CYRILLIC_LOOKALIKES, LATIN_LOOKALIKES)
 _LOOKALIKES = frozenset(CYRILLIC_LOOKALIKES + LATIN_LOOKALIKES)
 _CYRILLIC = re.compile("[\u0400-\u052f]")  # script_of's Cyrillic range, searched in C on every page
+_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+_TIE = 1e-3  # log-probability difference under which a run's two alphabets score the same
 _SHORT = 2  # look-alike letters of a token the page's script settles (measured: 2 fixes 100 words, breaks 8)
 
 
@@ -111,3 +117,142 @@ def unify_scripts(texts: Sequence[str], pages: Sequence[int] | None = None) -> l
             text = " ".join(_unify_token(token, page_script) for token in text.split(" "))
         out.append(text)
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _alphabet_classes(characters: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Masks ``[V]`` (bool) of the charset's Latin letters, Cyrillic letters and letters of any script, and the
+    ``[P, 2]`` token ids (Latin, Cyrillic) of the look-alike pairs that both are in the charset."""
+    size = len(characters) + NUM_SPECIAL_TOKENS
+    latin = torch.zeros(size, dtype=torch.bool)
+    cyrillic = torch.zeros(size, dtype=torch.bool)
+    letter = torch.zeros(size, dtype=torch.bool)
+    index: dict[str, int] = {}
+    for i, char in enumerate(characters):
+        index.setdefault(char, i + NUM_SPECIAL_TOKENS)
+        if len(char) != 1 or not char.isalpha():
+            continue
+        letter[i + NUM_SPECIAL_TOKENS] = True
+        script = script_of(char)
+        if script == "latin":
+            latin[i + NUM_SPECIAL_TOKENS] = True
+        elif script == "cyrillic":
+            cyrillic[i + NUM_SPECIAL_TOKENS] = True
+    pairs = [
+        (index[a], index[b])
+        for a, b in zip(LATIN_LOOKALIKES, CYRILLIC_LOOKALIKES, strict=True)
+        if a in index and b in index
+    ]
+    return latin, cyrillic, letter, torch.tensor(pairs, dtype=torch.int64).reshape(-1, 2)
+
+
+def _letter_runs(ids: list[int], letter: list[bool]) -> list[tuple[int, int]]:
+    """Column spans ``[start, end)`` of one best path whose ids are letters or blanks, cut at every other id."""
+    runs = []
+    start = None
+    for t, token in enumerate(ids):
+        if letter[token] or token == BLANK:
+            if start is None and token != BLANK:
+                start = t
+        elif start is not None:
+            runs.append((start, t))
+            start = None
+    if start is not None:
+        runs.append((start, len(ids)))
+    return runs
+
+
+def settle_alphabets(
+    logits: torch.Tensor,
+    texts: Sequence[str],
+    confidence: torch.Tensor,
+    charset: Charset,
+    *,
+    mode: ConfidenceMode = "geometric_mean",
+) -> tuple[list[str], torch.Tensor, list[int]]:
+    """Decode again, in one alphabet, each run of letters that a CTC best path spelled in Latin and Cyrillic mixed.
+
+    No word is written in both alphabets, but a recognizer that reads both may spell one so (``Чyraeвa`` for
+    ``Чугаева``, ``DосSтиP`` for ``DocStrip``): each column's best class is chosen on its own. For every run of
+    letter columns of the best path (cut at spaces, digits, hyphens and other punctuation, so ``PDF-файл`` keeps its
+    two alphabets) that mixes the two, the run's columns are scored once with Latin letters only and once with
+    Cyrillic letters only (the sum over the run's columns of the best allowed log-probability, a look-alike pair
+    such as ``о``/``o`` counted as one letter with both classes' probability; blanks and non-letters are always
+    allowed), the other alphabet's letters are masked in the run's columns for the lower-scoring case (each kept
+    look-alike taking its pair's probability), and the row is decoded again (greedy CTC, same confidence rule).
+    Rows without both alphabets are not touched, nor runs whose two alphabets score the same (look-alikes only:
+    :func:`unify_scripts` settles those by the page's script).
+
+    Args:
+        logits: ``[N, T, V]`` CTC logits of the readings (any float dtype).
+        texts: the ``N`` greedy readings of ``logits``.
+        confidence: ``[N]`` their confidences.
+        charset: the model's charset.
+        mode: the confidence rule (``spec.postprocess.text_confidence``).
+
+    Returns:
+        ``(texts, confidence, changed)``: the readings and confidences with the settled rows decoded again, and the
+        indices of the rows whose text changed.
+
+    >>> cs = Charset(("y", "у", "Ч"))  # Latin y (id 3), Cyrillic у (4), Cyrillic Ч (5)
+    >>> logits = torch.full((1, 2, cs.num_tokens), -9.0)
+    >>> logits[0, 0, 5] = 5.0                        # column 0: Ч
+    >>> logits[0, 1, 3], logits[0, 1, 4] = 5.0, 4.9  # column 1: Latin y just ahead of Cyrillic у
+    >>> texts, conf, changed = settle_alphabets(logits, ["Чy"], torch.ones(1), cs)
+    >>> texts, changed
+    (['Чу'], [0])
+    """
+    if not any(_CYRILLIC.search(text) and _LATIN.search(text) for text in texts):
+        return list(texts), confidence, []
+    latin, cyrillic, letter, pairs = _alphabet_classes(tuple(charset.characters))
+    if logits.shape[-1] != latin.numel():
+        raise ValueError(f"logits have {logits.shape[-1]} classes, the charset {latin.numel()}")
+    letter_list = letter.tolist()
+    out_texts, out_conf = list(texts), confidence.clone()
+    rows, masked = [], []
+    for row, text in enumerate(texts):
+        if not (_CYRILLIC.search(text) and _LATIN.search(text)):
+            continue
+        scores = logits[row].float()
+        ids = scores.argmax(-1)
+        log_probs = torch.log_softmax(scores, dim=-1)
+        new = scores.clone()
+        changed = False
+        for start, end in _letter_runs(ids.tolist(), letter_list):
+            span = ids[start:end]
+            if not (latin[span].any() and cyrillic[span].any()):
+                continue
+            # A look-alike pair's shape is one letter read twice: each form is scored with the pair's summed
+            # probability, so the alphabet is decided by the letters only one alphabet has, not by how the
+            # recognizer happened to split ``о``/``o`` between the two classes.
+            part = log_probs[start:end].clone()
+            if pairs.numel():
+                merged = torch.logaddexp(part[:, pairs[:, 0]], part[:, pairs[:, 1]])
+                part[:, pairs[:, 0]] = merged
+                part[:, pairs[:, 1]] = merged
+            keep_latin = float(part.masked_fill(cyrillic, float("-inf")).amax(-1).sum())
+            keep_cyrillic = float(part.masked_fill(latin, float("-inf")).amax(-1).sum())
+            if abs(keep_latin - keep_cyrillic) < _TIE:
+                continue  # look-alikes only: unify_scripts settles them by the page's script
+            drop = cyrillic if keep_latin > keep_cyrillic else latin
+            columns = new[start:end]
+            if pairs.numel():
+                # The kept form of each pair carries both forms' probability (logits share one normaliser).
+                merged = torch.logaddexp(columns[:, pairs[:, 0]], columns[:, pairs[:, 1]])
+                columns[:, pairs[:, 0]] = merged
+                columns[:, pairs[:, 1]] = merged
+            new[start:end] = columns.masked_fill(drop, float("-inf"))
+            changed = True
+        if changed:
+            rows.append(row)
+            masked.append(new)
+    if not rows:
+        return out_texts, out_conf, []
+    again, again_conf = decode_greedy(torch.stack(masked), charset, mode=mode, collapse_repeats=True)
+    changed_rows = []
+    for row, text, conf in zip(rows, again, again_conf.tolist(), strict=True):
+        if text != out_texts[row]:
+            changed_rows.append(row)
+        out_texts[row] = text
+        out_conf[row] = conf
+    return out_texts, out_conf, changed_rows

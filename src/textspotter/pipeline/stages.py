@@ -45,7 +45,7 @@ from ..ops import (
     rrect_to_quads,
 )
 from ..ops.charlm import CharLMOptions, charset_has_lm_chars, rescore_cjk
-from ..ops.homoglyphs import unify_scripts
+from ..ops.homoglyphs import settle_alphabets, unify_scripts
 
 __all__ = [
     "PRECISIONS",
@@ -215,10 +215,11 @@ class RecognitionOptions:
             :class:`~textspotter.ops.charlm.CharLMOptions` to set it (needs a CTC recognizer); ``None`` keeps the
             greedy readings; ``"auto"`` (default) is ``CharLMOptions()`` for a CTC recognizer whose charset has Han
             or kana (the multilingual model) and ``None`` otherwise.
-        unify_scripts: ours. Write each Latin/Cyrillic look-alike (``о``/``o``, ``А``/``A``, twelve pairs) in the
-            script of its word, or for a word of one or two look-alikes in the script of its page
-            (:func:`~textspotter.ops.homoglyphs.unify_scripts`). True (default); a no-op for charsets without
-            Cyrillic, and on pages without it.
+        unify_scripts: ours. Decode a run of letters read in Latin and Cyrillic mixed again in one alphabet
+            (:func:`~textspotter.ops.homoglyphs.settle_alphabets`, CTC recognizers), then write each Latin/Cyrillic
+            look-alike (``о``/``o``, ``А``/``A``, twelve pairs) in the script of its word, or for a word of one or
+            two look-alikes in the script of its page (:func:`~textspotter.ops.homoglyphs.unify_scripts`). True
+            (default); a no-op for charsets without Cyrillic, and on pages without it.
         int8: ours. Run the recognizer's convolutional encoder as int8 convolutions
             (:class:`~textspotter.models.quantize.Int8Encoder`, docs/usage.md §4), about half its bfloat16 time;
             the Transformer after it keeps ``precision``. ``"auto"`` (default): on a CPU whose PyTorch has x86
@@ -758,6 +759,10 @@ def recognize(
                 mode=spec.postprocess.text_confidence,
                 collapse_repeats=config.decoding == "ctc",
             )
+            if options.unify_scripts and config.decoding == "ctc":
+                bucket_texts, bucket_conf, _ = settle_alphabets(
+                    bucket.logits, bucket_texts, bucket_conf, spec.charset, mode=spec.postprocess.text_confidence
+                )
             if cjk_lm is not None:
                 bucket_texts, bucket_conf = rescore_cjk(
                     bucket.logits, bucket_texts, bucket_conf, spec.charset, options=cjk_lm
