@@ -213,37 +213,32 @@ def settle_alphabets(
     for row, text in enumerate(texts):
         if not (_CYRILLIC.search(text) and _LATIN.search(text)):
             continue
-        scores = logits[row].float()
-        ids = scores.argmax(-1)
-        log_probs = torch.log_softmax(scores, dim=-1)
-        new = scores.clone()
-        changed = False
+        scores = logits[row].float()  # one conversion: argmax over bfloat16 is several times slower
+        ids = scores.argmax(-1)  # the greedy path
+        new: torch.Tensor | None = None
         for start, end in _letter_runs(ids.tolist(), letter_list):
             span = ids[start:end]
             if not (latin[span].any() and cyrillic[span].any()):
                 continue
-            # A look-alike pair's shape is one letter read twice: each form is scored with the pair's summed
-            # probability, so the alphabet is decided by the letters only one alphabet has, not by how the
-            # recognizer happened to split ``о``/``o`` between the two classes.
-            part = log_probs[start:end].clone()
+            # Scored on the run's columns only (a row holds T x V logits; a run is a few columns).
+            part = scores[start:end].clone()
+            normaliser = torch.logsumexp(part, dim=-1)
             if pairs.numel():
+                # A look-alike pair's shape is one letter read twice: each form gets the pair's summed
+                # probability, so the alphabet is decided by the letters only one alphabet has, not by how the
+                # recognizer split ``о``/``o`` between the two classes. The kept form carries it into the
+                # decoding too (one of the two is masked below, so the normaliser stays right).
                 merged = torch.logaddexp(part[:, pairs[:, 0]], part[:, pairs[:, 1]])
                 part[:, pairs[:, 0]] = merged
                 part[:, pairs[:, 1]] = merged
-            keep_latin = float(part.masked_fill(cyrillic, float("-inf")).amax(-1).sum())
-            keep_cyrillic = float(part.masked_fill(latin, float("-inf")).amax(-1).sum())
+            keep_latin = float((part.masked_fill(cyrillic, float("-inf")).amax(-1) - normaliser).sum())
+            keep_cyrillic = float((part.masked_fill(latin, float("-inf")).amax(-1) - normaliser).sum())
             if abs(keep_latin - keep_cyrillic) < _TIE:
                 continue  # look-alikes only: unify_scripts settles them by the page's script
-            drop = cyrillic if keep_latin > keep_cyrillic else latin
-            columns = new[start:end]
-            if pairs.numel():
-                # The kept form of each pair carries both forms' probability (logits share one normaliser).
-                merged = torch.logaddexp(columns[:, pairs[:, 0]], columns[:, pairs[:, 1]])
-                columns[:, pairs[:, 0]] = merged
-                columns[:, pairs[:, 1]] = merged
-            new[start:end] = columns.masked_fill(drop, float("-inf"))
-            changed = True
-        if changed:
+            if new is None:
+                new = scores.clone()
+            new[start:end] = part.masked_fill(cyrillic if keep_latin > keep_cyrillic else latin, float("-inf"))
+        if new is not None:
             rows.append(row)
             masked.append(new)
     if not rows:
