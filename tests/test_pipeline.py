@@ -25,6 +25,7 @@ from textspotter.pipeline import (
     recognize,
     relate,
 )
+from textspotter.pipeline.assemble import _number_joins
 from textspotter.pipeline.multiscale import select_view_detections
 from textspotter.pipeline.preprocess import (
     DetectorView,
@@ -1115,3 +1116,54 @@ def test_read_strips_buckets_by_width_and_pads_with_blanks_and_mean_features():
                 assert torch.allclose(feats[i, width:], alone.features[0].mean(0).expand(32 - width, -1), atol=1e-5)
                 assert torch.allclose(feats[i].mean(0), alone.features[0].mean(0), atol=1e-5)
     assert logits.shape == (4, 32, base.num_tokens) and feats.shape == (4, 32, base.feature_depth)
+
+
+def _table_of_contents(page_numbers_x: float = 500.0):
+    # A table of contents: section numbers at x 0, titles at x 30, page numbers right-aligned at 520 (the dot
+    # leaders between them are not read, so nothing bridges the gap); each a line of its own in the graph.
+    # A heading without a number runs across the gap between numbers and titles, so these are no table.
+    rows = [("1", "Introduction", "1"), ("2", "Methods", "4"), ("2.1", "Data", "5"), ("3", "Results", "12")]
+    texts, boxes, groups = ["Appendix of tables", "20"], [(0, 80, 150, 90), (500, 80, 520, 90)], [[[0]], [[1]]]
+    for r, (number, title, page) in enumerate(rows):
+        top, first = 20 * r, len(texts)
+        texts += [number, title, page]
+        boxes += [(0, top, 20, top + 10), (30, top, 30 + 8 * len(title), top + 10)]
+        boxes.append((page_numbers_x + 20 - 8 * len(page), top, page_numbers_x + 20, top + 10))
+        groups += [[[first]], [[first + 1]], [[first + 2]]]
+    return _readings(
+        texts=texts, boxes=boxes, detection=[0.9] * len(texts), text_conf=[0.9] * len(texts), groups=groups, width=600
+    )
+
+
+def test_assemble_reads_a_table_of_contents_row_by_row():
+    page = assemble_page(_table_of_contents())
+    rows = ["1 Introduction 1", "2 Methods 4", "2.1 Data 5", "3 Results 12", "Appendix of tables 20"]
+    assert page.text().replace("\n\n", "\n").split("\n") == rows
+    # Without the rule the page numbers are a column of their own, read after the titles.
+    apart = assemble_page(_table_of_contents(), options=AssemblyOptions(number_columns=False))
+    assert apart.text().replace("\n\n", "\n").split("\n")[-5:] == ["1", "4", "5", "12", "20"]
+    with pytest.raises(TypeError, match="number_columns"):
+        AssemblyOptions(number_columns="on")
+
+
+def test_number_joins_need_a_column_of_numbers_and_an_open_gap():
+    boxes = np.array([(30, 0, 130, 10), (495, 0, 520, 10), (30, 20, 130, 30), (495, 20, 520, 30)], dtype=float)
+    # Two page numbers are no column.
+    assert _number_joins(boxes, ["Introduction", "1", "Methods", "4"]) == []
+    # Three are; each joins the title on its row.
+    boxes3 = np.vstack([boxes, (30, 40, 130, 50), (495, 40, 520, 50)])
+    texts3 = ["Introduction", "1", "Methods", "4", "Data", "5"]
+    assert _number_joins(boxes3, texts3) == [(0, 1), (2, 3), (4, 5)]
+    # A second text column above and below the numbers' rows covers the gap (a gutter, not a leader): no join.
+    column = np.array([(300, y, 520, y + 10) for y in (-20, 60)], dtype=float)
+    # The right column's lines above and below the numbers run across the gap of the first and last rows.
+    joined = _number_joins(np.vstack([boxes3, column]), texts3 + ["right column text", "more right column"])
+    assert (0, 1) not in joined and (4, 5) not in joined and (2, 3) in joined
+    # A numeric table: its last column's numbers have numbers to their left, the others numbers to their right.
+    table = np.array([(x, 20 * r, x + 20, 20 * r + 10) for r in range(3) for x in (400, 450, 500)], dtype=float)
+    assert _number_joins(table, [str(10 * r + c) for r in range(3) for c in range(3)]) == []
+    # Numbered code lines: section-like numbers with text beside them but no page numbers stay as they are.
+    code = np.array([b for r in range(3) for b in ((0, 20 * r, 15, 20 * r + 10), (25, 20 * r, 200, 20 * r + 10))])
+    assert _number_joins(code.astype(float), [t for r in range(3) for t in (str(r + 1), f"x = f({r})")]) == []
+    # Words are not numbers: a column of short words at the right edge joins nothing.
+    assert _number_joins(boxes3, ["Introduction", "one", "Methods", "two", "Data", "six"]) == []

@@ -25,6 +25,7 @@ Output: a ``Page`` whose
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -78,6 +79,16 @@ class AssemblyOptions:
             both sides of the gap and none across it (a column gutter), is split there before the page is ordered:
             a link from the end of a line in one column to the line beside it in the next would otherwise carry the
             rest of the column into the middle of the other. ``None`` splits nothing.
+        number_columns: ours. A line that is only a number (a page number ``28``, ``xii``; a section number ``4``,
+            ``4.2``, ``J.1``) and stands in a column of at least three such lines (right edges lined up for page
+            numbers, left edges for section numbers) is joined to the line with letters beside it on its row before
+            the page is ordered: a table of contents then reads ``4.2 Title 28`` row by row instead of a column of
+            titles followed by a column of page numbers (its dot leaders are not read, so nothing bridges the gap).
+            A page number joins the nearest line to its left only where it ends its row and the rows above and
+            below leave the gap mostly open (a column gutter has text of the next column there); a section number
+            the title to its right, at most three line heights away, when that title got a page number
+            (:func:`_number_joins`). Numbers beside numbers (numeric tables), equation numbers and numbered code
+            lines are left to the other rules.
         valid_confidence: a word is valid when its text is not empty and its confidence is above this, in
             [0, 1); ``None`` takes the model's (``PostprocessConfig.valid_confidence``: 0.5, the published rule,
             unless the model says otherwise; 0.5 where there is no model).
@@ -88,6 +99,7 @@ class AssemblyOptions:
     table_gap: float | None = 0.15
     join_gap: float | None = 1.5
     split_gap: float | None = 1.2
+    number_columns: bool = True
     valid_confidence: float | None = None
 
     def __post_init__(self) -> None:
@@ -99,6 +111,8 @@ class AssemblyOptions:
             raise ValueError(f"AssemblyOptions.join_gap must be None or >= 0, got {self.join_gap!r}")
         if self.split_gap is not None and not self.split_gap >= 0:
             raise ValueError(f"AssemblyOptions.split_gap must be None or >= 0, got {self.split_gap!r}")
+        if not isinstance(self.number_columns, bool):
+            raise TypeError(f"AssemblyOptions.number_columns must be a bool, got {self.number_columns!r}")
         valid = self.valid_confidence
         if valid is not None and (isinstance(valid, bool) or not isinstance(valid, (int, float)) or not 0 <= valid < 1):
             raise ValueError(f"AssemblyOptions.valid_confidence must be None or in [0, 1), got {valid!r}")
@@ -511,7 +525,27 @@ def _join_row_pieces(groups: list[list[Line]], max_gap: float) -> list[list[Line
     if len(places) < 2:
         return groups
     boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
-    pairs = _row_joins(boxes, max_gap)
+    return _apply_joins(groups, places, _row_joins(boxes, max_gap))
+
+
+def _join_number_columns(groups: list[list[Line]]) -> list[list[Line]]:
+    """Join number-only lines standing in columns to the line beside them on their row (:func:`_number_joins`),
+    as :func:`_join_row_pieces` joins row pieces."""
+    places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
+    if len(places) < 4:
+        return groups
+    texts = [" ".join(w.text for w in groups[p][k].words) for p, k in places]
+    if sum(1 for t in texts if any(c.isdigit() for c in t) and len(t) <= 8) < _NUMBER_COLUMN:
+        return groups  # too few short numbers on the page for a column of them
+    boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
+    return _apply_joins(groups, places, _number_joins(boxes, texts))
+
+
+def _apply_joins(
+    groups: list[list[Line]], places: list[tuple[int, int]], pairs: list[tuple[int, int]]
+) -> list[list[Line]]:
+    """Join the lines of ``pairs`` (indices into ``places``; each left piece has at most one right piece and each
+    right piece one left piece): chains are followed left to right into the first piece's line."""
     if not pairs:
         return groups
     right = dict(pairs)
@@ -535,6 +569,107 @@ def _join_row_pieces(groups: list[list[Line]], max_gap: float) -> list[list[Line
         if kept:
             out.append(kept)
     return out
+
+
+# A page number: arabic or lower-case roman. (Equation numbers "(3)" are left where they are: DocBank's references
+# place them apart from their formulas, and joining them raised its error.)
+_PAGE_NUMBER = re.compile(r"^(\d{1,4}|[ivxlc]{1,6})$")
+# A section number: 4, 4.2, 4.2.1, J.1, A.3 (with or without a final full stop); not 0.82, a decimal of a table.
+_SECTION_NUMBER = re.compile(r"^([A-Z]\.)?[1-9]\d{0,2}(\.\d{1,3}){0,3}\.?$")
+_NUMBER_COLUMN = 3  # lines a column of numbers holds at least
+_SECTION_GAP = 3.0  # widest gap from a section number to its title, in line heights
+_OPEN_GAP = 0.5  # share of a page number's gap that the rows above and below may cover
+
+
+def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, int]]:
+    """Pairs ``(a, b)`` of line boxes to join because one of them is a number of a column of numbers.
+
+    A page number (``28``, ``xii``) whose right edge lines up (within half the median line height) with those of
+    at least two other page numbers, and that ends its row, joins, as ``b``, the nearest line ``a`` to its left on
+    its row (vertical overlap of at least half the smaller height, heights within a factor 1.6) if that line has a
+    letter (not a number or value of a numeric table, which the table rule reads) and the lines of the rows
+    directly above and below (within 1.5 heights) cover at most half of the gap between them: a table of contents'
+    dot leaders are not read, so its gaps are open, while a column gutter has the next column's lines above and
+    below. A section number (``4``, ``4.2``, ``J.1``) whose left edge lines up with those of at least two other
+    section numbers joins, as ``a``, the nearest line ``b`` to its right on its row, at most three heights away, if
+    ``b`` is a title that a page number joined (numbered code lines, lists and change logs keep their own rules:
+    joining their numbers moved more of those pages away from their references than towards them).
+
+    Args:
+        boxes: ``[n, 4]`` (x_min, y_min, x_max, y_max) line boxes.
+        texts: each line's text.
+
+    Returns:
+        The pairs, each line at most once on either side; chains (section number, title, page number) possible.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    n = boxes.shape[0]
+    x0, y0, x1, y1 = (boxes[:, k] for k in range(4))
+    height = np.maximum(y1 - y0, 1e-6)
+    unit = float(np.median(height)) if n else 1.0
+    stripped = [t.strip() for t in texts]
+    page = np.array([bool(_PAGE_NUMBER.match(t)) for t in stripped], dtype=bool)
+    section = np.array([bool(_SECTION_NUMBER.match(t)) for t in stripped], dtype=bool)
+    narrow = (x1 - x0) <= 4.0 * height
+    wordy = np.array([any(c.isalpha() for c in t) and not page[i] for i, t in enumerate(stripped)], dtype=bool)
+    page &= narrow
+    section &= narrow
+    if page.sum() < _NUMBER_COLUMN and section.sum() < _NUMBER_COLUMN:
+        return []
+
+    def in_column(flags: np.ndarray, edge: np.ndarray) -> np.ndarray:
+        near = np.abs(edge[:, None] - edge[None, :]) <= 0.5 * unit
+        return flags & ((near & flags[None, :]).sum(1) >= _NUMBER_COLUMN)
+
+    small = np.minimum(height[:, None], height[None, :])
+    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    ratio = np.maximum(height[:, None], height[None, :]) / small
+    same_row = (overlap >= 0.5 * small) & (ratio <= 1.6)
+    np.fill_diagonal(same_row, False)
+    right_of: dict[int, int] = {}
+    left_of: dict[int, int] = {}
+
+    def link(a: int, b: int) -> None:
+        if a not in right_of and b not in left_of:
+            right_of[a] = b
+            left_of[b] = a
+
+    for b in np.flatnonzero(in_column(page, x1)).tolist():
+        if (same_row[b] & (x0 >= x1[b] - 0.25 * height[b])).any():
+            continue  # not the end of its row: a number inside a table or a formula
+        left = same_row[b] & (x1 <= x0[b] + 0.25 * height[b])
+        if not left.any():
+            continue
+        a = int(np.flatnonzero(left)[np.argmax(x1[left])])
+        if not wordy[a]:
+            continue  # a number beside a number: a column of a numeric table, read as the table rule reads it
+        start, end = x1[a], x0[b]
+        if end - start > 0.5 * height[b]:
+            top, bottom = min(y0[a], y0[b]), max(y1[a], y1[b])
+            rows = (y1 > top - 1.5 * height[b]) & (y0 < bottom + 1.5 * height[b]) & ~same_row[b] & ~same_row[a]
+            rows[[a, b]] = False
+            covered = _covered_length(x0[rows], x1[rows], start, end)
+            if covered > _OPEN_GAP * (end - start):
+                continue
+        link(a, b)
+    for a in np.flatnonzero(in_column(section, x0)).tolist():
+        right = same_row[a] & (x0 >= x1[a] - 0.25 * height[a]) & (x0 - x1[a] <= _SECTION_GAP * height[a])
+        if right.any():
+            b = int(np.flatnonzero(right)[np.argmin(x0[right])])
+            if b in right_of and wordy[b]:  # a title that a page number joined: a row of a table of contents
+                link(a, b)
+    return sorted(right_of.items())
+
+
+def _covered_length(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> float:
+    """Length of ``[lo, hi]`` covered by the union of the intervals ``[starts[i], ends[i]]``."""
+    covered, reach = 0.0, lo
+    for start, end in sorted(zip(np.clip(starts, lo, hi).tolist(), np.clip(ends, lo, hi).tolist())):
+        if end <= reach:
+            continue
+        covered += end - max(start, reach)
+        reach = end
+    return covered
 
 
 def _box(quad: tuple) -> list[float]:
@@ -594,6 +729,8 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         groups = _split_gutter_lines(groups, options.split_gap)
     if options.join_gap is not None:
         groups = _join_row_pieces(groups, options.join_gap)
+    if options.number_columns:
+        groups = _join_number_columns(groups)
 
     tolerance = _GAP_TOLERANCE * float(np.median(quad_height(quads))) if count else 0.0
     paragraphs: list[list[Line]] = []
