@@ -1,0 +1,35 @@
+"""benchmarks/assembly_ab.py: two assembly settings compared on readings of one read per page."""
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from test_corpus_pages import _pages
+from textspotter.models import create_model, save_model
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "assembly_ab.py"
+
+
+@pytest.fixture(scope="module")
+def probe(load_script):
+    return load_script(SCRIPT, "assembly_ab")
+
+
+def test_settings_are_parsed_as_assembly_options_fields(probe):
+    assert probe.parse_setting("number_columns=false") == ("number_columns", False)
+    assert probe.parse_setting("join_gap=none") == ("join_gap", None)
+    assert probe.parse_setting("split_gap=1.5") == ("split_gap", 1.5)
+    assert probe.parse_setting("order=paragraphs") == ("order", "paragraphs")
+    with pytest.raises(argparse.ArgumentTypeError, match="AssemblyOptions"):
+        probe.parse_setting("no_such_field=1")
+
+
+def test_each_page_is_read_once_and_scored_under_both_settings(probe, tmp_path, capsys):
+    _pages(tmp_path / "bench" / "xx" / "dev", 3)
+    model = save_model(create_model("tiny-test"), tmp_path / "tiny")
+    argv = ["--root", str(tmp_path / "bench"), "--dataset", "xx", "--pages", "2", "--model", str(model)]
+    assert probe.main([*argv, "--set", "number_columns=false"]) == 0
+    out = capsys.readouterr().out
+    assert "xx baseline (number_columns=False): NED" in out and "xx default (defaults): NED" in out
+    assert "pages 2, changed 0" in out
