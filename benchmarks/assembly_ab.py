@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     default = AssemblyOptions()
     torch.set_num_threads(args.threads)
 
-    # The readings of each page's assembly, kept to assemble again (OCR.read calls assemble_page once a page).
+    # The readings of each page's assembly, kept to assemble again.
     kept: list[Any] = []
     assemble = ocr_module.assemble_page
 
@@ -88,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     for sample in samples:
         kept.clear()
         document = ocr.read(load_image(sample.image))[0]
-        if document.error is not None or len(kept) != 1:
+        if document.error is not None or not kept:
             print(f"{sample.id}: not read ({document.error})")
             continue
         texts = {}
         for name, options in (("baseline", baseline), ("default", default)):
-            texts[name] = hypothesis_text(assemble(kept[0], options=options))
+            # The last assembly is the page's: a page found turned is assembled again once read upright.
+            texts[name] = hypothesis_text(assemble(kept[-1], options=options))
             rates = text_counts(sample.text or "", texts[name]).rates()
             scores[name].append((rates["ned"], rates["bag_of_char_error"], rates["cer"]))
         if texts["baseline"] != texts["default"]:

@@ -1159,6 +1159,10 @@ def test_number_joins_need_a_column_of_numbers_and_an_open_gap():
     # The right column's lines above and below the numbers run across the gap of the first and last rows.
     joined = _number_joins(np.vstack([boxes3, column]), texts3 + ["right column text", "more right column"])
     assert (0, 1) not in joined and (4, 5) not in joined and (2, 3) in joined
+    # A line lying inside the gap a little above a number's row (a two-column index): no join for that row.
+    inside = np.array([(200, -8, 300, 2)], dtype=float)
+    joined = _number_joins(np.vstack([boxes3, inside]), [*texts3, "entry of the next column"])
+    assert (0, 1) not in joined and (4, 5) in joined
     # A numeric table: its last column's numbers have numbers to their left, the others numbers to their right.
     table = np.array([(x, 20 * r, x + 20, 20 * r + 10) for r in range(3) for x in (400, 450, 500)], dtype=float)
     assert _number_joins(table, [str(10 * r + c) for r in range(3) for c in range(3)]) == []

@@ -588,10 +588,11 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
     at least two other page numbers, and that ends its row, joins, as ``b``, the nearest line ``a`` to its left on
     its row (vertical overlap of at least half the smaller height, heights within a factor 1.6) if that line has a
     letter (not a number or value of a numeric table, which the table rule reads) and the lines of the rows
-    directly above and below (within 1.5 heights) cover at most half of the gap between them: a table of contents'
-    dot leaders are not read, so its gaps are open, while a column gutter has the next column's lines above and
-    below. A section number (``4``, ``4.2``, ``J.1``) whose left edge lines up with those of at least two other
-    section numbers joins, as ``a``, the nearest line ``b`` to its right on its row, at most three heights away, if
+    directly above and below (within 1.5 heights) cover at most half of the gap between them and no line within
+    three heights lies inside it: a table of contents' dot leaders are not read, so its gaps are open and empty,
+    while a column gutter has the next column's lines above and below, or beside it. A section number (``4``,
+    ``4.2``, ``J.1``) that starts its row and whose left edge lines up with those of at least two other section
+    numbers joins, as ``a``, the nearest line ``b`` to its right on its row, at most three heights away, if
     ``b`` is a title that a page number joined (numbered code lines, lists and change logs keep their own rules:
     joining their numbers moved more of those pages away from their references than towards them).
 
@@ -651,8 +652,16 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
             covered = _covered_length(x0[rows], x1[rows], start, end)
             if covered > _OPEN_GAP * (end - start):
                 continue
+            # A line that lies within the gap, on a row near this one, is text of another column (a two-column
+            # index whose entry sits a little above its page number); a leader's gap holds none.
+            near = (y1 > top - 3 * height[b]) & (y0 < bottom + 3 * height[b])
+            near[[a, b]] = False
+            if (near & (x0 >= start + 0.5 * height[b]) & (x1 <= end - 0.5 * height[b])).any():
+                continue
         link(a, b)
     for a in np.flatnonzero(in_column(section, x0)).tolist():
+        if a in left_of or (same_row[a] & (x1 <= x0[a] + 0.25 * height[a])).any():
+            continue  # a page number, or not the start of its row (a page number of the column to the left)
         right = same_row[a] & (x0 >= x1[a] - 0.25 * height[a]) & (x0 - x1[a] <= _SECTION_GAP * height[a])
         if right.any():
             b = int(np.flatnonzero(right)[np.argmin(x0[right])])
