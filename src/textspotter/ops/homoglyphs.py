@@ -120,28 +120,23 @@ def unify_scripts(texts: Sequence[str], pages: Sequence[int] | None = None) -> l
 
 
 @functools.lru_cache(maxsize=4)
-def _alphabet_classes(characters: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _alphabet_classes(charset: Charset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Masks ``[V]`` (bool) of the charset's Latin letters, Cyrillic letters and letters of any script, and the
     ``[P, 2]`` token ids (Latin, Cyrillic) of the look-alike pairs that both are in the charset."""
-    size = len(characters) + NUM_SPECIAL_TOKENS
-    latin = torch.zeros(size, dtype=torch.bool)
-    cyrillic = torch.zeros(size, dtype=torch.bool)
-    letter = torch.zeros(size, dtype=torch.bool)
-    index: dict[str, int] = {}
-    for i, char in enumerate(characters):
-        index.setdefault(char, i + NUM_SPECIAL_TOKENS)
+    latin = torch.zeros(charset.num_tokens, dtype=torch.bool)
+    cyrillic = torch.zeros(charset.num_tokens, dtype=torch.bool)
+    letter = torch.zeros(charset.num_tokens, dtype=torch.bool)
+    for i, char in enumerate(charset.characters, start=NUM_SPECIAL_TOKENS):
         if len(char) != 1 or not char.isalpha():
             continue
-        letter[i + NUM_SPECIAL_TOKENS] = True
+        letter[i] = True
         script = script_of(char)
-        if script == "latin":
-            latin[i + NUM_SPECIAL_TOKENS] = True
-        elif script == "cyrillic":
-            cyrillic[i + NUM_SPECIAL_TOKENS] = True
+        latin[i] = script == "latin"
+        cyrillic[i] = script == "cyrillic"
     pairs = [
-        (index[a], index[b])
+        (charset.token_id(a), charset.token_id(b))
         for a, b in zip(LATIN_LOOKALIKES, CYRILLIC_LOOKALIKES, strict=True)
-        if a in index and b in index
+        if a in charset and b in charset
     ]
     return latin, cyrillic, letter, torch.tensor(pairs, dtype=torch.int64).reshape(-1, 2)
 
@@ -204,7 +199,7 @@ def settle_alphabets(
     """
     if not any(_CYRILLIC.search(text) and _LATIN.search(text) for text in texts):
         return list(texts), confidence, []
-    latin, cyrillic, letter, pairs = _alphabet_classes(tuple(charset.characters))
+    latin, cyrillic, letter, pairs = _alphabet_classes(charset)
     if logits.shape[-1] != latin.numel():
         raise ValueError(f"logits have {logits.shape[-1]} classes, the charset {latin.numel()}")
     letter_list = letter.tolist()

@@ -480,10 +480,9 @@ def _split_gutter_lines(groups: list[list[Line]], min_gap: float) -> list[list[L
     The first piece keeps the line's place in its paragraph; every further piece becomes a paragraph of its own
     (it belongs to another column, where the ordering places it).
     """
-    places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
+    places, boxes = _line_boxes(groups)
     if len(places) < 3:
         return groups
-    boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
     out: list[list[Line]] = []
     extra: list[list[Line]] = []
     index = 0
@@ -521,24 +520,24 @@ def _join_row_pieces(groups: list[list[Line]], max_gap: float) -> list[list[Line
     The joined line keeps the left piece's place in its paragraph; the right piece leaves its own paragraph, and a
     paragraph left without lines is dropped.
     """
-    places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
+    places, boxes = _line_boxes(groups)
     if len(places) < 2:
         return groups
-    boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
     return _apply_joins(groups, places, _row_joins(boxes, max_gap))
 
 
 def _join_number_columns(groups: list[list[Line]]) -> list[list[Line]]:
     """Join number-only lines standing in columns to the line beside them on their row (:func:`_number_joins`),
     as :func:`_join_row_pieces` joins row pieces."""
-    places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
-    if len(places) < 4:
-        return groups
+    places, boxes = _line_boxes(groups)
     texts = [" ".join(w.text for w in groups[p][k].words) for p, k in places]
-    if sum(1 for t in texts if any(c.isdigit() for c in t) and len(t) <= 8) < _NUMBER_COLUMN:
-        return groups  # too few short numbers on the page for a column of them
-    boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
     return _apply_joins(groups, places, _number_joins(boxes, texts))
+
+
+def _line_boxes(groups: list[list[Line]]) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Every line's (paragraph, position) and its ``[n, 4]`` axis-aligned box."""
+    places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
+    return places, np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
 
 
 def _apply_joins(
@@ -749,8 +748,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         paragraphs = [groups[i] for i in reading_order(boxes, tolerance=tolerance)]
     else:
         # (paragraph, position) of every line; a paragraph continues only with the line that follows it in the graph.
-        places = [(p, k) for p, lines in enumerate(groups) for k in range(len(lines))]
-        boxes = np.array([_box(groups[p][k].quad) for p, k in places]).reshape(-1, 4)
+        places, boxes = _line_boxes(groups)
         order, cells = _order_and_cells(boxes, tolerance, options.table_gap)
         previous, previous_cell = None, None
         for index in order:
