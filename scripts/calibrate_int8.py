@@ -59,7 +59,8 @@ def main() -> None:
             inputs.append(hook_args[0].detach().float().clone())
 
     handles = [
-        model.recognizer.register_forward_pre_hook(keep),
+        # The encoder's input: the feature strips, with a pixel stem's channels appended when the model has one.
+        model.recognizer.encoder.register_forward_pre_hook(keep),
         model.detector.register_forward_pre_hook(keep_input),
     ]
     started = time.perf_counter()

@@ -148,8 +148,8 @@ def calibrate(model: Any, strips: Iterable[torch.Tensor], description: str = "")
 
     Args:
         model: an ``OCRModel`` (eval mode; float weights).
-        strips: batches of recognizer strips ``[N, C, 8, W]`` float32, as the pipeline samples them from detector
-            features of real pages.
+        strips: batches of the encoder's input ``[N, C, 8, W]`` float32 (``Recognizer.encoder_input``: the feature
+            strips the pipeline samples from real pages, with a pixel stem's channels when the recognizer has one).
         description: what the strips came from (kept in :attr:`Int8Config.calibration`).
 
     Returns:

@@ -3,6 +3,8 @@
 A conv stack reduces each ``[C, 8, T]`` strip to ``[D, 1, T]``; a learned position encoding is added and a
 Transformer encoder mixes the T positions; a linear classifier predicts one token per position independently
 (non-autoregressive, no CTC merging). State-dict keys follow the published ``TransformerRecognizer`` (spec §6.3).
+With ``RecognizerConfig.pixel_scale > 0`` (ours) a small stem also reads the quad's grey levels at a finer grid and
+its output joins the feature strip's channels (``pixel_stem.*`` keys; the encoder's first convolution is wider).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from torch import nn
 from .regnet import ConvNormAct
 from .spec import RecognizerConfig
 
-__all__ = ["RecognizerOutput", "Recognizer", "conv_bias_bn"]
+__all__ = ["RecognizerOutput", "Recognizer", "conv_bias_bn", "pixel_stem"]
 
 
 class RecognizerOutput(NamedTuple):
@@ -59,6 +61,20 @@ class RowPool(nn.Module):
         return torch.maximum(x[:, :, 0:even:2], x[:, :, 1:even:2])
 
 
+def pixel_stem(config: RecognizerConfig) -> nn.Sequential | None:
+    """The stem that brings ``[N, 1, 8k, Wk]`` ink levels down to ``[N, pixel_channels, 8, W]`` (k =
+    ``config.pixel_scale``): a 3×3 convolution of 16 channels (stride 1 at k = 2, stride 2 at k = 4), then a
+    stride-2 3×3 convolution to ``pixel_channels``; both with BN and ReLU. None when ``pixel_scale`` is 0."""
+    if config.pixel_scale == 0:
+        return None
+    first = conv_bias_bn(1, 16, 3)
+    if config.pixel_scale == 4:
+        first[0].stride = (2, 2)
+    second = conv_bias_bn(16, config.pixel_channels, 3)
+    second[0].stride = (2, 2)
+    return nn.Sequential(first, second)
+
+
 class Recognizer(nn.Module):
     """The Transformer recognizer.
 
@@ -87,6 +103,9 @@ class Recognizer(nn.Module):
         final_depth = config.feature_depth
         self.feature_depth = final_depth
         self.max_width = config.max_width
+        self.pixel_stem = pixel_stem(config)
+        if self.pixel_stem is not None:
+            in_channels = in_channels + config.pixel_channels
         # Index layout of the published Sequential (spec §6.1): pools at 2, 5, 8 halve the 8-row strip to 1 row.
         self.encoder = nn.Sequential(
             conv_bias_bn(in_channels, width, 3),
@@ -124,7 +143,8 @@ class Recognizer(nn.Module):
             # Built for loading (checkpoints._empty_model): nothing to draw, and random ops on meta tensors
             # go through torch._refs, whose first use imports torch._dynamo (seconds of start-up).
             return
-        for module in self.encoder.modules():
+        stem = [] if self.pixel_stem is None else list(self.pixel_stem.modules())
+        for module in [*self.encoder.modules(), *stem]:
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(module.bias)
@@ -181,7 +201,34 @@ class Recognizer(nn.Module):
         self.config = config
         self.max_width = max_width
 
-    def forward(self, strips: torch.Tensor, classes: torch.Tensor | None = None) -> RecognizerOutput:
+    def encoder_input(self, strips: torch.Tensor, pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """What the encoder reads: the feature strips, with the pixel stem's output appended when there is a stem.
+
+        Args:
+            strips: ``[N, C, 8, W]`` rectified detector features.
+            pixels: ``[N, 1, 8k, Wk]`` ink levels in [0, 1] (``pipeline.stages.crop_pixels``), k =
+                ``config.pixel_scale``; required exactly when the recognizer has a pixel stem.
+
+        Returns:
+            ``[N, C (+ pixel_channels), 8, W]`` in the strips' dtype.
+
+        Raises:
+            ValueError: pixels missing for a stem, given without one, or of the wrong shape.
+        """
+        if self.pixel_stem is None:
+            if pixels is not None:
+                raise ValueError("this recognizer reads no pixels (RecognizerConfig.pixel_scale is 0)")
+            return strips
+        scale = self.config.pixel_scale
+        expected = (strips.shape[0], 1, strips.shape[2] * scale, strips.shape[3] * scale)
+        if pixels is None or tuple(pixels.shape) != expected:
+            got = None if pixels is None else tuple(pixels.shape)
+            raise ValueError(f"pixels must have shape {list(expected)} for strips {tuple(strips.shape)}, got {got}")
+        return torch.cat([strips, self.pixel_stem(pixels.to(strips.dtype))], dim=1)
+
+    def forward(
+        self, strips: torch.Tensor, classes: torch.Tensor | None = None, pixels: torch.Tensor | None = None
+    ) -> RecognizerOutput:
         """Classify every position of each strip.
 
         Args:
@@ -190,6 +237,8 @@ class Recognizer(nn.Module):
             classes: optional ``[S]`` int64 token ids, distinct, in ``[0, V)``: score only these classes (column
                 ``j`` of the logits is token ``classes[j]``). Training with a sampled softmax over a large charset
                 uses it; reading never does.
+            pixels: ``[N, 1, 8k, Wk]`` ink levels of the same quads, with ``k = config.pixel_scale > 0`` only
+                (:meth:`encoder_input`).
 
         Returns:
             :class:`RecognizerOutput` with W positions; ``N = 0`` gives empty ``[0, W, V]`` / ``[0, W, D]`` tensors
@@ -206,7 +255,7 @@ class Recognizer(nn.Module):
             shape = tuple(strips.shape)
             raise ValueError(f"strips must have shape [N, {expected[0]}, {expected[1]}, {wanted}, got {shape}")
         # (N, C, 8, W) -> (N, D, 1, W) -> (N, D, W)
-        x = self.encoder(strips).squeeze(2)
+        x = self.encoder(self.encoder_input(strips, pixels)).squeeze(2)
         x = x + self.position_encoding[..., :width]
         # (N, D, W) -> (N, W, D)
         x = x.permute(0, 2, 1)

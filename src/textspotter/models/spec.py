@@ -201,6 +201,14 @@ class RecognizerConfig:
             ratio). At ``s > 1`` (**ours**) a word is sampled ``s`` times as finely across as down, so narrow letters
             side by side (``ll``, ``il``) get more columns each; T should grow by the same factor for long words to
             fit (``ops.calc_quad_width``). Strips read at another scale than the weights were trained at read badly.
+        pixel_scale: ``0`` (published): the recognizer reads the detector's feature map only, 4 input pixels per
+            feature cell. ``k`` in {2, 4} (**ours**): it also reads the detector input's grey levels along each quad
+            at ``k`` times the strip's grid (``8k`` rows, ``Wk`` columns; ``pipeline.stages.crop_pixels``), brought
+            down to the strip's grid by a stem of two or one stride-2 convolutions (``Recognizer.pixel_stem``) and
+            concatenated to the feature strip before the encoder. Why: from the features alone the recognizer has
+            about 2.5 cells per letter of body text, and ordinary words stopped improving with data
+            (benchmarks/RESULTS.md, "Session 33").
+        pixel_channels: channels the pixel stem adds to the encoder's input (used when ``pixel_scale > 0``).
     """
 
     depth: int = 128
@@ -220,6 +228,8 @@ class RecognizerConfig:
     attention_window: int = 0
     global_layers: int = 0
     column_scale: float = 1.0
+    pixel_scale: int = 0
+    pixel_channels: int = 16
 
     def __post_init__(self) -> None:
         if self.decoding not in ("parallel", "ctc"):
@@ -262,6 +272,12 @@ class RecognizerConfig:
         scale = self.column_scale
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.25 <= scale <= 4.0:
             raise ValueError(f"RecognizerConfig.column_scale must be a number in [0.25, 4], got {scale!r}")
+        pixels = self.pixel_scale
+        if isinstance(pixels, bool) or pixels not in (0, 2, 4):
+            raise ValueError(f"RecognizerConfig.pixel_scale must be 0 (off), 2 or 4, got {pixels!r}")
+        channels = self.pixel_channels
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"RecognizerConfig.pixel_channels must be a positive integer, got {channels!r}")
 
     @property
     def feature_depth(self) -> int:

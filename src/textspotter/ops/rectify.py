@@ -82,6 +82,7 @@ def quad_rectify_grid(
     isotropic: bool = True,
     round_factor: int = 16,
     column_scale: float = 1.0,
+    subdivide: int = 1,
 ) -> torch.Tensor:
     """Build each quad's bilinear-patch sampling grid in normalised image coordinates (spec §5.1).
 
@@ -106,14 +107,19 @@ def quad_rectify_grid(
         round_factor: rounding step used only when ``output_width ≤ 0``.
         column_scale: with ``isotropic``, strip columns per row of height (``calc_quad_width``): 1 keeps the
             quad's aspect ratio, 1.5 samples the text 1.5× as finely across as down.
+        subdivide: ``s ≥ 1``: the same strip sampled ``s`` times as finely in both directions (``s·output_height``
+            rows, ``s·W`` columns, the text over ``s·qw`` columns with ``qw`` computed at ``output_height``), so the
+            finer grid covers exactly what the strip's grid covers (the recognizer's pixel strips).
 
     Returns:
-        ``[N, output_height, W, 2]`` float32 (x, y) grid in ``[-1, 1]`` inside the image, ``W = output_width``.
+        ``[N, s·output_height, s·W, 2]`` float32 (x, y) grid in ``[-1, 1]`` inside the image, ``W = output_width``.
 
     Raises:
         ValueError: on a bad ``quads`` shape or non-positive sizes.
     """
     _check_quads_n(quads)
+    if isinstance(subdivide, bool) or not isinstance(subdivide, int) or subdivide < 1:
+        raise ValueError(f"subdivide must be an integer >= 1, got {subdivide!r}")
     if image_height < 1 or image_width < 1 or output_height < 1:
         raise ValueError(
             f"image and output sizes must be positive, got image {image_height}x{image_width}, "
@@ -131,6 +137,12 @@ def quad_rectify_grid(
         strip_width = calc_quad_width(q, output_height, 1, output_width, column_scale).float()
     else:
         strip_width = torch.full((num,), float(output_width), device=device)
+    if subdivide > 1:
+        output_height, output_width, strip_width = (
+            output_height * subdivide,
+            output_width * subdivide,
+            strip_width * subdivide,
+        )
     rows = torch.arange(output_height, device=device, dtype=torch.float32)
     cols = torch.arange(output_width, device=device, dtype=torch.float32)
     frac_row = ((rows + 0.5) / output_height).view(1, output_height, 1, 1)

@@ -55,6 +55,7 @@ from .stages import (
     RelationOptions,
     detect,
     detector_forward,
+    ink_map,
     reading_detector,
     recognize,
     relate,
@@ -163,6 +164,7 @@ class _Regions:
     original_quads: torch.Tensor  # (N, 4, 2) in original-page pixels
     detection_confidence: torch.Tensor  # (N,)
     page_counts: list[int] = field(default_factory=list)
+    ink: torch.Tensor | None = None  # (V, 1, H, W) uint8, for a recognizer that reads pixels (pixel_scale > 0)
 
 
 def _subset_pages(regions: _Regions, positions: Sequence[int]) -> _Regions:
@@ -182,6 +184,7 @@ def _subset_pages(regions: _Regions, positions: Sequence[int]) -> _Regions:
         original_quads=regions.original_quads[index],
         detection_confidence=regions.detection_confidence[index],
         page_counts=counts,
+        ink=None if regions.ink is None else regions.ink[list(positions)],
     )
 
 
@@ -565,8 +568,9 @@ class OCR:
 
     def _detect_views(
         self, pages: Sequence[PageImage], preprocess: PreprocessConfig, timings: dict[str, float]
-    ) -> tuple[Detections, list[list[DetectorView]]]:
-        """Render and detect the pages' views a detector batch at a time; return the detections and each page's views.
+    ) -> tuple[Detections, list[list[DetectorView]], torch.Tensor | None]:
+        """Render and detect the pages' views a detector batch at a time; return the detections, each page's views
+        and, for a recognizer that reads pixels, the views' ink levels (``stages.ink_map``; None otherwise).
 
         Only one detector batch of inputs is rendered at a time, and the feature maps are written into one
         preallocated ``[V, C, L/4, Wpad/4]`` tensor: memory holds the features of the whole batch of pages (the later
@@ -581,14 +585,20 @@ class OCR:
         features: torch.Tensor | None = None
         input_size: list[tuple[int, int]] = []
         filled = 0
+        # A recognizer that reads pixels keeps each view's ink levels (a quarter of the view's RGB bytes).
+        reads_pixels = self.model.spec.recognizer.pixel_scale > 0
+        inks: list[torch.Tensor] = []
 
         def run() -> None:
             nonlocal features, filled
             start = self._sync()
             count = len(pending)
+            batch = torch.stack(pending)
+            if reads_pixels:
+                inks.append(ink_map(batch))
             found = detect(
                 self.model,
-                torch.stack(pending),
+                batch,
                 batch_size=chunk,
                 options=self.detection,
                 content=pending_content,
@@ -630,12 +640,12 @@ class OCR:
             features=features,
             input_size=input_size[0],
         )
-        return found, views
+        return found, views, (torch.cat(inks) if inks else None)
 
     def _detect_regions(
         self, pages: Sequence[PageImage], timings: dict[str, float], preprocess: PreprocessConfig | None = None
     ) -> _Regions:
-        found, views = self._detect_views(pages, preprocess or self.preprocess, timings)
+        found, views, ink = self._detect_views(pages, preprocess or self.preprocess, timings)
         start = self._sync()
         per_view = torch.split(found.quads, found.region_counts.tolist())
         pieces: dict[str, list[torch.Tensor]] = {k: [] for k in ("view", "crop", "geometry", "original", "conf")}
@@ -676,6 +686,7 @@ class OCR:
             original_quads=torch.cat(pieces["original"]),
             detection_confidence=torch.cat(pieces["conf"]),
             page_counts=page_counts,
+            ink=ink,
         )
 
     def _recognize_regions(self, regions: _Regions) -> Recognitions:
@@ -686,6 +697,7 @@ class OCR:
             regions.view_index,
             input_size=regions.input_size,
             options=self.recognition,
+            ink=regions.ink,
         )
 
     def _relate_regions(self, regions: _Regions, read: Recognitions) -> list[Groups]:
@@ -877,10 +889,12 @@ class OCR:
             preprocess = dataclasses.replace(preprocess, infer_length=fitted)
         inputs, views = render_views(decoded.image, preprocess, self.scale, device=self.device, uint8=True)
         single = views[0]
+        stacked = torch.stack(inputs)
+        ink = ink_map(stacked) if self.model.spec.recognizer.pixel_scale > 0 else None
         with torch.inference_mode():
             features = _features(
                 self.model,
-                torch.stack(inputs),
+                stacked,
                 self._detector_batch_size(),
                 self.detection,
                 [view.content_box() for view in views],
@@ -908,6 +922,7 @@ class OCR:
             original_quads=original,
             detection_confidence=torch.ones(original.shape[0], device=self.device),
             page_counts=[int(original.shape[0])],
+            ink=ink,
         )
 
     def recognize(self, image: ImageInput, quads: Any, *, page: int = 0) -> RecognizedRegions:

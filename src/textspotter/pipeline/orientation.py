@@ -231,6 +231,7 @@ def sample_scores(
     sample_size: int,
     turns: Sequence[int] = (0, 2),
     options: RecognitionOptions | None = None,
+    ink: torch.Tensor | None = None,
 ) -> list[SampleScore]:
     """How the most confident regions read with their vertex order turned by each of ``turns``.
 
@@ -244,6 +245,8 @@ def sample_scores(
         sample_size: regions to read.
         turns: vertex turns to read each region with (0: as detected; 2: from its other end).
         options: recognizer settings.
+        ink: ``[B, 1, H, W]`` ink levels of the detector inputs, for a recognizer that reads pixels
+            (``stages.recognize``).
 
     Returns:
         Per turn, the sample's mean text confidence and share of word reads.
@@ -261,6 +264,7 @@ def sample_scores(
         view_index[sample].repeat(len(turns)),
         input_size=input_size,
         options=options,
+        ink=ink,
     )
     texts = list(read.texts)
     return [
@@ -344,6 +348,7 @@ def decide_rotations(
                     input_size=regions.input_size,
                     sample_size=options.sample_size,
                     options=ocr.recognition,
+                    ink=regions.ink,
                 )
                 samples = {0: upright, 180: half}
                 # Half the word share a turn needs: a math page's upright sample (DocBank: 44 % words at 0.94
@@ -386,6 +391,7 @@ def _quarter_turn_scores(ocr: OCR, page: PageImage) -> dict[int, SampleScore]:
             sample_size=ocr.orientation.sample_size,
             turns=(0,),
             options=ocr.recognition,
+            ink=regions.ink,
         )
     return scores
 

@@ -57,6 +57,8 @@ __all__ = [
     "Groups",
     "detect",
     "crop_features",
+    "crop_pixels",
+    "ink_map",
     "StripBucket",
     "in_quad_order",
     "pad_features",
@@ -520,6 +522,7 @@ def crop_features(
     output_size: tuple[int, int],
     isotropic: bool,
     column_scale: float = 1.0,
+    subdivide: int = 1,
 ) -> torch.Tensor:
     """Sample the feature map along each quad into a rectified grid (spec §5).
 
@@ -533,9 +536,10 @@ def crop_features(
         isotropic: keep the quad's aspect ratio (recognizer; columns past the text are zero) or stretch it over
             the whole grid (relational model).
         column_scale: with ``isotropic``, strip columns per row of height (``RecognizerConfig.column_scale``).
+        subdivide: ``s``: the same grid ``s`` times as fine in both directions (``ops.quad_rectify_grid``).
 
     Returns:
-        ``[N, C, rows, cols]`` float32 crops.
+        ``[N, C, rows·s, cols·s]`` float32 crops.
     """
     grid = quad_rectify_grid(
         quads.float(),
@@ -545,8 +549,64 @@ def crop_features(
         output_size[1],
         isotropic=isotropic,
         column_scale=column_scale,
+        subdivide=subdivide,
     )
     return indirect_grid_sample(features, grid, image_indices.to(torch.int64))
+
+
+def ink_map(images: torch.Tensor) -> torch.Tensor:
+    """Ink levels of detector inputs, for recognizers that read pixels (``RecognizerConfig.pixel_scale``).
+
+    Args:
+        images: ``[B, 3, H, W]`` uint8 (0–255) or float RGB in [0, 1].
+
+    Returns:
+        ``[B, 1, H, W]`` uint8, 255 minus the mean of the three channels (0 on white paper, so the zeros that grid
+        sampling reads outside a quad look like paper). Four bytes per pixel fewer than a float copy.
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must have shape [B, 3, H, W], got {tuple(images.shape)}")
+    if images.dtype == torch.uint8:
+        grey = images.sum(dim=1, keepdim=True, dtype=torch.int32).div_(3, rounding_mode="floor")
+        return (255 - grey).to(torch.uint8)
+    grey = images.float().mean(dim=1, keepdim=True).clamp_(0.0, 1.0)
+    return (255.0 - grey * 255.0).round_().to(torch.uint8)
+
+
+def crop_pixels(
+    ink: torch.Tensor,
+    quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    output_size: tuple[int, int],
+    column_scale: float,
+    scale: int,
+) -> torch.Tensor:
+    """Sample each quad's ink levels on its recognizer strip's grid subdivided ``scale`` times (``8·scale`` rows,
+    ``cols·scale`` columns): :func:`crop_features` with ``isotropic=True`` and ``subdivide=scale``, so the pixel
+    strip covers exactly what the feature strip covers.
+
+    Args:
+        ink: ``[B, 1, H, W]`` ink levels (:func:`ink_map`; uint8 0–255, or float in [0, 1]).
+        quads, image_indices, input_size, column_scale: as :func:`crop_features`.
+        output_size: ``(rows, cols)`` of the feature strip, ``(8, W)``.
+        scale: ``RecognizerConfig.pixel_scale`` (≥ 1).
+
+    Returns:
+        ``[N, 1, rows·scale, cols·scale]`` float32 in [0, 1].
+    """
+    levels = ink.float().div_(255.0) if ink.dtype == torch.uint8 else ink.float()
+    return crop_features(
+        levels,
+        quads,
+        image_indices,
+        input_size=input_size,
+        output_size=output_size,
+        isotropic=True,
+        column_scale=column_scale,
+        subdivide=scale,
+    )
 
 
 # Logit of the blank token (0) and of every other token in the columns a bucketed strip did not read: the padded
@@ -579,6 +639,7 @@ def read_strip_buckets(
     dtype: torch.dtype | None = None,
     network_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
     classes: torch.Tensor | None = None,
+    ink: torch.Tensor | None = None,
 ) -> list[StripBucket]:
     """Rectify each quad's strip from the feature map and run the recognizer on it, one call per strip width.
 
@@ -599,12 +660,20 @@ def read_strip_buckets(
         network_context: factory of the context the network runs in.
         classes: ``[S]`` token ids to score (training's sampled softmax; the logits then have S columns), or None
             for every token.
+        ink: ``[B, 1, H, W]`` ink levels of the detector inputs (:func:`ink_map`, float in [0, 1] saves a
+            conversion per call); needed by a recognizer that reads pixels (``pixel_scale > 0``), ignored otherwise.
 
     Returns:
         The buckets, narrowest first; their ``index`` tensors partition ``0 .. N - 1``.
+
+    Raises:
+        ValueError: a recognizer that reads pixels given no ``ink``.
     """
     config = recognizer.config
     rows, width = config.strip_height, config.max_width
+    scale = getattr(config, "pixel_scale", 0)
+    if scale and ink is None:
+        raise ValueError("this recognizer reads pixels too (pixel_scale > 0): pass the detector inputs' ink levels")
 
     def run(selected: torch.Tensor, columns: int) -> StripBucket:
         strips = crop_features(
@@ -616,8 +685,23 @@ def read_strip_buckets(
             isotropic=True,
             column_scale=config.column_scale,
         )
+        pixels = None
+        if scale:
+            assert ink is not None
+            pixels = crop_pixels(
+                ink,
+                quads[selected],
+                image_indices[selected],
+                input_size=input_size,
+                output_size=(rows, columns),
+                column_scale=config.column_scale,
+                scale=scale,
+            )
+        if dtype is not None:
+            strips = strips.to(dtype)
+            pixels = None if pixels is None else pixels.to(dtype)
         with network_context():
-            out = recognizer(strips if dtype is None else strips.to(dtype), classes)
+            out = recognizer(strips, classes) if pixels is None else recognizer(strips, classes, pixels)
         return StripBucket(selected, out.logits, out.features)
 
     num = quads.shape[0]
@@ -636,6 +720,7 @@ def read_strips(
     input_size: tuple[int, int],
     dtype: torch.dtype | None = None,
     network_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    ink: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rectify each quad's strip from the feature map and run the recognizer on it (spec §5, §6).
 
@@ -654,6 +739,7 @@ def read_strips(
         input_size=input_size,
         dtype=dtype,
         network_context=network_context,
+        ink=ink,
     )
     width = recognizer.config.max_width
     logits = in_quad_order([pad_logits(bucket.logits, width) for bucket in buckets], buckets)
@@ -696,6 +782,7 @@ def recognize(
     *,
     input_size: tuple[int, int],
     options: RecognitionOptions | None = None,
+    ink: torch.Tensor | None = None,
 ) -> Recognitions:
     """Read the text of each quad from the detector features (spec §5, §6).
 
@@ -706,6 +793,8 @@ def recognize(
         image_indices: ``[N]`` int64 index into ``features`` of each quad.
         input_size: ``(H, W)`` of the detector inputs.
         options: chunk size, precision and lexicon rescoring.
+        ink: ``[B, 1, H, W]`` ink levels of the detector inputs (:func:`ink_map`), for a recognizer that reads
+            pixels (``RecognizerConfig.pixel_scale > 0``); ignored by the others.
 
     Returns:
         :class:`Recognitions` (texts, ``[N]`` text confidences, ``[N, T, D]`` recognizer features).
@@ -738,6 +827,8 @@ def recognize(
     held: list[tuple[list[int], torch.Tensor]] = []
     read_quads = extend_quads(quads, options.crop_margin)
     width = config.max_width
+    if ink is not None and config.pixel_scale:
+        ink = ink.to(features.device).float().div_(255.0) if ink.dtype == torch.uint8 else ink.to(features.device)
     for start in range(0, quads.shape[0], options.chunk_size):
         buckets = read_strip_buckets(
             recognizer,
@@ -747,6 +838,7 @@ def recognize(
             input_size=input_size,
             dtype=dtype,
             network_context=lambda: network_precision(features.device.type, options.precision),
+            ink=ink if config.pixel_scale else None,
         )
         # Decoded bucket by bucket over the columns read: the padding read_strips adds is certain blanks, which
         # change neither the text nor the confidence, and for a large charset costs more than the decoding.

@@ -75,6 +75,11 @@ class ModelSection:
             of a ``charset.txt`` (a JSON array of strings); None keeps the spec's. The recognizer's classifier is
             resized: characters both charsets hold keep their trained rows, the others start untrained
             (``train.loop.resize_classifier``).
+        pixel_scale: gives the recognizer a pixel stem reading the quads' grey levels at this many times its strip's
+            grid (``RecognizerConfig.pixel_scale``: 2 or 4); None keeps the spec's. Added to a recognizer without
+            one, the stem's channels enter the encoder with zero weights, so the model reads as before at step 0
+            (``train.loop.add_pixel_stem``).
+        pixel_channels: the stem's output channels (``RecognizerConfig.pixel_channels``), with ``pixel_scale``.
         valid_confidence: ``PostprocessConfig.valid_confidence`` written into the saved spec (the confidence a
             word needs to be valid, in [0, 1); the published rule is 0.5); None keeps the spec's. No weight
             depends on it.
@@ -95,6 +100,8 @@ class ModelSection:
     recognizer_layers: int | None = None
     recognizer_feedforward: int | None = None
     charset: str | None = None
+    pixel_scale: int | None = None
+    pixel_channels: int = 16
     valid_confidence: float | None = None
     orientation_confidence: float | None = None
 
@@ -233,7 +240,8 @@ class OptimSection:
             ``"constant"``.
         min_lr_ratio: final learning rate relative to ``lr``.
         grad_clip: clip the global gradient norm to this (0 disables).
-        lr_scale: per-module learning-rate multipliers, e.g. ``{detector: 0.1}`` when fine-tuning.
+        lr_scale: per-module learning-rate multipliers, e.g. ``{detector: 0.1}`` when fine-tuning; a dotted key
+            names a sub-module (``{recognizer.pixel_stem: 5.0}``), and the longest key above a parameter wins.
     """
 
     lr: float = 1e-3

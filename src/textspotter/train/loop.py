@@ -133,6 +133,8 @@ def build_model(config: TrainConfig) -> nn.Module:
         grow_recognizer(
             model, num_layers=config.model.recognizer_layers, dim_feedforward=config.model.recognizer_feedforward
         )
+    if config.model.pixel_scale is not None and config.model.pixel_scale != model.spec.recognizer.pixel_scale:
+        add_pixel_stem(model, scale=config.model.pixel_scale, channels=config.model.pixel_channels)
     if config.model.charset is not None:
         resize_classifier(model, resolve_charset(config.model.charset))
     thresholds = {
@@ -277,24 +279,86 @@ def grow_recognizer(model: nn.Module, *, num_layers: int | None = None, dim_feed
     recognizer.config = grown
 
 
+@torch.no_grad()
+def add_pixel_stem(model: nn.Module, *, scale: int, channels: int = 16) -> None:
+    """Give the recognizer of ``model`` (an ``OCRModel``) a pixel stem without changing what it reads.
+
+    A fresh ``models.recognizer.pixel_stem`` (``RecognizerConfig.pixel_scale = scale``) is attached, randomly
+    initialised, and the encoder's first convolution gets ``channels`` more input channels with zero weights: the
+    model reads exactly as before at step 0, and the new weights get gradients at once (the stem's output is not
+    zero, so the zero weights reading it are not stuck; the stem learns as soon as they move). The spec follows.
+
+    Args:
+        model: the ``OCRModel``; its recognizer must have no pixel stem yet.
+        scale: 2 or 4 (``RecognizerConfig.pixel_scale``).
+        channels: ``RecognizerConfig.pixel_channels``.
+
+    Raises:
+        ValueError: a recognizer that already reads pixels, or a bad ``scale`` / ``channels``.
+    """
+    from ..models.recognizer import pixel_stem
+
+    recognizer = model.recognizer
+    config = recognizer.config
+    if config.pixel_scale:
+        raise ValueError(f"the recognizer already reads pixels (pixel_scale {config.pixel_scale})")
+    grown = dataclasses.replace(config, pixel_scale=scale, pixel_channels=channels)  # validates
+    first = recognizer.encoder[0][0]
+    reference = first.weight
+    wider = nn.Conv2d(
+        first.in_channels + channels,
+        first.out_channels,
+        first.kernel_size,
+        padding=first.padding,
+        bias=first.bias is not None,
+        device=reference.device,
+        dtype=reference.dtype,
+    )
+    wider.weight.zero_()
+    wider.weight[:, : first.in_channels] = first.weight
+    if first.bias is not None:
+        wider.bias.copy_(first.bias)
+    wider.requires_grad_(reference.requires_grad)
+    recognizer.encoder[0][0] = wider
+    stem = pixel_stem(grown)
+    assert stem is not None
+    for module in stem.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    stem.to(device=reference.device, dtype=reference.dtype).requires_grad_(reference.requires_grad)
+    stem.train(recognizer.training)
+    recognizer.pixel_stem = stem
+    model.spec = model.spec.replace(recognizer=grown)
+    recognizer.config = grown
+
+
 def _is_no_decay(name: str, parameter: nn.Parameter) -> bool:
     # Biases, norm/BN scales and the learned position encoding are not weight-decayed (standard AdamW practice).
     return parameter.ndim <= 1 or name.endswith("position_encoding")
 
 
+def _under(name: str, module: str) -> bool:
+    """Whether parameter ``name`` (``recognizer.encoder.0.0.weight``) lies in ``module`` (``recognizer``)."""
+    return name == module or name.startswith(module + ".")
+
+
 def build_optimizer(model: nn.Module, optim: OptimSection) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters, grouped by (top-level module learning-rate scale, weight decay)."""
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+    names = [name for name, _ in model.named_parameters()]
+    unknown = [key for key in optim.lr_scale if not any(_under(name, key) for name in names)]
+    if unknown:
+        raise ValueError(f"optim.lr_scale names unknown modules: {sorted(unknown)}")
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        scale = float(optim.lr_scale.get(name.split(".")[0], 1.0))
+        # The longest key naming a module above the parameter sets its scale (recognizer.pixel_stem before recognizer).
+        keys = [key for key in optim.lr_scale if _under(name, key)]
+        scale = float(optim.lr_scale[max(keys, key=len)]) if keys else 1.0
         groups.setdefault((scale, _is_no_decay(name, parameter)), []).append(parameter)
     if not groups:
         raise ValueError("nothing to train: every parameter is frozen")
-    unknown = set(optim.lr_scale) - {name.split(".")[0] for name, _ in model.named_parameters()}
-    if unknown:
-        raise ValueError(f"optim.lr_scale names unknown modules: {sorted(unknown)}")
     param_groups = [
         {"params": params, "lr": optim.lr * scale, "weight_decay": 0.0 if no_decay else optim.weight_decay}
         for (scale, no_decay), params in sorted(groups.items())
@@ -531,7 +595,7 @@ def recalibrate_batchnorm(model: nn.Module, config: TrainConfig, *, windows: int
     """
     from ..data.dataset import make_loader
     from ..ops.rectify import region_counts_to_indices
-    from ..pipeline.stages import read_strip_buckets
+    from ..pipeline.stages import ink_map, read_strip_buckets
 
     if windows < 1:
         raise ValueError(f"windows must be >= 1, got {windows}")
@@ -558,6 +622,7 @@ def recalibrate_batchnorm(model: nn.Module, config: TrainConfig, *, windows: int
                     batch.quads.to(device),
                     region_counts_to_indices(batch.region_counts, batch.num_regions).to(device),
                     input_size=(images.shape[2], images.shape[3]),
+                    ink=ink_map(images).float().div_(255.0) if model.spec.recognizer.pixel_scale else None,
                 )
             used += batch.num_pages
     finally:

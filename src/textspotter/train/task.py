@@ -29,6 +29,7 @@ from ..pipeline.stages import (
     StripBucket,
     crop_features,
     in_quad_order,
+    ink_map,
     pad_features,
     pad_logits,
     read_strip_buckets,
@@ -162,6 +163,8 @@ class JointTrainingModule(nn.Module):
         if train_recognizer and cfg.sampled_classes > 0:
             sampled = sample_classes(batch.tokens, spec.recognizer.num_tokens, cfg.sampled_classes)
         # Bucketed by strip width when the recognizer asks for it, exactly as the pipeline reads.
+        # A recognizer that reads pixels gets the windows' ink levels, rounded as the pipeline's uint8 map is.
+        ink = ink_map(batch.images).float().div_(255.0) if spec.recognizer.pixel_scale else None
         buckets = read_strip_buckets(
             model.recognizer,
             features,
@@ -170,6 +173,7 @@ class JointTrainingModule(nn.Module):
             input_size=input_size,
             network_context=recognizer_context,
             classes=None if sampled is None else sampled.classes,
+            ink=ink,
         )
         if self.trains["recognizer"]:
             rec = bucketed_recognizer_loss(
