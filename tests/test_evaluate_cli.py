@@ -98,6 +98,17 @@ def test_bench_writes_report_json_and_charts(one_page, tmp_path, capsys):
     assert (output / "charts" / "cer.png").is_file()
 
 
+def test_bench_folds_quotes_when_asked(one_page, tmp_path, capsys):
+    # The option reaches the scoring and the report says so (the folding itself: tests/test_metrics_text.py).
+    needs_tesseract()
+    args = ["bench", "--datasets", f"folder:{one_page}", "--engines", "tesseract", "--quiet", "--no-charts"]
+    assert main([*args, "--no-cache", "--output", str(tmp_path / "b"), "--fold-quotes"]) == 0
+    report = capsys.readouterr().out
+    assert "typographic quotes and apostrophes scored as ASCII ones" in report
+    assert main([*args, "--no-cache", "--output", str(tmp_path / "c")]) == 0
+    assert "typographic quotes" not in capsys.readouterr().out
+
+
 def test_user_errors_exit_with_code_2(tmp_path, capsys):
     assert main(["eval", "--dataset", str(tmp_path / "missing"), "--engine", "tesseract"]) == 2
     assert "dataset not found" in capsys.readouterr().err

@@ -84,6 +84,15 @@ def test_normalize_text_whitespace_unicode_and_cjk():
     assert normalize_text("안녕 하세요") == "안녕 하세요"
 
 
+def test_quotes_are_folded_only_when_asked():
+    # An apostrophe printed curly is ’ in one reference set and ' in another: the diagnostic folds both ways.
+    fold = TextNormalization(fold_quotes=True)
+    assert normalize_text("didn’t ‘so’ “said” „x‟ 5′ 6″", fold) == 'didn\'t \'so\' "said" "x" 5\' 6"'
+    assert normalize_text("didn’t “said”") == "didn’t “said”"
+    assert text_counts("I’ve “it”", 'I\'ve "it"', normalization=fold).rates()["bag_of_word_error"] == 0.0
+    assert text_counts("I’ve", "I've").rates()["bag_of_word_error"] == 1.0
+
+
 def test_normalization_rejects_bad_input():
     with pytest.raises(ValueError, match="unicode_form"):
         TextNormalization(unicode_form="NFX")

@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-charts", action="store_true", help="do not draw the PNG charts")
     parser.add_argument("--title", default="textspotter bench", help="heading of the report")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report's context (repeatable)")
+    parser.add_argument(
+        "--fold-quotes",
+        action="store_true",
+        help="score typographic quotes and apostrophes as ASCII ones (a diagnostic; TextNormalization.fold_quotes)",
+    )
     add_common_arguments(parser)
 
 
@@ -80,6 +85,8 @@ def _context(args: argparse.Namespace, cache_folder: str, load_before: str) -> l
         ),
         ("cache", cache_folder),
     ]
+    if args.fold_quotes:
+        context.append(("scoring", "typographic quotes and apostrophes scored as ASCII ones (--fold-quotes)"))
     if args.model is not None and args.model.startswith("random:"):
         context.append(("textspotter model", f"{args.model}: RANDOM untrained weights, scores are meaningless"))
     context += [("note", note) for note in args.note]
@@ -91,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
     engines_wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
     try:
         pin_threads(args.threads)
-        from textspotter.evaluate import EngineUnavailableError, create_engine, evaluate, open_dataset
+        from textspotter.evaluate import EngineUnavailableError, ScoreOptions, create_engine, evaluate, open_dataset
         from textspotter.evaluate.report import markdown_report, results_to_json, write_charts
+        from textspotter.metrics import TextNormalization
 
         datasets = [
             open_dataset(d, data_root=args.data_root, format=args.format, limit=args.limit) for d in datasets_wanted
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"textspotter bench: error: {exc}", file=sys.stderr)
         return 2
+    options = ScoreOptions(normalization=TextNormalization(fold_quotes=args.fold_quotes))
     cache = open_cache(args)
     load_before = _load_average()
     results = []
@@ -113,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
                         dataset,
                         cache=cache,
                         refresh=args.refresh,
+                        options=options,
                         progress=progress_printer(engine.name, dataset.name, args.quiet),
                     )
                 )
