@@ -701,7 +701,7 @@ def read_strip_buckets(
             strips = strips.to(dtype)
             pixels = None if pixels is None else pixels.to(dtype)
         with network_context():
-            out = recognizer(strips, classes) if pixels is None else recognizer(strips, classes, pixels)
+            out = recognizer(strips, classes, pixels)
         return StripBucket(selected, out.logits, out.features)
 
     num = quads.shape[0]
