@@ -435,6 +435,21 @@ def test_refine_quad_ends_moves_the_ends_of_long_words_out_to_where_the_end_cell
     assert out[0, 1, 0] < words[1][0]  # the neighbour's cells did not pull the first word's end into it
 
 
+def test_refine_quad_ends_does_not_push_an_end_into_another_region():
+    # Two bold words with a tight gap: the cells at the second word's start vote its left end into the first word.
+    words = [(4.0, 4.0, 100.0, 20.0), (108.0, 4.0, 200.0, 20.0)]
+    cell_quads, probs = _word_cells(8, 52, words, shrink=1.0)
+    cell_quads[0, :, 27:30, 0, 0] = 90.0  # prior points x = 110, 114, 118: left ends at 90, inside the first word
+    cell_quads[0, :, 27:30, 3, 0] = 90.0
+    merged = torch.stack([_merged(cell_quads, probs, w) for w in words])
+    merged[1, [0, 3], 0] = 108.0  # the merged quad had the start right
+    alone = refine_quad_ends(merged[1:], torch.tensor([1]), cell_quads, probs)
+    assert float(alone[0, 0, 0]) < 100  # with no region there, the end moves where its cells put it
+    both = refine_quad_ends(merged, torch.tensor([2]), cell_quads, probs)
+    assert float(both[1, 0, 0]) == 108.0 and float(both[1, 3, 0]) == 108.0
+    assert torch.allclose(both[0], refine_quad_ends(merged[:1], torch.tensor([1]), cell_quads, probs)[0])
+
+
 def test_refine_quad_ends_follows_a_rotated_region():
     words = [(4.0, 4.0, 120.0, 20.0)]
     cell_quads, probs = _word_cells(8, 34, words)

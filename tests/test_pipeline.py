@@ -1171,3 +1171,25 @@ def test_number_joins_need_a_column_of_numbers_and_an_open_gap():
     assert _number_joins(code.astype(float), [t for r in range(3) for t in (str(r + 1), f"x = f({r})")]) == []
     # Words are not numbers: a column of short words at the right edge joins nothing.
     assert _number_joins(boxes3, ["Introduction", "one", "Methods", "two", "Data", "six"]) == []
+
+
+def test_assemble_fixes_dashes_unless_told_not_to():
+    readings = _readings(
+        texts=["k", "=", "n", "–", "1,", "pp.", "577–-583"],
+        boxes=[
+            (10, 10, 14, 20),
+            (16, 10, 20, 20),
+            (22, 10, 26, 20),
+            (28, 10, 32, 20),
+            (34, 10, 40, 20),
+            (42, 10, 52, 20),
+            (54, 10, 90, 20),
+        ],
+        detection=[0.9] * 7,
+        text_conf=[0.9] * 7,
+        groups=[[[0, 1, 2, 3, 4, 5, 6]]],
+    )
+    assert assemble_page(readings).text() == "k = n − 1, pp. 577–583"
+    assert assemble_page(readings, options=AssemblyOptions(fix_dashes=False)).text() == "k = n – 1, pp. 577–-583"
+    with pytest.raises(TypeError, match="fix_dashes"):
+        AssemblyOptions(fix_dashes=1)

@@ -6,6 +6,7 @@ where each op follows the CUDA or the CPU reference behaviour.
 
 from .boxes import PREFILTER_SUPPRESSED_LOGIT, prefilter_confidence, rrect_to_quads
 from .charlm import CharLM, CharLMOptions, load_char_lm, rescore_cjk
+from .dashes import join_dash_runs, math_minus
 from .decode import MIN_PROBABILITY, decode_greedy, f_measure
 from .distances import point_segment_distance, quad_distances, ragged_quad_distances
 from .gaps import fill_map_gaps, merge_line_overlaps
@@ -38,8 +39,10 @@ __all__ = [
     "fill_map_gaps",
     "group_relations",
     "indirect_grid_sample",
+    "join_dash_runs",
     "load_char_lm",
     "load_lexicon",
+    "math_minus",
     "merge_line_overlaps",
     "point_segment_distance",
     "prefilter_confidence",

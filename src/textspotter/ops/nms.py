@@ -407,7 +407,9 @@ def refine_quad_ends(
     ``(q0 + q3)/2 · u`` of its quad; the new right end is their mean weighted by ``p · exp((s − s_max) / (softness
     · h))``, with ``s`` the cell's position along ``u`` and ``s_max`` the region's last cell, and the left end
     likewise from the first cells. The right vertices (q1, q2) and the left ones (q0, q3) move along ``u`` only;
-    heights, angles, count and order stay.
+    heights, angles, count and order stay. An end that would move outwards to a point inside another region's own
+    axis-aligned box keeps its place, unless that region's facing end moves into this one's box too (one word the
+    NMS split in two).
 
     Args:
         quads: ``[N, 4, 2]`` region quads of a batch, image-major, in the cells' pixel frame.
@@ -507,6 +509,33 @@ def refine_quad_ends(
         ok = (votes >= min_cells) & (old_right + move_right - old_left - move_left >= torch.minimum(h, length))
         move_right = torch.where(ok, move_right, torch.zeros_like(move_right))
         move_left = torch.where(ok, move_left, torch.zeros_like(move_left))
+        # An end pushed out into another region's box keeps its place: the cells of a tight gap between two bold
+        # words vote the right word's start into the left word's last letter ("Riverside Library" read "eLibrary").
+        # Unless that region's facing end reaches back into this one: then both are one word the NMS split in two,
+        # whose pieces get the word's ends and drop_duplicate_regions keeps one ("loan" and "an:").
+        owner_map = torch.from_numpy(owner).to(out.device)
+        regions = torch.arange(num, device=out.device)
+        targets = []
+        for move, mid, sign in ((move_right, (q[:, 1] + q[:, 2]) / 2, 1.0), (move_left, (q[:, 0] + q[:, 3]) / 2, -1.0)):
+            point = mid + move[:, None] * u
+            col = torch.floor(point[:, 0] / cell_size).to(torch.int64)
+            row = torch.floor(point[:, 1] / cell_size).to(torch.int64)
+            on_map = (col >= 0) & (col < width) & (row >= 0) & (row < height)
+            other = torch.where(on_map, owner_map[row.clamp(0, height - 1), col.clamp(0, width - 1)], -1)
+            box = boxes[other.clamp_min(0)]
+            inside = (
+                (point[:, 0] > box[:, 0])
+                & (point[:, 0] < box[:, 2])
+                & (point[:, 1] > box[:, 1])
+                & (point[:, 1] < box[:, 3])
+            )
+            hit = (move * sign > 0) & (other >= 0) & (other != regions) & inside
+            targets.append(torch.where(hit, other, -1))
+        into_right, into_left = targets
+        mutual_right = (into_right >= 0) & (into_left[into_right.clamp_min(0)] == regions)
+        mutual_left = (into_left >= 0) & (into_right[into_left.clamp_min(0)] == regions)
+        move_right.masked_fill_((into_right >= 0) & ~mutual_right, 0.0)
+        move_left.masked_fill_((into_left >= 0) & ~mutual_left, 0.0)
         q[:, 1] += move_right[:, None] * u
         q[:, 2] += move_right[:, None] * u
         q[:, 0] += move_left[:, None] * u

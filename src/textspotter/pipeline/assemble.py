@@ -36,6 +36,7 @@ from ..document import Line, Page, Paragraph, Word, as_quad, bounding_quad
 from ..geometry import quad_height
 from ..models.spec import PUBLISHED_VALID_CONFIDENCE
 from ..ops import f_measure
+from ..ops.dashes import join_dash_runs, math_minus
 
 __all__ = ["AssemblyOptions", "PageReadings", "assemble_page", "reading_order"]
 
@@ -50,6 +51,7 @@ _INTRUDER_SHARE = 0.25
 _TABLE_CELL_LINES = 3
 
 _ORDERS = ("lines", "paragraphs")
+_LONE_DASHES = frozenset("–—")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class AssemblyOptions:
         valid_confidence: a word is valid when its text is not empty and its confidence is above this, in
             [0, 1); ``None`` takes the model's (``PostprocessConfig.valid_confidence``: 0.5, the published rule,
             unless the model says otherwise; 0.5 where there is no model).
+        fix_dashes: ours. A run of dashes inside a word is written as one dash (``577–-583`` → ``577–583``) and a
+            lone en or em dash between two math operands of a line as a minus sign (``n – 1`` → ``n − 1``)
+            (:mod:`textspotter.ops.dashes`). True (default).
     """
 
     include_invalid: bool = False
@@ -101,6 +106,7 @@ class AssemblyOptions:
     split_gap: float | None = 1.2
     number_columns: bool = True
     valid_confidence: float | None = None
+    fix_dashes: bool = True
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
@@ -113,6 +119,8 @@ class AssemblyOptions:
             raise ValueError(f"AssemblyOptions.split_gap must be None or >= 0, got {self.split_gap!r}")
         if not isinstance(self.number_columns, bool):
             raise TypeError(f"AssemblyOptions.number_columns must be a bool, got {self.number_columns!r}")
+        if not isinstance(self.fix_dashes, bool):
+            raise TypeError(f"AssemblyOptions.fix_dashes must be a bool, got {self.fix_dashes!r}")
         valid = self.valid_confidence
         if valid is not None and (isinstance(valid, bool) or not isinstance(valid, (int, float)) or not 0 <= valid < 1):
             raise ValueError(f"AssemblyOptions.valid_confidence must be None or in [0, 1), got {valid!r}")
@@ -685,6 +693,20 @@ def _box(quad: tuple) -> list[float]:
     return [quad[0][0], quad[0][1], quad[2][0], quad[2][1]]
 
 
+def _math_minus_line(line: Line) -> Line:
+    """``line`` with its lone dashes between math operands written as minus signs (:func:`ops.dashes.math_minus`),
+    neighbours taken among the words with text."""
+    if not any(w.text in _LONE_DASHES for w in line.words):
+        return line
+    spoken = [k for k, w in enumerate(line.words) if w.text]
+    fixed = math_minus([line.words[k].text for k in spoken])
+    words = list(line.words)
+    for k, text in zip(spoken, fixed, strict=True):
+        if text != words[k].text:
+            words[k] = replace(words[k], text=text)
+    return replace(line, words=tuple(words))
+
+
 def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = None) -> Page:
     """Build the ``Page`` of one image from its readings (see the module docstring for the rules).
 
@@ -707,7 +729,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
     overall_values, detection_values, text_values = overall.tolist(), detection.tolist(), text_conf.tolist()
 
     def word(i: int, order: int) -> Word:
-        text = readings.texts[i]
+        text = join_dash_runs(readings.texts[i]) if options.fix_dashes else readings.texts[i]
         confidence = overall_values[i]
         return Word(
             text=text,
@@ -764,6 +786,8 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
             else:
                 paragraphs.append([line])
             previous, previous_cell = (None, cell) if cell is not None else ((p, k), None)
+    if options.fix_dashes:
+        paragraphs = [[_math_minus_line(line) for line in lines] for lines in paragraphs]
     paragraphs = [[replace(line, order=k) for k, line in enumerate(lines)] for lines in paragraphs]
     return Page(
         width=readings.width,
