@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["DASHES", "MINUS", "join_dash_runs", "math_minus"]
+__all__ = ["DASHES", "LONE_DASHES", "MINUS", "join_dash_runs", "math_minus"]
 
 DASHES = "-–—"
 """Hyphen-minus, en dash, em dash: the dashes these rules touch."""
@@ -26,11 +26,13 @@ DASHES = "-–—"
 MINUS = "−"
 """U+2212 MINUS SIGN."""
 
+LONE_DASHES = frozenset("–—")
+"""The dashes :func:`math_minus` may turn into a minus sign when they stand alone."""
+
 _RUN = re.compile(r"(?<=[^\W_])[-–—]{2,}(?=[^\W_])")
 _NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)*[.,;:]?")
 _GREEK = re.compile("[\u0391-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03f5]")
 _MATH_MARKS = re.compile(r"[=+×^_()\[\]{}|]")
-_SPACED_DASHES = frozenset("–—")
 
 
 def _longest(run: re.Match[str]) -> str:
@@ -72,7 +74,7 @@ def math_minus(tokens: Sequence[str]) -> list[str]:
     """
     out = list(tokens)
     for i in range(1, len(out) - 1):
-        if out[i] not in _SPACED_DASHES:
+        if out[i] not in LONE_DASHES:
             continue
         before, after = tokens[i - 1], tokens[i + 1]
         if _NUMBER.fullmatch(before) and _NUMBER.fullmatch(after):

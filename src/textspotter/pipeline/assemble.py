@@ -36,7 +36,7 @@ from ..document import Line, Page, Paragraph, Word, as_quad, bounding_quad
 from ..geometry import quad_height
 from ..models.spec import PUBLISHED_VALID_CONFIDENCE
 from ..ops import f_measure
-from ..ops.dashes import join_dash_runs, math_minus
+from ..ops.dashes import LONE_DASHES, join_dash_runs, math_minus
 
 __all__ = ["AssemblyOptions", "PageReadings", "assemble_page", "reading_order"]
 
@@ -51,7 +51,6 @@ _INTRUDER_SHARE = 0.25
 _TABLE_CELL_LINES = 3
 
 _ORDERS = ("lines", "paragraphs")
-_LONE_DASHES = frozenset("–—")
 
 
 @dataclass(frozen=True)
@@ -696,7 +695,7 @@ def _box(quad: tuple) -> list[float]:
 def _math_minus_line(line: Line) -> Line:
     """``line`` with its lone dashes between math operands written as minus signs (:func:`ops.dashes.math_minus`),
     neighbours taken among the words with text."""
-    if not any(w.text in _LONE_DASHES for w in line.words):
+    if not any(w.text in LONE_DASHES for w in line.words):
         return line
     spoken = [k for k, w in enumerate(line.words) if w.text]
     fixed = math_minus([line.words[k].text for k in spoken])
