@@ -171,6 +171,12 @@ def test_textspotter_adapter_with_random_weights():
     assert "precision bf16" in bf16.version()
     bf16.load()
     assert bf16._ocr.detection.precision == bf16._ocr.recognition.precision == bf16._ocr.relation.precision == "bf16"
+    # Nor pages whose long words were read in windows for a run that reads them squeezed.
+    assert "; long words auto: min_ratio 1.3," in engine.version()
+    squeezed = TextspotterEngine(TextspotterOptions(model="random:tiny-test", long_words="off"), threads=1)
+    assert "long words" not in squeezed.version()
+    squeezed.load()
+    assert squeezed._ocr.recognition.long_words is None
 
 
 def test_textspotter_adapter_reports_unusable_models(tmp_path):

@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from textspotter.imageio import ImageOptions
     from textspotter.ops.charlm import char_lm_options
     from textspotter.ops.lexicon import lexicon_options
+    from textspotter.ops.longwords import long_word_options
     from textspotter.pipeline import (
         DetectionOptions,
         RecognitionOptions,
@@ -154,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
                 precision=args.precision,
                 lexicon=lexicon_options(args.lexicon),
                 cjk_lm=char_lm_options(args.cjk_lm),
+                long_words=long_word_options(args.long_words),
                 unify_scripts=args.unify_scripts == "on",
                 int8=args.int8,
             ),

@@ -109,6 +109,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             precision=args.precision,
             lexicon=args.lexicon,
             cjk_lm=args.cjk_lm,
+            long_words=args.long_words,
             unify_scripts=args.unify_scripts == "on",
             int8=args.int8,
             crop_to_page=args.crop_to_page,

@@ -183,7 +183,8 @@ def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._Argument
 
 def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``), ``--cjk-lm auto|on|off``
-    (``RecognitionOptions.cjk_lm``), ``--unify-scripts on|off`` (``RecognitionOptions.unify_scripts``) and
+    (``RecognitionOptions.cjk_lm``), ``--long-words auto|on|off`` (``RecognitionOptions.long_words``),
+    ``--unify-scripts on|off`` (``RecognitionOptions.unify_scripts``) and
     ``--int8 auto|on|off`` (``RecognitionOptions.int8``); shared by read, batch, eval and bench."""
     parser.add_argument(
         "--lexicon",
@@ -201,6 +202,14 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         help="on: read unsure Chinese and Japanese readings again with a beam search weighed by a character bigram "
         "of common Chinese and Japanese words; auto (default): on for models that read Han or kana (multi), off "
         "otherwise (RecognitionOptions.cjk_lm, docs/usage.md §8.1)",
+    )
+    parser.add_argument(
+        "--long-words",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="on: read a word too long for the recognizer's strip (code, URLs, long CJK lines) again as "
+        "overlapping windows and join their readings; auto (default): on for the shipped CTC models, off for the "
+        "published ones (RecognitionOptions.long_words, docs/usage.md §4)",
     )
     parser.add_argument(
         "--unify-scripts",
@@ -588,6 +597,7 @@ def run(args: argparse.Namespace) -> int:
     from textspotter.imageio import ImageOptions
     from textspotter.ops.charlm import char_lm_options
     from textspotter.ops.lexicon import lexicon_options
+    from textspotter.ops.longwords import long_word_options
     from textspotter.pipeline import (
         OCR,
         AssemblyOptions,
@@ -634,6 +644,7 @@ def run(args: argparse.Namespace) -> int:
                 precision=args.precision,
                 lexicon=lexicon_options(args.lexicon),
                 cjk_lm=char_lm_options(args.cjk_lm),
+                long_words=long_word_options(args.long_words),
                 unify_scripts=args.unify_scripts == "on",
                 int8=args.int8,
             ),

@@ -214,6 +214,7 @@ class TextspotterOptions:
         lexicon: ``"off"``, or the language of ``RecognitionOptions.lexicon`` (``"en"``: rescore ordinary words
             with the shipped English lexicon and its default settings).
         cjk_lm: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.cjk_lm`` (``char_lm_options``).
+        long_words: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.long_words`` (``long_word_options``).
         unify_scripts: ``RecognitionOptions.unify_scripts`` (Latin/Cyrillic look-alikes in their word's script).
         int8: ``DetectionOptions.int8`` and ``RecognitionOptions.int8`` (``"auto"``, ``"on"`` or ``"off"``); the
             version string names it unless off.
@@ -231,6 +232,7 @@ class TextspotterOptions:
     crop_to_page: bool = True
     lexicon: str = "auto"
     cjk_lm: str = "auto"
+    long_words: str = "auto"
     unify_scripts: bool = True
     int8: str = "auto"
     crop_margin: float | None = None
@@ -288,6 +290,12 @@ class TextspotterEngine:
 
             settings = dataclasses.asdict(CharLMOptions())
             extra += f"; cjk lm {self.options.cjk_lm}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+        if self.options.long_words != "off":
+            # Named with its settings: results cached before the option existed read long words squeezed.
+            from textspotter.ops.longwords import LongWordOptions
+
+            settings = dataclasses.asdict(LongWordOptions())
+            extra += f"; long words {self.options.long_words}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
         if self.options.unify_scripts:
             # Named when on: results cached before the option existed kept look-alikes as read.
             extra += "; scripts unified"
@@ -332,6 +340,7 @@ class TextspotterEngine:
                     model = create_model(name, charset=charset)
             from textspotter.ops.charlm import char_lm_options
             from textspotter.ops.lexicon import lexicon_options
+            from textspotter.ops.longwords import long_word_options
             from textspotter.pipeline import (
                 AssemblyOptions,
                 DetectionOptions,
@@ -354,6 +363,7 @@ class TextspotterEngine:
                     precision=self.options.precision,
                     lexicon=lexicon_options(self.options.lexicon),
                     cjk_lm=char_lm_options(self.options.cjk_lm),
+                    long_words=long_word_options(self.options.long_words),
                     unify_scripts=self.options.unify_scripts,
                     int8=self.options.int8,  # type: ignore[arg-type]
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),

@@ -17,6 +17,7 @@ functions follow the device and dtype of the model.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from ..ops import (
 )
 from ..ops.charlm import CharLMOptions, charset_has_lm_chars, rescore_cjk
 from ..ops.homoglyphs import settle_alphabets, unify_scripts
+from ..ops.longwords import LongWordOptions, join_readings, window_quads
 
 __all__ = [
     "PRECISIONS",
@@ -227,6 +229,13 @@ class RecognitionOptions:
             the Transformer after it keeps ``precision``. ``"auto"`` (default): on a CPU whose PyTorch has x86
             int8 kernels, when the model's spec holds the recognizer's calibrated ranges (``spec.int8.recognizer``;
             both shipped models do); ``"on"``: the same, but an error where it cannot; ``"off"``: float.
+        long_words: ours. A quad whose strip would be squeezed (wider than ``min_ratio · T`` columns at the
+            recognizer's scale) is read again as overlapping windows of ``T`` columns whose readings are joined
+            where they agree (:mod:`~textspotter.ops.longwords`, docs/usage.md §4): long code words, URLs and
+            compounds, and long CJK lines. :class:`~textspotter.ops.longwords.LongWordOptions` to set it; ``None``
+            keeps the squeezed readings (published behaviour); ``"auto"`` (default) is ``LongWordOptions()`` for a
+            CTC recognizer and ``None`` for the published parallel decoders. Only the texts change; the relational
+            model reads the squeezed strips' features.
     """
 
     chunk_size: int = 128
@@ -236,6 +245,7 @@ class RecognitionOptions:
     cjk_lm: CharLMOptions | Literal["auto"] | None = "auto"
     unify_scripts: bool = True
     int8: Literal["auto", "on", "off"] = "auto"
+    long_words: LongWordOptions | Literal["auto"] | None = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
@@ -251,6 +261,10 @@ class RecognitionOptions:
             raise TypeError(f"RecognitionOptions.cjk_lm must be CharLMOptions, 'auto' or None, got {self.cjk_lm!r}")
         if not isinstance(self.unify_scripts, bool):
             raise TypeError(f"RecognitionOptions.unify_scripts must be a bool, got {self.unify_scripts!r}")
+        if self.long_words not in (None, "auto") and not isinstance(self.long_words, LongWordOptions):
+            raise TypeError(
+                f"RecognitionOptions.long_words must be LongWordOptions, 'auto' or None, got {self.long_words!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -845,20 +859,7 @@ def recognize(
         chunk_texts: list[str] = [""] * sum(b.index.numel() for b in buckets)
         chunk_conf = torch.zeros(len(chunk_texts), device=features.device)
         for bucket in buckets:
-            bucket_texts, bucket_conf = decode_greedy(
-                bucket.logits.float(),
-                spec.charset,
-                mode=spec.postprocess.text_confidence,
-                collapse_repeats=config.decoding == "ctc",
-            )
-            if options.unify_scripts and config.decoding == "ctc":
-                bucket_texts, bucket_conf, _ = settle_alphabets(
-                    bucket.logits, bucket_texts, bucket_conf, spec.charset, mode=spec.postprocess.text_confidence
-                )
-            if cjk_lm is not None:
-                bucket_texts, bucket_conf = rescore_cjk(
-                    bucket.logits, bucket_texts, bucket_conf, spec.charset, options=cjk_lm
-                )
+            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm)
             positions = bucket.index.tolist()
             for position, text in zip(positions, bucket_texts, strict=True):
                 chunk_texts[position] = text
@@ -879,6 +880,33 @@ def recognize(
             features=torch.zeros(0, config.max_width, config.feature_depth, device=device),
         )
     all_confidence = torch.cat(confidence)
+    long_words = options.long_words
+    if long_words == "auto":
+        long_words = LongWordOptions() if config.decoding == "ctc" else None
+    if long_words is not None:
+        rereads = _read_long_words(
+            recognizer,
+            spec,
+            features,
+            read_quads,
+            image_indices,
+            input_size=input_size,
+            options=dataclasses.replace(options, long_words=long_words),
+            cjk_lm=cjk_lm,
+            ink=ink if config.pixel_scale else None,
+            eligible=all_confidence < long_words.max_confidence,
+        )
+        for index, (text, text_confidence) in rereads.items():
+            texts[index] = text
+            all_confidence[index] = text_confidence
+        if rereads and held:
+            # The lexicon rescored the squeezed readings' logits; the windows' joined reading replaces them.
+            kept = []
+            for positions, logits in held:
+                rows = [r for r, position in enumerate(positions) if position not in rereads]
+                if rows:
+                    kept.append(([positions[r] for r in rows], logits[rows]))
+            held = kept
     if lexicon is not None and held:
         texts, all_confidence = rescore_pages(
             texts,
@@ -892,6 +920,84 @@ def recognize(
     if options.unify_scripts:
         texts = unify_scripts(texts, image_indices.tolist())
     return Recognitions(texts=texts, confidence=all_confidence, features=torch.cat(recog_features))
+
+
+def _decode_strips(
+    logits: torch.Tensor, spec: Any, options: RecognitionOptions, cjk_lm: CharLMOptions | None
+) -> tuple[list[str], torch.Tensor]:
+    """Greedy texts and confidences of ``[n, w, V]`` strip logits, alphabets settled and CJK readings rescored as
+    :func:`recognize` asks."""
+    ctc = spec.recognizer.decoding == "ctc"
+    texts, conf = decode_greedy(
+        logits.float(), spec.charset, mode=spec.postprocess.text_confidence, collapse_repeats=ctc
+    )
+    if options.unify_scripts and ctc:
+        texts, conf, _ = settle_alphabets(logits, texts, conf, spec.charset, mode=spec.postprocess.text_confidence)
+    if cjk_lm is not None:
+        texts, conf = rescore_cjk(logits, texts, conf, spec.charset, options=cjk_lm)
+    return texts, conf
+
+
+def _read_long_words(
+    recognizer: Any,
+    spec: Any,
+    features: torch.Tensor,
+    read_quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    options: RecognitionOptions,
+    cjk_lm: CharLMOptions | None,
+    ink: torch.Tensor | None,
+    eligible: torch.Tensor,
+) -> dict[int, tuple[str, float]]:
+    """Read the quads too long for the recognizer's strip again in overlapping windows
+    (:mod:`~textspotter.ops.longwords`); returns ``{quad index: (joined text, confidence)}`` for the quads whose
+    windows could be joined (the lowest window confidence)."""
+    assert options.long_words is not None
+    config = spec.recognizer
+    windows, owner = window_quads(
+        read_quads, config.strip_height, config.max_width, config.column_scale, options.long_words, eligible
+    )
+    if owner.numel() == 0:
+        return {}
+    texts: list[str] = []
+    confidence: list[torch.Tensor] = []
+    dtype = _model_dtype(recognizer)
+    for start in range(0, owner.numel(), options.chunk_size):
+        chosen = owner[start : start + options.chunk_size]
+        buckets = read_strip_buckets(
+            recognizer,
+            features,
+            windows[start : start + options.chunk_size],
+            image_indices[chosen],
+            input_size=input_size,
+            dtype=dtype,
+            network_context=lambda: network_precision(features.device.type, options.precision),
+            ink=ink,
+        )
+        chunk_texts: list[str] = [""] * chosen.numel()
+        chunk_conf = torch.zeros(chosen.numel(), device=features.device)
+        for bucket in buckets:
+            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm)
+            for position, text in zip(bucket.index.tolist(), bucket_texts, strict=True):
+                chunk_texts[position] = text
+            chunk_conf[bucket.index] = bucket_conf.float()
+        texts.extend(chunk_texts)
+        confidence.append(chunk_conf)
+    window_conf = torch.cat(confidence).tolist()
+    joined: dict[int, tuple[str, float]] = {}
+    owners = owner.tolist()
+    first = 0
+    while first < len(owners):
+        last = first
+        while last < len(owners) and owners[last] == owners[first]:
+            last += 1
+        text = join_readings(texts[first:last], options.long_words.min_match)
+        if text is not None:
+            joined[owners[first]] = (text, min(window_conf[first:last]))
+        first = last
+    return joined
 
 
 def uses_int8(model: Any, device: torch.device | str, int8: str, part: str = "recognizer") -> bool:
