@@ -49,3 +49,35 @@ def load_script():
     yield load
     for name in loaded:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def read_recognition(tmp_path, monkeypatch, capsys):
+    """``read_recognition(*flags)``: the ``RecognitionOptions`` that ``textspotter read IMAGE *flags`` builds.
+
+    ``OCR`` is replaced by a stand-in that records its keyword arguments and stops the command (exit status 2 with
+    its message on stderr, both checked), so no model is loaded.
+    """
+    import numpy as np
+    from PIL import Image
+
+    import textspotter.pipeline
+    from textspotter.cli.main import main
+
+    image = tmp_path / "blank.png"
+    Image.fromarray(np.full((64, 64, 3), 255, dtype=np.uint8)).save(image)
+    seen = {}
+
+    def fake_ocr(**kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(textspotter.pipeline, "OCR", fake_ocr)
+
+    def run(*flags: str):
+        seen.clear()
+        assert main(["read", str(image), *flags]) == 2
+        assert "stop here" in capsys.readouterr().err
+        return seen["recognition"]
+
+    return run

@@ -307,27 +307,12 @@ def test_the_cli_flag_and_the_bench_engine_name_the_lexicon():
     assert "lexicon auto: language en" in auto
 
 
-def test_read_eval_and_bench_pass_the_flag_to_the_pipeline(tmp_path, monkeypatch, capsys):
-    import numpy as np
-    from PIL import Image
-
-    import textspotter.pipeline
+def test_read_eval_and_bench_pass_the_flag_to_the_pipeline(read_recognition):
     from textspotter.cli.eval import add_arguments, engine_options
-    from textspotter.cli.main import main
 
-    image = tmp_path / "a.png"
-    Image.fromarray(np.full((64, 64, 3), 255, dtype=np.uint8)).save(image)
-    seen = {}
-
-    def fake_ocr(**kwargs):
-        seen.update(kwargs)
-        raise ValueError("stop here")
-
-    monkeypatch.setattr(textspotter.pipeline, "OCR", fake_ocr)
-    assert main(["read", str(image)]) == 2 and seen["recognition"].lexicon == "auto"
-    assert main(["read", str(image), "--lexicon", "off"]) == 2 and seen["recognition"].lexicon is None
-    assert main(["read", str(image), "--lexicon", "en"]) == 2 and seen["recognition"].lexicon == LexiconOptions()
-    assert "stop here" in capsys.readouterr().err
+    assert read_recognition().lexicon == "auto"
+    assert read_recognition("--lexicon", "off").lexicon is None
+    assert read_recognition("--lexicon", "en").lexicon == LexiconOptions()
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     base = ["--dataset", "docbank", "--engine", "textspotter"]

@@ -132,30 +132,15 @@ def test_recognize_reads_long_quads_in_windows_and_joins_them():
     assert RecognitionOptions().long_words == "auto"
 
 
-def test_read_and_eval_pass_the_long_words_flag(tmp_path, monkeypatch, capsys):
+def test_read_and_eval_pass_the_long_words_flag(read_recognition):
     import argparse
 
-    import numpy as np
-    from PIL import Image
-
-    import textspotter.pipeline
     from textspotter.cli.eval import add_arguments, engine_options
-    from textspotter.cli.main import main
     from textspotter.ops.longwords import long_word_options
 
-    image = tmp_path / "a.png"
-    Image.fromarray(np.full((64, 64, 3), 255, dtype=np.uint8)).save(image)
-    seen = {}
-
-    def fake_ocr(**kwargs):
-        seen.update(kwargs)
-        raise ValueError("stop here")
-
-    monkeypatch.setattr(textspotter.pipeline, "OCR", fake_ocr)
-    assert main(["read", str(image)]) == 2 and seen["recognition"].long_words == "auto"
-    assert main(["read", str(image), "--long-words", "off"]) == 2 and seen["recognition"].long_words is None
-    assert main(["read", str(image), "--long-words", "on"]) == 2 and seen["recognition"].long_words == LongWordOptions()
-    assert "stop here" in capsys.readouterr().err
+    assert read_recognition().long_words == "auto"
+    assert read_recognition("--long-words", "off").long_words is None
+    assert read_recognition("--long-words", "on").long_words == LongWordOptions()
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     base = ["--dataset", "docbank", "--engine", "textspotter"]
