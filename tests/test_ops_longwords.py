@@ -68,6 +68,9 @@ def test_join_readings_joins_at_the_shared_run():
     # The edge glyphs of a window are often half glyphs: the join keeps the earlier window's reading up to the run
     # and the later one's from it, so neither window's edge survives inside the word.
     assert join_readings(["\\catcod", "atcode13", "ode13=5"]) == "\\catcode13=5"
+    # Of two equally long shared runs, the one that places the next window after the previous one wins.
+    assert join_readings(["insulator-", "ator-insul", ".insulator"], advance=0.4) == "insulator-insulator"
+    assert join_readings(["insulator-", "ator-insul", ".insulator"]) == "insulator-insulator"
     assert join_readings(["word"]) == "word"
     assert join_readings(["abc", "xyz"]) is None
     assert join_readings(["abcd", "cdxy"], min_match=3) is None
@@ -119,7 +122,11 @@ def test_recognize_reads_long_quads_in_windows_and_joins_them():
     assert sorted(set(owner.tolist())) == [1, 2]
     joined = 0
     for index in (1, 2):
-        expected = join_readings([t for t, o in zip(texts, owner.tolist(), strict=True) if o == index], 1)
+        mine = (owner == index).nonzero().flatten()
+        advance = float(
+            (windows[mine[1], 0] - windows[mine[0], 0]).norm() / (windows[mine[0], 1] - windows[mine[0], 0]).norm()
+        )
+        expected = join_readings([texts[k] for k in mine.tolist()], 1, advance)
         assert windowed.texts[index] == (squeezed.texts[index] if expected is None else expected)
         joined += expected is not None
     assert joined  # random weights read enough for at least one join: the test exercises the joined path

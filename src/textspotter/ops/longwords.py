@@ -21,7 +21,6 @@ Functions:
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -167,34 +166,66 @@ def window_quads(
     return torch.stack([top_a, top_b, bottom_b, bottom_a], dim=1), owner
 
 
-def join_readings(texts: list[str], min_match: int = 2) -> str | None:
+def join_readings(texts: list[str], min_match: int = 2, advance: float | None = None) -> str | None:
     """Join the readings of one quad's consecutive windows into one text.
 
-    Two neighbours are joined at the longest run of characters common to the end of the text so far (its last
-    ``len(next)`` characters, the part the next window can overlap) and to the next reading: the text so far up to
-    the run, then the next reading from the run on. The characters at a window's edges are often a glyph cut in
-    half; the run lies inside both windows, where each reads whole glyphs.
+    Two neighbours are joined at a run of characters common to the text so far and to the next reading: the text so
+    far up to the run, then the next reading from the run on. The characters at a window's edges are often a glyph
+    cut in half; the run lies inside both windows, where each reads whole glyphs. Of the common runs (each as long
+    as it can be), the longest wins, less one character for each character its placement of the next reading is
+    off from where the windows' geometry puts it: ``advance`` times the previous reading's length after that
+    reading's start (for ``advance=None``, where the previous reading would end if the two shared half of the
+    shorter). So in ``insulator-`` + ``ator-insul`` the run ``ator-`` wins over ``insul``, which would put the next
+    window before the previous one.
 
     Args:
         texts: the windows' readings, in reading direction (at least one).
         min_match: fewest characters the run must have.
+        advance: how far each window starts after the previous one, as a fraction of a window's width (``(W − T) /
+            ((n − 1) · T)`` for :func:`window_quads`' windows), or None.
 
     Returns:
-        The joined text, or None when two neighbours share fewer than ``min_match`` characters (no safe join).
+        The joined text, or None when two neighbours share no run of ``min_match`` characters (no safe join).
 
     >>> join_readings(["amplificatio", "mplification,"])
     'amplification,'
+    >>> join_readings(["insulator-", "ator-insul", ".insulator"], advance=0.4)
+    'insulator-insulator'
     >>> join_readings(["abc", "xyz"]) is None
     True
     """
     if not texts:
         raise ValueError("join_readings needs at least one reading")
     joined = texts[0]
+    start = 0  # where the previous reading starts in ``joined``
+    previous = texts[0]
     for text in texts[1:]:
-        tail_start = max(0, len(joined) - len(text))
-        tail = joined[tail_start:]
-        match = difflib.SequenceMatcher(None, tail, text, autojunk=False).find_longest_match(0, len(tail), 0, len(text))
-        if match.size < min_match:
+        if advance is None:
+            expected = start + max(0, len(previous) - min(len(previous), len(text)) // 2)
+        else:
+            expected = start + round(advance * len(previous))
+        best: tuple[float, int, int] | None = None  # (score, end in joined, end in text)
+        # suffix[j]: length of the common run ending at joined[i - 1] and text[j - 1] (dynamic programming).
+        above = [0] * (len(text) + 1)
+        for i in range(1, len(joined) + 1):
+            row = [0] * (len(text) + 1)
+            for j in range(1, len(text) + 1):
+                if joined[i - 1] == text[j - 1]:
+                    row[j] = above[j - 1] + 1
+            for j in range(1, len(text) + 1):
+                size = row[j]
+                # A maximal run only: it cannot be extended to the right in both strings.
+                if size < min_match or (i < len(joined) and j < len(text) and joined[i] == text[j]):
+                    continue
+                shift = (i - size) - (j - size)  # where the next reading starts in ``joined``
+                score = size - abs(shift - expected)
+                if best is None or score > best[0]:
+                    best = (score, i - size, j - size)
+            above = row
+        if best is None:
             return None
-        joined = joined[: tail_start + match.a] + text[match.b :]
+        _, at_joined, at_text = best
+        start = at_joined - at_text
+        joined = joined[:at_joined] + text[at_text:]
+        previous = text
     return joined

@@ -993,7 +993,10 @@ def _read_long_words(
         last = first
         while last < len(owners) and owners[last] == owners[first]:
             last += 1
-        text = join_readings(texts[first:last], options.long_words.min_match)
+        # How far each window starts after the previous one, as a fraction of a window's width (join_readings).
+        top = windows[first : first + 2, 1] - windows[first : first + 2, 0]
+        advance = float((windows[first + 1, 0] - windows[first, 0]).norm() / top[0].norm().clamp(min=1e-6))
+        text = join_readings(texts[first:last], options.long_words.min_match, advance)
         if text is not None:
             joined[owners[first]] = (text, min(window_conf[first:last]))
         first = last
