@@ -58,11 +58,11 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _engine_options(name: str, model: str | None, precision: str, int8: str = "auto") -> Any:
+def _engine_options(name: str, model: str | None, precision: str, int8: str = "auto", long_words: str = "auto") -> Any:
     if name == "textspotter":
         from textspotter.evaluate.engines import TextspotterOptions
 
-        return TextspotterOptions(model=model, precision=precision, int8=int8)
+        return TextspotterOptions(model=model, precision=precision, int8=int8, long_words=long_words)
     return None
 
 
@@ -72,6 +72,7 @@ def _worker(
     model: str | None,
     precision: str,
     int8: str,
+    long_words: str,
     images: list[str],
     tasks: Any,
     ready: Any,
@@ -91,7 +92,7 @@ def _worker(
         from textspotter.evaluate.datasets import load_image
         from textspotter.evaluate.engines import create_engine
 
-        engine = create_engine(name, _engine_options(name, model, precision, int8), threads=threads)
+        engine = create_engine(name, _engine_options(name, model, precision, int8, long_words), threads=threads)
         engine.load()
         version = engine.version()
     except Exception as exc:  # the run reports the engine as unavailable
@@ -121,7 +122,14 @@ def _worker(
 
 
 def run(
-    name: str, mode: str, cores: int, model: str | None, precision: str, images: list[str], int8: str = "auto"
+    name: str,
+    mode: str,
+    cores: int,
+    model: str | None,
+    precision: str,
+    images: list[str],
+    int8: str = "auto",
+    long_words: str = "auto",
 ) -> RunResult:
     """Time one engine in one mode over ``images``; see the module docstring."""
     context = mp.get_context("spawn")
@@ -136,7 +144,7 @@ def run(
     processes = [
         context.Process(
             target=_worker,
-            args=(name, threads, model, precision, int8, images, tasks, ready, start, results),
+            args=(name, threads, model, precision, int8, long_words, images, tasks, ready, start, results),
             daemon=True,
         )
         for _ in range(workers)
@@ -206,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="textspotter model folder (default: the shipped model)")
     parser.add_argument("--precision", default="auto", choices=["auto", "model", "bf16"])
     parser.add_argument("--int8", default="auto", choices=["auto", "on", "off"], help="textspotter's --int8")
+    parser.add_argument(
+        "--long-words", default="auto", choices=["auto", "on", "off"], help="textspotter's --long-words"
+    )
     parser.add_argument("--output", default=None, help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
 
@@ -229,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|---|---|---|")
         for name in args.engines:
             for mode in args.modes:
-                result = run(name, mode, args.cores, args.model, args.precision, images, args.int8)
+                result = run(name, mode, args.cores, args.model, args.precision, images, args.int8, args.long_words)
                 if not result.wall_s:
                     print(f"| {name} | {mode} | unavailable: {'; '.join(result.errors)[:200]} |||||||")
                     continue
