@@ -234,8 +234,9 @@ class RecognitionOptions:
             where they agree (:mod:`~textspotter.ops.longwords`, docs/usage.md §4): long code words, URLs and
             compounds, and long CJK lines. :class:`~textspotter.ops.longwords.LongWordOptions` to set it; ``None``
             keeps the squeezed readings (published behaviour); ``"auto"`` (default) is ``LongWordOptions()`` for a
-            CTC recognizer and ``None`` for the published parallel decoders. Only the texts change; the relational
-            model reads the squeezed strips' features.
+            CTC recognizer and ``None`` for the published parallel decoders. Only the texts and text confidences
+            change (a joined reading takes its least confident window's); the relational model reads the squeezed
+            strips' features, and the lexicon does not rescore a reading joined from windows.
     """
 
     chunk_size: int = 128
@@ -994,8 +995,8 @@ def _read_long_words(
         while last < len(owners) and owners[last] == owners[first]:
             last += 1
         # How far each window starts after the previous one, as a fraction of a window's width (join_readings).
-        top = windows[first : first + 2, 1] - windows[first : first + 2, 0]
-        advance = float((windows[first + 1, 0] - windows[first, 0]).norm() / top[0].norm().clamp(min=1e-6))
+        width = (windows[first, 1] - windows[first, 0]).norm().clamp(min=1e-6)
+        advance = float((windows[first + 1, 0] - windows[first, 0]).norm() / width)
         text = join_readings(texts[first:last], options.long_words.min_match, advance)
         if text is not None:
             joined[owners[first]] = (text, min(window_conf[first:last]))
