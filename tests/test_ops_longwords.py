@@ -23,6 +23,17 @@ def test_natural_widths_follow_the_recognizers_scale():
     assert torch.allclose(natural_widths(quads, 8, 1.5), torch.tensor([48.0, 6.0]))
 
 
+def test_natural_widths_are_calc_quad_width_before_its_rounding_and_cap():
+    from textspotter.ops import calc_quad_width
+
+    generator = torch.Generator().manual_seed(3)
+    corner = torch.rand(64, 1, 2, generator=generator) * 500
+    size = torch.rand(64, 1, 2, generator=generator) * torch.tensor([400.0, 40.0]) + 3
+    quads = corner + size * torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    expected = calc_quad_width(quads, 8, 1, 0, 1.5)  # rounded up to a multiple of 1, no cap
+    assert torch.equal(natural_widths(quads, 8, 1.5).ceil().clamp(min=2).long(), expected)
+
+
 def test_window_quads_cover_each_long_quad_in_windows_of_t_columns():
     # Quad 0: 8/10 * 200 = 160 columns; quad 1: 40 columns (short); quad 2: slanted, about 87.9 columns.
     slanted = [[300.0, 50.0], [410.0, 60.0], [409.0, 70.0], [299.0, 60.0]]
