@@ -27,6 +27,8 @@ from typing import Literal
 
 import torch
 
+from textspotter.ops.rectify import natural_quad_width
+
 __all__ = ["LongWordOptions", "join_readings", "long_word_options", "natural_widths", "window_quads"]
 
 
@@ -87,7 +89,8 @@ def natural_widths(quads: torch.Tensor, rows: int, column_scale: float) -> torch
     """Strip width of each quad at the recognizer's scale, uncapped and unrounded.
 
     ``s · (rows / h) · w`` with ``w`` the top edge, ``h`` the mean of the side edges (at least 2), ``s`` the column
-    scale: :func:`~textspotter.ops.rectify.calc_quad_width` before its rounding and cap.
+    scale: :func:`~textspotter.ops.rectify.calc_quad_width` before its rounding and cap
+    (:func:`~textspotter.ops.rectify.natural_quad_width`).
 
     Args:
         quads: ``[N, 4, 2]`` quads (any pixel frame), clockwise from top-left.
@@ -97,10 +100,7 @@ def natural_widths(quads: torch.Tensor, rows: int, column_scale: float) -> torch
     Returns:
         ``[N]`` float32 widths in columns.
     """
-    q = quads.float()
-    width = (q[:, 1] - q[:, 0]).norm(dim=-1)
-    height = (((q[:, 3] - q[:, 0]).norm(dim=-1) + (q[:, 2] - q[:, 1]).norm(dim=-1)) / 2).clamp(min=2.0)
-    return rows / height * width * column_scale
+    return natural_quad_width(quads, rows, column_scale)
 
 
 def window_quads(

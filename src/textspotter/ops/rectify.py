@@ -13,7 +13,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["calc_quad_width", "quad_rectify_grid", "indirect_grid_sample", "region_counts_to_indices"]
+__all__ = [
+    "calc_quad_width",
+    "natural_quad_width",
+    "quad_rectify_grid",
+    "indirect_grid_sample",
+    "region_counts_to_indices",
+]
 
 # Grid value substituted for points outside [-1, 1] before sampling: with align_corners=True it maps to pixel
 # -2·(size − 1) ≤ -2 for any map side ≥ 2, so both bilinear taps are off the map and zero padding yields exactly 0.
@@ -61,15 +67,32 @@ def calc_quad_width(
         raise ValueError(f"round_factor must be >= 1, got {round_factor}")
     if not (math.isfinite(column_scale) and column_scale > 0):
         raise ValueError(f"column_scale must be a finite number > 0, got {column_scale!r}")
-    q = quads.float()
-    width = (q[:, 1] - q[:, 0]).norm(dim=-1)
-    height = ((q[:, 3] - q[:, 0]).norm(dim=-1) + (q[:, 2] - q[:, 1]).norm(dim=-1)) / 2
-    height = height.clamp(min=2.0)  # thin or degenerate quads: avoid huge widths / division by zero
-    scaled = (output_height / height) * width * column_scale  # × 1.0 is exact: published widths unchanged
+    scaled = natural_quad_width(quads, output_height, column_scale)
     scaled = (torch.ceil(scaled / round_factor) * round_factor).clamp(min=float(round_factor))
     if max_width > 0:
         scaled = scaled.clamp(max=float(max_width))
     return torch.floor(scaled).clamp(min=2.0).to(torch.int64)
+
+
+def natural_quad_width(quads: torch.Tensor, output_height: int, column_scale: float = 1.0) -> torch.Tensor:
+    """Return each quad's strip width at ``output_height`` rows before :func:`calc_quad_width` rounds and caps it.
+
+    ``s·(output_height / h)·w`` with ``w = |q1 − q0|`` (top edge), ``h = max((|q3 − q0| + |q2 − q1|)/2, 2)`` and
+    ``s = column_scale``, in float32 (no argument checks: :func:`calc_quad_width` makes them).
+
+    Args:
+        quads: ``[N, 4, 2]`` quads (any pixel frame; only lengths matter).
+        output_height: strip height in rows.
+        column_scale: strip columns per row of height.
+
+    Returns:
+        ``[N]`` float32 widths in columns.
+    """
+    q = quads.float()
+    width = (q[:, 1] - q[:, 0]).norm(dim=-1)
+    height = ((q[:, 3] - q[:, 0]).norm(dim=-1) + (q[:, 2] - q[:, 1]).norm(dim=-1)) / 2
+    height = height.clamp(min=2.0)  # thin or degenerate quads: avoid huge widths / division by zero
+    return (output_height / height) * width * column_scale  # × 1.0 is exact: published widths unchanged
 
 
 def quad_rectify_grid(
