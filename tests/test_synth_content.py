@@ -24,7 +24,7 @@ from textspotter.synth.corpus import (
 from textspotter.synth.effects import effective_blur, illegible_words
 from textspotter.synth.fonts import FontCatalogue, latin_letters_drawn
 from textspotter.synth.languages import language_spec
-from textspotter.synth.layout import PageContext, _figure, _references
+from textspotter.synth.layout import PageContext, _author_words, _figure, _list_item, _references
 from textspotter.synth.render import TextStyle, Typesetter
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -303,9 +303,28 @@ def test_reference_list_has_hanging_labels(catalogue):
     assert bottom is not None and next_number >= 3
     texts = ctx.annotations.texts
     labels = [texts[line[0]] for line in ctx.annotations.lines[1:]]
-    numbered = [label for label in labels if re.fullmatch(r"\[\d+\]|\d+\.", label)]
+    numbered = [label for label in labels if re.fullmatch(r"\[\d+\]|\d{1,2}\.", label)]  # not a year starting a line
     assert numbered[:2] in (["[1]", "[2]"], ["1.", "2."])
     assert min(_ink_shares(np.asarray(ctx.image), ctx.annotations.quads)) > 0.02
+
+
+def test_reference_authors_in_small_capitals_keep_their_case(catalogue):
+    entry = "A. Pollicott and B. C. Jenkinson. Dimension of limit sets. In Proc. X, 2019."
+    assert _author_words(entry) == 6 and _author_words("no full stop") == 0
+    spec_face = next(f for f in catalogue.faces_for("en") if "DejaVuSans.ttf" in f.path)
+    tops = {}
+    for caps in (0, 6):
+        ctx = _context(catalogue, 3)
+        style = TextStyle(spec_face, 20, (0, 0, 0))
+        bottom = _list_item(ctx, "[1]", entry, style, "en", 20, 20, 660, 1.15, 400, small_caps_words=caps)
+        texts = ctx.annotations.texts
+        assert bottom is not None and texts[:3] == ["A.", "Pollicott", "and"]  # the bullet is recorded last
+        assert min(_ink_shares(np.asarray(ctx.image), ctx.annotations.quads)) > 0.02
+        # the top of the ink of "and" (word 2): the d's ascender, or a small capital D at about the x-height
+        x0, x1 = ctx.annotations.quads[2][:, 0].min(), ctx.annotations.quads[2][:, 0].max()
+        rows = np.flatnonzero((np.asarray(ctx.image.convert("L"))[:60, int(x0) : int(x1)] < 128).any(axis=1))
+        tops[caps] = rows[0]
+    assert tops[6] > tops[0] + 2
 
 
 def test_chart_axis_labels_are_words_on_the_ink(catalogue):

@@ -12,7 +12,7 @@ from textspotter.synth.annotate import AnnotationBuilder
 from textspotter.synth.corpus import TextSampler
 from textspotter.synth.fonts import FontCatalogue, read_cmap
 from textspotter.synth.languages import LANGUAGES, language_spec
-from textspotter.synth.render import TextStyle, Typesetter
+from textspotter.synth.render import TextStyle, Typesetter, small_caps_runs
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -101,6 +101,35 @@ def test_word_boxes_sit_on_the_ink(catalogue, code, align):
     assert min(shares) > 0.02, f"{code}: a word box holds no ink"
     for text in builder.texts:
         assert text and " " not in text and spec.allows(text)
+
+
+def test_small_capitals_keep_the_labels_case_and_draw_capitals(catalogue):
+    assert small_caps_runs("Straße-x") == [
+        ("S", False),
+        ("tra", True),
+        ("ß", False),
+        ("e", True),
+        ("-", False),
+        ("x", True),
+    ]
+    spec = language_spec("en")
+    face = next(f for f in catalogue.faces_for("en") if "DejaVuSans.ttf" in f.path)
+    plain, caps = TextStyle(face, 30, (0, 0, 0)), TextStyle(face, 30, (0, 0, 0), small_caps=True)
+    heights = {}
+    for style in (plain, caps):
+        image = Image.new("RGB", (700, 80), (255, 255, 255))
+        builder = AnnotationBuilder()
+        typesetter = Typesetter(image, catalogue, builder)
+        typesetter.paragraph("Pollicott and Jenkinson", style, spec, 10, 10, 680)
+        assert builder.texts == ["Pollicott", "and", "Jenkinson"]  # the label keeps the letters' case
+        outside, shares = _ink_check(np.asarray(image), builder)
+        assert outside < 0.01 and min(shares) > 0.02
+        # "and" alone: its ink height
+        x0, x1 = builder.quads[1][:, 0].min(), builder.quads[1][:, 0].max()
+        rows = np.flatnonzero((np.asarray(image.convert("L"))[:, int(x0) : int(np.ceil(x1))] < 128).any(axis=1))
+        heights[style.small_caps] = rows[-1] - rows[0]
+    # plain "and" stands as tall as the d's ascender; "AND" in small capitals only about as tall as the x-height
+    assert heights[True] < 0.85 * heights[False]
 
 
 def test_right_to_left_lines_read_from_the_right(catalogue):

@@ -47,7 +47,7 @@ from .render import Typesetter
 __all__ = ["SynthConfig", "generate_page", "generate_dataset", "GENERATOR_VERSION"]
 
 # Bumped whenever the same (config, seed, index) would give a different page.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def _tuple(value: Any, name: str) -> tuple:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -38,6 +38,8 @@ __all__ = ["PageContext", "LAYOUTS", "page_shape", "draw_table"]
 _INK_ACCENTS = ((20, 40, 110), (120, 20, 30), (10, 80, 50), (60, 30, 100), (0, 90, 140), (150, 70, 0))
 _BULLETS = ("•", "–", "-", "▪", "·", "*", "›", "→")
 _HAND_INKS = ((20, 30, 140), (10, 10, 10), (30, 30, 90), (90, 20, 20))
+# Scripts with a lowercase and a capital form of their letters: the ones small capitals can be set in.
+_CASED_SCRIPTS = frozenset(("latin", "cyrillic", "greek"))
 
 
 @dataclass
@@ -324,11 +326,13 @@ def _list_item(
     leading: float,
     max_height: float,
     emphasis_rate: float = 0.0,
+    small_caps_words: int = 0,
 ) -> float | None:
     """Draw a list item with a hanging bullet (the bullet is the first word of the first line).
 
-    ``emphasis_rate``: see :func:`_emphasis` (0: no emphasis, and no random draw). Returns the bottom y, or None if
-    the item does not fit in ``max_height``.
+    ``emphasis_rate``: see :func:`_emphasis` (0: no emphasis, and no random draw). ``small_caps_words``: that many
+    first words of the text in small capitals (author names of a reference list; no emphasis then). Returns the
+    bottom y, or None if the item does not fit in ``max_height``.
     """
     ts = ctx.typesetter
     spec = ctx.spec(language)
@@ -338,6 +342,12 @@ def _list_item(
         return y
     hang = ts.text_width(bullet, style, spec) + style.size * 0.6
     word_styles = _emphasis(ctx, text, style, spec, emphasis_rate) if emphasis_rate else None
+    if small_caps_words:
+        caps = replace(style, small_caps=True)
+        word_styles = [
+            caps if i < small_caps_words and ts.catalogue.covers(style.face, word.upper()) else style
+            for i, word in enumerate(text.split())
+        ]
     plan = ts.plan(text, style, spec, width - hang, leading=leading, word_styles=word_styles)
     if plan.height() > max_height:
         return None
@@ -726,9 +736,9 @@ def draw_table(
 def _emphasis(ctx: PageContext, text: str, style: TextStyle, spec: LanguageSpec, rate: float) -> list[TextStyle] | None:
     """Choose emphasised spans of a paragraph: per word of ``text.split()``, its style (mostly ``style``).
 
-    A span of 1–4 words starts at a word with probability ``rate`` and is set in the italic (three times in four)
-    or bold face of the body's family; a word the emphasis face cannot draw stays upright. Returns None when the
-    family has no such face or nothing was emphasised.
+    A span of 1–4 words starts at a word with probability ``rate`` and is set in small capitals of the body face
+    (one time in seven, cased scripts only), else in the italic (three times in four) or bold face of the body's
+    family; a word the emphasis face cannot draw stays upright. Returns None when nothing was emphasised.
     """
     words = text.split()
     catalogue = ctx.typesetter.catalogue
@@ -739,17 +749,34 @@ def _emphasis(ctx: PageContext, text: str, style: TextStyle, spec: LanguageSpec,
         if ctx.rng.random() >= rate:
             i += 1
             continue
-        italic = ctx.chance(0.75)
-        face = catalogue.variant(style.face, bold=not italic or style.face.bold, italic=italic or style.face.italic)
+        small_caps = spec.script in _CASED_SCRIPTS and ctx.chance(1 / 7)
+        italic = not small_caps and ctx.chance(0.75)
+        if small_caps:
+            face: FontFace | None = style.face
+        else:
+            face = catalogue.variant(style.face, bold=not italic or style.face.bold, italic=italic or style.face.italic)
         length = int(ctx.rng.choice([1, 1, 1, 2, 2, 3, 4]))
-        if face is not None and face != style.face:
-            emphasis = TextStyle(face, style.size, style.color)
+        if face is not None and (small_caps or face != style.face):
+            emphasis = TextStyle(face, style.size, style.color, small_caps=small_caps)
             for j in range(i, min(len(words), i + length)):
-                if catalogue.covers(face, words[j]):
+                if catalogue.covers(face, words[j].upper() if small_caps else words[j]):
                     styles[j] = emphasis
                     emphasised = True
         i += length
     return styles if emphasised else None
+
+
+def _author_words(entry: str) -> int:
+    """How many words of a reference entry (:meth:`TextSampler.reference_entry`) name its authors: up to the first
+    word of two or more letters that ends with a full stop (``A. Author, B. Author.``, ``... et al.``).
+
+    >>> _author_words("A. Smith, B. C. Jones. Deep reading. In Proc. X, 2019.")
+    5
+    """
+    for index, word in enumerate(entry.split()):
+        if word.endswith(".") and len(word.rstrip(".,")) >= 2:
+            return index + 1
+    return 0
 
 
 def _references(
@@ -783,11 +810,23 @@ def _references(
         return None, 1
     y = _flow_plan(ctx, plan, x, y, "start") + size * 0.5
     bracketed = ctx.chance(0.75)
+    caps_names = ctx.chance(0.25)  # author names in small capitals, as many journals set them
     number = 1
     for _ in range(int(ctx.rng.integers(3, 16))):
         label = f"[{number}]" if bracketed else f"{number}."
+        entry = sampler.reference_entry(ctx.rng)
         bottom = _list_item(
-            ctx, label, sampler.reference_entry(ctx.rng), entry_style, language, x, y, width, 1.15, y_end - y
+            ctx,
+            label,
+            entry,
+            entry_style,
+            language,
+            x,
+            y,
+            width,
+            1.15,
+            y_end - y,
+            small_caps_words=_author_words(entry) if caps_names else 0,
         )
         if bottom is None:
             break
@@ -914,6 +953,12 @@ def _flow(
             size = body_size * ctx.uniform(1.1, 1.5)
             style = ctx.style(lang, "heading", size)
             text = sampler.heading(rng, 1, 6)
+            if (
+                spec.script in _CASED_SCRIPTS
+                and ctx.chance(0.12)
+                and ctx.typesetter.catalogue.covers(style.face, text.upper())
+            ):
+                style = replace(style, small_caps=True)
             if numbered:
                 depth = int(rng.choice([1, 1, 2, 2, 3]))
                 number = ".".join([str(section)] + [str(int(v)) for v in rng.integers(1, 6, size=depth - 1)])

@@ -33,7 +33,7 @@ without marks (``αi``, ``10−3``), its box spans its advance and, vertically, 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -73,15 +73,21 @@ _VOWELS = set("aeiouyàáâäèéêëìíîïòóôöùúûüæœаеёиоуы�
 _SCRIPT_SCALE = 0.7
 _SUP_RISE = 0.38
 _SUB_DROP = 0.18
+# Small capitals: a lowercase letter is drawn as its capital at this fraction of the size (TeX's cmcsc and the
+# small-capital faces of office fonts draw them at about the x-height, 0.7-0.8 of the capitals' height). Real pages
+# set author names, headings and acronyms this way; the recognizer misread them (benchmarks/RESULTS.md, "Session 37").
+SMALL_CAPS_SCALE = 0.76
 
 
 @dataclass(frozen=True)
 class TextStyle:
-    """A face, a pixel size and an RGB colour."""
+    """A face, a pixel size and an RGB colour; ``small_caps`` draws lowercase letters as small capitals
+    (:func:`small_caps_runs`; left-to-right words only, the label keeps the letters' case)."""
 
     face: FontFace
     size: int
     color: tuple[int, int, int] = (20, 20, 20)
+    small_caps: bool = False
 
 
 @dataclass
@@ -133,6 +139,25 @@ class Plan:
         head.indent = self.indent
         tail = Plan(self.lines[count:], self.style, self.spec, self.width, self.ascent, self.descent, self.pitch)
         return head, tail
+
+
+def small_caps_runs(word: str) -> list[tuple[str, bool]]:
+    """Split a word into runs drawn as written (``False``) and as small capitals (``True``).
+
+    A small-capital run holds lowercase letters whose capital is one character (``ß`` stays as written); it is drawn
+    as ``run.upper()`` at :data:`SMALL_CAPS_SCALE` of the size.
+
+    >>> small_caps_runs("Pollicott,")
+    [('P', False), ('ollicott', True), (',', False)]
+    """
+    runs: list[tuple[str, bool]] = []
+    for char in word:
+        small = char.islower() and len(char.upper()) == 1 and char.upper() != char
+        if runs and runs[-1][1] == small:
+            runs[-1] = (runs[-1][0] + char, small)
+        else:
+            runs.append((char, small))
+    return runs
 
 
 def word_direction(word: str) -> str:
@@ -326,11 +351,33 @@ class Typesetter:
                 self.catalogue.advance(style.face, self._run_size(style, level), run, direction)
                 for run, level in split_scripts(text)
             )
+        if style.small_caps and direction == "ltr":
+            return sum(
+                self.catalogue.advance(style.face, self._small_size(style) if small else style.size, run, direction)
+                for run, small in self._small_caps_drawn(text)
+            )
         return self.catalogue.advance(style.face, style.size, text, direction)
 
     @staticmethod
     def _run_size(style: TextStyle, level: int) -> int:
         return style.size if level == 0 else max(6, int(round(style.size * _SCRIPT_SCALE)))
+
+    @staticmethod
+    def _small_size(style: TextStyle) -> int:
+        return max(6, int(round(style.size * SMALL_CAPS_SCALE)))
+
+    @staticmethod
+    def _small_caps_drawn(word: str) -> list[tuple[str, bool]]:
+        """:func:`small_caps_runs` with each small-capital run already in capitals (what is drawn)."""
+        return [(run.upper() if small else run, small) for run, small in small_caps_runs(word)]
+
+    def _draw_small_caps(self, x: float, baseline: float, word: str, style: TextStyle) -> None:
+        """Draw a left-to-right word in small capitals, run by run (its advance is :meth:`_length`'s)."""
+        for run, small in self._small_caps_drawn(word):
+            size = self._small_size(style) if small else style.size
+            font = self.catalogue.font(style.face, size)
+            self.draw.text((x, baseline), run, font=font, fill=style.color, anchor="ls")
+            x += self.catalogue.advance(style.face, size, run, "ltr")
 
     def _draw_scripted(
         self, x: float, baseline: float, word: str, style: TextStyle, reference: str
@@ -413,6 +460,8 @@ class Typesetter:
             direction = "rtl" if word_direction(word) == "R" else "ltr"
             pieces = [(word, self._length(word_style, word, direction))]
             if pieces[0][1] > width:
+                word_style = replace(word_style, small_caps=False)  # pieces are measured and drawn plain
+                emphasis = emphasis or word_style != style
                 pieces = self._cut(strip_scripts(word), word_style, direction, width)
             while pieces:
                 piece, piece_width = pieces.pop(0)
@@ -607,7 +656,13 @@ class Typesetter:
         total = sum(line.widths) + gap * (len(line.words) - 1)
         styles = line.styles if line.styles is not None else [style] * len(line.words)
         scripted = [SCRIPT_MARKS[2] in w for w in line.words]
-        one_call = not justify and all(r == "L" for r in resolved) and line.styles is None and not any(scripted)
+        one_call = (
+            not justify
+            and all(r == "L" for r in resolved)
+            and line.styles is None
+            and not style.small_caps
+            and not any(scripted)
+        )
         widths = list(line.widths)
         positions = [0.0] * len(line.words)
         if one_call:
@@ -644,6 +699,8 @@ class Typesetter:
                 top, bottom = self._draw_scripted(x0, baseline, word, styles[i], spec.reference)
                 word_ascent, word_descent = max(word_ascent, baseline - top), max(word_descent, bottom - baseline)
                 word = strip_scripts(word)
+            elif not drawn[i] and styles[i].small_caps and resolved[i] == "L":
+                self._draw_small_caps(x0, baseline, word, styles[i])
             elif not drawn[i]:
                 direction = pil_direction("rtl" if resolved[i] == "R" else "ltr")
                 word_font = font if styles[i] == style else self.font(styles[i])
@@ -680,7 +737,7 @@ class Typesetter:
             end = start + 1
             while end < len(words) and styles[end] == styles[start] and not scripted[end] and not scripted[start]:
                 end += 1
-            if end - start > 1:
+            if end - start > 1 and not styles[start].small_caps:
                 text = " ".join(words[start:end])
                 font = self.font(styles[start])
                 span = positions[end - 1] + widths[end - 1] - positions[start]
