@@ -44,23 +44,46 @@ def gather(args: argparse.Namespace) -> tuple[list[Sample], float]:
     import torch
 
     from textspotter import OCR
-    from textspotter.imageio import load_pages
-    from textspotter.ops.lexicon import LexiconOptions, lexicon_hypotheses, load_lexicon
+    from textspotter.ops.lexicon import (
+        LexiconOptions,
+        language_pages,
+        lexicon_hypotheses,
+        load_lexicon,
+    )
     from textspotter.pipeline import DetectionOptions, RecognitionOptions, stages
 
     permissive = LexiconOptions(max_confidence=1.0, max_confidence_in_lexicon=1.0)
     lexicon = load_lexicon(permissive.language)
     recorded: list[tuple[list[str], list[float], list[Any]]] = []
 
-    def record(logits: torch.Tensor, texts: list[str], confidence: torch.Tensor, charset: Any, **_: Any) -> Any:
-        found = lexicon_hypotheses(logits, texts, confidence, charset, lexicon=lexicon, options=permissive)
+    def record(
+        texts: list[str], confidence: torch.Tensor, groups: list[int], held: list[Any], charset: Any, **_: Any
+    ) -> Any:
+        # The recognizer stage calls this name once per page batch, after greedy decoding and the long-word windows,
+        # with the logits of every ordinary word (`held`, permissive: whatever its confidence). Record the
+        # hypotheses of those on pages in the lexicon's language and return the greedy readings unchanged.
+        pages = language_pages(texts, groups, permissive, lexicon)
         by_region: list[Any] = [None] * len(texts)
-        for hypotheses in found:
-            by_region[hypotheses.region] = hypotheses
+        for positions, logits in held:
+            rows = [r for r, position in enumerate(positions) if groups[position] in pages]
+            if not rows:
+                continue
+            chosen = [positions[r] for r in rows]
+            found = lexicon_hypotheses(
+                logits[rows],
+                [texts[p] for p in chosen],
+                confidence[chosen],
+                charset,
+                lexicon=lexicon,
+                options=permissive,
+            )
+            for hypotheses in found:
+                by_region[chosen[hypotheses.region]] = hypotheses
         recorded.append((list(texts), confidence.tolist(), by_region))
-        return texts, confidence
+        return list(texts), confidence
 
-    stages.rescore_with_lexicon = record  # the recognizer stage calls this name after greedy decoding
+    original = stages.rescore_pages
+    stages.rescore_pages = record  # the recognizer stage calls this name after greedy decoding
     ocr = OCR(
         model=args.model,
         device="cpu",
@@ -70,18 +93,29 @@ def gather(args: argparse.Namespace) -> tuple[list[Sample], float]:
     samples: list[Sample] = []
     start = time.perf_counter()
     pages = list(docbank_pages(Path(args.data), args.pages, args.skip))
+    try:
+        _read_pages(ocr, pages, recorded, samples)
+    finally:
+        stages.rescore_pages = original
+    return samples, len(pages) / (time.perf_counter() - start)
+
+
+def _read_pages(ocr: Any, pages: list[Any], recorded: list[Any], samples: list[Sample]) -> None:
+    """Read each page's true boxes and append one :class:`Sample` per token (``gather``'s hook fills ``recorded``)."""
+    from textspotter.imageio import load_pages
+
     for path, tokens in pages:
         recorded.clear()
         image = load_pages(str(path))[0].image
-        read = list(ocr.recognize(image, _quads(tokens)).texts)
-        greedy = [t for texts, _, _ in recorded for t in texts]
-        confidence = [c for _, scores, _ in recorded for c in scores]
-        hypotheses = [h for _, _, found in recorded for h in found]
-        if greedy != read or len(read) != len(tokens):
+        result = ocr.recognize(image, _quads(tokens))
+        read, confidence = list(result.texts), result.confidence.tolist()
+        # The stage calls the hook only when some reading is an ordinary word; without any, nothing has candidates.
+        hypotheses = [h for _, _, found in recorded for h in found] if recorded else [None] * len(read)
+        greedy = [t for texts, _, _ in recorded for t in texts] if recorded else read
+        if greedy != read or len(read) != len(tokens) or len(hypotheses) != len(read):
             raise RuntimeError(f"{path.name}: recorded readings do not line up with the tokens")
         samples.extend(Sample(t.text, g, c, h) for t, g, c, h in zip(tokens, greedy, confidence, hypotheses))
         print(f"{path.name}: {len(tokens)} tokens", file=sys.stderr, flush=True)
-    return samples, len(pages) / (time.perf_counter() - start)
 
 
 def evaluate(samples: list[Sample], options: Any) -> dict[str, int]:
@@ -171,8 +205,6 @@ def speed(args: argparse.Namespace) -> dict[str, float]:
     """
     import subprocess
 
-    import torch
-
     from textspotter import OCR
     from textspotter.ops.lexicon import LexiconOptions
     from textspotter.pipeline import DetectionOptions, RecognitionOptions, stages
@@ -180,21 +212,21 @@ def speed(args: argparse.Namespace) -> dict[str, float]:
     code = "import time; from textspotter.ops.lexicon import load_lexicon as f; t = time.perf_counter(); f('en'); "
     code += "print(time.perf_counter() - t)"
     loads = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout) for _ in "123"]
-    original = stages.rescore_with_lexicon
+    original = stages.rescore_pages
     seconds: list[float] = []
     cpu_seconds: list[float] = []
     regions: list[int] = []
 
-    def timed(logits: torch.Tensor, texts: list[str], *rest: Any, **options: Any) -> Any:
+    def timed(texts: list[str], *rest: Any, **options: Any) -> Any:
         # CPU time of this thread too: on a shared machine the wall time includes waiting for a core.
         start, start_cpu = time.perf_counter(), time.thread_time()
-        out = original(logits, texts, *rest, **options)
+        out = original(texts, *rest, **options)
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.thread_time() - start_cpu)
         regions.append(len(texts))
         return out
 
-    stages.rescore_with_lexicon = timed
+    stages.rescore_pages = timed
     ocr = OCR(
         model=args.model,
         device="cpu",
@@ -205,12 +237,13 @@ def speed(args: argparse.Namespace) -> dict[str, float]:
 
     load_lexicon("en")
     pages = [path for path, _ in docbank_pages(Path(args.data), args.speed, args.skip)]
-    total = 0.0
     start = time.perf_counter()
-    for path in pages:
-        ocr.read([str(path)])
+    try:
+        for path in pages:
+            ocr.read([str(path)])
+    finally:
+        stages.rescore_pages = original
     total = time.perf_counter() - start
-    stages.rescore_with_lexicon = original
     return {
         "pages": len(pages),
         "regions_per_page": sum(regions) / len(pages),
