@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from ..document import Line, Page, Paragraph, Word, as_quad, bounding_quad
+from ..document import Line, Page, Paragraph, Quad, Word, bounding_quad
 from ..geometry import quad_height
 from ..models.spec import PUBLISHED_VALID_CONFIDENCE
 from ..ops import f_measure
@@ -187,22 +187,28 @@ def _complete_groups(groups: list[list[list[int]]] | None, count: int) -> list[l
     return out
 
 
-def _split_on_gaps(boxes: np.ndarray, members: list[int], axis: int, tolerance: float) -> list[list[int]]:
-    """Split ``members`` into runs separated by gaps of the boxes' projections on ``axis`` (0: x, 1: y).
+def _split_on_gaps(spans: tuple[list[float], list[float]], members: list[int], tolerance: float) -> list[list[int]]:
+    """Split ``members`` into runs separated by gaps of the boxes' projections on one axis.
 
-    Runs are returned in increasing coordinate order; inside a run the members keep increasing start order.
+    Args:
+        spans: (starts, ends) of every box's projection on the axis, as Python floats (``boxes[:, 0].tolist()`` and
+            ``boxes[:, 2].tolist()`` for x): the function runs for every cut of the page, hundreds of times, and on
+            a few boxes numpy's per-call cost is most of the time.
+        members: the box indices to split.
+        tolerance: overlap still treated as a gap.
+
+    Returns:
+        The runs in increasing coordinate order; inside a run the members keep increasing start order (stable:
+        equal starts keep their order in ``members``).
     """
-    starts = boxes[members, axis]
-    order = np.argsort(starts, kind="stable").tolist()
-    # Python floats: the loop runs once per box of every cut of the page, and numpy scalars cost ten times more.
-    starts_list, ends = starts.tolist(), boxes[members, axis + 2].tolist()
+    starts, ends = spans
     runs: list[list[int]] = []
     run_end = -math.inf
-    for k in order:
-        if not runs or starts_list[k] >= run_end - tolerance:
+    for k in sorted(members, key=starts.__getitem__):
+        if not runs or starts[k] >= run_end - tolerance:
             runs.append([])
             run_end = ends[k]
-        runs[-1].append(members[k])
+        runs[-1].append(k)
         run_end = max(run_end, ends[k])
     return runs
 
@@ -295,9 +301,11 @@ def _order_and_cells(
     """``reading_order`` and, for each box read as a table cell, its (table, row) numbers."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     cells: dict[int, tuple[int, int]] = {}
+    x_spans = (boxes[:, 0].tolist(), boxes[:, 2].tolist())
+    y_spans = (boxes[:, 1].tolist(), boxes[:, 3].tolist())
 
     def has_columns(members: list[int]) -> bool:
-        return len(_split_on_gaps(boxes, members, 0, tolerance)) > 1
+        return len(_split_on_gaps(x_spans, members, tolerance)) > 1
 
     def intruders(block: list[int], band: list[int]) -> list[int]:
         """The narrow boxes of ``band`` that alone keep ``block + band`` from splitting into columns, or []."""
@@ -306,7 +314,7 @@ def _order_and_cells(
         narrow = {i for i in band if boxes[i, 2] - boxes[i, 0] < _INTRUDER_WIDTH * extent}
         if not narrow:
             return []
-        columns = _split_on_gaps(boxes, [i for i in union if i not in narrow], 0, tolerance)
+        columns = _split_on_gaps(x_spans, [i for i in union if i not in narrow], tolerance)
         if len(columns) < 2:
             return []
         spans = sorted((boxes[c, 0].min(), boxes[c, 2].max()) for c in columns)
@@ -320,7 +328,7 @@ def _order_and_cells(
     def order(members: list[int]) -> list[int]:
         if len(members) <= 1:
             return list(members)
-        columns = _split_on_gaps(boxes, members, 0, tolerance)
+        columns = _split_on_gaps(x_spans, members, tolerance)
         if len(columns) > 1:
             rows = _table_rows(boxes, columns, table_gap) if table_gap is not None else None
             if rows is not None:
@@ -328,7 +336,7 @@ def _order_and_cells(
                 cells.update({i: (table, r) for r, row in enumerate(rows) for i in row})
                 return [i for row in rows for i in row]
             return [i for column in columns for i in order(column)]
-        bands = _split_on_gaps(boxes, members, 1, tolerance)
+        bands = _split_on_gaps(y_spans, members, tolerance)
         if len(bands) == 1:
             return sorted(members, key=lambda i: (boxes[i, 1], boxes[i, 0]))
         blocks: list[list[int]] = []
@@ -457,7 +465,7 @@ def _gutter_cuts(words: np.ndarray, lines: np.ndarray, this: int, min_gap: float
     """
     if words.shape[0] < 2:
         return []
-    height = float(np.median(words[:, 3] - words[:, 1]))
+    height = _median((words[:, 3] - words[:, 1]).tolist())
     wide = np.flatnonzero(words[1:, 0] - words[:-1, 2] > min_gap * height) + 1
     if height <= 0 or wide.size == 0:  # most lines: no gap to look at
         return []
@@ -498,8 +506,11 @@ def _split_gutter_lines(groups: list[list[Line]], min_gap: float) -> list[list[L
         for line in lines:
             cuts = []
             if len(line.words) > 1:  # a one-word line has no gap: skip its boxes
-                words = np.array([_box(bounding_quad([w.quad])) for w in line.words]).reshape(-1, 4)
-                cuts = _gutter_cuts(words, boxes, index, min_gap)
+                words = [_aabb(w.quad) for w in line.words]
+                height = _median([b[3] - b[1] for b in words])
+                # Most lines have no gap wide enough to look at: tell them in plain Python, before any array.
+                if height > 0 and any(b[0] - a[2] > min_gap * height for a, b in zip(words, words[1:])):
+                    cuts = _gutter_cuts(np.array(words).reshape(-1, 4), boxes, index, min_gap)
             index += 1
             if not cuts:
                 kept.append(line)
@@ -513,11 +524,11 @@ def _split_gutter_lines(groups: list[list[Line]], min_gap: float) -> list[list[L
 
 def _line_of(words: Sequence[Word]) -> Line:
     """A line of ``words`` (renumbered from 0), with their bounding box and mean confidence."""
-    words = tuple(replace(w, order=k) for k, w in enumerate(words))
+    words = tuple(w if w.order == k else replace(w, order=k) for k, w in enumerate(words))
     return Line(
         words=words,
         quad=bounding_quad([w.quad for w in words]),
-        confidence=float(np.mean([w.confidence for w in words])),
+        confidence=_mean([w.confidence for w in words]),
     )
 
 
@@ -692,6 +703,32 @@ def _box(quad: tuple) -> list[float]:
     return [quad[0][0], quad[0][1], quad[2][0], quad[2][1]]
 
 
+def _aabb(quad: Quad) -> list[float]:
+    """(x_min, y_min, x_max, y_max) of any quad (``_box(bounding_quad([quad]))`` without building the quad)."""
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = quad
+    return [min(ax, bx, cx, dx), min(ay, by, cy, dy), max(ax, bx, cx, dx), max(ay, by, cy, dy)]
+
+
+def _quad_of(points: list[list[float]]) -> Quad:
+    """A quad of Python floats (``points``: ``[4][2]`` floats from ``ndarray.tolist()``; ``as_quad`` checks and
+    converts any input, at five times the cost, once per word of every page)."""
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = points
+    return ((ax, ay), (bx, by), (cx, cy), (dx, dy))
+
+
+def _mean(values: list[float]) -> float:
+    """The mean of a non-empty list of floats (``np.mean`` costs ten times more on the few values of a line)."""
+    return math.fsum(values) / len(values)
+
+
+def _median(values: list[float]) -> float:
+    """The median of a non-empty list of floats, as ``np.median`` computes it (the mean of the two middle values
+    of an even count)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _math_minus_line(line: Line) -> Line:
     """``line`` with its lone dashes between math operands written as minus signs (:func:`ops.dashes.math_minus`),
     neighbours taken among the words with text."""
@@ -732,7 +769,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         confidence = overall_values[i]
         return Word(
             text=text,
-            quad=as_quad(quad_values[i]),
+            quad=_quad_of(quad_values[i]),
             confidence=confidence,
             detection_confidence=detection_values[i],
             text_confidence=text_values[i],
@@ -749,7 +786,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
                 Line(
                     words=words,
                     quad=bounding_quad([w.quad for w in words]),
-                    confidence=float(np.mean([w.confidence for w in words])),
+                    confidence=_mean([w.confidence for w in words]),
                 )
             )
         if options.include_invalid or any(w.valid for line in lines for w in line.words):
@@ -787,7 +824,10 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
             previous, previous_cell = (None, cell) if cell is not None else ((p, k), None)
     if options.fix_dashes:
         paragraphs = [[_math_minus_line(line) for line in lines] for lines in paragraphs]
-    paragraphs = [[replace(line, order=k) for k, line in enumerate(lines)] for lines in paragraphs]
+    # dataclasses.replace costs microseconds a call: only lines whose place changed are rebuilt.
+    paragraphs = [
+        [line if line.order == k else replace(line, order=k) for k, line in enumerate(lines)] for lines in paragraphs
+    ]
     return Page(
         width=readings.width,
         height=readings.height,
@@ -797,7 +837,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
             Paragraph(
                 lines=tuple(lines),
                 quad=bounding_quad([line.quad for line in lines]),
-                confidence=float(np.mean([line.confidence for line in lines])),
+                confidence=_mean([line.confidence for line in lines]),
                 order=rank,
             )
             for rank, lines in enumerate(paragraphs)
