@@ -46,6 +46,7 @@ def gather(args: argparse.Namespace) -> tuple[list[Sample], float]:
     from textspotter import OCR
     from textspotter.ops.lexicon import (
         LexiconOptions,
+        held_on_pages,
         language_pages,
         lexicon_hypotheses,
         load_lexicon,
@@ -64,13 +65,9 @@ def gather(args: argparse.Namespace) -> tuple[list[Sample], float]:
         # hypotheses of those on pages in the lexicon's language and return the greedy readings unchanged.
         pages = language_pages(texts, groups, permissive, lexicon)
         by_region: list[Any] = [None] * len(texts)
-        for positions, logits in held:
-            rows = [r for r, position in enumerate(positions) if groups[position] in pages]
-            if not rows:
-                continue
-            chosen = [positions[r] for r in rows]
+        for chosen, logits in held_on_pages(held, groups, pages):
             found = lexicon_hypotheses(
-                logits[rows],
+                logits,
                 [texts[p] for p in chosen],
                 confidence[chosen],
                 charset,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import gzip
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -52,6 +52,7 @@ __all__ = [
     "rescore_with_lexicon",
     "language_pages",
     "rescore_candidates",
+    "held_on_pages",
     "rescore_pages",
 ]
 
@@ -658,6 +659,22 @@ def rescore_candidates(texts: Sequence[str], confidence: torch.Tensor, options: 
     ]
 
 
+def held_on_pages(
+    held: Sequence[tuple[Sequence[int], torch.Tensor]], groups: Sequence[int], pages: Collection[int]
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Yield, per held chunk with any region on ``pages``, those regions' positions and their ``[n, T, V]`` logits.
+
+    Args:
+        held: ``(positions, logits)`` pairs as :func:`rescore_pages` takes them.
+        groups: the page (detector input) index of every region.
+        pages: the pages to keep (:func:`language_pages`).
+    """
+    for positions, logits in held:
+        rows = [r for r, position in enumerate(positions) if groups[position] in pages]
+        if rows:
+            yield [positions[r] for r in rows], logits[rows]
+
+
 def rescore_pages(
     texts: Sequence[str],
     confidence: torch.Tensor,
@@ -683,15 +700,10 @@ def rescore_pages(
         ``(texts, confidence)`` with the replaced readings of qualifying pages (others unchanged).
     """
     lexicon = lexicon if lexicon is not None else load_lexicon(options.language)
-    pages = language_pages(texts, groups, options, lexicon)
     new_texts, new_confidence = list(texts), confidence.clone()
-    for positions, logits in held:
-        rows = [r for r, position in enumerate(positions) if groups[position] in pages]
-        if not rows:
-            continue
-        chosen = [positions[r] for r in rows]
+    for chosen, logits in held_on_pages(held, groups, language_pages(texts, groups, options, lexicon)):
         read, conf = rescore_with_lexicon(
-            logits[rows],
+            logits,
             [texts[p] for p in chosen],
             confidence[chosen],
             charset,
