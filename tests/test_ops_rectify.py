@@ -10,6 +10,7 @@ from textspotter.ops.rectify import (
     calc_quad_width,
     indirect_grid_sample,
     quad_rectify_grid,
+    rectify_sample,
     region_counts_to_indices,
 )
 
@@ -183,6 +184,79 @@ def test_indirect_grid_sample_empty_and_validation():
         indirect_grid_sample(features, torch.zeros(1, 2, 2, 2), torch.tensor([2]))
     with pytest.raises(TypeError, match="integer"):
         indirect_grid_sample(features, torch.zeros(1, 2, 2, 2), torch.tensor([0.0]))
+
+
+def _reference_crop(features, quads, indices, size, out, **options):
+    grid = quad_rectify_grid(quads, size[0], size[1], out[0], out[1], **options)
+    return indirect_grid_sample(features, grid, indices)
+
+
+@pytest.mark.parametrize(
+    ("out", "options"),
+    [
+        ((8, 24), {"column_scale": 1.5}),
+        ((8, 12), {"column_scale": 1.5, "subdivide": 4}),
+        ((2, 3), {"isotropic": False}),
+    ],
+)
+def test_rectify_sample_matches_grid_then_sample_inside_across_and_beyond_the_border(out, options):
+    generator = torch.Generator().manual_seed(3)
+    features = torch.rand(2, 5, 24, 32, generator=generator)
+    # Quads well inside, on the border, crossing it (left, right, bottom), wholly outside, slanted and rotated.
+    quads = torch.stack(
+        [
+            _box(10, 10, 60, 22),
+            _box(0, 0, 40, 12),
+            _box(-15, 30, 25, 44),
+            _box(100, 50, 140, 62),
+            _box(20, 85, 70, 100),
+            _box(200, 200, 240, 212),
+            torch.tensor([[30.0, 40.0], [90.0, 52.0], [88.0, 64.0], [28.0, 52.0]]),
+            torch.tensor([[50.0, 20.0], [60.0, 30.0], [40.0, 50.0], [30.0, 40.0]]),
+        ]
+    )
+    indices = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
+    size = (96, 128)
+    expected = _reference_crop(features, quads, indices, size, out, **options)
+    got = rectify_sample(features, quads, indices, input_size=size, output_size=out, **options)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert got[5].abs().max() == 0  # wholly outside the image: nothing sampled
+    assert expected[2].abs().sum() > 0 and (expected[2] == 0).any()  # the crossing quad is partly zero
+
+
+def test_rectify_sample_gradient_matches_and_small_maps_fall_back():
+    features = torch.rand(1, 3, 12, 16, requires_grad=True)
+    quads = torch.stack([_box(4, 4, 40, 14), _box(-8, 20, 30, 32)])
+    indices = torch.zeros(2, dtype=torch.int64)
+    options = {"input_size": (48, 64), "output_size": (8, 16), "column_scale": 1.5}
+    rectify_sample(features, quads, indices, **options).square().sum().backward()
+    ours = features.grad.clone()
+    features.grad = None
+    _reference_crop(features, quads, indices, (48, 64), (8, 16), column_scale=1.5).square().sum().backward()
+    assert torch.allclose(ours, features.grad, atol=1e-5)
+    # A one-row map cannot push outside points off the map: the reference masking path is used.
+    thin = torch.rand(1, 2, 1, 16)
+    expected = _reference_crop(thin, quads, indices, (4, 64), (8, 16), column_scale=1.5)
+    got = rectify_sample(thin, quads, indices, input_size=(4, 64), output_size=(8, 16), column_scale=1.5)
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_rectify_sample_empty_and_validation():
+    features = torch.rand(1, 2, 8, 8)
+    empty = rectify_sample(
+        features, torch.zeros(0, 4, 2), torch.zeros(0, dtype=torch.int64), input_size=(32, 32), output_size=(8, 4)
+    )
+    assert empty.shape == (0, 2, 8, 4)
+    quads = _box(0, 0, 8, 4)[None]
+    with pytest.raises(ValueError, match="indices must lie"):
+        rectify_sample(features, quads, torch.tensor([1]), input_size=(32, 32), output_size=(8, 4))
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        rectify_sample(features, quads, torch.tensor([0]), input_size=(32, 32), output_size=(8, 0))
+    with pytest.raises(ValueError, match="subdivide"):
+        rectify_sample(features, quads, torch.tensor([0]), input_size=(32, 32), output_size=(8, 4), subdivide=0)
+    with pytest.raises(TypeError, match="integer"):
+        rectify_sample(features, quads, torch.tensor([0.0]), input_size=(32, 32), output_size=(8, 4))
 
 
 def test_region_counts_to_indices():

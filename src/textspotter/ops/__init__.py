@@ -21,7 +21,13 @@ from .lexicon import (
     rescore_with_lexicon,
 )
 from .nms import drop_duplicate_regions, quad_nms, refine_quad_ends, refine_quads
-from .rectify import calc_quad_width, indirect_grid_sample, quad_rectify_grid, region_counts_to_indices
+from .rectify import (
+    calc_quad_width,
+    indirect_grid_sample,
+    quad_rectify_grid,
+    rectify_sample,
+    region_counts_to_indices,
+)
 
 __all__ = [
     "CharLM",
@@ -49,6 +55,7 @@ __all__ = [
     "quad_distances",
     "quad_nms",
     "quad_rectify_grid",
+    "rectify_sample",
     "ragged_quad_distances",
     "refine_quad_ends",
     "drop_duplicate_regions",

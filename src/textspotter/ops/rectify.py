@@ -18,6 +18,7 @@ __all__ = [
     "natural_quad_width",
     "quad_rectify_grid",
     "indirect_grid_sample",
+    "rectify_sample",
     "region_counts_to_indices",
 ]
 
@@ -150,12 +151,46 @@ def quad_rectify_grid(
         )
     q = quads.float()
     num = q.shape[0]
-    device = q.device
     if output_width <= 0:
         if num:
             output_width = int(calc_quad_width(q, output_height, round_factor, -output_width, column_scale).max())
         else:
             output_width = max(2, min(round_factor, -output_width) if output_width < 0 else round_factor)
+    grid, outside = _patch_grid(
+        q, image_height, image_width, output_height, output_width, isotropic, column_scale, subdivide
+    )
+    # Columns past the text get the pixel (-1, -1), just outside the image in both directions.
+    corner = torch.tensor(
+        [-2.0 / image_width - 1.0, -2.0 / image_height - 1.0], dtype=torch.float32, device=grid.device
+    )
+    return torch.where(outside, corner, grid)
+
+
+def _patch_grid(
+    q: torch.Tensor,
+    image_height: int,
+    image_width: int,
+    output_height: int,
+    output_width: int,
+    isotropic: bool,
+    column_scale: float,
+    subdivide: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the bilinear-patch grid of :func:`quad_rectify_grid` without its outside columns filled in.
+
+    Built in normalised coordinates as ``(A + fr·C) + fc·(B + fr·D)``: the two bracketed terms are per quad and
+    row, so the ``[N, Ho, Wo, 2]`` grid is written by one fused multiply-add (the strips of the recognizer's pixel
+    stem hold millions of points a page; a pass per term cost more than sampling them).
+
+    Args:
+        q: ``[N, 4, 2]`` float32 quads; the other arguments as :func:`quad_rectify_grid` (``output_width > 0``).
+
+    Returns:
+        ``(grid, outside)``: ``[N, s·Ho, s·W, 2]`` float32 grid (columns past the text extrapolate the patch) and the
+        ``[N, 1, s·W, 1]`` bool mask of those columns.
+    """
+    num = q.shape[0]
+    device = q.device
     if isotropic:
         strip_width = calc_quad_width(q, output_height, 1, output_width, column_scale).float()
     else:
@@ -170,13 +205,78 @@ def quad_rectify_grid(
     cols = torch.arange(output_width, device=device, dtype=torch.float32)
     frac_row = ((rows + 0.5) / output_height).view(1, output_height, 1, 1)
     frac_col = ((cols[None, :] + 0.5) / strip_width[:, None]).view(num, 1, output_width, 1)
-    q0, q1, q2, q3 = (q[:, i].view(num, 1, 1, 2) for i in range(4))
-    # Bilinear patch through the four vertices: (fc, fr) = (0, 0) at q0, (1, 0) at q1, (1, 1) at q2, (0, 1) at q3.
-    points = q0 + frac_col * (q1 - q0) + frac_row * (q3 - q0) + frac_col * frac_row * ((q2 - q1) - (q3 - q0))
-    outside = (cols[None, :] >= strip_width[:, None]).view(num, 1, output_width, 1)
-    points = torch.where(outside, torch.full_like(points, -1.0), points)  # (N, Ho, Wo, 2)
+    # Bilinear patch through the four vertices: (fc, fr) = (0, 0) at q0, (1, 0) at q1, (1, 1) at q2, (0, 1) at q3,
+    # P = q0 + fc·(q1 − q0) + fr·(q3 − q0) + fc·fr·((q2 − q1) − (q3 − q0)), mapped by 2·P/size − 1.
     size = torch.tensor([image_width, image_height], dtype=torch.float32, device=device)
-    return 2 * points / size - 1
+    q0, q1, q2, q3 = (q[:, i].view(num, 1, 1, 2) for i in range(4))
+    offset = 2 * q0 / size - 1
+    across = 2 * (q1 - q0) / size
+    down = 2 * (q3 - q0) / size
+    twist = 2 * ((q2 - q1) - (q3 - q0)) / size
+    row_start = offset + frac_row * down  # (N, Ho, 1, 2)
+    row_step = across + frac_row * twist  # (N, Ho, 1, 2)
+    grid = torch.addcmul(row_start, frac_col, row_step)  # (N, Ho, Wo, 2)
+    outside = (cols[None, :] >= strip_width[:, None]).view(num, 1, output_width, 1)
+    return grid, outside
+
+
+def rectify_sample(
+    features: torch.Tensor,
+    quads: torch.Tensor,
+    indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    output_size: tuple[int, int],
+    isotropic: bool = True,
+    column_scale: float = 1.0,
+    subdivide: int = 1,
+) -> torch.Tensor:
+    """Sample each quad's rectified strip from its image's feature map: :func:`quad_rectify_grid` followed by
+    :func:`indirect_grid_sample`, with the same values (to float rounding) for less work.
+
+    The point-by-point test for grid values outside ``[-1, 1]`` runs only on the quads that reach the image's
+    border: every other quad's patch points are convex combinations of its vertices, so they lie inside. Columns past
+    the text are sent far off the map, where sampling itself returns 0.
+
+    Args:
+        features: ``[B, C, Hf, Wf]`` floating-point feature maps.
+        quads: ``[N, 4, 2]`` quads in pixels of the ``input_size`` image, clockwise from top-left.
+        indices: ``[N]`` integer image index of each quad, in ``[0, B)``.
+        input_size: ``(H, W)`` of the image the quads' pixels refer to (the detector input).
+        output_size: ``(rows, cols)`` of the strip (``cols > 0``).
+        isotropic, column_scale, subdivide: as :func:`quad_rectify_grid`.
+
+    Returns:
+        ``[N, C, s·rows, s·cols]`` samples in the dtype of ``features``.
+
+    Raises:
+        ValueError / TypeError: as :func:`quad_rectify_grid` and :func:`indirect_grid_sample`.
+    """
+    _check_quads_n(quads)
+    height, width = input_size
+    rows, cols = output_size
+    if isinstance(subdivide, bool) or not isinstance(subdivide, int) or subdivide < 1:
+        raise ValueError(f"subdivide must be an integer >= 1, got {subdivide!r}")
+    if height < 1 or width < 1 or rows < 1 or cols < 1:
+        raise ValueError(f"input and output sizes must be positive, got input {input_size}, output {output_size}")
+    _check_sample_inputs(features, quads.shape[:1], indices)
+    if features.shape[-2] < 2 or features.shape[-1] < 2:
+        grid = quad_rectify_grid(
+            quads, height, width, rows, cols, isotropic=isotropic, column_scale=column_scale, subdivide=subdivide
+        )
+        return indirect_grid_sample(features, grid, indices)
+    q = quads.to(device=features.device, dtype=torch.float32)
+    grid, outside = _patch_grid(q, height, width, rows, cols, isotropic, column_scale, subdivide)
+    grid.masked_fill_(outside, _FAR_OUTSIDE)
+    size = torch.tensor([width, height], dtype=torch.float32, device=q.device)
+    # A margin keeps quads whose vertices sit on the border (rounding could carry a point just past it) on the
+    # tested path.
+    reaches_border = ((2 * q / size - 1).abs() > 1 - 1e-4).flatten(1).any(1)
+    if bool(reaches_border.any()):
+        border = reaches_border.nonzero().squeeze(1)
+        part = grid[border]
+        grid[border] = part.masked_fill_((part.abs() > 1).any(-1, keepdim=True), _FAR_OUTSIDE)
+    return _sample_by_image(features, grid.to(features.dtype), indices.to(device=features.device, dtype=torch.int64))
 
 
 def indirect_grid_sample(features: torch.Tensor, grid: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
@@ -210,17 +310,12 @@ def indirect_grid_sample(features: torch.Tensor, grid: torch.Tensor, indices: to
         raise TypeError(f"features must be floating point, got {features.dtype}")
     if not isinstance(grid, torch.Tensor) or grid.ndim != 4 or grid.shape[-1] != 2:
         raise ValueError(f"grid must be a [N, Ho, Wo, 2] tensor, got {getattr(grid, 'shape', type(grid))}")
-    if not isinstance(indices, torch.Tensor) or indices.shape != grid.shape[:1]:
-        raise ValueError(f"indices must be a [{grid.shape[0]}] tensor, got {getattr(indices, 'shape', type(indices))}")
-    if indices.dtype.is_floating_point or indices.dtype == torch.bool:
-        raise TypeError(f"indices must be an integer tensor, got {indices.dtype}")
-    batch, channels = features.shape[:2]
+    _check_sample_inputs(features, grid.shape[:1], indices)
+    channels = features.shape[1]
     num, out_h, out_w = grid.shape[:3]
     if num == 0:
         return features.new_zeros((0, channels, out_h, out_w))
     indices = indices.to(device=features.device, dtype=torch.int64)
-    if bool((indices < 0).any()) or bool((indices >= batch).any()):
-        raise ValueError(f"indices must lie in [0, {batch}), got range [{int(indices.min())}, {int(indices.max())}]")
     grid = grid.to(device=features.device, dtype=features.dtype)
     height, width = features.shape[-2:]
     inside = (grid.abs() <= 1).all(-1, keepdim=True)  # (N, Ho, Wo, 1); the reference returns 0 outside [-1, 1]
@@ -229,8 +324,37 @@ def indirect_grid_sample(features: torch.Tensor, grid: torch.Tensor, indices: to
     # value maps onto that pixel (align_corners=True), so those maps are masked after sampling instead.
     far_outside_works = height >= 2 and width >= 2
     if far_outside_works:
-        grid = torch.where(inside, grid, torch.full_like(grid, _FAR_OUTSIDE))
+        grid = grid.masked_fill(~inside, _FAR_OUTSIDE)
+    out = _sample_by_image(features, grid, indices)
+    if not far_outside_works:
+        out = out * inside.squeeze(-1)[:, None].to(out.dtype)
+    return out
 
+
+def _check_sample_inputs(features: torch.Tensor, count: torch.Size, indices: torch.Tensor) -> None:
+    """Check the feature maps and the ``[N]`` image indices of :func:`indirect_grid_sample` / :func:`rectify_sample`."""
+    if not isinstance(features, torch.Tensor) or features.ndim != 4:
+        raise ValueError(f"features must be a [B, C, H, W] tensor, got {getattr(features, 'shape', type(features))}")
+    if not features.is_floating_point():
+        raise TypeError(f"features must be floating point, got {features.dtype}")
+    if not isinstance(indices, torch.Tensor) or indices.shape != count:
+        raise ValueError(f"indices must be a [{count[0]}] tensor, got {getattr(indices, 'shape', type(indices))}")
+    if indices.dtype.is_floating_point or indices.dtype == torch.bool:
+        raise TypeError(f"indices must be an integer tensor, got {indices.dtype}")
+    batch = features.shape[0]
+    if indices.numel() and (bool((indices < 0).any()) or bool((indices >= batch).any())):
+        raise ValueError(f"indices must lie in [0, {batch}), got range [{int(indices.min())}, {int(indices.max())}]")
+
+
+def _sample_by_image(features: torch.Tensor, grid: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """``grid_sample`` of each region's ``[Ho, Wo, 2]`` grid on its own image's map → ``[N, C, Ho, Wo]``.
+
+    ``grid`` has the dtype and device of ``features``; ``indices`` is int64 on that device.
+    """
+    num, out_h, out_w = grid.shape[:3]
+    channels = features.shape[1]
+    if num == 0:
+        return features.new_zeros((0, channels, out_h, out_w))
     # grid_sample's backward allocates an input gradient the size of its input; with an expanded input that would
     # be one full map per region. When features need a gradient (training), sample each image's regions as one tall
     # grid on the single map instead (then one transposing copy); in inference the expanded view is faster.
@@ -250,14 +374,11 @@ def indirect_grid_sample(features: torch.Tensor, grid: torch.Tensor, indices: to
 
     groups = torch.unique(indices).tolist()
     if len(groups) == 1:
-        out = sample_image(groups[0], grid)
-    else:
-        out = features.new_zeros((num, channels, out_h, out_w))
-        for b in groups:
-            members = (indices == b).nonzero().squeeze(1)
-            out[members] = sample_image(b, grid[members])  # differentiable scatter into place
-    if not far_outside_works:
-        out = out * inside.squeeze(-1)[:, None].to(out.dtype)
+        return sample_image(groups[0], grid)
+    out = features.new_zeros((num, channels, out_h, out_w))
+    for b in groups:
+        members = (indices == b).nonzero().squeeze(1)
+        out[members] = sample_image(b, grid[members])  # differentiable scatter into place
     return out
 
 

@@ -33,11 +33,10 @@ from ..ops import (
     drop_duplicate_regions,
     fill_map_gaps,
     group_relations,
-    indirect_grid_sample,
     merge_line_overlaps,
     prefilter_confidence,
     quad_nms,
-    quad_rectify_grid,
+    rectify_sample,
     refine_quad_ends,
     refine_quads,
     region_counts_to_indices,
@@ -556,17 +555,16 @@ def crop_features(
     Returns:
         ``[N, C, rows·s, cols·s]`` float32 crops.
     """
-    grid = quad_rectify_grid(
-        quads.float(),
-        input_size[0],
-        input_size[1],
-        output_size[0],
-        output_size[1],
+    return rectify_sample(
+        features,
+        quads,
+        image_indices,
+        input_size=input_size,
+        output_size=output_size,
         isotropic=isotropic,
         column_scale=column_scale,
         subdivide=subdivide,
     )
-    return indirect_grid_sample(features, grid, image_indices.to(torch.int64))
 
 
 def ink_map(images: torch.Tensor) -> torch.Tensor:
