@@ -12,6 +12,9 @@ Cases:
 * Rectification + sampling of 500 quads from a ``[1, 128, 256, 256]`` feature map: the recognizer grid
   (8 × 32, isotropic) and the relational grid (2 × 3), each followed by ``indirect_grid_sample``; and both from
   one channels-last copy of the map, as a pipeline can do.
+* The recognizer's pixel strips of 500 quads (8 × 48 at ``column_scale`` 1.5, subdivided 4 times: 32 × 192 samples
+  each) from a 1024 × 1024 ink map: ``quad_rectify_grid`` + ``indirect_grid_sample`` against ``rectify_sample``,
+  which the pipeline uses (same values to float rounding).
 
 Each timing is the median (and the minimum, less sensitive to other work on a shared machine) of ``--repeats`` runs
 after one warm-up run, with ``torch.set_num_threads`` pinned.
@@ -34,6 +37,7 @@ from textspotter.ops import (
     prefilter_confidence,
     quad_nms,
     quad_rectify_grid,
+    rectify_sample,
     region_counts_to_indices,
     rrect_to_quads,
 )
@@ -157,6 +161,17 @@ def main() -> None:
             indirect_grid_sample(converted, relational_grid, indices),
         )
 
+    ink = torch.rand(1, 1, DETECTOR_SIZE, DETECTOR_SIZE, generator=gen)
+    pixel_options = {"column_scale": 1.5, "subdivide": 4}
+
+    def pixel_strips_two_steps() -> torch.Tensor:
+        grid = quad_rectify_grid(quads, DETECTOR_SIZE, DETECTOR_SIZE, 8, 48, **pixel_options)
+        return indirect_grid_sample(ink, grid, indices)
+
+    def pixel_strips() -> torch.Tensor:
+        size = (DETECTOR_SIZE, DETECTOR_SIZE)
+        return rectify_sample(ink, quads, indices, input_size=size, output_size=(8, 48), **pixel_options)
+
     rows = [
         ("rrect_to_quads [1,256,256,5]", time_ms(lambda: rrect_to_quads(rboxes), args.repeats)),
         ("prefilter_confidence [1,256,256]", time_ms(lambda: prefilter_confidence(logits, rboxes), args.repeats)),
@@ -170,6 +185,8 @@ def main() -> None:
             "both crops from one channels-last copy of F (conversion included)",
             time_ms(both_crops_channels_last, args.repeats),
         ),
+        ("pixel strips of 500 quads → [500,1,32,192], grid then sample", time_ms(pixel_strips_two_steps, args.repeats)),
+        ("pixel strips of 500 quads → [500,1,32,192], rectify_sample", time_ms(pixel_strips, args.repeats)),
     ]
     print(f"Date: {datetime.date.today().isoformat()}  ")
     print(
