@@ -387,6 +387,8 @@ def _bench(
         command += ["--valid-confidence", str(args.valid_confidence)]
     if args.cjk_lm is not None:
         command += ["--cjk-lm", args.cjk_lm]
+    if args.closing_quotes is not None:
+        command += ["--closing-quotes", args.closing_quotes]
     if args.unify_scripts is not None:
         command += ["--unify-scripts", args.unify_scripts]
     if args.cache:
@@ -424,6 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--crop-margin", type=float, default=None, help="textspotter's --crop-margin")
     parser.add_argument("--valid-confidence", type=float, default=None, help="textspotter's --valid-confidence")
     parser.add_argument("--cjk-lm", choices=("auto", "on", "off"), default=None, help="textspotter's --cjk-lm")
+    parser.add_argument(
+        "--closing-quotes", choices=("auto", "on", "off"), default=None, help="textspotter's --closing-quotes"
+    )
     parser.add_argument("--unify-scripts", choices=("on", "off"), default=None, help="textspotter's --unify-scripts")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages of each split")
     parser.add_argument("--workers", type=int, default=1, help="processes of the corpus build (same pages)")

@@ -195,13 +195,16 @@ def quad_height(quads: ArrayLike) -> ArrayLike:
     return (np.linalg.norm(left, axis=-1) + np.linalg.norm(right, axis=-1)) / 2
 
 
-def extend_quads(quads: torch.Tensor, margin: float | torch.Tensor) -> torch.Tensor:
+def extend_quads(
+    quads: torch.Tensor, margin: float | torch.Tensor, *, start: bool = True, end: bool = True
+) -> torch.Tensor:
     """Lengthen quads along their text direction by ``margin`` times their height at each end (torch only).
 
     Args:
         quads: ``[N, 4, 2]`` quads (clockwise from top-left, so the text runs from edge 0-3 to edge 1-2).
         margin: fraction of each quad's height (``quad_height``) added before its left edge and after its right
             edge; a float or an ``[N]`` tensor. 0 returns the quads unchanged.
+        start, end: lengthen before the text's start (edge 0-3) and after its end (edge 1-2).
 
     Returns:
         ``[N, 4, 2]`` quads in the input's dtype; degenerate quads (no length) are left as they are.
@@ -215,5 +218,6 @@ def extend_quads(quads: torch.Tensor, margin: float | torch.Tensor) -> torch.Ten
     direction = torch.where(length > 0, along / length.clamp(min=1e-12), torch.zeros_like(along))
     margin = torch.as_tensor(margin, dtype=q.dtype, device=q.device)
     shift = (margin * quad_height(q))[..., None] * direction
-    sign = torch.tensor([-1.0, 1.0, 1.0, -1.0], dtype=q.dtype, device=q.device)[:, None]
+    before, after = -float(start), float(end)
+    sign = torch.tensor([before, after, after, before], dtype=q.dtype, device=q.device)[:, None]
     return (q + sign * shift[:, None, :]).to(quads.dtype)

@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from textspotter.ops.charlm import char_lm_options
     from textspotter.ops.lexicon import lexicon_options
     from textspotter.ops.longwords import long_word_options
+    from textspotter.ops.quotes import quote_options
     from textspotter.pipeline import (
         DetectionOptions,
         RecognitionOptions,
@@ -156,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 lexicon=lexicon_options(args.lexicon),
                 cjk_lm=char_lm_options(args.cjk_lm),
                 long_words=long_word_options(args.long_words),
+                closing_quotes=quote_options(args.closing_quotes),
                 unify_scripts=args.unify_scripts == "on",
                 int8=args.int8,
             ),

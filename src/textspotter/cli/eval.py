@@ -110,6 +110,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             lexicon=args.lexicon,
             cjk_lm=args.cjk_lm,
             long_words=args.long_words,
+            closing_quotes=args.closing_quotes,
             unify_scripts=args.unify_scripts == "on",
             int8=args.int8,
             crop_to_page=args.crop_to_page,

@@ -184,8 +184,9 @@ def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._Argument
 def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``), ``--cjk-lm auto|on|off``
     (``RecognitionOptions.cjk_lm``), ``--long-words auto|on|off`` (``RecognitionOptions.long_words``),
-    ``--unify-scripts on|off`` (``RecognitionOptions.unify_scripts``) and
-    ``--int8 auto|on|off`` (``RecognitionOptions.int8``); shared by read, batch, eval and bench."""
+    ``--closing-quotes auto|on|off`` (``RecognitionOptions.closing_quotes``), ``--unify-scripts on|off``
+    (``RecognitionOptions.unify_scripts``) and ``--int8 auto|on|off`` (``RecognitionOptions.int8``); shared by read,
+    batch, eval and bench."""
     parser.add_argument(
         "--lexicon",
         choices=("auto", "off", "en"),
@@ -210,6 +211,14 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         help="on: read a word too long for the recognizer's strip (code, URLs, long CJK lines) again as "
         "overlapping windows and join their readings; auto (default): on for the shipped CTC models, off for the "
         "published ones (RecognitionOptions.long_words, docs/usage.md §4)",
+    )
+    parser.add_argument(
+        "--closing-quotes",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="on: on a page that opens more double quotes than it closes, read the words ending in punctuation again "
+        "lengthened at their end and keep a closing quote the detected box left out; auto (default): on for "
+        "charsets with curly quotes (RecognitionOptions.closing_quotes, docs/usage.md §4)",
     )
     parser.add_argument(
         "--unify-scripts",
@@ -598,6 +607,7 @@ def run(args: argparse.Namespace) -> int:
     from textspotter.ops.charlm import char_lm_options
     from textspotter.ops.lexicon import lexicon_options
     from textspotter.ops.longwords import long_word_options
+    from textspotter.ops.quotes import quote_options
     from textspotter.pipeline import (
         OCR,
         AssemblyOptions,
@@ -645,6 +655,7 @@ def run(args: argparse.Namespace) -> int:
                 lexicon=lexicon_options(args.lexicon),
                 cjk_lm=char_lm_options(args.cjk_lm),
                 long_words=long_word_options(args.long_words),
+                closing_quotes=quote_options(args.closing_quotes),
                 unify_scripts=args.unify_scripts == "on",
                 int8=args.int8,
             ),

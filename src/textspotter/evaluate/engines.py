@@ -215,6 +215,7 @@ class TextspotterOptions:
             with the shipped English lexicon and its default settings).
         cjk_lm: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.cjk_lm`` (``char_lm_options``).
         long_words: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.long_words`` (``long_word_options``).
+        closing_quotes: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.closing_quotes`` (``quote_options``).
         unify_scripts: ``RecognitionOptions.unify_scripts`` (Latin/Cyrillic look-alikes in their word's script).
         int8: ``DetectionOptions.int8`` and ``RecognitionOptions.int8`` (``"auto"``, ``"on"`` or ``"off"``); the
             version string names it unless off.
@@ -233,6 +234,7 @@ class TextspotterOptions:
     lexicon: str = "auto"
     cjk_lm: str = "auto"
     long_words: str = "auto"
+    closing_quotes: str = "auto"
     unify_scripts: bool = True
     int8: str = "auto"
     crop_margin: float | None = None
@@ -296,6 +298,14 @@ class TextspotterEngine:
 
             settings = dataclasses.asdict(LongWordOptions())
             extra += f"; long words {self.options.long_words}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+        if self.options.closing_quotes != "off":
+            # Named with its settings: results cached before the option existed kept the quotes a box left out.
+            from textspotter.ops.quotes import QuoteOptions
+
+            settings = dataclasses.asdict(QuoteOptions())
+            extra += f"; closing quotes {self.options.closing_quotes}: " + ", ".join(
+                f"{k} {v}" for k, v in settings.items()
+            )
         if self.options.unify_scripts:
             # Named when on: results cached before the option existed kept look-alikes as read.
             extra += "; scripts unified"
@@ -341,6 +351,7 @@ class TextspotterEngine:
             from textspotter.ops.charlm import char_lm_options
             from textspotter.ops.lexicon import lexicon_options
             from textspotter.ops.longwords import long_word_options
+            from textspotter.ops.quotes import quote_options
             from textspotter.pipeline import (
                 AssemblyOptions,
                 DetectionOptions,
@@ -364,6 +375,7 @@ class TextspotterEngine:
                     lexicon=lexicon_options(self.options.lexicon),
                     cjk_lm=char_lm_options(self.options.cjk_lm),
                     long_words=long_word_options(self.options.long_words),
+                    closing_quotes=quote_options(self.options.closing_quotes),
                     unify_scripts=self.options.unify_scripts,
                     int8=self.options.int8,  # type: ignore[arg-type]
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),

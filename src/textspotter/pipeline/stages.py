@@ -47,6 +47,7 @@ from ..ops import (
 from ..ops.charlm import CharLMOptions, charset_has_lm_chars, rescore_cjk
 from ..ops.homoglyphs import settle_alphabets, unify_scripts
 from ..ops.longwords import LongWordOptions, join_readings, window_quads
+from ..ops.quotes import QuoteOptions, accept_closing_quotes, quote_candidates
 
 __all__ = [
     "PRECISIONS",
@@ -236,6 +237,11 @@ class RecognitionOptions:
             CTC recognizer and ``None`` for the published parallel decoders. Only the texts and text confidences
             change (a joined reading takes its least confident window's); the relational model reads the squeezed
             strips' features, and the lexicon does not rescore a reading joined from windows.
+        closing_quotes: ours. On a page whose readings open more double quotes than they close, the words ending
+            in punctuation are read again lengthened at their end, and a second reading that only adds a closing
+            quote (``felt.`` → ``felt.”``) keeps it, at most as many as the page left open
+            (:mod:`~textspotter.ops.quotes`, docs/usage.md §4). :class:`~textspotter.ops.quotes.QuoteOptions` to set
+            it; ``None`` keeps the readings; ``"auto"`` (default) is ``QuoteOptions()`` for a charset with ``”``.
     """
 
     chunk_size: int = 128
@@ -246,6 +252,7 @@ class RecognitionOptions:
     unify_scripts: bool = True
     int8: Literal["auto", "on", "off"] = "auto"
     long_words: LongWordOptions | Literal["auto"] | None = "auto"
+    closing_quotes: QuoteOptions | Literal["auto"] | None = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
@@ -264,6 +271,10 @@ class RecognitionOptions:
         if self.long_words not in (None, "auto") and not isinstance(self.long_words, LongWordOptions):
             raise TypeError(
                 f"RecognitionOptions.long_words must be LongWordOptions, 'auto' or None, got {self.long_words!r}"
+            )
+        if self.closing_quotes not in (None, "auto") and not isinstance(self.closing_quotes, QuoteOptions):
+            raise TypeError(
+                f"RecognitionOptions.closing_quotes must be QuoteOptions, 'auto' or None, got {self.closing_quotes!r}"
             )
 
 
@@ -882,6 +893,7 @@ def recognize(
     long_words = options.long_words
     if long_words == "auto":
         long_words = LongWordOptions() if config.decoding == "ctc" else None
+    rereads: dict[int, tuple[str, float]] = {}
     if long_words is not None:
         rereads = _read_long_words(
             recognizer,
@@ -906,6 +918,24 @@ def recognize(
                 if rows:
                     kept.append(([positions[r] for r in rows], logits[rows]))
             held = kept
+    closing_quotes = options.closing_quotes
+    if closing_quotes == "auto":
+        closing_quotes = QuoteOptions() if "”" in spec.charset.characters else None
+    quotes: dict[int, str] = {}
+    if closing_quotes is not None:
+        quotes = _read_closing_quotes(
+            recognizer,
+            spec,
+            features,
+            read_quads,
+            image_indices,
+            texts,
+            input_size=input_size,
+            options=dataclasses.replace(options, closing_quotes=closing_quotes),
+            cjk_lm=cjk_lm,
+            ink=ink if config.pixel_scale else None,
+            skip=set(rereads),
+        )
     if lexicon is not None and held:
         texts, all_confidence = rescore_pages(
             texts,
@@ -918,6 +948,9 @@ def recognize(
         )
     if options.unify_scripts:
         texts = unify_scripts(texts, image_indices.tolist())
+    for index, quote in quotes.items():
+        # After the lexicon, which rescored the first reading's logits: the quote is added to whatever word it kept.
+        texts[index] = texts[index] + quote
     return Recognitions(texts=texts, confidence=all_confidence, features=torch.cat(recog_features))
 
 
@@ -935,6 +968,56 @@ def _decode_strips(
     if cjk_lm is not None:
         texts, conf = rescore_cjk(logits, texts, conf, spec.charset, options=cjk_lm)
     return texts, conf
+
+
+def _read_closing_quotes(
+    recognizer: Any,
+    spec: Any,
+    features: torch.Tensor,
+    read_quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    texts: list[str],
+    *,
+    input_size: tuple[int, int],
+    options: RecognitionOptions,
+    cjk_lm: CharLMOptions | None,
+    ink: torch.Tensor | None,
+    skip: set[int],
+) -> dict[int, str]:
+    """Read again, lengthened at their end, the words of unbalanced pages that may have lost a closing quote
+    (:mod:`~textspotter.ops.quotes`); returns ``{quad index: quote}`` for the second readings that add one."""
+    assert isinstance(options.closing_quotes, QuoteOptions)
+    pages = image_indices.tolist()
+    candidates = quote_candidates(texts, pages, skip)
+    if not candidates:
+        return {}
+    chosen = torch.tensor(candidates, dtype=torch.int64, device=read_quads.device)
+    longer = extend_quads(read_quads[chosen], options.closing_quotes.extend, start=False)
+    second: list[str] = []
+    confidence: list[float] = []
+    dtype = _model_dtype(recognizer)
+    for start in range(0, chosen.numel(), options.chunk_size):
+        buckets = read_strip_buckets(
+            recognizer,
+            features,
+            longer[start : start + options.chunk_size],
+            image_indices[chosen[start : start + options.chunk_size]],
+            input_size=input_size,
+            dtype=dtype,
+            network_context=lambda: network_precision(features.device.type, options.precision),
+            ink=ink,
+        )
+        count = min(options.chunk_size, chosen.numel() - start)
+        chunk_texts: list[str] = [""] * count
+        chunk_conf = [0.0] * count
+        for bucket in buckets:
+            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm)
+            for position, text, conf in zip(bucket.index.tolist(), bucket_texts, bucket_conf.tolist(), strict=True):
+                chunk_texts[position] = text
+                chunk_conf[position] = conf
+        second.extend(chunk_texts)
+        confidence.extend(chunk_conf)
+    return accept_closing_quotes(texts, pages, candidates, second, confidence, options.closing_quotes)
 
 
 def _read_long_words(
