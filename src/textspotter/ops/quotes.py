@@ -98,21 +98,17 @@ def quote_candidates(texts: list[str], pages: list[int], skip: set[int] | frozen
     """
     if len(texts) != len(pages):
         raise ValueError(f"texts and pages differ in length: {len(texts)} and {len(pages)}")
-    by_page: dict[int, list[int]] = {}
-    for index, page in enumerate(pages):
-        by_page.setdefault(page, []).append(index)
+    open_pages = {page for page, balance in _page_balances(texts, pages).items() if balance > 0}
     chosen: list[int] = []
-    for members in by_page.values():
-        if quote_balance([texts[i] for i in members]) <= 0:
+    for i, (text, page) in enumerate(zip(texts, pages, strict=True)):
+        if page not in open_pages or i in skip or len(text) < 2:
             continue
-        for i in members:
-            text = texts[i]
-            if i in skip or len(text) < 2 or text[-1] not in _BEFORE_QUOTE or not text[-2].isalnum():
-                continue
-            if any(c in _CLOSING for c in text) or text.endswith(_ASCII):
-                continue
-            chosen.append(i)
-    return sorted(chosen)
+        if text[-1] not in _BEFORE_QUOTE or not text[-2].isalnum():
+            continue
+        if any(c in _CLOSING for c in text) or text.endswith(_ASCII):
+            continue
+        chosen.append(i)
+    return chosen
 
 
 def accept_closing_quotes(
@@ -149,9 +145,17 @@ def accept_closing_quotes(
         # recognizer merges the low mark into the quote; the first reading saw the mark alone).
         if text[:-1] == first or text[:-1] == first[:-1]:
             gains.setdefault(pages[index], []).append((conf, index, text[-1]))
+    balances = _page_balances(texts, pages) if gains else {}
     accepted: dict[int, str] = {}
     for page, found in gains.items():
-        budget = quote_balance([t for t, p in zip(texts, pages, strict=True) if p == page])
-        for _, index, quote in sorted(found, key=lambda g: (-g[0], g[1]))[: max(budget, 0)]:
+        for _, index, quote in sorted(found, key=lambda g: (-g[0], g[1]))[: max(balances[page], 0)]:
             accepted[index] = quote
     return accepted
+
+
+def _page_balances(texts: list[str], pages: list[int]) -> dict[int, int]:
+    """:func:`quote_balance` of each page's readings, ``{page: balance}``."""
+    by_page: dict[int, list[str]] = {}
+    for text, page in zip(texts, pages, strict=True):
+        by_page.setdefault(page, []).append(text)
+    return {page: quote_balance(members) for page, members in by_page.items()}

@@ -141,14 +141,7 @@ def quad_rectify_grid(
     Raises:
         ValueError: on a bad ``quads`` shape or non-positive sizes.
     """
-    _check_quads_n(quads)
-    if isinstance(subdivide, bool) or not isinstance(subdivide, int) or subdivide < 1:
-        raise ValueError(f"subdivide must be an integer >= 1, got {subdivide!r}")
-    if image_height < 1 or image_width < 1 or output_height < 1:
-        raise ValueError(
-            f"image and output sizes must be positive, got image {image_height}x{image_width}, "
-            f"output height {output_height}"
-        )
+    _check_grid_args(quads, image_height, image_width, output_height, subdivide)
     q = quads.float()
     num = q.shape[0]
     if output_width <= 0:
@@ -164,6 +157,20 @@ def quad_rectify_grid(
         [-2.0 / image_width - 1.0, -2.0 / image_height - 1.0], dtype=torch.float32, device=grid.device
     )
     return torch.where(outside, corner, grid)
+
+
+def _check_grid_args(
+    quads: torch.Tensor, image_height: int, image_width: int, output_height: int, subdivide: int
+) -> None:
+    """The argument checks shared by :func:`quad_rectify_grid` and :func:`rectify_sample`."""
+    _check_quads_n(quads)
+    if isinstance(subdivide, bool) or not isinstance(subdivide, int) or subdivide < 1:
+        raise ValueError(f"subdivide must be an integer >= 1, got {subdivide!r}")
+    if image_height < 1 or image_width < 1 or output_height < 1:
+        raise ValueError(
+            f"image and output sizes must be positive, got image {image_height}x{image_width}, "
+            f"output height {output_height}"
+        )
 
 
 def _patch_grid(
@@ -252,13 +259,11 @@ def rectify_sample(
     Raises:
         ValueError / TypeError: as :func:`quad_rectify_grid` and :func:`indirect_grid_sample`.
     """
-    _check_quads_n(quads)
     height, width = input_size
     rows, cols = output_size
-    if isinstance(subdivide, bool) or not isinstance(subdivide, int) or subdivide < 1:
-        raise ValueError(f"subdivide must be an integer >= 1, got {subdivide!r}")
-    if height < 1 or width < 1 or rows < 1 or cols < 1:
-        raise ValueError(f"input and output sizes must be positive, got input {input_size}, output {output_size}")
+    _check_grid_args(quads, height, width, rows, subdivide)
+    if cols < 1:
+        raise ValueError(f"output sizes must be positive, got output width {cols}")
     _check_sample_inputs(features, quads.shape[:1], indices)
     if features.shape[-2] < 2 or features.shape[-1] < 2:
         grid = quad_rectify_grid(

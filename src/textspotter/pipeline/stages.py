@@ -970,6 +970,47 @@ def _decode_strips(
     return texts, conf
 
 
+def _read_again(
+    recognizer: Any,
+    spec: Any,
+    features: torch.Tensor,
+    quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    options: RecognitionOptions,
+    cjk_lm: CharLMOptions | None,
+    ink: torch.Tensor | None,
+) -> tuple[list[str], torch.Tensor]:
+    """Texts and ``[n]`` float32 confidences of ``n`` extra quads (windows, lengthened quads) read and decoded as
+    :func:`recognize` reads its own, ``options.chunk_size`` at a time; the second passes of the stage use it."""
+    texts: list[str] = []
+    confidence: list[torch.Tensor] = []
+    dtype = _model_dtype(recognizer)
+    for start in range(0, quads.shape[0], options.chunk_size):
+        buckets = read_strip_buckets(
+            recognizer,
+            features,
+            quads[start : start + options.chunk_size],
+            image_indices[start : start + options.chunk_size],
+            input_size=input_size,
+            dtype=dtype,
+            network_context=lambda: network_precision(features.device.type, options.precision),
+            ink=ink,
+        )
+        count = sum(b.index.numel() for b in buckets)
+        chunk_texts: list[str] = [""] * count
+        chunk_conf = torch.zeros(count, device=features.device)
+        for bucket in buckets:
+            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm)
+            for position, text in zip(bucket.index.tolist(), bucket_texts, strict=True):
+                chunk_texts[position] = text
+            chunk_conf[bucket.index] = bucket_conf.float()
+        texts.extend(chunk_texts)
+        confidence.append(chunk_conf)
+    return texts, torch.cat(confidence) if confidence else torch.zeros(0, device=features.device)
+
+
 def _read_closing_quotes(
     recognizer: Any,
     spec: Any,
@@ -993,31 +1034,18 @@ def _read_closing_quotes(
         return {}
     chosen = torch.tensor(candidates, dtype=torch.int64, device=read_quads.device)
     longer = extend_quads(read_quads[chosen], options.closing_quotes.extend, start=False)
-    second: list[str] = []
-    confidence: list[float] = []
-    dtype = _model_dtype(recognizer)
-    for start in range(0, chosen.numel(), options.chunk_size):
-        buckets = read_strip_buckets(
-            recognizer,
-            features,
-            longer[start : start + options.chunk_size],
-            image_indices[chosen[start : start + options.chunk_size]],
-            input_size=input_size,
-            dtype=dtype,
-            network_context=lambda: network_precision(features.device.type, options.precision),
-            ink=ink,
-        )
-        count = min(options.chunk_size, chosen.numel() - start)
-        chunk_texts: list[str] = [""] * count
-        chunk_conf = [0.0] * count
-        for bucket in buckets:
-            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm)
-            for position, text, conf in zip(bucket.index.tolist(), bucket_texts, bucket_conf.tolist(), strict=True):
-                chunk_texts[position] = text
-                chunk_conf[position] = conf
-        second.extend(chunk_texts)
-        confidence.extend(chunk_conf)
-    return accept_closing_quotes(texts, pages, candidates, second, confidence, options.closing_quotes)
+    second, confidence = _read_again(
+        recognizer,
+        spec,
+        features,
+        longer,
+        image_indices[chosen],
+        input_size=input_size,
+        options=options,
+        cjk_lm=cjk_lm,
+        ink=ink,
+    )
+    return accept_closing_quotes(texts, pages, candidates, second, confidence.tolist(), options.closing_quotes)
 
 
 def _read_long_words(
@@ -1043,31 +1071,18 @@ def _read_long_words(
     )
     if owner.numel() == 0:
         return {}
-    texts: list[str] = []
-    confidence: list[torch.Tensor] = []
-    dtype = _model_dtype(recognizer)
-    for start in range(0, owner.numel(), options.chunk_size):
-        chosen = owner[start : start + options.chunk_size]
-        buckets = read_strip_buckets(
-            recognizer,
-            features,
-            windows[start : start + options.chunk_size],
-            image_indices[chosen],
-            input_size=input_size,
-            dtype=dtype,
-            network_context=lambda: network_precision(features.device.type, options.precision),
-            ink=ink,
-        )
-        chunk_texts: list[str] = [""] * chosen.numel()
-        chunk_conf = torch.zeros(chosen.numel(), device=features.device)
-        for bucket in buckets:
-            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm)
-            for position, text in zip(bucket.index.tolist(), bucket_texts, strict=True):
-                chunk_texts[position] = text
-            chunk_conf[bucket.index] = bucket_conf.float()
-        texts.extend(chunk_texts)
-        confidence.append(chunk_conf)
-    window_conf = torch.cat(confidence).tolist()
+    texts, confidence = _read_again(
+        recognizer,
+        spec,
+        features,
+        windows,
+        image_indices[owner],
+        input_size=input_size,
+        options=options,
+        cjk_lm=cjk_lm,
+        ink=ink,
+    )
+    window_conf = confidence.tolist()
     joined: dict[int, tuple[str, float]] = {}
     owners = owner.tolist()
     first = 0
