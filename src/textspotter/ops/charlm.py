@@ -27,6 +27,8 @@ from typing import Literal
 
 import torch
 
+from textspotter.ops.switches import auto_on_off
+
 from ..charset import BLANK, Charset
 
 __all__ = [
@@ -175,13 +177,7 @@ class CharLMOptions:
 
 def char_lm_options(name: str) -> CharLMOptions | Literal["auto"] | None:
     """The ``RecognitionOptions.cjk_lm`` value of a CLI choice: ``auto``, ``on`` (defaults) or ``off`` (None)."""
-    if name == "auto":
-        return "auto"
-    if name == "on":
-        return CharLMOptions()
-    if name == "off":
-        return None
-    raise ValueError(f"unknown CJK language model setting {name!r}; expected auto, on or off")
+    return auto_on_off(name, CharLMOptions, "CJK language model")
 
 
 def beam_search(

@@ -28,6 +28,7 @@ from typing import Literal
 import torch
 
 from textspotter.ops.rectify import natural_quad_width
+from textspotter.ops.switches import auto_on_off
 
 __all__ = ["LongWordOptions", "join_readings", "long_word_options", "natural_widths", "window_quads"]
 
@@ -76,13 +77,7 @@ def long_word_options(name: str) -> LongWordOptions | Literal["auto"] | None:
     >>> long_word_options("off") is None, long_word_options("auto"), long_word_options("on").min_ratio
     (True, 'auto', 1.3)
     """
-    if name == "auto":
-        return "auto"
-    if name == "on":
-        return LongWordOptions()
-    if name == "off":
-        return None
-    raise ValueError(f"unknown long-word setting {name!r}; expected auto, on or off")
+    return auto_on_off(name, LongWordOptions, "long-word")
 
 
 def natural_widths(quads: torch.Tensor, rows: int, column_scale: float) -> torch.Tensor:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from textspotter.ops.switches import auto_on_off
+
 __all__ = ["QuoteOptions", "quote_options", "quote_balance", "quote_candidates", "accept_closing_quotes"]
 
 # Double quotes that open and close a quotation; the ASCII one counts as opening at a word's start and as closing at
@@ -55,13 +57,7 @@ def quote_options(name: str) -> QuoteOptions | Literal["auto"] | None:
     >>> quote_options("off") is None, quote_options("auto"), quote_options("on").extend
     (True, 'auto', 0.35)
     """
-    if name == "auto":
-        return "auto"
-    if name == "on":
-        return QuoteOptions()
-    if name == "off":
-        return None
-    raise ValueError(f"unknown closing-quote setting {name!r}; expected auto, on or off")
+    return auto_on_off(name, QuoteOptions, "closing-quote")
 
 
 def quote_balance(texts: list[str]) -> int:
