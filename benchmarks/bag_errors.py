@@ -19,12 +19,15 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from textspotter.evaluate.cache import file_sha256, page_from_dict
-from textspotter.evaluate.datasets import open_dataset
-from textspotter.evaluate.scoring import hypothesis_text
+from textspotter.evaluate.datasets import Dataset, open_dataset
+from textspotter.evaluate.scoring import dont_care_quads, hypothesis_text
 from textspotter.metrics.text import normalize_text
 
 KINDS = ("one character", "ordinary word", "number", "with digits", "math or symbol letters", "symbols", "other")
@@ -80,14 +83,24 @@ def compare(reference: str, reading: str, report: BagReport) -> None:
         report.spurious[token_kind(token)] += count
 
 
-def cached_pages(folder: str | Path) -> dict[str, str]:
-    """Return ``{image SHA-256: reading text}`` of every page cached under a ``textspotter bench --cache`` folder."""
+def cached_pages(folder: str | Path, dont_care: Callable[[str], np.ndarray | None] | None = None) -> dict[str, str]:
+    """Return ``{image SHA-256: reading text}`` of every page cached under a ``textspotter bench --cache`` folder.
+
+    ``dont_care(sha)`` may give the quads whose words to leave out of a page's text (``ScoreOptions.dont_care``).
+    """
     pages: dict[str, str] = {}
     for path in glob.glob(str(Path(folder) / "*" / "*" / "*.json")):
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        pages[data["image_sha256"]] = hypothesis_text(page_from_dict(data["page"]))
+        sha = data["image_sha256"]
+        pages[sha] = hypothesis_text(page_from_dict(data["page"]), dont_care=dont_care(sha) if dont_care else None)
     return pages
+
+
+def dont_care_lookup(dataset: Dataset) -> Callable[[str], np.ndarray | None]:
+    """``sha -> [K, 4, 2]`` ignored reference quads of the dataset's page with that image (``None`` if unknown)."""
+    quads = {file_sha256(sample.image): dont_care_quads(sample) for sample in dataset.samples}
+    return quads.get
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,14 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", help="NAME=CACHE_FOLDER of a textspotter bench run on the dataset")
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--top", type=int, default=30, help="most often missing tokens to list per engine")
+    parser.add_argument("--dont-care", action="store_true", help="leave out words read inside ignored reference words")
     args = parser.parse_args(argv)
     dataset = open_dataset(args.dataset, data_root=args.data_root)
+    dont_care = dont_care_lookup(dataset) if args.dont_care else None
     reports: dict[str, BagReport] = {}
     for run in args.runs:
         name, _, folder = run.partition("=")
         if not folder:
             parser.error(f"expected NAME=CACHE_FOLDER, got {run!r}")
-        pages = cached_pages(folder)
+        pages = cached_pages(folder, dont_care)
         report = BagReport()
         for sample in dataset.samples:
             reading = pages.get(file_sha256(sample.image))

@@ -393,6 +393,8 @@ def _bench(
         command += ["--unify-scripts", args.unify_scripts]
     if args.cache:
         command += ["--cache", args.cache]
+    if args.dont_care:
+        command.append("--dont-care")
     if args.quiet:
         command.append("--quiet")
     print("$ " + " ".join(command[2:]), file=sys.stderr, flush=True)
@@ -434,6 +436,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes of the corpus build (same pages)")
     parser.add_argument("--cache", default=None, help="bench cache folder (default: textspotter bench's)")
     parser.add_argument("--build-only", action="store_true", help="build the pages and the pages file, score nothing")
+    parser.add_argument(
+        "--dont-care",
+        action="store_true",
+        help="leave out of the text metrics the words read inside ignored reference words (bench --dont-care)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-page progress")
     args = parser.parse_args(argv)
     try:

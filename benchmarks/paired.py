@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bag_errors import cached_pages  # noqa: E402
+from bag_errors import cached_pages, dont_care_lookup  # noqa: E402
 
 from textspotter.metrics.text import TextCounts, text_counts  # noqa: E402
 
@@ -139,15 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--movers", type=int, default=0, help="also list the N pages whose first metric moved most")
+    parser.add_argument("--dont-care", action="store_true", help="leave out words read inside ignored reference words")
     args = parser.parse_args(argv)
+    dataset = open_dataset(args.dataset, data_root=args.data_root)
+    dont_care = dont_care_lookup(dataset) if args.dont_care else None
     names, folders = [], []
     for run in args.runs:
         name, _, folder = run.partition("=")
         if not folder:
             parser.error(f"expected NAME=CACHE_FOLDER, got {run!r}")
         names.append(name)
-        folders.append(cached_pages(folder))
-    dataset = open_dataset(args.dataset, data_root=args.data_root)
+        folders.append(cached_pages(folder, dont_care))
     rows = []
     for sample in dataset.samples:
         key = file_sha256(sample.image)

@@ -47,3 +47,23 @@ def test_cached_pages_are_read_back(bag, tmp_path):
     entry.mkdir(parents=True)
     (entry / "abc.json").write_text(json.dumps({"image_sha256": "f00", "page": page}))
     assert bag.cached_pages(tmp_path) == {"f00": ""}
+
+
+def test_cached_pages_leave_out_words_inside_dont_care_quads(bag, tmp_path):
+    import numpy as np
+
+    from textspotter.document import Line, Page, Paragraph, Word, bounding_quad
+
+    def word(text, x0, x1):
+        quad = ((x0, 0.0), (x1, 0.0), (x1, 10.0), (x0, 10.0))
+        return Word(text, quad, 0.9, 0.9, 0.9)
+
+    words = (word("kept", 0.0, 20.0), word("\\code", 40.0, 90.0))
+    line = Line(words, bounding_quad([w.quad for w in words]), 0.9)
+    page = Page(100, 20, (Paragraph((line,), line.quad, 0.9),))
+    entry = tmp_path / "textspotter" / "ab"
+    entry.mkdir(parents=True)
+    (entry / "abc.json").write_text(json.dumps({"image_sha256": "f00", "page": page.to_dict()}))
+    ignored = np.array([[[35, -2], [95, -2], [95, 12], [35, 12]]], dtype=np.float64)
+    assert bag.cached_pages(tmp_path, {"f00": ignored}.get) == {"f00": "kept"}
+    assert bag.cached_pages(tmp_path, {}.get) == bag.cached_pages(tmp_path) == {"f00": "kept \\code"}

@@ -337,6 +337,31 @@ def test_score_page_first_line_only_and_layout_tables(tmp_path):
     assert metrics["teds"] == 1.0 and metrics["teds_structure"] == 1.0
 
 
+def test_dont_care_leaves_out_words_read_inside_ignored_reference_words(tmp_path):
+    from textspotter.evaluate import ScoreOptions, score_dataset
+    from textspotter.evaluate.scoring import dont_care_quads
+
+    # The reference transcribes "a b" and marks a long code line on the second row as ignored (not transcribed).
+    code = Region("\\def\\x{...}", quad(10, 40, 200, 55), ignore=True)
+    sample = Sample("p", tmp_path / "p.png", text="a b", words=(Region("a", quad(10, 10, 40, 20)), code))
+    sample_b = Sample("q", tmp_path / "q.png", text="a b", words=(Region("a", quad(10, 10, 40, 20)), code))
+    read = [[word("a", (10, 10, 40, 20)), word("b", (50, 10, 80, 20))], [word("\\def\\x{", (12, 41, 150, 54))]]
+    page = page_of(read + [[word("tail", (170, 42, 260, 54))]])  # centre (215, 48) is outside the ignored box
+    plain = score_page(sample, Prediction(page)).metrics()
+    scored = score_page(sample, Prediction(page), ScoreOptions(dont_care=True)).metrics()
+    assert plain["bag_of_word_error"] == pytest.approx(1.0) and scored["bag_of_word_error"] == pytest.approx(0.5)
+    assert scored["cer"] < plain["cer"]
+    assert dont_care_quads(sample).shape == (1, 4, 2)
+    # Nothing ignored: the option changes nothing; a word exactly on the ignored box's edge counts as inside.
+    clean = Sample("c", tmp_path / "c.png", text="a b", words=(Region("a", quad(10, 10, 40, 20)),))
+    assert score_page(clean, Prediction(page), ScoreOptions(dont_care=True)) == score_page(clean, Prediction(page))
+    edge = page_of([[word("a", (10, 10, 40, 20)), word("b", (50, 10, 80, 20))], [word("x", (190, 40, 210, 55))]])
+    assert score_page(sample, Prediction(edge), ScoreOptions(dont_care=True)).metrics()["cer"] == 0.0
+    # Retrieval searches the same texts.
+    total = score_dataset([sample, sample_b], [Prediction(page), Prediction(page)], ScoreOptions(dont_care=True))
+    assert total.metrics()["bag_of_word_error"] == pytest.approx(0.5)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Reports
 

@@ -811,3 +811,51 @@ def test_batchnorm_recalibration_replaces_only_the_recognizers_running_statistic
     assert all(torch.equal(model.detector.state_dict()[k], v) for k, v in detector_stats.items())
     with pytest.raises(ValueError, match="windows"):
         recalibrate_batchnorm(model, config, windows=0)
+
+
+def test_a_head_only_detector_step_leaves_the_features_the_recognizer_reads_unchanged():
+    # configs/small-en-head.yaml trains only detector.output: the backbone and the feature merge stay frozen (eval
+    # mode, no gradients), so the feature map the recognizer and the relational model read is the same after a step.
+    from textspotter.data.collate import collate_pages
+    from textspotter.models import create_model
+    from textspotter.train.task import JointTrainingModule, freeze_modules, set_train_mode
+
+    torch.manual_seed(0)
+    model = create_model("tiny-test")
+    frozen = ["recognizer", "relational", "detector.extractor", "detector.merge"]
+    freeze_modules(model, frozen)
+    module = JointTrainingModule(model, LossConfig(), frozen=frozen)
+    width = model.spec.recognizer.max_width
+    quads = np.array([[[4, 4], [40, 4], [40, 16], [4, 16]], [[8, 28], [14, 28], [14, 40], [8, 40]]], dtype=np.float32)
+    page = _one_word_lines_page((64, 64), quads, [[5, 6], [9]], width)
+    page.score[2:4, 2:9] = 1.0
+    page.score[8:9, 2:3] = 1.0
+    page.geometry[page.score > 0] = [2.0, 4.0, 2.0, 4.0, 0.0]
+    batch = collate_pages([page], max_width=width)
+    model.eval()
+    with torch.no_grad():
+        before = model.detector(batch.images).features.clone()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    set_train_mode(model, frozen)
+    output = module(batch)
+    output.loss.backward()
+    assert torch.isfinite(output.loss) and {"det_conf", "det_iou"} <= set(output.parts) and "rec" not in output.parts
+    trained = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert trained and all(n.startswith("detector.output.") for n in trained)
+    torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1).step()
+    after = model.state_dict()
+    changed = {k for k in state if not torch.equal(state[k], after[k])}
+    assert changed and all(k.startswith("detector.output.") for k in changed)  # BN statistics of the backbone too
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.detector(batch.images).features, before)
+
+
+def test_every_shipped_training_config_resolves():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert len(configs) > 10
+    for path in configs:
+        config = resolve_config(path)
+        assert config.train.steps > 0, path.name

@@ -87,6 +87,10 @@ def _context(args: argparse.Namespace, cache_folder: str, load_before: str) -> l
     ]
     if args.fold_quotes:
         context.append(("scoring", "typographic quotes and apostrophes scored as ASCII ones (--fold-quotes)"))
+    if args.dont_care:
+        context.append(
+            ("scoring", "words read inside ignored reference words left out of the text metrics (--dont-care)")
+        )
     if args.model is not None and args.model.startswith("random:"):
         context.append(("textspotter model", f"{args.model}: RANDOM untrained weights, scores are meaningless"))
     context += [("note", note) for note in args.note]
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"textspotter bench: error: {exc}", file=sys.stderr)
         return 2
-    options = ScoreOptions(normalization=TextNormalization(fold_quotes=args.fold_quotes))
+    options = ScoreOptions(normalization=TextNormalization(fold_quotes=args.fold_quotes), dont_care=args.dont_care)
     cache = open_cache(args)
     load_before = _load_average()
     results = []

@@ -30,6 +30,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--format", default=None, help="force the dataset format (default: detected from the files)")
     data.add_argument("--limit", type=int, default=None, help="score only the first N pages of each dataset")
+    data.add_argument(
+        "--dont-care",
+        action="store_true",
+        help="leave out of the text metrics the words read inside ignored reference words (text the reference does "
+        "not transcribe; ScoreOptions.dont_care)",
+    )
     run = parser.add_argument_group("run")
     run.add_argument(
         "--threads",
@@ -147,7 +153,7 @@ def progress_printer(engine: str, dataset: str, quiet: bool) -> Any:
 def run(args: argparse.Namespace) -> int:
     try:
         pin_threads(args.threads)
-        from textspotter.evaluate import EngineUnavailableError, create_engine, evaluate, open_dataset
+        from textspotter.evaluate import EngineUnavailableError, ScoreOptions, create_engine, evaluate, open_dataset
         from textspotter.evaluate.report import markdown_report, results_to_json
 
         dataset = open_dataset(args.dataset, data_root=args.data_root, format=args.format, limit=args.limit)
@@ -162,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
             cache=open_cache(args),
             refresh=args.refresh,
             progress=progress_printer(args.engine, dataset.name, args.quiet),
+            options=ScoreOptions(dont_care=args.dont_care),
         )
     except EngineUnavailableError as exc:
         print(f"textspotter eval: engine {args.engine} is not available: {exc}", file=sys.stderr)

@@ -23,7 +23,16 @@ from textspotter.metrics.retrieval import RetrievalCounts, query_sentences, retr
 from textspotter.metrics.tables import TableCounts, layout_table_html, table_counts
 from textspotter.metrics.text import TextCounts, TextNormalization, text_counts
 
-__all__ = ["ScoreOptions", "Scores", "METRICS", "score_page", "score_dataset", "hypothesis_words", "hypothesis_text"]
+__all__ = [
+    "ScoreOptions",
+    "Scores",
+    "METRICS",
+    "score_page",
+    "score_dataset",
+    "hypothesis_words",
+    "hypothesis_text",
+    "dont_care_quads",
+]
 
 # Every metric a report can hold, in display order.
 METRICS = (
@@ -58,6 +67,12 @@ class ScoreOptions:
         max_queries_per_page: queries drawn per page (evenly spread over its sentences).
         table_gap_factor: for engines without table output, the horizontal gap (in word heights) that splits
             a row of words into cells (:func:`textspotter.metrics.tables.layout_table_html`).
+        dont_care: leave out of the text metrics (and of retrieval) every hypothesis word whose quad's centre lies
+            inside an *ignored* reference word (``Region.ignore``: text the reference does not transcribe, such as
+            the corpus's code lines too long to trust or raster figures; :func:`dont_care_quads`). The reference
+            text never holds those words, so an engine that reads them is otherwise charged with insertions. Word
+            detection already treats them so. Off by default: the figures before session 40 were computed
+            without it.
     """
 
     normalization: TextNormalization = field(default_factory=TextNormalization)
@@ -66,6 +81,7 @@ class ScoreOptions:
     min_query_words: int = 5
     max_queries_per_page: int = 5
     table_gap_factor: float = 1.0
+    dont_care: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,16 +125,48 @@ def hypothesis_words(page: Page) -> list[Word]:
     return [w for w in page.words if w.valid and w.text.strip()]
 
 
-def hypothesis_text(page: Page, *, first_line_only: bool = False) -> str:
-    """Return the page's text from valid words: lines joined by newlines (only the first line if asked)."""
+def hypothesis_text(page: Page, *, first_line_only: bool = False, dont_care: np.ndarray | None = None) -> str:
+    """Return the page's text from valid words: lines joined by newlines (only the first line if asked).
+
+    Args:
+        page: the engine's page.
+        first_line_only: keep only the first line that has text.
+        dont_care: ``[K, 4, 2]`` quads (page pixels); words whose quad's centre lies inside one are left out.
+    """
+    lines_words = [[w for w in line.words if w.valid and w.text.strip()] for line in page.lines]
+    if dont_care is not None and len(dont_care):
+        kept = iter(~_centres_inside(_quads([w for words in lines_words for w in words]), dont_care))
+        lines_words = [[w for w in words if next(kept)] for words in lines_words]
     lines = []
-    for line in page.lines:
-        text = " ".join(w.text for w in line.words if w.valid and w.text.strip())
+    for words in lines_words:
+        text = " ".join(w.text for w in words)
         if text:
             lines.append(text)
             if first_line_only:
                 break
     return "\n".join(lines)
+
+
+def dont_care_quads(sample: Sample) -> np.ndarray:
+    """``[K, 4, 2]`` float64 quads of the sample's ignored reference words (``K`` may be 0)."""
+    return _quads([w for w in sample.words if w.ignore])
+
+
+def _centres_inside(quads: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """``[N]`` bool: whether the centre of each of ``quads [N, 4, 2]`` lies inside any convex quad of ``areas``.
+
+    A point is inside a convex quad when the cross products with its four edges all have the same sign (or are 0),
+    whichever way the quad turns.
+    """
+    if quads.shape[0] == 0 or areas.shape[0] == 0:
+        return np.zeros(quads.shape[0], dtype=bool)
+    centres = quads.mean(axis=1)[:, None, None, :]  # [N, 1, 1, 2]
+    start = areas[None]  # [1, K, 4, 2]
+    edge = np.roll(areas, -1, axis=1)[None] - start
+    rel = centres - start
+    cross = edge[..., 0] * rel[..., 1] - edge[..., 1] * rel[..., 0]  # [N, K, 4]
+    inside = (cross >= 0).all(axis=-1) | (cross <= 0).all(axis=-1)
+    return inside.any(axis=1)
 
 
 def _quads(items: Sequence) -> np.ndarray:
@@ -136,7 +184,8 @@ def score_page(sample: Sample, prediction: Prediction, options: ScoreOptions | N
     page = prediction.page
     scores = Scores()
     if sample.text is not None:
-        hypothesis = hypothesis_text(page, first_line_only=sample.first_line_only)
+        dont_care = dont_care_quads(sample) if options.dont_care else None
+        hypothesis = hypothesis_text(page, first_line_only=sample.first_line_only, dont_care=dont_care)
         counts = text_counts(sample.text, hypothesis, ordered=sample.ordered, normalization=options.normalization)
         scores = replace(scores, text=counts)
     words = hypothesis_words(page)
@@ -203,6 +252,9 @@ def score_dataset(
         )
     ]
     if len(samples) >= 2 and queries:
-        documents = [hypothesis_text(p.page) for p in predictions]
+        documents = [
+            hypothesis_text(p.page, dont_care=dont_care_quads(s) if options.dont_care else None)
+            for s, p in zip(samples, predictions)
+        ]
         total = replace(total, retrieval=retrieval_counts(queries, documents, ks=options.retrieval_ks))
     return total
