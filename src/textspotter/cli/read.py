@@ -181,6 +181,11 @@ def add_text_layer_argument(parser: argparse.ArgumentParser | argparse._Argument
     )
 
 
+def _add_auto_switch(parser: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str, help: str) -> None:
+    """Add ``FLAG auto|on|off`` (default ``auto``): an optional pass of the pipeline, on by the model by default."""
+    parser.add_argument(flag, choices=("auto", "on", "off"), default="auto", help=help)
+
+
 def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``), ``--cjk-lm auto|on|off``
     (``RecognitionOptions.cjk_lm``), ``--long-words auto|on|off`` (``RecognitionOptions.long_words``),
@@ -196,27 +201,24 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         "readings; auto (default): en for the shipped CTC models, off for the published ones "
         "(RecognitionOptions.lexicon, docs/usage.md §8)",
     )
-    parser.add_argument(
+    _add_auto_switch(
+        parser,
         "--cjk-lm",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="on: read unsure Chinese and Japanese readings again with a beam search weighed by a character bigram "
+        "on: read unsure Chinese and Japanese readings again with a beam search weighed by a character bigram "
         "of common Chinese and Japanese words; auto (default): on for models that read Han or kana (multi), off "
         "otherwise (RecognitionOptions.cjk_lm, docs/usage.md §8.1)",
     )
-    parser.add_argument(
+    _add_auto_switch(
+        parser,
         "--long-words",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="on: read a word too long for the recognizer's strip (code, URLs, long CJK lines) again as "
+        "on: read a word too long for the recognizer's strip (code, URLs, long CJK lines) again as "
         "overlapping windows and join their readings; auto (default): on for the shipped CTC models, off for the "
         "published ones (RecognitionOptions.long_words, docs/usage.md §4)",
     )
-    parser.add_argument(
+    _add_auto_switch(
+        parser,
         "--closing-quotes",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="on: on a page that opens more double quotes than it closes, read the words ending in punctuation again "
+        "on: on a page that opens more double quotes than it closes, read the words ending in punctuation again "
         "lengthened at their end and keep a closing quote the detected box left out; auto (default): on for "
         "charsets with curly quotes (RecognitionOptions.closing_quotes, docs/usage.md §4)",
     )
@@ -228,11 +230,10 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         "Latin/Cyrillic look-alike letters (о/o, А/A) in the script of their word, or of their page for one- and "
         "two-letter words (RecognitionOptions.unify_scripts, docs/usage.md §8.2)",
     )
-    parser.add_argument(
+    _add_auto_switch(
+        parser,
         "--int8",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="run the detector's and the recognizer's convolutions as int8 convolutions on the CPU; auto "
+        "run the detector's and the recognizer's convolutions as int8 convolutions on the CPU; auto "
         "(default): when the model holds calibrated int8 ranges (both shipped models do) and PyTorch has x86 "
         "int8 kernels; on: the same, an error where it cannot (DetectionOptions / RecognitionOptions.int8, "
         "docs/usage.md §4)",

@@ -241,6 +241,11 @@ class TextspotterOptions:
     valid_confidence: float | None = None
 
 
+def _named_settings(label: str, choice: str, settings: Any) -> str:
+    """``"; LABEL CHOICE: field value, ..."`` of an options dataclass, for an engine's version string (a cache key)."""
+    return f"; {label} {choice}: " + ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(settings).items())
+
+
 class TextspotterEngine:
     """This project's pipeline, through ``textspotter.OCR(model=..., device=...).read(images)``."""
 
@@ -284,28 +289,24 @@ class TextspotterEngine:
             from textspotter.ops.lexicon import LexiconOptions, lexicon_options
 
             chosen = lexicon_options(self.options.lexicon)
-            settings = dataclasses.asdict(chosen if isinstance(chosen, LexiconOptions) else LexiconOptions())
-            extra += f"; lexicon {self.options.lexicon}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+            extra += _named_settings(
+                "lexicon", self.options.lexicon, chosen if isinstance(chosen, LexiconOptions) else LexiconOptions()
+            )
         if self.options.cjk_lm != "off":
             # Named with its settings (it changes the readings of models that read Han or kana).
             from textspotter.ops.charlm import CharLMOptions
 
-            settings = dataclasses.asdict(CharLMOptions())
-            extra += f"; cjk lm {self.options.cjk_lm}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+            extra += _named_settings("cjk lm", self.options.cjk_lm, CharLMOptions())
         if self.options.long_words != "off":
             # Named with its settings: results cached before the option existed read long words squeezed.
             from textspotter.ops.longwords import LongWordOptions
 
-            settings = dataclasses.asdict(LongWordOptions())
-            extra += f"; long words {self.options.long_words}: " + ", ".join(f"{k} {v}" for k, v in settings.items())
+            extra += _named_settings("long words", self.options.long_words, LongWordOptions())
         if self.options.closing_quotes != "off":
             # Named with its settings: results cached before the option existed kept the quotes a box left out.
             from textspotter.ops.quotes import QuoteOptions
 
-            settings = dataclasses.asdict(QuoteOptions())
-            extra += f"; closing quotes {self.options.closing_quotes}: " + ", ".join(
-                f"{k} {v}" for k, v in settings.items()
-            )
+            extra += _named_settings("closing quotes", self.options.closing_quotes, QuoteOptions())
         if self.options.unify_scripts:
             # Named when on: results cached before the option existed kept look-alikes as read.
             extra += "; scripts unified"
