@@ -33,6 +33,7 @@ from truebox import docbank_pages  # noqa: E402
 
 from textspotter import OCR  # noqa: E402
 from textspotter.data.manifest import read_manifest  # noqa: E402
+from textspotter.geometry import quad_aabb  # noqa: E402
 from textspotter.pipeline import DetectionOptions  # noqa: E402
 
 CLASSES = ("1", "2-3", "4+")
@@ -56,8 +57,7 @@ def pages(dataset: str, data_root: Path, limit: int) -> Iterator[tuple[Path, lis
         for word in page.words:
             if word.ignore:
                 continue
-            quad = np.asarray(word.quad, dtype=np.float64).reshape(4, 2)
-            words.append((word.text, np.concatenate([quad.min(0), quad.max(0)])))
+            words.append((word.text, quad_aabb(np.asarray(word.quad, dtype=np.float64).reshape(4, 2))))
         yield Path(dataset) / page.image, words
 
 
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, words in pages(args.dataset, Path(args.data_root), args.pages):
         with Image.open(path) as image:
             found = ocr.detect(np.asarray(image.convert("RGB")))
-        quads = np.asarray(found.quads, dtype=np.float64).reshape(-1, 4, 2)
-        boxes = np.concatenate([quads.min(1), quads.max(1)], axis=1)
+        boxes = quad_aabb(np.asarray(found.quads, dtype=np.float64).reshape(-1, 4, 2))
         for text, box in words:
             kind = length_class(text)
             result = outcome(box, boxes)
