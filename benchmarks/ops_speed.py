@@ -15,6 +15,8 @@ Cases:
 * The recognizer's pixel strips of 500 quads (8 × 48 at ``column_scale`` 1.5, subdivided 4 times: 32 × 192 samples
   each) from a 1024 × 1024 ink map: ``quad_rectify_grid`` + ``indirect_grid_sample`` against ``rectify_sample``,
   which the pipeline uses (same values to float rounding).
+* Greedy CTC decoding of 500 readings (``[500, 32, 308]`` logits, the English charset): ``decode_greedy``, and its
+  text lookup alone, row by row (``Charset.decode``) against the whole batch at once (``Charset.decode_batch``).
 
 Each timing is the median (and the minimum, less sensitive to other work on a shared machine) of ``--repeats`` runs
 after one warm-up run, with ``torch.set_num_threads`` pinned.
@@ -32,7 +34,9 @@ from collections.abc import Callable
 
 import torch
 
+from textspotter.charset import latin_charset
 from textspotter.ops import (
+    decode_greedy,
     indirect_grid_sample,
     prefilter_confidence,
     quad_nms,
@@ -172,6 +176,10 @@ def main() -> None:
         size = (DETECTOR_SIZE, DETECTOR_SIZE)
         return rectify_sample(ink, quads, indices, input_size=size, output_size=(8, 48), **pixel_options)
 
+    charset = latin_charset()
+    logits_text = torch.randn(500, 32, charset.num_tokens, generator=gen) * 4
+    token_ids = logits_text.argmax(-1)
+
     rows = [
         ("rrect_to_quads [1,256,256,5]", time_ms(lambda: rrect_to_quads(rboxes), args.repeats)),
         ("prefilter_confidence [1,256,256]", time_ms(lambda: prefilter_confidence(logits, rboxes), args.repeats)),
@@ -187,6 +195,15 @@ def main() -> None:
         ),
         ("pixel strips of 500 quads → [500,1,32,192], grid then sample", time_ms(pixel_strips_two_steps, args.repeats)),
         ("pixel strips of 500 quads → [500,1,32,192], rectify_sample", time_ms(pixel_strips, args.repeats)),
+        (
+            "decode_greedy of 500 readings [500,32,308], CTC",
+            time_ms(lambda: decode_greedy(logits_text, charset, collapse_repeats=True), args.repeats),
+        ),
+        (
+            "their texts row by row (Charset.decode)",
+            time_ms(lambda: [charset.decode(row) for row in token_ids.tolist()], args.repeats),
+        ),
+        ("their texts at once (Charset.decode_batch)", time_ms(lambda: charset.decode_batch(token_ids), args.repeats)),
     ]
     print(f"Date: {datetime.date.today().isoformat()}  ")
     print(

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from textspotter.charset import Charset
+from textspotter.charset import EOS, Charset
 from textspotter.ops.decode import decode_greedy, f_measure
 
 CHARSET = Charset(("a", "b", "c"))  # ids: 0 blank, 1 EOS, 2 rare, 3 a, 4 b, 5 c
@@ -86,3 +86,22 @@ def test_collapse_repeats_is_ctc_best_path_decoding():
     assert torch.allclose(conf, torch.ones(2), atol=1e-6)
     # Without collapsing (the published rule) repeats are kept.
     assert decode_greedy(logits, charset, mode="geometric_mean")[0] == ["aaabb", "bbaaa"]
+
+
+def test_batch_decoding_equals_decoding_row_by_row():
+    charset = Charset(("a", "b", "ab", "é"))
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, charset.num_tokens, (200, 12), generator=generator)
+    ids[::4, 5] = EOS  # text ends mid-row
+    ids[::7] = 0  # all blank: empty text
+    assert charset.decode_batch(ids) == [charset.decode(row) for row in ids.tolist()]
+    assert charset.decode_batch(ids.numpy()) == charset.decode_batch(ids)
+    assert charset.decode_batch(torch.zeros((0, 5), dtype=torch.int64)) == []
+    assert charset.decode_batch(torch.zeros((3, 0), dtype=torch.int64)) == ["", "", ""]
+    # An id past the vocabulary fails before the first EOS and is dropped after it, as in decode().
+    past = charset.num_tokens
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        charset.decode_batch(torch.tensor([[3, past, EOS]]))
+    assert charset.decode_batch(torch.tensor([[3, EOS, past]])) == ["a"]
+    with pytest.raises(ValueError, match="an \\[N, T\\] array"):
+        charset.decode_batch(torch.tensor([3, 4]))

@@ -11,9 +11,10 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "BLANK",
@@ -156,6 +157,43 @@ class Charset:
                 raise ValueError(f"token id {i} is outside the vocabulary of {self.num_tokens} tokens")
             out.append(self.characters[k])
         return "".join(out)
+
+    def decode_batch(self, ids: Any) -> list[str]:
+        """Decode each row of an ``[N, T]`` integer tensor or array of token ids: row ``i`` gives ``decode(ids[i])``.
+
+        Vectorised (one table lookup for the whole array, one ``join`` per row), for the recognizer's batches on
+        the reading path, where a Python loop over every position cost more than the decoding itself.
+
+        Raises:
+            ValueError: if ``ids`` is not two-dimensional, or an id before its row's first EOS is outside the
+                vocabulary (as :meth:`decode`).
+        """
+        import numpy as np  # here, not at import time: ``import textspotter`` stays cheap
+
+        values = ids.detach().cpu().numpy() if hasattr(ids, "detach") else np.asarray(ids)
+        if values.ndim != 2:
+            raise ValueError(f"ids must be an [N, T] array, got shape {values.shape}")
+        if values.size == 0:
+            return [""] * values.shape[0]
+        values = values.astype(np.int64, copy=False)
+        # Everything from a row's first EOS on is dropped: read as blank.
+        after_eos = np.cumsum(values == EOS, axis=1) > 0
+        values = np.where(after_eos, BLANK, values)
+        bad = (values < 0) | (values >= self.num_tokens)
+        if bad.any():
+            raise ValueError(f"token id {int(values[bad][0])} is outside the vocabulary of {self.num_tokens} tokens")
+        return ["".join(row) for row in self._lookup[values].tolist()]
+
+    @cached_property
+    def _lookup(self) -> Any:
+        """``[num_tokens]`` numpy object array: id -> text it decodes to (blank and EOS empty, rare ``^``)."""
+        import numpy as np
+
+        table = np.empty(self.num_tokens, dtype=object)
+        table[BLANK] = table[EOS] = ""
+        table[RARE] = RARE_TEXT
+        table[NUM_SPECIAL_TOKENS:] = self.characters
+        return table
 
     def to_json(self) -> list[str]:
         return list(self.characters)

@@ -83,7 +83,7 @@ def decode_greedy(
         real = (ids != BLANK) & (eos_so_far == 0)
         log_sum = torch.where(real, torch.log(probs.clamp(min=MIN_PROBABILITY)), torch.zeros_like(probs)).sum(1)
         confidence = torch.exp(log_sum / real.sum(1).clamp(min=1).to(torch.float32))
-    texts = [charset.decode(row) for row in ids.tolist()]
+    texts = charset.decode_batch(ids)
     return texts, confidence
 
 
