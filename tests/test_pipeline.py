@@ -34,6 +34,7 @@ from textspotter.pipeline.preprocess import (
     render_square,
     render_views,
     render_window,
+    stack_inputs,
     tile_views,
 )
 from textspotter.pipeline.stages import _image_chunks
@@ -181,6 +182,25 @@ def test_uint8_resampling_falls_back_for_strips_windows_and_keeps_training_exact
         render_square(page, 64, config, uint8=True, window=window), render_square(page, 64, config)[:, 4:30, 8:40]
     )
     assert torch.equal(render_page(page, config)[0], render_page(page, config, uint8=False)[0])
+
+
+def test_uint8_inputs_are_channels_last_and_stay_so_in_their_batch():
+    # The uint8 resize writes channels-last floats and stack_inputs keeps that layout, so the detector
+    # (channels-last on CPU) does not transpose the batch again; values are those of a plain stack.
+    config = PreprocessConfig(pad_color=(0.9, 0.5, 0.1))
+    rng = np.random.default_rng(5)
+    pages = [rng.integers(0, 256, (70, 50, 3), dtype=np.uint8) for _ in range(3)]
+    inputs = [render_square(page, 64, config, uint8=True) for page in pages]
+    assert all(image.shape == (3, 64, 64) and image.permute(1, 2, 0).is_contiguous() for image in inputs)
+    batch = stack_inputs(inputs)
+    assert batch.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch, torch.stack(inputs))
+    one = stack_inputs(inputs[:1])
+    assert one.shape == (1, 3, 64, 64) and one.data_ptr() == inputs[0].data_ptr()  # a view, no copy
+    mixed = [inputs[0], render_square(pages[1], 64, config)]  # the float path is contiguous
+    assert torch.equal(stack_inputs(mixed), torch.stack(mixed))
+    with pytest.raises(ValueError, match="no detector inputs"):
+        stack_inputs([])
 
 
 @pytest.mark.parametrize("uint8", [False, True])

@@ -1,11 +1,12 @@
-"""Giving freed memory back to the operating system between batches.
+"""Giving freed memory back to the operating system, for applications that go idle.
 
 Reading a page allocates and frees a few hundred MB of tensors (the detector's activations, the feature maps, the
-decoded page). glibc's allocator keeps part of what is freed in its heaps for later use. Reading a 500-page PDF
-with the pages passed on and none kept, the process's resident memory after each batch was 509–510 MB without a
-trim and 481–482 MB with one (``benchmarks/RESULTS.md``, "Session 25"; flat either way once the PDF is reopened as
-it is read, see ``imageio``). The pipeline calls :func:`release_freed_memory` after each batch of pages: in a
-profile of a batch of 8 pages (``benchmarks/host_side.py``, 1 thread) the trim took 11 ms of the batch's 3 s.
+decoded page), and glibc's allocator keeps part of what is freed in its heaps for later use. The pipeline does not
+trim between batches: the next batch reuses that memory, and a trim made it fault every page in again (system time
+of a DocBank page 0.107 s with a trim after each page, 0.043 s without, 8 % of the page's CPU time; about 28 MB of
+RSS between batches; ``benchmarks/RESULTS.md``, "Session 41"). Memory over a long PDF stays flat either way (the PDF
+is reopened as it is read, see ``imageio``). An application that keeps an ``OCR`` alive between jobs can call
+:func:`release_freed_memory` when it goes idle.
 """
 
 from __future__ import annotations

@@ -42,10 +42,9 @@ from ..geometry import quad_height
 from ..imageio import ImageError, ImageInput, ImageOptions, PageImage, describe_source, iter_pages
 from ..models.spec import ModelSpec, PreprocessConfig
 from .assemble import AssemblyOptions, PageReadings, assemble_page
-from .memory import release_freed_memory
 from .multiscale import select_view_detections
 from .orientation import OrientationOptions, apply_rotations, decide_rotations
-from .preprocess import DetectorView, ScaleOptions, check_page_shape, render_views, tile_views
+from .preprocess import DetectorView, ScaleOptions, check_page_shape, render_views, stack_inputs, tile_views
 from .stages import (
     DetectionOptions,
     Detections,
@@ -496,8 +495,10 @@ class OCR:
                     done_pages.setdefault(d, []).append(page)
                 if on_page is not None:
                     on_page(d, page)
-            # The batch's tensors are freed by now: give what the allocator keeps back, so that a long run stays flat.
-            release_freed_memory()
+            # No malloc_trim here: what the allocator keeps from this batch serves the next one. A trim after each
+            # batch gave back ~28 MB but made the next batch fault every page in again: 0.107 against 0.043 s of
+            # system time a DocBank page, 8 % of its CPU time (benchmarks/RESULTS.md, "Session 41"); memory over a
+            # long PDF stays flat without it (pipeline.memory).
             if progress is not None:
                 progress(len(batch))
 
@@ -593,7 +594,7 @@ class OCR:
             nonlocal features, filled
             start = self._sync()
             count = len(pending)
-            batch = torch.stack(pending)
+            batch = stack_inputs(pending)
             if reads_pixels:
                 inks.append(ink_map(batch))
             found = detect(
@@ -889,7 +890,7 @@ class OCR:
             preprocess = dataclasses.replace(preprocess, infer_length=fitted)
         inputs, views = render_views(decoded.image, preprocess, self.scale, device=self.device, uint8=True)
         single = views[0]
-        stacked = torch.stack(inputs)
+        stacked = stack_inputs(inputs)
         ink = ink_map(stacked) if self.model.spec.recognizer.pixel_scale > 0 else None
         with torch.inference_mode():
             features = _features(

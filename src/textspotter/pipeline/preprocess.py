@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "render_square",
     "render_page",
     "render_views",
+    "stack_inputs",
 ]
 
 # Bounds of ScaleOptions.zoom and .overlap: together they cap the tiles of one page at 7 x 7.
@@ -500,8 +502,27 @@ def _render_square_uint8(
     square[pad_y : pad_y + height, pad_x : pad_x + width] = pixels
     # An NCHW view of the HWC buffer is channels-last: the layout of PyTorch's vectorised uint8 kernel.
     resized = F.interpolate(square.permute(2, 0, 1)[None], size=(side, side), mode="bilinear", align_corners=True)
-    result = torch.empty((3, side, side), dtype=torch.float32)
+    # The float result stays channels-last too (an HWC buffer seen as [3, side, side]): the scaling is then a straight
+    # pass over memory instead of a transposing one, and the detector's convolutions take that layout as it is
+    # (stack_inputs keeps it in the batch): 35-58 -> 15-21 ms a page at side 1536 (benchmarks/RESULTS.md, "Session 41").
+    result = torch.empty((side, side, 3), dtype=torch.float32).permute(2, 0, 1)
     return torch.mul(resized[0], 1.0 / 255.0, out=result)
+
+
+def stack_inputs(images: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``[B, 3, H, W]`` from ``B`` detector inputs ``[3, H, W]`` of one size, in channels-last memory when every input
+    is (the uint8 page resize writes its inputs so), else contiguous.
+
+    ``torch.stack`` alone always returns a contiguous batch, which the detector (channels-last on CPU,
+    ``stages.detector_batch``) would transpose again. One input is returned as a view, without a copy.
+    """
+    if not images:
+        raise ValueError("no detector inputs to stack")
+    if len(images) == 1:
+        return images[0][None]
+    if all(image.permute(1, 2, 0).is_contiguous() for image in images):
+        return torch.stack([image.permute(1, 2, 0) for image in images]).permute(0, 3, 1, 2)
+    return torch.stack(list(images))
 
 
 def _fit_width(square: torch.Tensor, width: int) -> torch.Tensor:
