@@ -307,7 +307,7 @@ def test_freed_memory_is_given_back():
 
 
 def test_reading_does_not_trim_the_allocator_between_batches(monkeypatch):
-    # A trim after each batch made the next batch fault its memory in again (8 % of a page's CPU time) for ~28 MB
+    # A trim after each batch made the next batch fault its memory in again (8 % of a page's CPU time) for ~50 MB
     # that the next batch takes back anyway; memory over a long PDF is flat without it (benchmarks/RESULTS.md,
     # "Session 41"). release_freed_memory stays for applications that go idle.
     import textspotter.pipeline.memory as memory_module

@@ -3,10 +3,10 @@
 Reading a page allocates and frees a few hundred MB of tensors (the detector's activations, the feature maps, the
 decoded page), and glibc's allocator keeps part of what is freed in its heaps for later use. The pipeline does not
 trim between batches: the next batch reuses that memory, and a trim made it fault every page in again (system time
-of a DocBank page 0.107 s with a trim after each page, 0.043 s without, 8 % of the page's CPU time; about 28 MB of
-RSS between batches; ``benchmarks/RESULTS.md``, "Session 41"). Memory over a long PDF stays flat either way (the PDF
-is reopened as it is read, see ``imageio``). An application that keeps an ``OCR`` alive between jobs can call
-:func:`release_freed_memory` when it goes idle.
+of a DocBank page 0.11-0.13 s with a trim after each page, 0.03-0.04 s without: 8 % of the page's CPU time, for about
+50 MB of RSS held between batches; ``benchmarks/cpu_per_page.py``, ``benchmarks/RESULTS.md`` "Session 41"). Memory
+over a long PDF stays flat either way (the PDF is reopened as it is read, see ``imageio``). An application that
+keeps an ``OCR`` alive between jobs can call :func:`release_freed_memory` when it goes idle.
 """
 
 from __future__ import annotations

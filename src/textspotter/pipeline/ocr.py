@@ -496,9 +496,8 @@ class OCR:
                 if on_page is not None:
                     on_page(d, page)
             # No malloc_trim here: what the allocator keeps from this batch serves the next one. A trim after each
-            # batch gave back ~28 MB but made the next batch fault every page in again: 0.107 against 0.043 s of
-            # system time a DocBank page, 8 % of its CPU time (benchmarks/RESULTS.md, "Session 41"); memory over a
-            # long PDF stays flat without it (pipeline.memory).
+            # batch gave back ~50 MB but made the next batch fault every page in again: 8 % of a DocBank page's CPU
+            # time (benchmarks/RESULTS.md, "Session 41"); memory over a long PDF stays flat without it.
             if progress is not None:
                 progress(len(batch))
 
