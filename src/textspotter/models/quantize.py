@@ -221,9 +221,10 @@ class Int8Encoder(nn.Module):
     def forward(self, strips: torch.Tensor) -> torch.Tensor:
         # No warning filter here (filters are process-wide, not thread-safe): PyTorch warns once per process about
         # its quantized tensors, and int8_available() has already taken that warning quietly.
-        x = strips.float().contiguous(memory_format=torch.channels_last)
-        q = torch.quantize_per_tensor(x, self.input_scale, self.input_zero_point, torch.quint8)
-        return self.layers(q).dequantize()
+        # Quantized first, then made channels-last (what x86's int8 convolutions want): the transposing copy then moves
+        # one byte per value instead of four (a batch of 128 strips: 14 -> 3-4 ms, the same int8 values).
+        q = torch.quantize_per_tensor(strips.float(), self.input_scale, self.input_zero_point, torch.quint8)
+        return self.layers(q.contiguous(memory_format=torch.channels_last)).dequantize()
 
 
 def int8_recognizer(recognizer: Recognizer, config: Int8Config) -> Recognizer:
@@ -386,8 +387,10 @@ class _Int8Ops(nn.Module):
         scale, zero_point = self._next()
         if self.building:
             return x
-        x = x.contiguous(memory_format=torch.channels_last)  # x86's int8 convolutions want channels-last
-        return torch.quantize_per_tensor(x, scale, zero_point, torch.quint8)
+        # x86's int8 convolutions want channels-last; made so after quantizing, one byte per value to move (the
+        # detector's inputs usually arrive channels-last already: preprocess.stack_inputs).
+        q = torch.quantize_per_tensor(x, scale, zero_point, torch.quint8)
+        return q.contiguous(memory_format=torch.channels_last)
 
     def finish(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.building else x.dequantize()
