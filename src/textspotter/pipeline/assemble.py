@@ -10,7 +10,9 @@ Output: a ``Page`` whose
 * paragraphs without any valid word are dropped unless ``include_invalid`` (spec §7.6 step 5); invalid words inside
   kept paragraphs stay, as in the published output;
 * lines have the axis-aligned box over their word quads and the mean word confidence; paragraphs the box over their
-  line boxes and the mean line confidence (the published "sentence" and "paragraph" items, spec §8.3);
+  line boxes and the mean line confidence (the published "sentence" and "paragraph" items, spec §8.3); on a page
+  whose text slants (``AssemblyOptions.deskew``) those boxes are taken in the frame of the text, so they are
+  rectangles at its slant;
 * words within a line keep the relational graph's order;
 * the page is put in a column-aware reading order (``reading_order``), because the graph leaves paragraph order
   undefined (the official code collects paragraphs in a Python ``set``). With ``AssemblyOptions(order="lines")``
