@@ -25,7 +25,7 @@ from textspotter.pipeline import (
     recognize,
     relate,
 )
-from textspotter.pipeline.assemble import _number_joins
+from textspotter.pipeline.assemble import MAX_SKEW_DEGREES, _number_joins, text_skew
 from textspotter.pipeline.multiscale import select_view_detections
 from textspotter.pipeline.preprocess import (
     DetectorView,
@@ -1213,3 +1213,55 @@ def test_assemble_fixes_dashes_unless_told_not_to():
     assert assemble_page(readings, options=AssemblyOptions(fix_dashes=False)).text() == "k = n – 1, pp. 577–-583"
     with pytest.raises(TypeError, match="fix_dashes"):
         AssemblyOptions(fix_dashes=1)
+
+
+def _slanted_page(degrees, cuts=(0, 3, 5, 4)):
+    """One paragraph of four lines of eight words at a slant of ``degrees``; the first line is one relational line,
+    each later one two pieces cut after ``cuts[row]`` words (the fragments a photographed page gives the relational
+    model)."""
+    slope = math.tan(math.radians(degrees))
+    texts, quads, groups = [], [], []
+    for row, cut in enumerate(cuts):
+        line = []
+        for k in range(8):
+            x0 = 40 + k * 110
+            y0 = 200 + row * 34 + slope * x0
+            quads.append([[x0, y0], [x0 + 90, y0], [x0 + 90, y0 + 22], [x0, y0 + 22]])  # upright: as detected
+            texts.append(f"r{row}w{k}")
+            line.append(len(texts) - 1)
+        groups += [line[:cut], line[cut:]] if cut else [line]
+    count = len(texts)
+    full = np.full(count, 0.9, dtype=np.float32)
+    return PageReadings(texts, np.array(quads, dtype=np.float32), full, full, [groups], width=1000, height=600)
+
+
+def test_slanted_lines_are_joined_and_ordered_in_the_frame_of_the_text():
+    readings = _slanted_page(-4.0)
+    expected = [" ".join(f"r{row}w{k}" for k in range(8)) for row in range(4)]
+    # Upright boxes of a line rising to the right: its right piece starts above its left one and above the line
+    # before, so the page's own frame reads pieces out of order (and cannot join them).
+    upright = assemble_page(readings, options=AssemblyOptions(deskew=None))
+    assert [" ".join(w.text for w in line.words) for line in upright.lines] != expected
+    page = assemble_page(readings)
+    assert [" ".join(w.text for w in line.words) for line in page.lines] == expected
+    # Word quads come back as detected; lines and paragraphs are rectangles at the slant of the text.
+    got = np.array([w.quad for w in page.words])
+    order = [int(w.text[1]) * 8 + int(w.text[3]) for w in page.words]
+    assert np.allclose(got, readings.quads[order], atol=1e-4)
+    (x0, y0), (x1, y1) = page.lines[1].quad[:2]
+    assert math.degrees(math.atan2(y1 - y0, x1 - x0)) == pytest.approx(-4.0, abs=0.01)
+    assert page.text() == "\n".join(expected)
+
+
+def test_text_skew_needs_lines_of_words_and_a_slant_under_the_limit():
+    lines = [line for paragraph in _slanted_page(2.5).groups for line in paragraph]
+    assert text_skew(_slanted_page(2.5).quads, lines) == pytest.approx(2.5, abs=1e-3)
+    assert text_skew(_slanted_page(2.5).quads, [[0, 1], [2, 3, 4]]) == 0.0  # three words on lines of 3+: too few
+    steep = _slanted_page(MAX_SKEW_DEGREES + 5)
+    assert text_skew(steep.quads, [line for paragraph in steep.groups for line in paragraph]) == 0.0
+    # A page slanted less than the option is assembled exactly as without it.
+    slight = _slanted_page(0.5)
+    assert assemble_page(slight) == assemble_page(slight, options=AssemblyOptions(deskew=None))
+    for bad in (0, -1.0, MAX_SKEW_DEGREES + 1):
+        with pytest.raises(ValueError, match="deskew"):
+            AssemblyOptions(deskew=bad)

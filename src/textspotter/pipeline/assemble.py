@@ -10,7 +10,9 @@ Output: a ``Page`` whose
 * paragraphs without any valid word are dropped unless ``include_invalid`` (spec §7.6 step 5); invalid words inside
   kept paragraphs stay, as in the published output;
 * lines have the axis-aligned box over their word quads and the mean word confidence; paragraphs the box over their
-  line boxes and the mean line confidence (the published "sentence" and "paragraph" items, spec §8.3);
+  line boxes and the mean line confidence (the published "sentence" and "paragraph" items, spec §8.3); on a page
+  whose text slants (``AssemblyOptions.deskew``) those boxes are taken in the frame of the text, so they are
+  rectangles at its slant;
 * words within a line keep the relational graph's order;
 * the page is put in a column-aware reading order (``reading_order``), because the graph leaves paragraph order
   undefined (the official code collects paragraphs in a Python ``set``). With ``AssemblyOptions(order="lines")``
@@ -51,6 +53,77 @@ _INTRUDER_SHARE = 0.25
 _TABLE_CELL_LINES = 3
 
 _ORDERS = ("lines", "paragraphs")
+
+
+MAX_SKEW_DEGREES = 20.0
+"""Largest slant :func:`text_skew` reports: text turned further is the orientation step's business (quarter turns)
+or not a slanted page of horizontal lines."""
+# text_skew reads lines of at least this many words, and needs this many words on such lines in all.
+_SKEW_MIN_LINE_WORDS = 3
+_SKEW_MIN_WORDS = 10
+
+
+def text_skew(quads: np.ndarray, lines: Sequence[Sequence[int]]) -> float:
+    """The slant of a page's text lines, in degrees (positive: lines descend to the right, image y pointing down).
+
+    Each line of at least three words gives the slope of the least-squares line through its words' centres (the
+    word quads themselves are nearly axis-aligned at small slants: the detector's boxes do not follow a 2-degree
+    turn); the result is the median over the words of those lines. 0.0 when fewer than ten words sit on such lines,
+    or when the median is steeper than :data:`MAX_SKEW_DEGREES`.
+
+    Args:
+        quads: ``[n, 4, 2]`` word quads (pixels, clockwise from top-left).
+        lines: each line's word indices into ``quads``, in reading order.
+
+    >>> boxes = [[[x, 0.1 * x], [x + 8, 0.1 * x], [x + 8, 0.1 * x + 5], [x, 0.1 * x + 5]] for x in range(0, 120, 10)]
+    >>> round(text_skew(np.array(boxes, dtype=float), [list(range(12))]), 2)
+    5.71
+    """
+    centres = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2).mean(axis=1)
+    angles: list[float] = []
+    weights: list[int] = []
+    for members in lines:
+        if len(members) < _SKEW_MIN_LINE_WORDS:
+            continue
+        points = centres[list(members)]
+        x = points[:, 0] - points[:, 0].mean()
+        spread = float(x @ x)
+        if spread <= 0:
+            continue
+        slope = float(x @ (points[:, 1] - points[:, 1].mean())) / spread
+        angles.append(math.degrees(math.atan(slope)))
+        weights.append(len(members))
+    if sum(weights) < _SKEW_MIN_WORDS:
+        return 0.0
+    order = np.argsort(angles)
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    median = float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+    return median if abs(median) <= MAX_SKEW_DEGREES else 0.0
+
+
+def _turn(quads: np.ndarray, degrees: float, centre: tuple[float, float]) -> np.ndarray:
+    """``[..., 2]`` points turned by ``degrees`` about ``centre`` (image axes, y down: positive turns clockwise)."""
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    points = np.asarray(quads, dtype=np.float64) - centre
+    turned = np.stack([points[..., 0] * cos - points[..., 1] * sin, points[..., 0] * sin + points[..., 1] * cos], -1)
+    return turned + centre
+
+
+def _turn_page(page: Page, degrees: float, centre: tuple[float, float]) -> Page:
+    """The page with every word, line and paragraph quad turned by ``degrees`` about ``centre``."""
+
+    def quad(q: Quad) -> Quad:
+        return _quad_of(_turn(np.asarray(q), degrees, centre).tolist())
+
+    paragraphs = []
+    for paragraph in page.paragraphs:
+        lines = []
+        for line in paragraph.lines:
+            words = tuple(replace(word, quad=quad(word.quad)) for word in line.words)
+            lines.append(replace(line, words=words, quad=quad(line.quad)))
+        paragraphs.append(replace(paragraph, lines=tuple(lines), quad=quad(paragraph.quad)))
+    return replace(page, paragraphs=tuple(paragraphs))
 
 
 @dataclass(frozen=True)
@@ -96,6 +169,14 @@ class AssemblyOptions:
         fix_dashes: ours. A run of dashes inside a word is written as one dash (``577–-583`` → ``577–583``) and a
             lone en or em dash between two math operands of a line as a minus sign (``n – 1`` → ``n − 1``)
             (:mod:`textspotter.ops.dashes`). True (default).
+        deskew: ours. When the page's text runs at a slant of at least this many degrees (a photographed page, a
+            scan fed in askew; :func:`text_skew`, at most :data:`MAX_SKEW_DEGREES`), the lines are split, joined,
+            grouped into tables and ordered in the frame of the text (the quads turned back by the slant), and the
+            quads of the page's words, lines and paragraphs turned forward again after: the axis-aligned boxes of
+            slanted lines overlap their neighbours, which the column-aware order reads by top edge, interleaving
+            lines of two paragraphs and a line with the one below it. Line and paragraph quads then follow the text
+            (rectangles at the slant) instead of the page's axes. ``None`` never turns the frame; pages slanted less
+            than this are assembled as they are.
     """
 
     include_invalid: bool = False
@@ -106,6 +187,7 @@ class AssemblyOptions:
     number_columns: bool = True
     valid_confidence: float | None = None
     fix_dashes: bool = True
+    deskew: float | None = 1.0
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
@@ -120,6 +202,8 @@ class AssemblyOptions:
             raise TypeError(f"AssemblyOptions.number_columns must be a bool, got {self.number_columns!r}")
         if not isinstance(self.fix_dashes, bool):
             raise TypeError(f"AssemblyOptions.fix_dashes must be a bool, got {self.fix_dashes!r}")
+        if self.deskew is not None and not 0 < self.deskew <= MAX_SKEW_DEGREES:
+            raise ValueError(f"AssemblyOptions.deskew must be None or in (0, {MAX_SKEW_DEGREES}], got {self.deskew!r}")
         valid = self.valid_confidence
         if valid is not None and (isinstance(valid, bool) or not isinstance(valid, (int, float)) or not 0 <= valid < 1):
             raise ValueError(f"AssemblyOptions.valid_confidence must be None or in [0, 1), got {valid!r}")
@@ -760,6 +844,14 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
     text_conf = np.asarray(readings.text_confidence, dtype=np.float32)
     overall = f_measure(torch.from_numpy(detection), torch.from_numpy(text_conf)).numpy() if count else detection
     quads = np.asarray(readings.quads, dtype=np.float32)
+    skew, centre = 0.0, (readings.width / 2, readings.height / 2)
+    if options.deskew is not None and count and readings.groups is not None:
+        skew = text_skew(quads, [line for paragraph in readings.groups for line in paragraph])
+        if abs(skew) < options.deskew:
+            skew = 0.0
+    if skew:
+        # Assemble in the frame of the text; the page's quads are turned forward again at the end.
+        quads = _turn(quads.reshape(-1, 4, 2), -skew, centre)
     # Python floats converted once for the page (the same values as float() of each float32, a tenth of the cost).
     quad_values: list[list[list[float]]] = quads.reshape(-1, 4, 2).tolist()
     overall_values, detection_values, text_values = overall.tolist(), detection.tolist(), text_conf.tolist()
@@ -828,7 +920,7 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
     paragraphs = [
         [line if line.order == k else replace(line, order=k) for k, line in enumerate(lines)] for lines in paragraphs
     ]
-    return Page(
+    page = Page(
         width=readings.width,
         height=readings.height,
         index=readings.index,
@@ -843,3 +935,4 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
             for rank, lines in enumerate(paragraphs)
         ),
     )
+    return _turn_page(page, skew, centre) if skew else page
