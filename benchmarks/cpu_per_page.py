@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default", help="model name or folder (default: the shipped English one)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    samples = open_dataset(args.dataset, data_root=args.data_root).samples[: args.pages + 1]
+    samples = open_dataset(args.dataset, data_root=args.data_root, limit=args.pages + 1).samples
     if len(samples) < 2:
         parser.error(f"{args.dataset}: needs at least 2 pages, has {len(samples)}")
     ocr = OCR(model=args.model)

@@ -16,7 +16,7 @@ Cases:
   each) from a 1024 × 1024 ink map: ``quad_rectify_grid`` + ``indirect_grid_sample`` against ``rectify_sample``,
   which the pipeline uses (same values to float rounding).
 * Greedy CTC decoding of 500 readings (``[500, 32, 308]`` logits, the English charset): ``decode_greedy``, and its
-  text lookup alone, row by row (``Charset.decode``) against the whole batch at once (``Charset.decode_batch``).
+  text lookup alone (``Charset.decode_batch``, the whole batch at once).
 
 Each timing is the median (and the minimum, less sensitive to other work on a shared machine) of ``--repeats`` runs
 after one warm-up run, with ``torch.set_num_threads`` pinned.
@@ -199,11 +199,7 @@ def main() -> None:
             "decode_greedy of 500 readings [500,32,308], CTC",
             time_ms(lambda: decode_greedy(logits_text, charset, collapse_repeats=True), args.repeats),
         ),
-        (
-            "their texts row by row (Charset.decode)",
-            time_ms(lambda: [charset.decode(row) for row in token_ids.tolist()], args.repeats),
-        ),
-        ("their texts at once (Charset.decode_batch)", time_ms(lambda: charset.decode_batch(token_ids), args.repeats)),
+        ("their texts alone (Charset.decode_batch)", time_ms(lambda: charset.decode_batch(token_ids), args.repeats)),
     ]
     print(f"Date: {datetime.date.today().isoformat()}  ")
     print(

@@ -140,23 +140,12 @@ class Charset:
         """Decode token ids as the published greedy decoder does: skip blanks, stop at EOS, rare → ``^``.
 
         Duplicates are not merged (the recognizer is not CTC-trained). An id past the vocabulary raises
-        ``ValueError``.
+        ``ValueError``. One row of :meth:`decode_batch`.
         """
-        out: list[str] = []
-        for raw in ids:
-            i = int(raw)
-            if i == BLANK:
-                continue
-            if i == EOS:
-                break
-            if i == RARE:
-                out.append(RARE_TEXT)
-                continue
-            k = i - NUM_SPECIAL_TOKENS
-            if k < 0 or k >= len(self.characters):
-                raise ValueError(f"token id {i} is outside the vocabulary of {self.num_tokens} tokens")
-            out.append(self.characters[k])
-        return "".join(out)
+        import numpy as np
+
+        row = ids.detach().cpu().reshape(1, -1) if hasattr(ids, "detach") else np.asarray(ids, dtype=np.int64)
+        return self.decode_batch(row.reshape(1, -1))[0]
 
     def decode_batch(self, ids: Any) -> list[str]:
         """Decode each row of an ``[N, T]`` integer tensor or array of token ids: row ``i`` gives ``decode(ids[i])``.

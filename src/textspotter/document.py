@@ -12,11 +12,11 @@ JSON, plain text, hOCR, ALTO, the published dict list and the HTTP responses are
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["Quad", "Word", "Line", "Paragraph", "Page", "Document", "join_words"]
+__all__ = ["Quad", "Word", "Line", "Paragraph", "Page", "Document", "join_words", "map_page_quads"]
 
 # Han, CJK punctuation, Hiragana, Katakana, the CJK compatibility ideographs and the fullwidth forms: scripts written
 # without spaces between words. Hangul is left out on purpose: Korean separates words with spaces.
@@ -256,3 +256,16 @@ class Document:
         if self.error is not None:
             out["error"] = self.error
         return out
+
+
+def map_page_quads(page: Page, word_quad: Callable[[Quad], Quad], box_quad: Callable[[Quad], Quad]) -> Page:
+    """The page with every word's quad mapped by ``word_quad`` and every line's and paragraph's by ``box_quad``;
+    everything else as it was (a page moved into another frame: turned by quarter turns, or by a slant)."""
+    paragraphs = []
+    for paragraph in page.paragraphs:
+        lines = []
+        for line in paragraph.lines:
+            words = tuple(replace(word, quad=word_quad(word.quad)) for word in line.words)
+            lines.append(replace(line, words=words, quad=box_quad(line.quad)))
+        paragraphs.append(replace(paragraph, lines=tuple(lines), quad=box_quad(paragraph.quad)))
+    return replace(page, paragraphs=tuple(paragraphs))

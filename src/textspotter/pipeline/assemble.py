@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from ..document import Line, Page, Paragraph, Quad, Word, bounding_quad
+from ..document import Line, Page, Paragraph, Quad, Word, bounding_quad, map_page_quads
 from ..geometry import quad_height
 from ..models.spec import PUBLISHED_VALID_CONFIDENCE
 from ..ops import f_measure
@@ -113,17 +113,10 @@ def _turn(quads: np.ndarray, degrees: float, centre: tuple[float, float]) -> np.
 def _turn_page(page: Page, degrees: float, centre: tuple[float, float]) -> Page:
     """The page with every word, line and paragraph quad turned by ``degrees`` about ``centre``."""
 
-    def quad(q: Quad) -> Quad:
-        return _quad_of(_turn(np.asarray(q), degrees, centre).tolist())
+    def turn(quad: Quad) -> Quad:
+        return _quad_of(_turn(np.asarray(quad), degrees, centre).tolist())
 
-    paragraphs = []
-    for paragraph in page.paragraphs:
-        lines = []
-        for line in paragraph.lines:
-            words = tuple(replace(word, quad=quad(word.quad)) for word in line.words)
-            lines.append(replace(line, words=words, quad=quad(line.quad)))
-        paragraphs.append(replace(paragraph, lines=tuple(lines), quad=quad(paragraph.quad)))
-    return replace(page, paragraphs=tuple(paragraphs))
+    return map_page_quads(page, turn, turn)
 
 
 @dataclass(frozen=True)

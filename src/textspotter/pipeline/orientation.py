@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import torch
 
-from ..document import Page, as_quad, bounding_quad
+from ..document import Page, as_quad, bounding_quad, map_page_quads
 from ..imageio import PageImage
 from .stages import RecognitionOptions, recognize
 
@@ -185,18 +185,12 @@ def page_to_original(page: Page, rotation: int, width: int, height: int) -> Page
         width, height: size of the original image in pixels.
     """
     _check_rotation(rotation)
-    paragraphs = []
-    for paragraph in page.paragraphs:
-        lines = []
-        for line in paragraph.lines:
-            words = tuple(
-                dataclasses.replace(word, quad=_map_quad(word.quad, rotation, width, height)) for word in line.words
-            )
-            line_box = bounding_quad([_map_quad(line.quad, rotation, width, height)])
-            lines.append(dataclasses.replace(line, words=words, quad=line_box))
-        paragraph_box = bounding_quad([_map_quad(paragraph.quad, rotation, width, height)])
-        paragraphs.append(dataclasses.replace(paragraph, lines=tuple(lines), quad=paragraph_box))
-    return dataclasses.replace(page, width=width, height=height, paragraphs=tuple(paragraphs), rotation=rotation)
+    mapped = map_page_quads(
+        page,
+        lambda quad: _map_quad(quad, rotation, width, height),
+        lambda quad: bounding_quad([_map_quad(quad, rotation, width, height)]),
+    )
+    return dataclasses.replace(mapped, width=width, height=height, rotation=rotation)
 
 
 def turn_vertices(quads: torch.Tensor, turns: int) -> torch.Tensor:
