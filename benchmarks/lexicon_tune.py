@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -113,6 +112,34 @@ def _read_pages(ocr: Any, pages: list[Any], recorded: list[Any], samples: list[S
             raise RuntimeError(f"{path.name}: recorded readings do not line up with the tokens")
         samples.extend(Sample(t.text, g, c, h) for t, g, c, h in zip(tokens, greedy, confidence, hypotheses))
         print(f"{path.name}: {len(tokens)} tokens", file=sys.stderr, flush=True)
+
+
+def save_samples(path: Path, samples: list[Sample], pages_per_second: float) -> None:
+    """Write the gathered samples as JSON (plain data: a cache never loads pickled objects)."""
+    rows = []
+    for sample in samples:
+        h = sample.hypotheses
+        found = None if h is None else [h.region, list(h.texts), list(h.log_likelihoods), list(h.zipf)]
+        rows.append([sample.truth, sample.greedy, sample.confidence, found])
+    path.write_text(json.dumps({"pages_per_second": pages_per_second, "samples": rows}), encoding="utf-8")
+
+
+def load_samples(path: Path) -> tuple[list[Sample], float]:
+    """Read what :func:`save_samples` wrote; a file of another shape is an error naming it."""
+    from textspotter.ops.lexicon import Hypotheses
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        samples = []
+        for truth, greedy, confidence, found in data["samples"]:
+            hypotheses = None
+            if found is not None:
+                region, texts, likelihoods, zipf = found
+                hypotheses = Hypotheses(int(region), tuple(texts), tuple(map(float, likelihoods)), tuple(zipf))
+            samples.append(Sample(str(truth), str(greedy), float(confidence), hypotheses))
+        return samples, float(data["pages_per_second"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise SystemExit(f"{path}: not a samples file written by lexicon_tune.py ({error})") from error
 
 
 def evaluate(samples: list[Sample], options: Any) -> dict[str, int]:
@@ -265,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=15, help="settings printed, best first")
     parser.add_argument("--json", default=None, help="write every setting's counts to this file")
     parser.add_argument(
-        "--samples", default=None, help="pickle of the gathered hypotheses: read it if it exists, else write it"
+        "--samples", default=None, help="JSON of the gathered hypotheses: read it if it exists, else write it"
     )
     args = parser.parse_args(argv)
 
@@ -280,13 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip < 20:
         print("warning: --skip < 20 tunes on pages that truebox.py reports", file=sys.stderr)
     if args.samples and Path(args.samples).exists():
-        with open(args.samples, "rb") as fh:
-            samples, pages_per_second = pickle.load(fh)
+        samples, pages_per_second = load_samples(Path(args.samples))
     else:
         samples, pages_per_second = gather(args)
         if args.samples:
-            with open(args.samples, "wb") as fh:
-                pickle.dump((samples, pages_per_second), fh)
+            save_samples(Path(args.samples), samples, pages_per_second)
     words = sum(s.hypotheses is not None for s in samples)
     print(f"{len(samples)} tokens, {words} ordinary words with candidates, {pages_per_second:.2f} pages/s read")
     grid = {

@@ -59,3 +59,19 @@ def _spy(read_pages, called):
         called.append(len(recorded))
 
     return spy
+
+
+def test_samples_file_is_plain_json_and_round_trips(tune, tmp_path):
+    from textspotter.ops.lexicon import Hypotheses
+
+    samples = [
+        tune.Sample("word", "wprd", 0.5, Hypotheses(3, ("wprd", "word"), (-1.0, -2.5), (None, 5.0))),
+        tune.Sample("x", "x", 0.9, None),
+    ]
+    path = tmp_path / "samples.json"
+    tune.save_samples(path, samples, 1.5)
+    assert path.read_text(encoding="utf-8").startswith("{")  # data, never a pickle
+    assert tune.load_samples(path) == (samples, 1.5)
+    path.write_text('{"samples": [[1, 2]]}', encoding="utf-8")
+    with pytest.raises(SystemExit, match="not a samples file"):
+        tune.load_samples(path)
