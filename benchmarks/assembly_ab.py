@@ -10,6 +10,12 @@ Usage::
     python benchmarks/assembly_ab.py --dataset zh-Hans --model multi --pages 40 --set number_columns=false
     python benchmarks/assembly_ab.py --dataset docbank --pages 100 --set join_gap=none
     python benchmarks/assembly_ab.py --dataset en --split test --pages 40 --set number_columns=false
+    python benchmarks/assembly_ab.py --dataset ru --model multi --keep runs/readings/multi-ru-dev --set table_gap=none
+
+With ``--keep DIR`` each page's readings are also written to ``DIR`` (one ``.npz`` a page, plain arrays and JSON,
+never pickles) and read from there on the next run instead of reading the page again, so assembly rules can be
+tried on many pages in seconds. The folder belongs to one model and one version of the reading code: remove it
+when either changes (a file written for another model name is an error).
 
 ``--dataset`` is a language of the corpus bench pages (``/work/corpus/bench/LANG/SPLIT``, built by
 ``benchmarks/corpus_bench.py --build-only``) or a dataset shortcut under ``../shared/data`` (``docbank``,
@@ -22,10 +28,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import json
 import statistics
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import textspotter.pipeline.ocr as ocr_module
@@ -33,6 +41,7 @@ from textspotter.evaluate.datasets import load_image, open_dataset, read_manifes
 from textspotter.evaluate.scoring import hypothesis_text
 from textspotter.metrics.text import text_counts
 from textspotter.pipeline import OCR, AssemblyOptions
+from textspotter.pipeline.assemble import PageReadings
 
 SHORTCUTS = ("docbank", "tesseract-test")
 
@@ -51,6 +60,40 @@ def parse_setting(text: str) -> tuple[str, Any]:
         return name, value
 
 
+def save_readings(path: Path, readings: PageReadings, model: str) -> None:
+    """Write one page's readings as plain arrays (``np.savez``; texts as a string array, groups as JSON)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        np.savez(
+            fh,
+            texts=np.array(list(readings.texts), dtype=str).reshape(-1),
+            quads=np.asarray(readings.quads, dtype=np.float32).reshape(-1, 4, 2),
+            detection_confidence=np.asarray(readings.detection_confidence, dtype=np.float32),
+            text_confidence=np.asarray(readings.text_confidence, dtype=np.float32),
+            groups=np.array(json.dumps(readings.groups)),
+            page=np.array([readings.width, readings.height, readings.index], dtype=np.int64),
+            model=np.array(model),
+        )
+
+
+def load_readings(path: Path, model: str) -> PageReadings:
+    """Read what :func:`save_readings` wrote (no pickles); a file of another model is an error naming it."""
+    with np.load(path, allow_pickle=False) as data:
+        if str(data["model"]) != model:
+            raise SystemExit(f"{path}: readings of model {str(data['model'])!r}, not {model!r}: use another --keep")
+        width, height, index = (int(v) for v in data["page"])
+        return PageReadings(
+            texts=[str(t) for t in data["texts"]],
+            quads=data["quads"],
+            detection_confidence=data["detection_confidence"],
+            text_confidence=data["text_confidence"],
+            groups=json.loads(str(data["groups"])),
+            width=width,
+            height=height,
+            index=index,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="corpus bench language (en, zh-Hans, ...) or a shortcut")
@@ -61,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=40, help="first N pages")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--set", dest="changes", type=parse_setting, action="append", default=[], required=True)
+    parser.add_argument("--keep", type=Path, default=None, help="folder of kept readings: read from / write to")
     args = parser.parse_args(argv)
     if args.dataset in SHORTCUTS:
         samples = open_dataset(args.dataset, data_root=args.data_root, limit=args.pages).samples
@@ -82,15 +126,22 @@ def main(argv: list[str] | None = None) -> int:
         return assemble(readings, options=options)
 
     ocr_module.assemble_page = keeping
-    ocr = OCR(model=args.model, assembly=baseline)
+    ocr: OCR | None = None
     scores: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "default": []}
     changed = 0
     for sample in samples:
         kept.clear()
-        document = ocr.read(load_image(sample.image))[0]
-        if document.error is not None or not kept:
-            print(f"{sample.id}: not read ({document.error})")
-            continue
+        stored = None if args.keep is None else args.keep / f"{Path(sample.id).stem}.npz"
+        if stored is not None and stored.is_file():
+            kept.append(load_readings(stored, args.model))
+        else:
+            ocr = ocr or OCR(model=args.model, assembly=baseline)
+            document = ocr.read(load_image(sample.image))[0]
+            if document.error is not None or not kept:
+                print(f"{sample.id}: not read ({document.error})")
+                continue
+            if stored is not None:
+                save_readings(stored, kept[-1], args.model)
         texts = {}
         for name, options in (("baseline", baseline), ("default", default)):
             # The last assembly is the page's: a page found turned is assembled again once read upright.

@@ -33,3 +33,23 @@ def test_each_page_is_read_once_and_scored_under_both_settings(probe, tmp_path, 
     out = capsys.readouterr().out
     assert "xx baseline (number_columns=False): NED" in out and "xx default (defaults): NED" in out
     assert "pages 2, changed 0" in out
+
+
+def test_kept_readings_are_assembled_again_without_reading(probe, tmp_path, capsys, monkeypatch):
+    _pages(tmp_path / "bench" / "xx" / "dev", 2)
+    model = save_model(create_model("tiny-test"), tmp_path / "tiny")
+    keep = tmp_path / "kept"
+    argv = ["--root", str(tmp_path / "bench"), "--dataset", "xx", "--pages", "2", "--model", str(model)]
+    argv += ["--keep", str(keep), "--set", "join_gap=none"]
+    assert probe.main(argv) == 0
+    first = capsys.readouterr().out
+    assert len(list(keep.glob("*.npz"))) == 2
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a kept page was read again")
+
+    monkeypatch.setattr(probe, "OCR", no_reading)
+    assert probe.main(argv) == 0
+    assert capsys.readouterr().out == first
+    with pytest.raises(SystemExit, match="readings of model"):
+        probe.main([*argv[:-4], "--model", "another", *argv[-4:]])
