@@ -467,20 +467,36 @@ def test_reading_order_tables_with_cells_of_several_lines():
     boxes = [[0, 0, 60, 10], [0, 13, 55, 23], [0, 30, 40, 40], [100, 0, 130, 10], [100, 30, 125, 40]]
     table = np.array(boxes, dtype=float)
     assert reading_order(table, table_gap=0.15) == [0, 1, 3, 2, 4]  # row 1: both lines of the cell, then the price
-    # A continuation more than a line height below the line above it, or before any cell, is not a table.
+    # A continuation more than a line height below the line above it is not a table.
     gapped = table.copy()
     gapped[1] = [0, 22, 55, 32]
     gapped[2] = [0, 36, 40, 46]
     gapped[4] = [100, 36, 125, 46]
     assert reading_order(gapped, table_gap=0.15) == [0, 1, 2, 3, 4]
+    # A line above every line of the other column (a heading, or a cell whose price sits on its second line) is
+    # read first, the rest row by row: both readings give this order.
     leading = np.array([[0, 0, 60, 10], [0, 13, 55, 23], [100, 13, 130, 23], [0, 30, 40, 40], [100, 30, 125, 40]])
-    assert reading_order(leading.astype(float), table_gap=0.15) == [0, 1, 3, 2, 4]
+    assert reading_order(leading.astype(float), table_gap=0.15) == [0, 1, 2, 3, 4]
     # Four lines beside one are a paragraph beside a margin note, read column by column.
     note = np.array(
         [[0, 0, 40, 10]] + [[100, 13 * k, 300, 13 * k + 10] for k in range(4)] + [[0, 60, 40, 70], [100, 60, 300, 70]],
         dtype=float,
     )
     assert reading_order(note, table_gap=0.15) == [0, 5, 1, 2, 3, 4, 6]
+
+
+def test_reading_order_reads_a_table_between_the_lines_above_and_below_it():
+    # A key-value block (keys at x 20-60, values at x 100-200) closed by a brace set left of the keys (x 0-8),
+    # then a heading in the keys' column and a page number under the values: the brace and the heading are
+    # below every line of the other columns, so the keys and values are still read row by row, then those lines.
+    rows = [[20, 14 * k, 60, 14 * k + 10] for k in range(3)] + [[100, 14 * k, 200, 14 * k + 10] for k in range(3)]
+    brace, heading, number = [0, 44, 8, 54], [20, 70, 58, 80], [140, 96, 150, 106]
+    boxes = np.array([*rows, brace, heading, number], dtype=float)
+    assert reading_order(boxes, table_gap=0.15) == [0, 3, 1, 4, 2, 5, 6, 7, 8]
+    assert reading_order(boxes) == [6, 0, 1, 2, 7, 3, 4, 5, 8]  # tables off: columns whole, brace first
+    # A line above everything else of the block, left of it, is read before the rows.
+    opening = np.array([[0, -16, 8, -6], *rows], dtype=float)
+    assert reading_order(opening, table_gap=0.15) == [0, 1, 4, 2, 5, 3, 6]
 
 
 def _price_list():

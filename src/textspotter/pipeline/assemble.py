@@ -338,6 +338,40 @@ def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> 
     return [[i for cell in row for i in cell] for row in zip(*cells)]
 
 
+def _outside_columns(
+    y_spans: tuple[list[float], list[float]], columns: list[list[int]]
+) -> tuple[list[list[int]], list[int], list[int]]:
+    """Set apart the boxes of each column that lie wholly above (``before``) or wholly below (``after``) every box
+    left in all the other columns, until none does; ``(inner, before, after)``, ``inner`` the columns left with
+    boxes, in their order. Repeated because setting a page number apart below one column can leave the closing
+    line of another below everything else."""
+    tops, bottoms = y_spans
+    inner = [list(c) for c in columns]
+    before: list[int] = []
+    after: list[int] = []
+    moved = True
+    while moved and len(inner) > 1:
+        moved = False
+        spans = [(min(tops[i] for i in c), max(bottoms[i] for i in c)) for c in inner]
+        kept_columns = []
+        for k, column in enumerate(inner):
+            others = [span for j, span in enumerate(spans) if j != k]
+            first, last = min(top for top, _ in others), max(bottom for _, bottom in others)
+            kept = []
+            for i in column:
+                if bottoms[i] <= first:
+                    before.append(i)
+                elif tops[i] >= last:
+                    after.append(i)
+                else:
+                    kept.append(i)
+            moved = moved or len(kept) < len(column)
+            if kept:
+                kept_columns.append(kept)
+        inner = kept_columns
+    return inner, before, after
+
+
 def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float | None = None) -> list[int]:
     """Order axis-aligned boxes for reading: columns left to right, each read top to bottom; tables by rows.
 
@@ -346,7 +380,8 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
     1. If vertical gaps that no box crosses split the boxes into columns, read the columns left to right,
        each ordered recursively, unless the columns form a table (cells of one to three boxes, each cell's first
        box lined up with the other cells of its row, gutters of at least ``table_gap`` times the narrower column's
-       width; ours): then read it row by row, each row cell by cell.
+       width; ours): then read it row by row, each row cell by cell. Lines of a column lying wholly above or below
+       every line of the other columns are left out of that test and read before or after the table.
     2. Otherwise cut the boxes into horizontal bands at the gaps that no box crosses, and join consecutive bands
        as long as their union still splits into columns (so a two-column body stays one block even where both
        columns happen to have a paragraph break at the same height, while a full-width title or footer stays
@@ -407,11 +442,19 @@ def _order_and_cells(
             return list(members)
         columns = _split_on_gaps(x_spans, members, tolerance)
         if len(columns) > 1:
+            before: list[int] = []
+            after: list[int] = []
             rows = _table_rows(boxes, columns, table_gap) if table_gap is not None else None
+            if rows is None and table_gap is not None:
+                # Lines above or below everything of the other columns (the closing brace of a key-value block,
+                # set left of its keys; the heading after it) are no table cells: the rest may still be a table,
+                # read after the lines above it and before those below.
+                inner, before, after = _outside_columns(y_spans, columns)
+                rows = _table_rows(boxes, inner, table_gap) if len(inner) > 1 and (before or after) else None
             if rows is not None:
                 table = 1 + max((cell[0] for cell in cells.values()), default=-1)
                 cells.update({i: (table, r) for r, row in enumerate(rows) for i in row})
-                return [i for row in rows for i in row]
+                return order(before) + [i for row in rows for i in row] + order(after)
             return [i for column in columns for i in order(column)]
         bands = _split_on_gaps(y_spans, members, tolerance)
         if len(bands) == 1:
