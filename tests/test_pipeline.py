@@ -499,6 +499,23 @@ def test_reading_order_reads_a_table_between_the_lines_above_and_below_it():
     assert reading_order(opening, table_gap=0.15) == [0, 1, 4, 2, 5, 3, 6]
 
 
+def test_reading_order_reads_ragged_keys_by_rows_across_a_narrow_gap():
+    # Keys 40 to 100 wide (the longest ends at 100), values from 110: a gap of 10, under 15 % of the keys' column
+    # but the keys are ragged (median width 50 of 100), so the block is still read by rows.
+    widths = [40, 50, 100, 45, 60]
+    keys = [[0, 14 * k, w, 14 * k + 10] for k, w in enumerate(widths)]
+    values = [[110, 14 * k, 300, 14 * k + 10] for k in range(5)]
+    boxes = np.array(keys + values, dtype=float)
+    assert reading_order(boxes, table_gap=0.15) == [0, 5, 1, 6, 2, 7, 3, 8, 4, 9]
+    # Justified text columns with the same gap (every line fills its column) are read column by column.
+    text = np.array([[0, 14 * k, 100, 14 * k + 10] for k in range(5)] + values, dtype=float)
+    assert reading_order(text, table_gap=0.15) == list(range(10))
+    # So is a gap narrower than half of table_gap's share, however ragged the keys.
+    close = boxes.copy()
+    close[5:, 0] = 105
+    assert reading_order(close, table_gap=0.15) == list(range(10))
+
+
 def _price_list():
     return _readings(
         texts=["Garden", "chair,", "folding", "2", "Table", "4"],

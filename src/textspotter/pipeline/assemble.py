@@ -51,6 +51,10 @@ _INTRUDER_WIDTH = 0.25
 _INTRUDER_SHARE = 0.25
 # A table cell (reading_order's table rule) holds at most this many lines: more is a paragraph beside a note.
 _TABLE_CELL_LINES = 3
+# A table's gutter may be as narrow as this share of ``table_gap`` where the column left of it is ragged: the median
+# width of its lines at most _RAGGED_WIDTH of the column's (reading_order, step 1; dev pages, session 42).
+_RAGGED_GAP = 0.5
+_RAGGED_WIDTH = 0.75
 
 _ORDERS = ("lines", "paragraphs")
 
@@ -304,8 +308,14 @@ def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> 
     simple tables pass all three.
     """
     spans = [(boxes[c, 0].min(), boxes[c, 2].max()) for c in columns]
-    for (left_start, left_end), (right_start, right_end) in zip(spans, spans[1:]):
-        if right_start - left_end < min_gap * min(left_end - left_start, right_end - right_start):
+    for column, (left_start, left_end), (right_start, right_end) in zip(columns, spans, spans[1:]):
+        gap, narrower = right_start - left_end, min(left_end - left_start, right_end - right_start)
+        if gap >= min_gap * narrower:
+            continue
+        # A narrower gap still parts the keys of a key-value block from their values when the column left of it is
+        # ragged (its lines' median width well short of the column's): the justified lines of a text column fill it.
+        ragged = np.median(boxes[column, 2] - boxes[column, 0]) <= _RAGGED_WIDTH * (left_end - left_start)
+        if not (ragged and gap >= _RAGGED_GAP * min_gap * narrower):
             return None
 
     # Python floats: numpy scalars cost ten times more in these loops.
