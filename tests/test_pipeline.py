@@ -516,6 +516,15 @@ def test_reading_order_reads_ragged_keys_by_rows_across_a_narrow_gap():
     assert reading_order(close, table_gap=0.15) == list(range(10))
 
 
+def test_reading_order_tables_take_two_pieces_of_one_row_as_one_cell():
+    # A numbered code listing: line numbers at x 0-10, code from x 40; the relational model split the second code
+    # line at a wide space into two pieces on one row. The listing is still read row by row, pieces left to right.
+    numbers = [[0, 14 * k, 10, 14 * k + 10] for k in range(3)]
+    code = [[40, 0, 200, 10], [150, 14, 260, 24], [40, 14, 120, 24], [40, 28, 180, 38]]
+    boxes = np.array(numbers + code, dtype=float)
+    assert reading_order(boxes, table_gap=0.15) == [0, 3, 1, 5, 4, 2, 6]
+
+
 def _price_list():
     return _readings(
         texts=["Garden", "chair,", "folding", "2", "Table", "4"],
@@ -1192,8 +1201,11 @@ def test_assemble_reads_a_table_of_contents_row_by_row():
     page = assemble_page(_table_of_contents())
     rows = ["1 Introduction 1", "2 Methods 4", "2.1 Data 5", "3 Results 12", "Appendix of tables 20"]
     assert page.text().replace("\n\n", "\n").split("\n") == rows
-    # Without the rule the page numbers are a column of their own, read after the titles.
-    apart = assemble_page(_table_of_contents(), options=AssemblyOptions(number_columns=False))
+    # The table rule alone reads it by rows too (each section number and its title are two pieces of one row);
+    # without either rule the page numbers are a column of their own, read after the titles.
+    tabled = assemble_page(_table_of_contents(), options=AssemblyOptions(number_columns=False))
+    assert tabled.text().replace("\n\n", "\n").split("\n") == rows
+    apart = assemble_page(_table_of_contents(), options=AssemblyOptions(number_columns=False, table_gap=None))
     assert apart.text().replace("\n\n", "\n").split("\n")[-5:] == ["1", "4", "5", "12", "20"]
     with pytest.raises(TypeError, match="number_columns"):
         AssemblyOptions(number_columns="on")

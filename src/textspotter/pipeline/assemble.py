@@ -331,6 +331,11 @@ def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> 
         others = [i for d, other in enumerate(ordered) if d != c for i in other]
         cells.append([])
         for i in column:
+            if cells[-1] and len(cells[-1][-1]) == 1 and aligned(i, cells[-1][-1][0]):
+                # Two pieces of one row in the same column (a code line the relational model split at a wide
+                # space) are one cell, read left to right.
+                cells[-1][-1] = sorted([cells[-1][-1][0], i], key=lambda k: boxes[k, 0])
+                continue
             if any(aligned(i, j) for j in others):
                 cells[-1].append([i])
                 continue
