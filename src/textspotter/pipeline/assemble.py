@@ -300,12 +300,14 @@ def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> 
 
     A box (a line) that lines up (overlaps vertically by at least half the smaller height) with no box of another
     column continues the cell above it in its column: a cell of up to ``_TABLE_CELL_LINES`` lines whose later lines
-    follow at most one line height apart (a wrapped description beside a one-line price). Columns form a table when
-    every column then holds the same number (at least two) of cells, the first line of the k-th cell of each column
-    lines up with that of the k-th cell of the next one, and every gap between neighbouring columns is at least
-    ``min_gap`` times the narrower column's width. Text columns of a page fail the last test (their gutter is a few
-    percent of their width) and mostly the first two (paragraphs run longer than a cell); key-value blocks and
-    simple tables pass all three.
+    follow at most one line height apart (a wrapped description beside a one-line price). A box that lines up with
+    the one-line cell just above it in its own column is a second piece of that row's cell (read left to right).
+    Columns form a table when every column then holds the same number (at least two) of cells, the first line of the
+    k-th cell of each column lines up with that of the k-th cell of the next one, and every gap between neighbouring
+    columns is at least ``min_gap`` times the narrower column's width, or ``_RAGGED_GAP`` of that where the column
+    left of the gap is ragged (its lines' median width at most ``_RAGGED_WIDTH`` of the column's). Text columns of a
+    page fail the last test (their gutter is a few percent of their width, their justified lines fill the column)
+    and mostly the first two (paragraphs run longer than a cell); key-value blocks and simple tables pass all three.
     """
     spans = [(boxes[c, 0].min(), boxes[c, 2].max()) for c in columns]
     for column, (left_start, left_end), (right_start, right_end) in zip(columns, spans, spans[1:]):
@@ -395,8 +397,9 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
     1. If vertical gaps that no box crosses split the boxes into columns, read the columns left to right,
        each ordered recursively, unless the columns form a table (cells of one to three boxes, each cell's first
        box lined up with the other cells of its row, gutters of at least ``table_gap`` times the narrower column's
-       width; ours): then read it row by row, each row cell by cell. Lines of a column lying wholly above or below
-       every line of the other columns are left out of that test and read before or after the table.
+       width, half that beside a ragged column; ours; :func:`_table_rows`): then read it row by row, each row cell
+       by cell. Lines of a column lying wholly above or below every line of the other columns are left out of that
+       test and read before or after the table.
     2. Otherwise cut the boxes into horizontal bands at the gaps that no box crosses, and join consecutive bands
        as long as their union still splits into columns (so a two-column body stays one block even where both
        columns happen to have a paragraph break at the same height, while a full-width title or footer stays
