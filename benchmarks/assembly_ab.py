@@ -17,6 +17,15 @@ never pickles) and read from there on the next run instead of reading the page a
 tried on many pages in seconds. The folder belongs to one model and one version of the reading code: remove it
 when either changes (a file written for another model name is an error).
 
+Two versions of the assembly *code* are compared on kept readings with ``--scores`` and ``--against``: run the old
+code (for example a worktree of the previous commit on ``PYTHONPATH``) with ``--scores old.json`` to write each
+page's counts under the default options, then the new code with ``--against old.json`` for paired bootstrap
+intervals (``benchmarks/paired.py``) of NED, CER and bag-of-character error, new minus old::
+
+    PYTHONPATH=/tmp/old/src python benchmarks/assembly_ab.py --dataset ru --model multi --keep K --set \
+        table_gap=0.15 --scores old.json
+    python benchmarks/assembly_ab.py --dataset ru --model multi --keep K --set table_gap=0.15 --against old.json
+
 ``--dataset`` is a language of the corpus bench pages (``/work/corpus/bench/LANG/SPLIT``, built by
 ``benchmarks/corpus_bench.py --build-only``) or a dataset shortcut under ``../shared/data`` (``docbank``,
 ``tesseract-test``). ``--set`` gives the *first* setting (the baseline) as changes to the default
@@ -30,6 +39,7 @@ import dataclasses
 import itertools
 import json
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +49,7 @@ import torch
 import textspotter.pipeline.ocr as ocr_module
 from textspotter.evaluate.datasets import load_image, open_dataset, read_manifest_samples
 from textspotter.evaluate.scoring import hypothesis_text
-from textspotter.metrics.text import text_counts
+from textspotter.metrics.text import TextCounts, text_counts
 from textspotter.pipeline import OCR, AssemblyOptions
 from textspotter.pipeline.assemble import PageReadings
 
@@ -105,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--set", dest="changes", type=parse_setting, action="append", default=[], required=True)
     parser.add_argument("--keep", type=Path, default=None, help="folder of kept readings: read from / write to")
+    parser.add_argument("--scores", type=Path, default=None, help="write each page's counts (default options)")
+    parser.add_argument("--against", type=Path, default=None, help="--scores file of another code: paired intervals")
     args = parser.parse_args(argv)
     if args.dataset in SHORTCUTS:
         samples = open_dataset(args.dataset, data_root=args.data_root, limit=args.pages).samples
@@ -128,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ocr_module.assemble_page = keeping
     ocr: OCR | None = None
     scores: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "default": []}
+    counts: dict[str, TextCounts] = {}
     changed = 0
     for sample in samples:
         kept.clear()
@@ -146,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, options in (("baseline", baseline), ("default", default)):
             # The last assembly is the page's: a page found turned is assembled again once read upright.
             texts[name] = hypothesis_text(assemble(kept[-1], options=options))
-            rates = text_counts(sample.text or "", texts[name]).rates()
+            page_counts = text_counts(sample.text or "", texts[name])
+            if name == "default":
+                counts[sample.id] = page_counts
+            rates = page_counts.rates()
             scores[name].append((rates["ned"], rates["bag_of_char_error"], rates["cer"]))
         if texts["baseline"] != texts["default"]:
             changed += 1
@@ -160,7 +176,24 @@ def main(argv: list[str] | None = None) -> int:
         label = " ".join(f"{k}={v}" for k, v in args.changes) if name == "baseline" else "defaults"
         print(f"{args.dataset} {name} ({label}): NED {ned:.2f}, bag-of-character error {boc:.2f}, CER {cer:.2f} %")
     print(f"pages {len(scores['default'])}, changed {changed}")
+    if args.scores is not None:
+        args.scores.write_text(json.dumps({k: dataclasses.asdict(c) for k, c in counts.items()}), encoding="utf-8")
+    if args.against is not None:
+        compare_code(args.against, counts)
     return 0
+
+
+def compare_code(path: Path, counts: dict[str, TextCounts]) -> None:
+    """Print paired intervals of this run's default assembly (B) against the ``--scores`` file at ``path`` (A)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from paired import compare_runs, table
+
+    other = {k: TextCounts(**v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+    pages = [k for k in counts if k in other]
+    if not pages:
+        raise SystemExit(f"{path}: no page in common with this run")
+    metrics = ["ned", "cer", "bag_of_char_error"]
+    print(table(compare_runs([other[k] for k in pages], [counts[k] for k in pages], metrics), (path.stem, "this")))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """benchmarks/assembly_ab.py: two assembly settings compared on readings of one read per page."""
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,17 @@ def test_kept_readings_are_assembled_again_without_reading(probe, tmp_path, caps
     assert capsys.readouterr().out == first
     with pytest.raises(SystemExit, match="readings of model"):
         probe.main([*argv[:-4], "--model", "another", *argv[-4:]])
+
+
+def test_scores_of_one_code_are_compared_with_another_page_by_page(probe, tmp_path, capsys):
+    _pages(tmp_path / "bench" / "xx" / "dev", 2)
+    model = save_model(create_model("tiny-test"), tmp_path / "tiny")
+    argv = ["--root", str(tmp_path / "bench"), "--dataset", "xx", "--pages", "2", "--model", str(model)]
+    argv += ["--keep", str(tmp_path / "kept"), "--set", "join_gap=none"]
+    scores = tmp_path / "old.json"
+    assert probe.main([*argv, "--scores", str(scores)]) == 0
+    assert len(json.loads(scores.read_text(encoding="utf-8"))) == 2
+    capsys.readouterr()
+    assert probe.main([*argv, "--against", str(scores)]) == 0
+    out = capsys.readouterr().out
+    assert "| ned | 2 |" in out and "+0.00 | [+0.00, +0.00] | 0 / 0 |" in out
