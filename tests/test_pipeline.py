@@ -1231,9 +1231,14 @@ def test_number_joins_need_a_column_of_numbers_and_an_open_gap():
     # A numeric table: its last column's numbers have numbers to their left, the others numbers to their right.
     table = np.array([(x, 20 * r, x + 20, 20 * r + 10) for r in range(3) for x in (400, 450, 500)], dtype=float)
     assert _number_joins(table, [str(10 * r + c) for r in range(3) for c in range(3)]) == []
-    # Numbered code lines: section-like numbers with text beside them but no page numbers stay as they are.
+    # Numbered code lines: consecutive line numbers in a column each join the line to their right.
     code = np.array([b for r in range(3) for b in ((0, 20 * r, 15, 20 * r + 10), (25, 20 * r, 200, 20 * r + 10))])
-    assert _number_joins(code.astype(float), [t for r in range(3) for t in (str(r + 1), f"x = f({r})")]) == []
+    code_texts = [t for r in range(3) for t in (str(r + 1), f"x = f({r})")]
+    assert _number_joins(code.astype(float), code_texts) == [(0, 1), (2, 3), (4, 5)]
+    # Not when the numbers do not count (1, 5, 9: a list of values), nor when the line beside is a number too.
+    spaced = [t for r in range(3) for t in (str(4 * r + 1), f"x = f({r})")]
+    assert _number_joins(code.astype(float), spaced) == []
+    assert _number_joins(code.astype(float), [t for r in range(3) for t in (str(r + 1), str(r + 7))]) == []
     # Words are not numbers: a column of short words at the right edge joins nothing.
     assert _number_joins(boxes3, ["Introduction", "one", "Methods", "two", "Data", "six"]) == []
 

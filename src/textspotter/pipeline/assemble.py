@@ -158,8 +158,10 @@ class AssemblyOptions:
             A page number joins the nearest line to its left only where it ends its row and the rows above and
             below leave the gap mostly open (a column gutter has text of the next column there); a section number
             the title to its right, at most three line heights away, when that title got a page number
-            (:func:`_number_joins`). Numbers beside numbers (numeric tables), equation numbers and numbered code
-            lines are left to the other rules.
+            (:func:`_number_joins`). A line number of a numbered listing (an integer of such a column with its
+            neighbour in the count on the page) joins the line to its right on its row, so the listing reads
+            ``40 \\expandafter ...`` line by line. Numbers beside numbers (numeric tables) and equation numbers are
+            left to the other rules.
         valid_confidence: a word is valid when its text is not empty and its confidence is above this, in
             [0, 1); ``None`` takes the model's (``PostprocessConfig.valid_confidence``: 0.5, the published rule,
             unless the model says otherwise; 0.5 where there is no model).
@@ -733,6 +735,8 @@ _PAGE_NUMBER = re.compile(r"^(\d{1,4}|[ivxlc]{1,6})$")
 _SECTION_NUMBER = re.compile(r"^([A-Z]\.)?[1-9]\d{0,2}(\.\d{1,3}){0,3}\.?$")
 _NUMBER_COLUMN = 3  # lines a column of numbers holds at least
 _SECTION_GAP = 3.0  # widest gap from a section number to its title, in line heights
+_LISTING_GAP = 6.0  # widest gap from a listing's line number to its line, in line heights
+_NUMERIC = re.compile(r"^[-+−]?\d[\d.,]*%?$")  # a value of a numeric table
 _OPEN_GAP = 0.5  # share of a page number's gap that the rows above and below may cover
 
 
@@ -748,8 +752,11 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
     while a column gutter has the next column's lines above and below, or beside it. A section number (``4``,
     ``4.2``, ``J.1``) that starts its row and whose left edge lines up with those of at least two other section
     numbers joins, as ``a``, the nearest line ``b`` to its right on its row, at most three heights away, if
-    ``b`` is a title that a page number joined (numbered code lines, lists and change logs keep their own rules:
-    joining their numbers moved more of those pages away from their references than towards them).
+    ``b`` is a title that a page number joined. A line number (an integer of a column of at least three, left or
+    right edges lined up, with the integer one less or one more somewhere on the page) that starts its row joins, as
+    ``a``, the nearest line ``b`` to its right on its row, at most ``_LISTING_GAP`` heights away, unless ``b`` is an
+    integer too: a numbered code listing then reads number and line together (benchmarks/RESULTS.md, "Session 42";
+    an earlier, looser join of every number column moved more pages away from their references than towards them).
 
     Args:
         boxes: ``[n, 4]`` (x_min, y_min, x_max, y_max) line boxes.
@@ -822,6 +829,20 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
             b = int(np.flatnonzero(right)[np.argmin(x0[right])])
             if b in right_of and wordy[b]:  # a title that a page number joined: a row of a table of contents
                 link(a, b)
+    ints = np.array([t.isdigit() and len(t) <= 5 for t in stripped], dtype=bool) & narrow
+    if ints.sum() >= _NUMBER_COLUMN:
+        values = {int(stripped[i]) for i in np.flatnonzero(ints).tolist()}
+        for a in np.flatnonzero(in_column(ints, x1) | in_column(ints, x0)).tolist():
+            number = int(stripped[a])
+            if number - 1 not in values and number + 1 not in values:
+                continue  # no neighbour in the count: not a line number
+            if a in right_of or a in left_of or (same_row[a] & (x1 <= x0[a] + 0.25 * height[a])).any():
+                continue  # already joined, or not the start of its row
+            right = same_row[a] & (x0 >= x1[a] - 0.25 * height[a]) & (x0 - x1[a] <= _LISTING_GAP * height[a])
+            if right.any():
+                b = int(np.flatnonzero(right)[np.argmin(x0[right])])
+                if not _NUMERIC.match(stripped[b]):  # a number beside a number: a numeric table's row
+                    link(a, b)
     return sorted(right_of.items())
 
 
