@@ -144,7 +144,7 @@ class Charset:
         """
         import numpy as np
 
-        row = ids.detach().cpu().reshape(1, -1) if hasattr(ids, "detach") else np.asarray(ids, dtype=np.int64)
+        row = ids.detach().cpu() if hasattr(ids, "detach") else np.asarray(ids, dtype=np.int64)
         return self.decode_batch(row.reshape(1, -1))[0]
 
     def decode_batch(self, ids: Any) -> list[str]:

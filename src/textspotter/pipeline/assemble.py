@@ -376,6 +376,9 @@ def _outside_columns(
         for k, column in enumerate(inner):
             others = [span for j, span in enumerate(spans) if j != k]
             first, last = min(top for top, _ in others), max(bottom for _, bottom in others)
+            if spans[k][0] >= first and spans[k][1] <= last:
+                kept_columns.append(column)  # within the others' rows: nothing to set apart (most columns)
+                continue
             kept = []
             for i in column:
                 if bottoms[i] <= first:
@@ -754,8 +757,8 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
     numbers joins, as ``a``, the nearest line ``b`` to its right on its row, at most three heights away, if
     ``b`` is a title that a page number joined. A line number (an integer of a column of at least three, left or
     right edges lined up, with the integer one less or one more somewhere on the page) that starts its row joins, as
-    ``a``, the nearest line ``b`` to its right on its row, at most ``_LISTING_GAP`` heights away, unless ``b`` is an
-    integer too: a numbered code listing then reads number and line together (benchmarks/RESULTS.md, "Session 42";
+    ``a``, the nearest line ``b`` to its right on its row, at most ``_LISTING_GAP`` heights away, unless ``b`` is a
+    number too: a numbered code listing then reads number and line together (benchmarks/RESULTS.md, "Session 42";
     an earlier, looser join of every number column moved more pages away from their references than towards them).
 
     Args:
