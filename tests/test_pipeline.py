@@ -525,6 +525,26 @@ def test_reading_order_tables_take_two_pieces_of_one_row_as_one_cell():
     assert reading_order(boxes, table_gap=0.15) == [0, 3, 1, 5, 4, 2, 6]
 
 
+def test_reading_order_reads_margin_notes_beside_the_line_they_stand_at():
+    # A code listing of eight lines (x 50-300) with two margin notes left of it (x 0-44, 0.6 line heights away)
+    # beside its third and seventh lines: each note is read just before its line, not all notes first.
+    body = [[50, 14 * k, 300, 14 * k + 10] for k in range(8)]
+    notes = [[0, 28, 44, 38], [0, 84, 44, 94]]
+    boxes = np.array(body + notes, dtype=float)
+    assert reading_order(boxes, table_gap=0.15) == [0, 1, 8, 2, 3, 4, 5, 9, 6, 7]
+    assert reading_order(boxes) == [8, 9, *range(8)]  # table_gap None: columns whole
+    # Notes right of the column (a right margin) go the same way.
+    right = np.array(body + [[306, 28, 350, 38]], dtype=float)
+    assert reading_order(right, table_gap=0.15) == [0, 1, 8, 2, 3, 4, 5, 6, 7]
+    # Labels further off (an equation number, a figure's labels: 3 line heights away) stay a column of their own;
+    # so does a column with more than a quarter of the lines beside it.
+    far = boxes.copy()
+    far[8:, 2] = 20
+    assert reading_order(far, table_gap=0.15) == [8, 9, *range(8)]
+    many = np.array(body + [[0, 14 * k, 44, 14 * k + 10] for k in (0, 2, 4)], dtype=float)
+    assert reading_order(many, table_gap=0.15) == [8, 9, 10, *range(8)]
+
+
 def _price_list():
     return _readings(
         texts=["Garden", "chair,", "folding", "2", "Table", "4"],

@@ -55,6 +55,11 @@ _TABLE_CELL_LINES = 3
 # width of its lines at most _RAGGED_WIDTH of the column's (reading_order, step 1; dev pages, session 42).
 _RAGGED_GAP = 0.5
 _RAGGED_WIDTH = 0.75
+# A first or last column of at most this share of its neighbour's lines, and at most _NOTE_WIDTH of its width, holds
+# notes (margin notes, the terms of a definition list) read beside the neighbour's line they stand at.
+_NOTE_SHARE = 0.25
+_NOTE_WIDTH = 0.5
+_NOTE_GAP = 2.0  # in line heights of the neighbour: margin notes stand close, a figure's labels further off
 
 _ORDERS = ("lines", "paragraphs")
 
@@ -138,8 +143,9 @@ class AssemblyOptions:
             this fraction of the narrower column's width are read as a table, row by row (``reading_order``): each
             row becomes one line (its cells left to right) and the table one paragraph. A key-value block
             ("Address:  14 Mill Street") or a price list with wrapped descriptions then reads as it is meant to;
-            the text columns of a page have gutters of a few percent of their width and stay columns. ``None``
-            reads every column whole.
+            the text columns of a page have gutters of a few percent of their width and stay columns. With it, a
+            narrow first or last column of a few lines close beside another (margin notes, the numbers of a hanging
+            list) is read line by line beside that column. ``None`` reads every column whole.
         join_gap: ours. Two lines of the relational model that sit on one row, at most this many line heights
             apart, with a line directly above or below running across the gap between them, are joined into one
             line before the page is ordered (a missed word or full stop in a justified line leaves a gap the model
@@ -404,7 +410,10 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
        box lined up with the other cells of its row, gutters of at least ``table_gap`` times the narrower column's
        width, half that beside a ragged column; ours; :func:`_table_rows`): then read it row by row, each row cell
        by cell. Lines of a column lying wholly above or below every line of the other columns are left out of that
-       test and read before or after the table.
+       test and read before or after the table. With ``table_gap`` set, a first or last column of notes (at most a
+       quarter as many lines as its neighbour, at most half its width, within its rows and at most two line heights
+       from it: margin notes, the numbers or terms of a hanging list) is read beside its neighbour, each note before
+       the first line of the neighbour whose middle lies below the note's top.
     2. Otherwise cut the boxes into horizontal bands at the gaps that no box crosses, and join consecutive bands
        as long as their union still splits into columns (so a two-column body stays one block even where both
        columns happen to have a paragraph break at the same height, while a full-width title or footer stays
@@ -418,8 +427,8 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
         boxes: ``[n, 4]`` (x_min, y_min, x_max, y_max) in any pixel space.
         tolerance: overlap in pixels still treated as a gap (absorbs slightly overlapping boxes).
         table_gap: the smallest gutter, relative to the narrower column, of columns read as table rows; None
-            (default) reads every column whole. Meant for boxes of single lines: side-by-side paragraphs of equal
-            height would pass the test too.
+            (default) reads every column whole (and columns of notes apart). Meant for boxes of single lines:
+            side-by-side paragraphs of equal height would pass the test too.
 
     Returns:
         The box indices in reading order (a permutation of ``range(n)``).
@@ -460,6 +469,43 @@ def _order_and_cells(
         out = set(crossing)
         return crossing if has_columns([i for i in union if i not in out]) else []
 
+    def is_notes(notes: list[int], beside: list[int], left: bool) -> bool:
+        """Whether column ``notes`` (left of ``beside`` or right of it) holds notes to column ``beside``: few narrow
+        lines, within its rows, close to it (a figure's labels and equation numbers stand further off)."""
+        if len(notes) > _NOTE_SHARE * len(beside):
+            return False
+        b = boxes[beside]
+        width = b[:, 2].max() - b[:, 0].min()
+        if boxes[notes, 2].max() - boxes[notes, 0].min() > _NOTE_WIDTH * width:
+            return False
+        if boxes[notes, 1].min() < b[:, 1].min() or boxes[notes, 3].max() > b[:, 3].max():
+            return False
+        gap = b[:, 0].min() - boxes[notes, 2].max() if left else boxes[notes, 0].min() - b[:, 2].max()
+        return bool(gap <= _NOTE_GAP * np.median(b[:, 3] - b[:, 1]))
+
+    def with_notes(columns: list[list[int]]) -> list[int]:
+        """Columns left to right, each read top to bottom, except that a first or last column of notes (margin
+        notes, the terms of a definition list) is read beside its neighbour: each note just before the first line
+        of the neighbour, in its reading order, whose middle lies below the note's top."""
+        notes: dict[int, list[int]] = {}
+        if len(columns) > 1 and is_notes(columns[0], columns[1], True):
+            notes[1] = columns[0]
+        if len(columns) > 1 and is_notes(columns[-1], columns[-2], False):
+            notes.setdefault(len(columns) - 2, []).extend(columns[-1])
+        noted = {i for column in notes.values() for i in column}
+        result: list[int] = []
+        for k, column in enumerate(columns):
+            if column[0] in noted:
+                continue
+            ordered = order(column)
+            for note in sorted(notes.get(k, []), key=lambda i: (boxes[i, 1], boxes[i, 0]), reverse=True):
+                middles = (boxes[ordered, 1] + boxes[ordered, 3]) / 2
+                below = np.flatnonzero(middles > boxes[note, 1])
+                # Notes go in bottom-up, so the notes already placed lie below this one's top.
+                ordered.insert(int(below[0]) if below.size else len(ordered), note)
+            result.extend(ordered)
+        return result
+
     def order(members: list[int]) -> list[int]:
         if len(members) <= 1:
             return list(members)
@@ -478,6 +524,8 @@ def _order_and_cells(
                 table = 1 + max((cell[0] for cell in cells.values()), default=-1)
                 cells.update({i: (table, r) for r, row in enumerate(rows) for i in row})
                 return order(before) + [i for row in rows for i in row] + order(after)
+            if table_gap is not None:
+                return with_notes(columns)
             return [i for column in columns for i in order(column)]
         bands = _split_on_gaps(y_spans, members, tolerance)
         if len(bands) == 1:
