@@ -70,7 +70,23 @@ def parse_setting(text: str) -> tuple[str, Any]:
         return name, value
 
 
-def save_readings(path: Path, readings: PageReadings, model: str) -> None:
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
+
+
+def kept_name(page_id: str) -> str:
+    """The file name of a page's kept readings: its id's last part without an image suffix, plus ``.npz``.
+
+    Only an image suffix is taken off: ``Path.stem`` would read ``python3.11-doc-2c6c19203b-p0002`` as the file
+    ``python3`` with the suffix ``.11-doc-...``, and every page of that package would share one file.
+
+    >>> kept_name("python3.11-doc-2c6c19203b-p0002"), kept_name("images/1_ori.jpg")
+    ('python3.11-doc-2c6c19203b-p0002.npz', '1_ori.npz')
+    """
+    name = Path(page_id).name
+    return (name[: -len(Path(name).suffix)] if Path(name).suffix.lower() in _IMAGE_SUFFIXES else name) + ".npz"
+
+
+def save_readings(path: Path, readings: PageReadings, model: str, page_id: str = "") -> None:
     """Write one page's readings as plain arrays (``np.savez``; texts as a string array, groups as JSON)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -83,14 +99,19 @@ def save_readings(path: Path, readings: PageReadings, model: str) -> None:
             groups=np.array(json.dumps(readings.groups)),
             page=np.array([readings.width, readings.height, readings.index], dtype=np.int64),
             model=np.array(model),
+            page_id=np.array(page_id),
         )
 
 
-def load_readings(path: Path, model: str) -> PageReadings:
-    """Read what :func:`save_readings` wrote (no pickles); a file of another model is an error naming it."""
+def load_readings(path: Path, model: str, page_id: str = "") -> PageReadings:
+    """Read what :func:`save_readings` wrote (no pickles); a file of another model, or of another page (where both
+    the file and the caller name one), is an error naming it."""
     with np.load(path, allow_pickle=False) as data:
         if str(data["model"]) != model:
             raise SystemExit(f"{path}: readings of model {str(data['model'])!r}, not {model!r}: use another --keep")
+        stored = str(data["page_id"]) if "page_id" in data.files else ""
+        if page_id and stored and stored != page_id:
+            raise SystemExit(f"{path}: readings of page {stored!r}, not {page_id!r}")
         width, height, index = (int(v) for v in data["page"])
         return PageReadings(
             texts=[str(t) for t in data["texts"]],
@@ -144,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     changed = 0
     for sample in samples:
         kept.clear()
-        stored = None if args.keep is None else args.keep / f"{Path(sample.id).stem}.npz"
+        stored = None if args.keep is None else args.keep / kept_name(sample.id)
         if stored is not None and stored.is_file():
-            kept.append(load_readings(stored, args.model))
+            kept.append(load_readings(stored, args.model, sample.id))
         else:
             ocr = ocr or OCR(model=args.model, assembly=baseline)
             document = ocr.read(load_image(sample.image))[0]
@@ -154,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{sample.id}: not read ({document.error})")
                 continue
             if stored is not None:
-                save_readings(stored, kept[-1], args.model)
+                save_readings(stored, kept[-1], args.model, sample.id)
         texts = {}
         for name, options in (("baseline", baseline), ("default", default)):
             # The last assembly is the page's: a page found turned is assembled again once read upright.

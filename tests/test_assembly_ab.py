@@ -4,6 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from test_corpus_pages import _pages
@@ -34,6 +35,28 @@ def test_each_page_is_read_once_and_scored_under_both_settings(probe, tmp_path, 
     out = capsys.readouterr().out
     assert "xx baseline (number_columns=False): NED" in out and "xx default (defaults): NED" in out
     assert "pages 2, changed 0" in out
+
+
+def test_kept_readings_of_pages_with_dots_in_their_ids_do_not_share_a_file(probe, tmp_path):
+    assert probe.kept_name("python3.11-doc-2c6c19203b-p0002") == "python3.11-doc-2c6c19203b-p0002.npz"
+    assert probe.kept_name("python3.11-doc-77aa-p0001") != probe.kept_name("python3.11-doc-2c6c19203b-p0002")
+    assert probe.kept_name("scans/8087_054.3B.tif") == "8087_054.3B.npz"
+    assert probe.kept_name("1_ori.JPG") == "1_ori.npz"
+    readings = probe.PageReadings(
+        texts=["a"],
+        quads=np.array([[[0, 0], [4, 0], [4, 4], [0, 4]]], dtype=np.float32),
+        detection_confidence=np.array([0.9], dtype=np.float32),
+        text_confidence=np.array([0.9], dtype=np.float32),
+        groups=[[[0]]],
+        width=8,
+        height=8,
+        index=0,
+    )
+    path = tmp_path / "p.npz"
+    probe.save_readings(path, readings, "m", "page-1")
+    assert probe.load_readings(path, "m", "page-1").texts == ["a"]
+    with pytest.raises(SystemExit, match="readings of page 'page-1', not 'page-2'"):
+        probe.load_readings(path, "m", "page-2")
 
 
 def test_kept_readings_are_assembled_again_without_reading(probe, tmp_path, capsys, monkeypatch):
