@@ -1263,6 +1263,26 @@ def test_number_joins_need_a_column_of_numbers_and_an_open_gap():
     assert _number_joins(boxes3, ["Introduction", "one", "Methods", "two", "Data", "six"]) == []
 
 
+def test_number_joins_take_an_index_entrys_list_of_references():
+    # An index: entries at x 0, their references right-aligned at 300 across dot leaders that are not read; a list
+    # of pages, a range, a page-and-line reference.
+    refs = ["12, 394", "433–435", "196–h852", "7"]
+    boxes = [
+        b
+        for r, ref in enumerate(refs)
+        for b in ((0, 20 * r, 90, 20 * r + 10), (300 - 8 * len(ref), 20 * r, 300, 20 * r + 10))
+    ]
+    texts = [t for r, ref in enumerate(refs) for t in (f"\\entry{r}", ref)]
+    assert _number_joins(np.array(boxes, dtype=float), texts) == [(0, 1), (2, 3), (4, 5), (6, 7)]
+    # A list much wider than a line of references (12 line heights) is text, not references.
+    wide = list(boxes)
+    wide[1] = (300 - 200, 0, 300, 10)
+    assert (0, 1) not in _number_joins(np.array(wide, dtype=float), texts)
+    # Numbers beside numbers stay apart (a numeric table), lists included.
+    numeric = [t if k % 2 else "1, 2" for k, t in enumerate(texts)]
+    assert _number_joins(np.array(boxes, dtype=float), numeric) == []
+
+
 def test_assemble_fixes_dashes_unless_told_not_to():
     readings = _readings(
         texts=["k", "=", "n", "–", "1,", "pp.", "577–-583"],

@@ -782,6 +782,10 @@ def _apply_joins(
 # A page number: arabic or lower-case roman. (Equation numbers "(3)" are left where they are: DocBank's references
 # place them apart from their formulas, and joining them raised its error.)
 _PAGE_NUMBER = re.compile(r"^(\d{1,4}|[ivxlc]{1,6})$")
+# An index entry's references: page or code-line numbers, ranges (``433–435``, ``196–h852``), comma-separated.
+_REFERENCE = r"(\d{1,4}([–-][a-z]?\d{1,5})?|[ivxlc]{1,6})"
+_REFERENCES = re.compile(rf"^{_REFERENCE}(,\s*{_REFERENCE})*,?$")
+_REFERENCES_WIDTH = 12.0  # widest list of references, in line heights (a single number: 4)
 # A section number: 4, 4.2, 4.2.1, J.1, A.3 (with or without a final full stop); not 0.82, a decimal of a table.
 _SECTION_NUMBER = re.compile(r"^([A-Z]\.)?[1-9]\d{0,2}(\.\d{1,3}){0,3}\.?$")
 _NUMBER_COLUMN = 3  # lines a column of numbers holds at least
@@ -794,10 +798,11 @@ _OPEN_GAP = 0.5  # share of a page number's gap that the rows above and below ma
 def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, int]]:
     """Pairs ``(a, b)`` of line boxes to join because one of them is a number of a column of numbers.
 
-    A page number (``28``, ``xii``) whose right edge lines up (within half the median line height) with those of
-    at least two other page numbers, and that ends its row, joins, as ``b``, the nearest line ``a`` to its left on
-    its row (vertical overlap of at least half the smaller height, heights within a factor 1.6) if that line has a
-    letter (not a number or value of a numeric table, which the table rule reads) and the lines of the rows
+    A page number (``28``, ``xii``; or an index entry's list of references, ``12, 394``, ``433–435``, ``196–h852``,
+    at most ``_REFERENCES_WIDTH`` heights wide) whose right edge lines up (within half the median line height) with
+    those of at least two other page numbers, and that ends its row, joins, as ``b``, the nearest line ``a`` to its
+    left on its row (vertical overlap of at least half the smaller height, heights within a factor 1.6) if that line
+    has a letter (not a number or value of a numeric table, which the table rule reads) and the lines of the rows
     directly above and below (within 1.5 heights) cover at most half of the gap between them and no line within
     three heights lies inside it: a table of contents' dot leaders are not read, so its gaps are open and empty,
     while a column gutter has the next column's lines above and below, or beside it. A section number (``4``,
@@ -825,8 +830,10 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
     page = np.array([bool(_PAGE_NUMBER.match(t)) for t in stripped], dtype=bool)
     section = np.array([bool(_SECTION_NUMBER.match(t)) for t in stripped], dtype=bool)
     narrow = (x1 - x0) <= 4.0 * height
-    wordy = np.array([any(c.isalpha() for c in t) and not page[i] for i, t in enumerate(stripped)], dtype=bool)
-    page &= narrow
+    references = np.array([bool(_REFERENCES.match(t)) for t in stripped], dtype=bool)
+    references &= (x1 - x0) <= _REFERENCES_WIDTH * height
+    wordy = np.array([any(c.isalpha() for c in t) and not references[i] for i, t in enumerate(stripped)], dtype=bool)
+    page = (page & narrow) | references
     section &= narrow
     if page.sum() < _NUMBER_COLUMN and section.sum() < _NUMBER_COLUMN:
         return []
