@@ -516,6 +516,26 @@ def test_reading_order_reads_ragged_keys_by_rows_across_a_narrow_gap():
     assert reading_order(close, table_gap=0.15) == list(range(10))
 
 
+def test_reading_order_reads_a_table_with_empty_cells_by_rows():
+    # A table of symbols: codes at x 0-40, a mark in a sparse column at x 80-90 on rows 0 and 2 only, names at
+    # x 130-230 on every row. Read row by row, the sparse column's marks in their rows.
+    codes = [[0, 20 * r, 40, 20 * r + 10] for r in range(4)]
+    marks = [[80, 0, 90, 10], [80, 40, 90, 50]]
+    names = [[130, 20 * r, 230, 20 * r + 10] for r in range(4)]
+    boxes = np.array(codes + marks + names, dtype=float)
+    assert reading_order(boxes, table_gap=0.15) == [0, 4, 6, 1, 7, 2, 5, 8, 3, 9]
+    # Row labels wider than a quarter of the table (a text column beside a glossary) give no rows.
+    wide = boxes.copy()
+    wide[:4, 2] = 100
+    wide[4:6] += [[70, 0, 70, 0]]
+    wide[6:] += [[120, 0, 120, 0]]
+    assert reading_order(wide, table_gap=0.15) == list(range(10))
+    # A mark between two rows lines up with none of them: no table.
+    between = boxes.copy()
+    between[5] = [80, 30, 90, 40]
+    assert reading_order(between, table_gap=0.15) == list(range(10))
+
+
 def test_reading_order_tables_take_two_pieces_of_one_row_as_one_cell():
     # A numbered code listing: line numbers at x 0-10, code from x 40; the relational model split the second code
     # line at a wide space into two pieces on one row. The listing is still read row by row, pieces left to right.

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -316,6 +316,7 @@ def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> 
     left of the gap is ragged (its lines' median width at most ``_RAGGED_WIDTH`` of the column's). Text columns of a
     page fail the last test (their gutter is a few percent of their width, their justified lines fill the column)
     and mostly the first two (paragraphs run longer than a cell); key-value blocks and simple tables pass all three.
+    Columns with different numbers of cells may still be a table with empty cells (:func:`_sparse_rows`).
     """
     spans = [(boxes[c, 0].min(), boxes[c, 2].max()) for c in columns]
     for column, (left_start, left_end), (right_start, right_end) in zip(columns, spans, spans[1:]):
@@ -355,12 +356,41 @@ def _table_rows(boxes: np.ndarray, columns: list[list[int]], min_gap: float) -> 
             if top[i] - bottom[above] > max(bottom[i] - top[i], bottom[above] - top[above]):
                 return None
             cells[-1][-1].append(i)
-    if any(len(column) != len(cells[0]) for column in cells) or len(cells[0]) < 2:
+    equal = all(len(column) == len(cells[0]) for column in cells) and len(cells[0]) >= 2
+    if equal and all(aligned(a[0], b[0]) for left, right in zip(cells, cells[1:]) for a, b in zip(left, right)):
+        return [[i for cell in row for i in cell] for row in zip(*cells)]
+    return _sparse_rows(boxes, cells, aligned)
+
+
+def _sparse_rows(
+    boxes: np.ndarray, cells: list[list[list[int]]], aligned: Callable[[int, int], bool]
+) -> list[list[int]] | None:
+    """The rows of a table some of whose columns leave cells empty (a table of symbols, marks in a few columns):
+    the columns with the most cells (at least two of them, at least two cells each, their k-th cells lined up, the
+    first column among them and at most a quarter of the table's width: its row labels) give the rows; every cell of
+    the other columns lines up with exactly one row and no two with the same one. None otherwise (a text column
+    beside a two-column glossary: the text column is no row label)."""
+    most = max(len(column) for column in cells)
+    full = [column for column in cells if len(column) == most]
+    if most < 2 or len(full) < 2 or len(full) == len(cells) or full[0] is not cells[0]:
         return None
-    for left, right in zip(cells, cells[1:]):
-        if not all(aligned(a[0], b[0]) for a, b in zip(left, right)):
-            return None
-    return [[i for cell in row for i in cell] for row in zip(*cells)]
+    first = [i for cell in cells[0] for i in cell]
+    every = [i for column in cells for cell in column for i in cell]
+    if boxes[first, 2].max() - boxes[first, 0].min() > 0.25 * (boxes[every, 2].max() - boxes[every, 0].min()):
+        return None
+    spine = [cell[0] for cell in full[0]]
+    if not all(aligned(a, cell[0]) for column in full[1:] for a, cell in zip(spine, column)):
+        return None
+    rows: list[list[int]] = [[] for _ in spine]
+    for column in cells:
+        taken: set[int] = set()
+        for cell in column:
+            matches = [r for r, first in enumerate(spine) if aligned(first, cell[0])]
+            if len(matches) != 1 or matches[0] in taken:
+                return None
+            taken.add(matches[0])
+            rows[matches[0]].extend(cell)
+    return rows
 
 
 def _outside_columns(
@@ -407,7 +437,8 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
 
     1. If vertical gaps that no box crosses split the boxes into columns, read the columns left to right,
        each ordered recursively, unless the columns form a table (cells of one to three boxes, each cell's first
-       box lined up with the other cells of its row, gutters of at least ``table_gap`` times the narrower column's
+       box lined up with the other cells of its row, or with one row of the narrow first column where columns leave
+       cells empty, gutters of at least ``table_gap`` times the narrower column's
        width, half that beside a ragged column; ours; :func:`_table_rows`): then read it row by row, each row cell
        by cell. Lines of a column lying wholly above or below every line of the other columns are left out of that
        test and read before or after the table. With ``table_gap`` set, a first or last column of notes (at most a
