@@ -438,10 +438,10 @@ def reading_order(boxes: np.ndarray, *, tolerance: float = 0.0, table_gap: float
     1. If vertical gaps that no box crosses split the boxes into columns, read the columns left to right,
        each ordered recursively, unless the columns form a table (cells of one to three boxes, each cell's first
        box lined up with the other cells of its row, or with one row of the narrow first column where columns leave
-       cells empty, gutters of at least ``table_gap`` times the narrower column's
-       width, half that beside a ragged column; ours; :func:`_table_rows`): then read it row by row, each row cell
-       by cell. Lines of a column lying wholly above or below every line of the other columns are left out of that
-       test and read before or after the table. With ``table_gap`` set, a first or last column of notes (at most a
+       cells empty, gutters of at least ``table_gap`` times the narrower column's width, half that beside a ragged
+       column; ours; :func:`_table_rows`): then read it row by row, each row cell by cell. Lines of a column lying
+       wholly above or below every line of the other columns are left out of that test and read before or after
+       the table. With ``table_gap`` set, a first or last column of notes (at most a
        quarter as many lines as its neighbour, at most half its width, within its rows and at most two line heights
        from it: margin notes, the numbers or terms of a hanging list) is read beside its neighbour, each note before
        the first line of the neighbour whose middle lies below the note's top.
