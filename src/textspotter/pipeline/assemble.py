@@ -55,6 +55,8 @@ _TABLE_CELL_LINES = 3
 # width of its lines at most _RAGGED_WIDTH of the column's (reading_order, step 1; dev pages, session 42).
 _RAGGED_GAP = 0.5
 _RAGGED_WIDTH = 0.75
+# A table with empty cells (_sparse_rows) takes its rows from a first column at most this share of its width.
+_ROW_LABEL_WIDTH = 0.25
 # A first or last column of at most this share of its neighbour's lines, and at most _NOTE_WIDTH of its width, holds
 # notes (margin notes, the terms of a definition list) read beside the neighbour's line they stand at.
 _NOTE_SHARE = 0.25
@@ -374,9 +376,10 @@ def _sparse_rows(
     full = [column for column in cells if len(column) == most]
     if most < 2 or len(full) < 2 or len(full) == len(cells) or full[0] is not cells[0]:
         return None
-    first = [i for cell in cells[0] for i in cell]
+    labels = [i for cell in cells[0] for i in cell]
     every = [i for column in cells for cell in column for i in cell]
-    if boxes[first, 2].max() - boxes[first, 0].min() > 0.25 * (boxes[every, 2].max() - boxes[every, 0].min()):
+    width = boxes[every, 2].max() - boxes[every, 0].min()
+    if boxes[labels, 2].max() - boxes[labels, 0].min() > _ROW_LABEL_WIDTH * width:
         return None
     spine = [cell[0] for cell in full[0]]
     if not all(aligned(a, cell[0]) for column in full[1:] for a, cell in zip(spine, column)):
@@ -385,7 +388,7 @@ def _sparse_rows(
     for column in cells:
         taken: set[int] = set()
         for cell in column:
-            matches = [r for r, first in enumerate(spine) if aligned(first, cell[0])]
+            matches = [r for r, head in enumerate(spine) if aligned(head, cell[0])]
             if len(matches) != 1 or matches[0] in taken:
                 return None
             taken.add(matches[0])
@@ -518,9 +521,9 @@ def _order_and_cells(
         """Columns left to right, each read top to bottom, except that a first or last column of notes (margin
         notes, the terms of a definition list) is read beside its neighbour: each note just before the first line
         of the neighbour, in its reading order, whose middle lies below the note's top."""
-        notes: dict[int, list[int]] = {}
+        notes: dict[int, list[int]] = {}  # column index -> the notes read beside it
         if len(columns) > 1 and is_notes(columns[0], columns[1], True):
-            notes[1] = columns[0]
+            notes[1] = list(columns[0])
         if len(columns) > 1 and is_notes(columns[-1], columns[-2], False):
             notes.setdefault(len(columns) - 2, []).extend(columns[-1])
         noted = {i for column in notes.values() for i in column}
@@ -529,12 +532,18 @@ def _order_and_cells(
             if column[0] in noted:
                 continue
             ordered = order(column)
-            for note in sorted(notes.get(k, []), key=lambda i: (boxes[i, 1], boxes[i, 0]), reverse=True):
-                middles = (boxes[ordered, 1] + boxes[ordered, 3]) / 2
+            if k not in notes:
+                result.extend(ordered)
+                continue
+            middles = (boxes[ordered, 1] + boxes[ordered, 3]) / 2
+            before: dict[int, list[int]] = {}  # position in ``ordered`` -> the notes read just before it
+            for note in sorted(notes[k], key=lambda i: (boxes[i, 1], boxes[i, 0])):
                 below = np.flatnonzero(middles > boxes[note, 1])
-                # Notes go in bottom-up, so the notes already placed lie below this one's top.
-                ordered.insert(int(below[0]) if below.size else len(ordered), note)
-            result.extend(ordered)
+                before.setdefault(int(below[0]) if below.size else len(ordered), []).append(note)
+            for position, line in enumerate([*ordered, None]):
+                result.extend(before.get(position, []))
+                if line is not None:
+                    result.append(line)
         return result
 
     def order(members: list[int]) -> list[int]:
@@ -810,13 +819,12 @@ def _apply_joins(
     return out
 
 
-# A page number: arabic or lower-case roman. (Equation numbers "(3)" are left where they are: DocBank's references
-# place them apart from their formulas, and joining them raised its error.)
-_PAGE_NUMBER = re.compile(r"^(\d{1,4}|[ivxlc]{1,6})$")
-# An index entry's references: page or code-line numbers, ranges (``433–435``, ``196–h852``), comma-separated.
+# A page number (arabic or lower-case roman) or an index entry's list of references: page or code-line numbers,
+# ranges (``433–435``, ``196–h852``), comma-separated. (Equation numbers "(3)" are left where they are: DocBank's
+# references place them apart from their formulas, and joining them raised its error.)
 _REFERENCE = r"(\d{1,4}([–-][a-z]?\d{1,5})?|[ivxlc]{1,6})"
 _REFERENCES = re.compile(rf"^{_REFERENCE}(,\s*{_REFERENCE})*,?$")
-_REFERENCES_WIDTH = 12.0  # widest list of references, in line heights (a single number: 4)
+_REFERENCES_WIDTH = 12.0  # widest page number or list of references, in line heights
 # A section number: 4, 4.2, 4.2.1, J.1, A.3 (with or without a final full stop); not 0.82, a decimal of a table.
 _SECTION_NUMBER = re.compile(r"^([A-Z]\.)?[1-9]\d{0,2}(\.\d{1,3}){0,3}\.?$")
 _NUMBER_COLUMN = 3  # lines a column of numbers holds at least
@@ -858,13 +866,11 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
     height = np.maximum(y1 - y0, 1e-6)
     unit = float(np.median(height)) if n else 1.0
     stripped = [t.strip() for t in texts]
-    page = np.array([bool(_PAGE_NUMBER.match(t)) for t in stripped], dtype=bool)
+    page = np.array([bool(_REFERENCES.match(t)) for t in stripped], dtype=bool)
+    page &= (x1 - x0) <= _REFERENCES_WIDTH * height
     section = np.array([bool(_SECTION_NUMBER.match(t)) for t in stripped], dtype=bool)
     narrow = (x1 - x0) <= 4.0 * height
-    references = np.array([bool(_REFERENCES.match(t)) for t in stripped], dtype=bool)
-    references &= (x1 - x0) <= _REFERENCES_WIDTH * height
-    wordy = np.array([any(c.isalpha() for c in t) and not references[i] for i, t in enumerate(stripped)], dtype=bool)
-    page = (page & narrow) | references
+    wordy = np.array([any(c.isalpha() for c in t) and not page[i] for i, t in enumerate(stripped)], dtype=bool)
     section &= narrow
     if page.sum() < _NUMBER_COLUMN and section.sum() < _NUMBER_COLUMN:
         return []
