@@ -235,26 +235,36 @@ def prepare_split(
     recipe: Recipe,
     recorded: dict[str, Any] | None,
     workers: int = 1,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Build (if missing) the benchmark pages of one language and split; return their record.
 
     The manifest folder is ``root/<language>/<split>/`` (the corpus build itself in ``.../build-<split>/``). With a
     ``recorded`` entry (``{"documents": [...], "pages": [...]}``) exactly those documents are built and those
-    pages kept, in that order; without one, documents and pages are drawn by the recipe.
+    pages kept, in that order; without one, documents and pages are drawn by the recipe. A manifest folder that
+    already holds other pages (another recipe's set under the same root, e.g. ``corpus_dev_wide.py``'s) is
+    replaced only with ``replace``: kept readings and caches refer to its pages.
 
     Returns:
         The record: ``documents`` (ids built), ``pages`` (page ids in benchmark order).
 
     Raises:
-        ValueError: a recorded page the rebuild did not produce (the pages are no longer the recorded ones).
+        ValueError: a recorded page the rebuild did not produce (the pages are no longer the recorded ones); the
+            manifest folder holds other pages and ``replace`` is false.
         FileNotFoundError: a recorded document missing from ``documents``.
     """
     from textspotter.corpus import BuildOptions, build_corpus
 
     folder = root / language.code / split
     manifest = folder / "manifest.jsonl"
-    if recorded is not None and manifest.is_file() and list(_read_lines(manifest)) == recorded["pages"]:
+    present = list(_read_lines(manifest)) if manifest.is_file() else []
+    if recorded is not None and present == recorded["pages"]:
         return recorded
+    if present and not replace:
+        raise ValueError(
+            f"{folder} holds {len(present)} pages that are not this recipe's recorded ones (another set built "
+            "under this root?); choose another root, or replace them (--replace)"
+        )
     if recorded is not None:
         by_id = {d.id: d for d in documents}
         missing = [i for i in recorded["documents"] if i not in by_id]
@@ -275,7 +285,7 @@ def prepare_split(
         if absent:
             raise ValueError(
                 f"{language.code}/{split}: the rebuild lacks recorded pages {absent[:3]} (sources or corpus builder "
-                "changed); remove this entry from the pages file to draw again"
+                "changed); remove this entry from the pages file to draw again (and pass --replace)"
             )
         pages = list(recorded["pages"])
     else:
@@ -437,6 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", default=None, help="bench cache folder (default: textspotter bench's)")
     parser.add_argument("--build-only", action="store_true", help="build the pages and the pages file, score nothing")
     parser.add_argument(
+        "--replace", action="store_true", help="rebuild a split whose folder holds other pages than the recorded ones"
+    )
+    parser.add_argument(
         "--dont-care",
         action="store_true",
         help="leave out of the text metrics the words read inside ignored reference words (bench --dont-care)",
@@ -465,9 +478,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     for language in languages:
         for split in splits:
             entry = recorded["splits"].get(split, {}).get(language.code)
-            record = prepare_split(
-                documents, language, split, root, recipe=RECIPE, recorded=entry, workers=args.workers
-            )
+            try:
+                record = prepare_split(
+                    documents,
+                    language,
+                    split,
+                    root,
+                    recipe=RECIPE,
+                    recorded=entry,
+                    workers=args.workers,
+                    replace=args.replace,
+                )
+            except (ValueError, FileNotFoundError) as exc:
+                print(f"corpus_bench: error: {exc}", file=sys.stderr)
+                return 2
             if record != entry:
                 recorded["splits"].setdefault(split, {})[language.code] = record
                 recorded["splits"] = {s: dict(sorted(v.items())) for s, v in sorted(recorded["splits"].items())}

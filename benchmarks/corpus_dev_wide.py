@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sources", default="/work/corpus", help="corpus sources folder (sources.json)")
     parser.add_argument("--root", default="/work/corpus/bench-dev-wide", help="folder of the pages")
     parser.add_argument("--workers", type=int, default=1, help="processes of the corpus build (same pages)")
+    parser.add_argument("--replace", action="store_true", help="rebuild a folder that holds other pages")
     args = parser.parse_args(argv)
 
     from textspotter.corpus import load_documents
@@ -57,7 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     recorded = json.loads(PAGES_FILE.read_text(encoding="utf-8")) if PAGES_FILE.is_file() else None
     try:
         record = corpus_bench.prepare_split(
-            documents, english, "dev", Path(args.root), recipe=recipe, recorded=recorded, workers=args.workers
+            documents,
+            english,
+            "dev",
+            Path(args.root),
+            recipe=recipe,
+            recorded=recorded,
+            workers=args.workers,
+            replace=args.replace,
         )
     except (ValueError, FileNotFoundError) as exc:
         print(f"corpus_dev_wide: error: {exc}", file=sys.stderr)

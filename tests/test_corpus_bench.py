@@ -95,10 +95,16 @@ def test_pages_are_built_filtered_and_rebuilt_as_recorded(bench, tmp_path):
     assert bench.prepare_split(documents, language, "test", root, recipe=recipe, recorded=record) == record
     assert manifest.read_bytes() == first
     assert sorted(p.read_bytes() for p in (root / "en" / "test" / "images").iterdir()) == images
-    # A recorded page the build no longer yields is an error, not a silent redraw.
+    # A folder holding other pages (another set built under this root) is not replaced unless asked.
     stale = {**record, "pages": record["pages"][:-1] + ["pkg-0123456789-p0099"]}
-    with pytest.raises(ValueError, match="lacks recorded pages"):
+    with pytest.raises(ValueError, match="not this recipe's recorded ones"):
         bench.prepare_split(documents, language, "test", root, recipe=recipe, recorded=stale)
+    with pytest.raises(ValueError, match="not this recipe's recorded ones"):
+        bench.prepare_split(documents, language, "test", root, recipe=recipe, recorded=None)
+    assert manifest.read_bytes() == first
+    # A recorded page the build no longer yields is an error, not a silent redraw.
+    with pytest.raises(ValueError, match="lacks recorded pages"):
+        bench.prepare_split(documents, language, "test", root, recipe=recipe, recorded=stale, replace=True)
     # Pages of another language are not benchmark pages of this one.
     korean = bench.Language("ko", ("pkg",), "kor", False, documents=5, pages_per_document=2)
     assert bench.prepare_split(documents, korean, "test", root, recipe=recipe, recorded=None)["pages"] == []

@@ -35,7 +35,7 @@ def test_the_bench_dev_documents_are_left_out_and_the_pages_recorded(wide, tmp_p
     documents = [Document(f"p/{n}.pdf", f"/x/{n}.pdf", "p") for n in "abc"]
     seen = []
 
-    def prepare_split(docs, language, split, root, *, recipe, recorded, workers):
+    def prepare_split(docs, language, split, root, *, recipe, recorded, workers, replace):
         seen.append(([d.id for d in docs], split, recipe.seed, recorded))
         return {"documents": [d.id for d in docs], "pages": [f"{d.id}-p0001" for d in docs]}
 
