@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from test_pipeline_fakes import fake_model, page_with_boxes
+from textspotter.document import Line, Word
 from textspotter.geometry import extend_quads
 from textspotter.models import create_model
 from textspotter.models.spec import PreprocessConfig
@@ -25,7 +26,7 @@ from textspotter.pipeline import (
     recognize,
     relate,
 )
-from textspotter.pipeline.assemble import MAX_SKEW_DEGREES, _number_joins, text_skew
+from textspotter.pipeline.assemble import MAX_SKEW_DEGREES, _leader_words, _number_joins, text_skew
 from textspotter.pipeline.multiscale import select_view_detections
 from textspotter.pipeline.preprocess import (
     DetectorView,
@@ -288,6 +289,10 @@ def test_scale_options_infer_length_replaces_the_model_side():
 
 def _box(x0, y0, x1, y1):
     return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def _quad(x0, y0, x1, y1):
+    return tuple((float(x), float(y)) for x, y in _box(x0, y0, x1, y1))
 
 
 def _readings(texts, boxes, detection, text_conf, groups, **kwargs):
@@ -1249,6 +1254,60 @@ def test_assemble_reads_a_table_of_contents_row_by_row():
     assert apart.text().replace("\n\n", "\n").split("\n")[-5:] == ["1", "4", "5", "12", "20"]
     with pytest.raises(TypeError, match="number_columns"):
         AssemblyOptions(number_columns="on")
+
+
+def _scanned_contents(rows: int = 4):
+    # A scanned table of contents whose dot leaders the detector found: each title's line ends with an unsure ".",
+    # a line of two unsure leader words ("×", "·") stands in the gap, the page number sits at the right margin.
+    texts, boxes, conf, groups = [], [], [], []
+    for r in range(rows):
+        top, first = 20 * r, len(texts)
+        texts += [f"Title{r}", ".", "×", "·", str(r + 1)]
+        boxes += [(0, top, 100, top + 10), (105, top + 6, 108, top + 9), (200, top + 4, 206, top + 8)]
+        boxes += [(260, top + 6, 263, top + 9), (505, top, 520, top + 10)]
+        conf += [0.98, 0.5, 0.4, 0.45, 0.97]
+        groups += [[[first, first + 1]], [[first + 2, first + 3]], [[first + 4]]]
+    return _readings(texts=texts, boxes=boxes, detection=[0.9] * len(texts), text_conf=conf, groups=groups, width=600)
+
+
+def test_assemble_drops_dot_leaders_read_as_words_and_joins_entry_and_page():
+    page = assemble_page(_scanned_contents())
+    assert page.text().replace("\n\n", "\n").split("\n") == ["Title0 1", "Title1 2", "Title2 3", "Title3 4"]
+    kept = assemble_page(_scanned_contents(), options=AssemblyOptions(drop_leaders=False)).text()
+    assert "×" in kept and "·" in kept
+    # Two rows hold six leader words: fewer than a page needs before any is taken for a leader.
+    few = assemble_page(_scanned_contents(rows=2)).text()
+    assert "×" in few and "·" in few
+    with pytest.raises(TypeError, match="drop_leaders"):
+        AssemblyOptions(drop_leaders=1)
+
+
+def test_leader_words_are_unsure_or_in_long_runs():
+    def line(texts, conf):
+        words = tuple(
+            Word(t, _quad(10 * k, 0, 10 * k + 5, 10), c, detection_confidence=0.9, text_confidence=c, order=k)
+            for k, (t, c) in enumerate(zip(texts, conf))
+        )
+        return Line(words=words, quad=_quad(0, 0, 10 * len(texts), 10), confidence=0.9)
+
+    # An ellipsis read surely stays; unsure dots, bullets and crosses are leaders; four sure dots in a row are.
+    assert _leader_words(line(["x1,", ".", ".", ".", ",", "xn"], [0.99] * 6)) == [False] * 6
+    assert _leader_words(line(["a", ".", "•", "×", "b."], [0.99, 0.5, 0.6, 0.3, 0.5])) == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert _leader_words(line(["Intro", ".", ".", "..", ".", "7"], [0.99] * 6)) == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert _leader_words(line(["•", "Item"], [0.98, 0.99])) == [False, False]
 
 
 def test_number_joins_need_a_column_of_numbers_and_an_open_gap():

@@ -184,6 +184,12 @@ class AssemblyOptions:
             lines of two paragraphs and a line with the one below it. Line and paragraph quads then follow the text
             (rectangles at the slant) instead of the page's axes. ``None`` never turns the frame; pages slanted less
             than this are assembled as they are.
+        drop_leaders: ours. On a page where at least eight words were read from dot leaders (words of only ``.``,
+            ``·``, ``•``, ``×`` and the like, read unsurely or four or more in a row: the dots of a scanned table of
+            contents or index that the detector found), those words are left out, and an entry is joined to the
+            page number those leaders led to (:func:`_drop_leaders`). The leaders are not text (the corpus
+            references leave them out); an ellipsis ``. . .`` or a bullet read with confidence stays. True
+            (default); False keeps every word read.
     """
 
     include_invalid: bool = False
@@ -195,6 +201,7 @@ class AssemblyOptions:
     valid_confidence: float | None = None
     fix_dashes: bool = True
     deskew: float | None = 1.0
+    drop_leaders: bool = True
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
@@ -209,6 +216,8 @@ class AssemblyOptions:
             raise TypeError(f"AssemblyOptions.number_columns must be a bool, got {self.number_columns!r}")
         if not isinstance(self.fix_dashes, bool):
             raise TypeError(f"AssemblyOptions.fix_dashes must be a bool, got {self.fix_dashes!r}")
+        if not isinstance(self.drop_leaders, bool):
+            raise TypeError(f"AssemblyOptions.drop_leaders must be a bool, got {self.drop_leaders!r}")
         if self.deskew is not None and not 0 < self.deskew <= MAX_SKEW_DEGREES:
             raise ValueError(f"AssemblyOptions.deskew must be None or in (0, {MAX_SKEW_DEGREES}], got {self.deskew!r}")
         valid = self.valid_confidence
@@ -753,6 +762,87 @@ def _split_gutter_lines(groups: list[list[Line]], min_gap: float) -> list[list[L
     return out + extra
 
 
+# Dot leaders (a table of contents' or an index's dots from entry to page number) read as words: the detector finds
+# some of them on scanned pages and the recognizer reads them as ".", "·", "•" or "×", unsure of each.
+_LEADER_CHARS = frozenset(".·•×∙⋅…")
+_LEADER_CONFIDENCE = 0.9  # a leader word is read less surely than this ...
+_LEADER_RUN = 4  # ... or stands in a run of at least this many (an ellipsis ". . ." is three)
+_LEADER_PAGE = 8  # leader words a page holds at least before any is taken for one
+
+
+def _leader_words(line: Line) -> list[bool]:
+    """Which words of ``line`` are dot leaders: words of only leader characters (``.``, ``·``, ``•``, ``×``, ...)
+    read with a text confidence below ``_LEADER_CONFIDENCE`` or standing in a run of at least ``_LEADER_RUN``
+    such words."""
+    marks = [bool(w.text) and set(w.text) <= _LEADER_CHARS for w in line.words]
+    leader = [m and w.text_confidence < _LEADER_CONFIDENCE for m, w in zip(marks, line.words)]
+    k = 0
+    while k < len(marks):
+        end = k
+        while end < len(marks) and marks[end]:
+            end += 1
+        if end - k >= _LEADER_RUN:
+            leader[k:end] = [True] * (end - k)
+        k = max(end, k + 1)
+    if not all(leader) and line.words[0].text == "•":
+        # A leader follows an entry: a bullet that starts a line before words that are not leaders marks an item.
+        leader[0] = False
+    return leader
+
+
+def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
+    """Remove the dot leaders read as words (:func:`_leader_words`) from a page that holds at least
+    ``_LEADER_PAGE`` of them, and join an entry to its page number across the leaders that linked them.
+
+    A line of leaders only is dropped; leaders inside or at either end of a line are taken out of it. A line
+    ``a`` then joins the nearest line ``b`` to its right on its row (vertical overlap of at least half the
+    smaller height, heights within a factor 2) when ``b`` is a page number or a list of references
+    (``_REFERENCES``) and leaders linked them: a leaders-only line stood between them, ``a`` ended with leaders or
+    ``b`` began with them. The references of the corpus pages leave leaders out (``corpus.trust``: they are not
+    text); DocBank's keep them as ``.`` tokens.
+    """
+    flags = [[_leader_words(line) for line in lines] for lines in groups]
+    if sum(sum(f) for paragraph in flags for f in paragraph) < _LEADER_PAGE:
+        return groups
+    out: list[list[Line]] = []
+    ends: list[tuple[bool, bool]] = []  # per kept line, in _line_boxes order: (ended with leaders, began with them)
+    dropped: list[list[float]] = []  # boxes of the leaders-only lines
+    for lines, paragraph_flags in zip(groups, flags):
+        kept = []
+        for line, leader in zip(lines, paragraph_flags):
+            if all(leader):
+                dropped.append(_box(line.quad))
+                continue
+            words = [w for w, f in zip(line.words, leader) if not f]
+            kept.append(line if len(words) == len(line.words) else _line_of(words))
+            ends.append((leader[-1], leader[0]))
+        if kept:
+            out.append(kept)
+    places, boxes = _line_boxes(out)
+    if len(places) < 2:
+        return out
+    texts = [" ".join(w.text for w in out[p][k].words).strip() for p, k in places]
+    every = np.concatenate([boxes, np.array(dropped, dtype=np.float64).reshape(-1, 4)])
+    x0, y0, x1, y1 = (every[:, k] for k in range(4))
+    height = np.maximum(y1 - y0, 1e-6)
+    small = np.minimum(height[:, None], height[None, :])
+    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    same_row = (overlap >= 0.5 * small) & (np.maximum(height[:, None], height[None, :]) <= 2.0 * small)
+    np.fill_diagonal(same_row, False)
+    pairs: dict[int, int] = {}
+    for a in range(len(places)):
+        right = np.flatnonzero(same_row[a] & (x0 >= x1[a] - 0.25 * height[a]))
+        linked = ends[a][0]
+        for j in right[np.argsort(x0[right], kind="stable")].tolist():
+            if j >= len(places):  # a dropped line of leaders
+                linked = True
+                continue
+            if (linked or ends[j][1]) and j not in pairs.values() and _REFERENCES.match(texts[j]):
+                pairs[a] = j
+            break
+    return _apply_joins(out, places, sorted(pairs.items()))
+
+
 def _line_of(words: Sequence[Word]) -> Line:
     """A line of ``words`` (renumbered from 0), with their bounding box and mean confidence."""
     words = tuple(w if w.order == k else replace(w, order=k) for k, w in enumerate(words))
@@ -1059,6 +1149,10 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         groups = _join_row_pieces(groups, options.join_gap)
     if options.number_columns:
         groups = _join_number_columns(groups)
+    if options.drop_leaders:
+        # After the joins: the leaders read as words had a say in them when the model was measured, and the
+        # lines they connected are joined here.
+        groups = _drop_leaders(groups)
 
     tolerance = _GAP_TOLERANCE * float(np.median(quad_height(quads))) if count else 0.0
     paragraphs: list[list[Line]] = []
