@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from textspotter.charset import latin_charset
-from textspotter.synth.corpus import ENTITY_KINDS, TextOptions, TextSampler, _traditional_table
+from textspotter.synth.corpus import ENTITY_KINDS, TextOptions, TextSampler, _accented_words, _traditional_table
 from textspotter.synth.languages import LANGUAGES, language_spec, normalize_language, script_of
 from textspotter.synth.render import unspaced_units, visual_order, word_direction
 
@@ -40,6 +40,24 @@ def test_sampler_is_a_function_of_the_generator():
     assert a.paragraph(np.random.default_rng(3)) == b.paragraph(np.random.default_rng(3))
     assert a.entity(np.random.default_rng(4), "address") == b.entity(np.random.default_rng(4), "address")
     assert a.paragraph(np.random.default_rng(3)) != a.paragraph(np.random.default_rng(5))
+
+
+def test_accented_words_of_other_languages_are_mixed_in_only_when_asked():
+    plain, none = TextSampler("en"), TextSampler("en", TextOptions(accented_prob=0.0))
+    assert plain.paragraph(np.random.default_rng(7)) == none.paragraph(np.random.default_rng(7))  # same stream
+    mixed = TextSampler("en", TextOptions(accented_prob=0.3))
+    rng, allowed = np.random.default_rng(8), set(latin_charset().characters)
+    words = [w for _ in range(40) for w in mixed.paragraph(rng).split()]
+    accented = [w for w in words if any(ord(c) > 127 and c.isalpha() for c in w)]
+    assert len(accented) > 0.1 * len(words)
+    assert all(set(w) <= allowed for w in words)
+    vocabulary, cdf = _accented_words("en")
+    assert cdf[-1] == pytest.approx(1.0) and len(vocabulary) == len(cdf)
+    assert {"heißt", "größte", "über", "déjà"} <= set(vocabulary)  # ß put back where wordfreq folded it
+    assert "müßen" not in vocabulary and "außehen" not in vocabulary
+    assert TextSampler("ru", TextOptions(accented_prob=0.3))._accented[0] == ()  # Latin-script text only
+    with pytest.raises(ValueError, match="accented_prob"):
+        TextOptions(accented_prob=1.5)
 
 
 def test_frequency_exponent_flattens_the_distribution():

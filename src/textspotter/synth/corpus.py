@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -433,6 +434,11 @@ class TextOptions:
             :data:`TECHNICAL_KINDS`: math, measurement, cross-reference, single letter, compound, footnote marker,
             e-mail, URL, phone number).
         citation_prob: chance, in Latin and Cyrillic text, that a sentence cites (``[12]``, ``(Smith et al., 2019)``).
+        accented_prob: chance, in Latin-script text, that a word slot holds a word of another European language
+            written in the Latin script with at least one letter outside ASCII (``Fußnote``, ``über``, ``déjà``,
+            ``Citações``, ``año``; :data:`ACCENTED_LANGUAGES`, the language's charset permitting): documents mix
+            them in, and English text alone shows the recognizer too few accented letters. 0 (default) draws
+            nothing extra, so the text of a seed is as it was.
     """
 
     vocabulary_size: int = 40000
@@ -446,6 +452,7 @@ class TextOptions:
     latin_prob: float = 0.02
     technical_prob: float = 0.07
     citation_prob: float = 0.12
+    accented_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if self.vocabulary_size < 100:
@@ -453,7 +460,7 @@ class TextOptions:
         if not 0 < self.frequency_exponent <= 2:
             raise ValueError(f"frequency_exponent must be in (0, 2], got {self.frequency_exponent}")
         probabilities = ("number_prob", "entity_prob", "comma_prob", "bracket_prob", "upper_prob", "rare_char_prob")
-        for name in probabilities + ("latin_prob", "technical_prob", "citation_prob"):
+        for name in probabilities + ("latin_prob", "technical_prob", "citation_prob", "accented_prob"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
@@ -533,6 +540,47 @@ def _word_list(code: str, size: int) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(words), np.asarray(freqs)
 
 
+_ESZETT = re.compile(r"(ei|au|eu|ie|ö)ss(?=t|e|l|$)")
+ACCENTED_LANGUAGES = ("de", "fr", "es", "pt", "it", "nl", "sv", "da", "pl", "cs", "ca", "fi")
+"""wordfreq languages whose accented words :attr:`TextOptions.accented_prob` mixes into Latin-script text."""
+
+
+@lru_cache(maxsize=4)
+def _accented_words(code: str, per_language: int = 3000) -> tuple[tuple[str, ...], np.ndarray]:
+    """Words of :data:`ACCENTED_LANGUAGES` with a letter outside ASCII that a label of ``code`` may hold, each
+    language's ``per_language`` most frequent, and their draw weights (each language weighs the same in total;
+    within it ∝ frequency ** 0.5)."""
+    import wordfreq
+
+    spec = language_spec(code)
+    words: list[str] = []
+    weights: list[np.ndarray] = []
+    for language in ACCENTED_LANGUAGES:
+        chosen: list[str] = []
+        freqs: list[float] = []
+        for bucket, members in enumerate(wordfreq.get_frequency_list(language)):
+            for word in members:
+                # wordfreq folds ß into ss; put it back where German writes it after a long vowel or diphthong
+                # (heißt, weiß, draußen, größte, schließlich; not the prefix of aus|sehen), so that it is seen at all.
+                if language == "de" and (not word.startswith("auss") or word.startswith(("ausser", "aussen"))):
+                    word = _ESZETT.sub(r"\1ß", word)
+                if len(word) < 2 or all(ord(c) < 128 for c in word) or not _acceptable(word, spec):
+                    continue
+                chosen.append(word)
+                freqs.append(10.0 ** (-bucket / 200))  # the square root of the frequency (centibel buckets)
+                if len(chosen) >= per_language:
+                    break
+            if len(chosen) >= per_language:
+                break
+        if chosen:
+            words += chosen
+            weights.append(np.asarray(freqs) / sum(freqs))
+    if not words:
+        return (), np.zeros(0)
+    cdf = np.cumsum(np.concatenate(weights))
+    return tuple(words), cdf / cdf[-1]
+
+
 def _acceptable(word: str, spec: LanguageSpec) -> bool:
     if not word or not spec.allows(word):
         return False
@@ -574,6 +622,9 @@ class TextSampler:
         self._fakers: dict[str, object] = {}
         self._surnames: tuple[str, ...] | None = None
         self._technical = self.spec.script in ("latin", "cyrillic")
+        self._accented: tuple[tuple[str, ...], np.ndarray] = ((), np.zeros(0))
+        if self.options.accented_prob > 0 and self.spec.script == "latin":
+            self._accented = _accented_words(self.spec.code)
         self._technical_kinds = tuple(TECHNICAL_KINDS)
         weights = np.asarray(list(TECHNICAL_KINDS.values()))
         self._technical_cdf = np.cumsum(weights / weights.sum())
@@ -613,6 +664,11 @@ class TextSampler:
             word = self._latin[int(rng.integers(len(self._latin)))]
             return word.upper() if rng.random() < 0.4 else word.capitalize()
         u -= opts.latin_prob
+        if self._accented[0] and u < opts.accented_prob:
+            words, cdf = self._accented
+            word = words[min(int(np.searchsorted(cdf, rng.random(), side="right")), len(words) - 1)]
+            return word.capitalize() if rng.random() < 0.15 else word
+        u -= opts.accented_prob if self._accented[0] else 0.0
         if self._inventory and u < opts.rare_char_prob:
             length = int(rng.integers(1, 4))
             return "".join(self._inventory[int(i)] for i in rng.integers(len(self._inventory), size=length))
