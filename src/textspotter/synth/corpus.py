@@ -40,6 +40,7 @@ __all__ = [
     "TextSampler",
     "ENTITY_KINDS",
     "TECHNICAL_KINDS",
+    "ACCENTED_LANGUAGES",
     "SCRIPT_MARKS",
     "strip_scripts",
     "split_scripts",
@@ -540,6 +541,8 @@ def _word_list(code: str, size: int) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(words), np.asarray(freqs)
 
 
+# An ss that German writes ß: after a diphthong, ie or ö, before t, e, l or at the end (heißt, draußen, größte,
+# schließlich, weiß); a guess, but the letter is what the recognizer must see, and most such words are right.
 _ESZETT = re.compile(r"(ei|au|eu|ie|ö)ss(?=t|e|l|$)")
 ACCENTED_LANGUAGES = ("de", "fr", "es", "pt", "it", "nl", "sv", "da", "pl", "cs", "ca", "fi")
 """wordfreq languages whose accented words :attr:`TextOptions.accented_prob` mixes into Latin-script text."""
