@@ -11,7 +11,9 @@ documents out of training. This script turns them into a fixed benchmark per lan
    one page per document in turn (:func:`select_pages`) so that a long manual does not fill the benchmark. The
    manifest lists them in that order, so ``--limit N`` scores a spread of documents, not the first few.
    The page ids (and the documents built) are written to ``benchmarks/corpus-bench-pages.json``; a later rebuild
-   builds those documents and keeps exactly those pages, or fails if one is missing.
+   builds those documents and keeps exactly those pages, or fails if one is missing. A split folder that holds other
+   pages (another set built under the same ``--root``, such as ``corpus_dev_wide.py``'s) is an error unless
+   ``--replace`` is given: readings kept for those pages would otherwise silently refer to pages that are gone.
 2. **Scores.** ``textspotter bench`` runs on the language's splits with textspotter, Tesseract (its traineddata for
    the language) and RapidOCR (the model its wheel ships, PP-OCRv6 small, reads Chinese, Japanese and Latin
    scripts; a language it has no characters for is listed as such, not run). Engine outputs are cached per image,
