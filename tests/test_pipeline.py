@@ -1308,6 +1308,23 @@ def test_leader_words_are_unsure_or_in_long_runs():
         False,
     ]
     assert _leader_words(line(["•", "Item"], [0.98, 0.99])) == [False, False]
+    # One run of three or more, CJK long-vowel marks and full-width stops among them, however surely read.
+    assert _leader_words(line(["オプション", "ーーー．．", "19"], [0.99] * 3)) == [False, True, False]
+
+
+def test_a_leader_read_into_the_end_of_a_cjk_word_is_cut_off():
+    texts, boxes, conf, groups = [], [], [], []
+    for r in range(8):
+        top = 20 * r
+        texts += [f"項目{r}ーーーーー．．", str(r + 10)]
+        boxes += [(0, top, 300, top + 10), (480, top, 500, top + 10)]
+        conf += [0.97, 0.98]
+        groups += [[[2 * r, 2 * r + 1]]]
+    readings = _readings(texts=texts, boxes=boxes, detection=[0.9] * 16, text_conf=conf, groups=groups, width=600)
+    rows = assemble_page(readings).text().replace("\n\n", "\n").split("\n")
+    assert rows == [f"項目{r} {r + 10}" for r in range(8)]
+    kept = assemble_page(readings, options=AssemblyOptions(drop_leaders=False)).text()
+    assert "ーーーーー．．" in kept
 
 
 def test_number_joins_need_a_column_of_numbers_and_an_open_gap():

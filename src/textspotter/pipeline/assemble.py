@@ -185,9 +185,11 @@ class AssemblyOptions:
             (rectangles at the slant) instead of the page's axes. ``None`` never turns the frame; pages slanted less
             than this are assembled as they are.
         drop_leaders: ours. On a page where at least eight words were read from dot leaders (words of only ``.``,
-            ``·``, ``•``, ``×`` and the like, read unsurely or four or more in a row: the dots of a scanned table of
-            contents or index that the detector found), those words are left out, and an entry is joined to the
-            page number those leaders led to (:func:`_drop_leaders`). The leaders are not text (the corpus
+            ``·``, ``•``, ``×`` and the like, read unsurely or four or more in a row, or one run of three or more
+            such characters, ``ー`` and ``．`` among them: the dots of a scanned table of contents or index that the
+            detector found), those words are left out, such a run is cut off the end of a word (a CJK title and
+            its leader are one region), and an entry is joined to the page number those leaders led to
+            (:func:`_drop_leaders`). The leaders are not text (the corpus
             references leave them out); an ellipsis ``. . .`` or a bullet read with confidence stays. True
             (default); False keeps every word read.
     """
@@ -768,14 +770,22 @@ _LEADER_CHARS = frozenset(".·•×∙⋅…")
 _LEADER_CONFIDENCE = 0.9  # a leader word is read less surely than this ...
 _LEADER_RUN = 4  # ... or stands in a run of at least this many (an ellipsis ". . ." is three)
 _LEADER_PAGE = 8  # leader words a page holds at least before any is taken for one
+# Runs of at least three leader characters, the CJK long-vowel mark, full-width stop, katakana middle dot and
+# full-width hyphen among them: a word of only such a run is a leader however surely it was read, and such a run at
+# the end of a word is a leader read into it (a CJK run is one region: "オプション" and "ーーーー．．" are one word).
+_LEADER_RUN_CHARS = re.compile(r"[.·•×∙⋅…ー．・－]{3,}")
+_LEADER_TAIL = re.compile(r"(?<=[^.·•×∙⋅…ー．・－])[.·•×∙⋅…ー．・－]{3,}$")
 
 
 def _leader_words(line: Line) -> list[bool]:
     """Which words of ``line`` are dot leaders: words of only leader characters (``.``, ``·``, ``•``, ``×``, ...)
     read with a text confidence below ``_LEADER_CONFIDENCE`` or standing in a run of at least ``_LEADER_RUN``
-    such words."""
+    such words, and words that are one run of at least three (``....``, ``ーーーー．``) however surely read."""
     marks = [bool(w.text) and set(w.text) <= _LEADER_CHARS for w in line.words]
-    leader = [m and w.text_confidence < _LEADER_CONFIDENCE for m, w in zip(marks, line.words)]
+    leader = [
+        (m and w.text_confidence < _LEADER_CONFIDENCE) or bool(_LEADER_RUN_CHARS.fullmatch(w.text))
+        for m, w in zip(marks, line.words)
+    ]
     k = 0
     while k < len(marks):
         end = k
@@ -794,7 +804,9 @@ def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
     """Remove the dot leaders read as words (:func:`_leader_words`) from a page that holds at least
     ``_LEADER_PAGE`` of them, and join an entry to its page number across the leaders that linked them.
 
-    A line of leaders only is dropped; leaders inside or at either end of a line are taken out of it. A line
+    A run of at least three leader characters that ends a word (``オプションーーーー．．``: a CJK run is one region) is
+    cut off the word and counts as a leader word. A line of leaders only is dropped; leaders inside or at either end
+    of a line are taken out of it. A line
     ``a`` then joins the nearest line ``b`` to its right on its row (vertical overlap of at least half the
     smaller height, heights within a factor 2) when ``b`` is a page number or a list of references
     (``_REFERENCES``) and leaders linked them: a leaders-only line stood between them, ``a`` ended with leaders or
@@ -802,7 +814,14 @@ def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
     text); DocBank's keep them as ``.`` tokens.
     """
     flags = [[_leader_words(line) for line in lines] for lines in groups]
-    if sum(sum(f) for paragraph in flags for f in paragraph) < _LEADER_PAGE:
+    tails = sum(
+        1
+        for lines, paragraph_flags in zip(groups, flags)
+        for line, leader in zip(lines, paragraph_flags)
+        for w, f in zip(line.words, leader)
+        if not f and _LEADER_TAIL.search(w.text)
+    )
+    if sum(sum(f) for paragraph in flags for f in paragraph) + tails < _LEADER_PAGE:
         return groups
     out: list[list[Line]] = []
     ends: list[tuple[bool, bool]] = []  # per kept line, in _line_boxes order: (ended with leaders, began with them)
@@ -814,8 +833,15 @@ def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
                 dropped.append(_box(line.quad))
                 continue
             words = [w for w, f in zip(line.words, leader) if not f]
-            kept.append(line if len(words) == len(line.words) else _line_of(words))
-            ends.append((leader[-1], leader[0]))
+            trimmed = False
+            if tails:
+                for k, w in enumerate(words):
+                    rest = _LEADER_TAIL.sub("", w.text)
+                    if rest != w.text and rest:
+                        words[k] = replace(w, text=rest)
+                        trimmed = True
+            kept.append(line if len(words) == len(line.words) and not trimmed else _line_of(words))
+            ends.append((leader[-1] or (trimmed and words[-1] is not line.words[-1]), leader[0]))
         if kept:
             out.append(kept)
     places, boxes = _line_boxes(out)
