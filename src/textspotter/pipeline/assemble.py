@@ -833,15 +833,12 @@ def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
                 dropped.append(_box(line.quad))
                 continue
             words = [w for w, f in zip(line.words, leader) if not f]
-            trimmed = False
-            if tails:
-                for k, w in enumerate(words):
-                    rest = _LEADER_TAIL.sub("", w.text)
-                    if rest != w.text and rest:
-                        words[k] = replace(w, text=rest)
-                        trimmed = True
-            kept.append(line if len(words) == len(line.words) and not trimmed else _line_of(words))
-            ends.append((leader[-1] or (trimmed and words[-1] is not line.words[-1]), leader[0]))
+            # The lookbehind of _LEADER_TAIL keeps at least one character of a word it cuts.
+            cut = [k for k, w in enumerate(words) if tails and _LEADER_TAIL.search(w.text)]
+            for k in cut:
+                words[k] = replace(words[k], text=_LEADER_TAIL.sub("", words[k].text))
+            kept.append(line if len(words) == len(line.words) and not cut else _line_of(words))
+            ends.append((leader[-1] or len(words) - 1 in cut, leader[0]))
         if kept:
             out.append(kept)
     places, boxes = _line_boxes(out)
