@@ -607,6 +607,19 @@ def _join_lines(first: Line, second: Line) -> Line:
     return _line_of(first.words + second.words)
 
 
+def _same_rows(boxes: np.ndarray, min_overlap: float, max_ratio: float) -> np.ndarray:
+    """``[n, n]`` bool: boxes ``a`` and ``b`` (``[n, 4]`` x_min, y_min, x_max, y_max) stand on one row, overlapping
+    vertically by at least ``min_overlap`` of the smaller height, the larger height at most ``max_ratio`` times the
+    smaller; False on the diagonal."""
+    y0, y1 = boxes[:, 1], boxes[:, 3]
+    height = np.maximum(y1 - y0, 1e-6)
+    small = np.minimum(height[:, None], height[None, :])
+    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    rows = (overlap >= min_overlap * small) & (np.maximum(height[:, None], height[None, :]) / small <= max_ratio)
+    np.fill_diagonal(rows, False)
+    return rows
+
+
 def _row_joins(boxes: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
     """Pairs ``(a, b)`` of line boxes that are two pieces of one text line, ``a`` the left piece.
 
@@ -633,11 +646,8 @@ def _row_joins(boxes: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
     x0, y0, x1, y1 = (boxes[:, k] for k in range(4))
     height = np.maximum(y1 - y0, 1e-6)
     small = np.minimum(height[:, None], height[None, :])
-    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
     gap = x0[None, :] - x1[:, None]  # gap[a, b]: from a's right end to b's left start
-    ratio = np.maximum(height[:, None], height[None, :]) / small
-    candidate = (overlap >= 0.6 * small) & (ratio <= 1.4) & (gap >= -0.25 * small) & (gap <= max_gap * small)
-    np.fill_diagonal(candidate, False)
+    candidate = _same_rows(boxes, 0.6, 1.4) & (gap >= -0.25 * small) & (gap <= max_gap * small)
     # Nearest partner on each side, mutually.
     distance = np.where(candidate, gap, np.inf)
     right_of = np.argmin(distance, axis=1)
@@ -775,6 +785,7 @@ _LEADER_PAGE = 8  # leader words a page holds at least before any is taken for o
 # the end of a word is a leader read into it (a CJK run is one region: "オプション" and "ーーーー．．" are one word).
 _LEADER_RUN_CHARS = re.compile(r"[.·•×∙⋅…ー．・－]{3,}")
 _LEADER_TAIL = re.compile(r"(?<=[^.·•×∙⋅…ー．・－])[.·•×∙⋅…ー．・－]{3,}$")
+_LEADER_ENDS = frozenset(".·•×∙⋅…ー．・－")
 
 
 def _leader_words(line: Line) -> list[bool]:
@@ -813,13 +824,22 @@ def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
     ``b`` began with them. The references of the corpus pages leave leaders out (``corpus.trust``: they are not
     text); DocBank's keep them as ``.`` tokens.
     """
-    flags = [[_leader_words(line) for line in lines] for lines in groups]
+    # Leader words and cut runs end with a leader character; most lines have no such word and are not looked at.
+    flags = [
+        [
+            _leader_words(line)
+            if any(w.text and w.text[-1] in _LEADER_ENDS for w in line.words)
+            else [False] * len(line.words)
+            for line in lines
+        ]
+        for lines in groups
+    ]
     tails = sum(
         1
         for lines, paragraph_flags in zip(groups, flags)
         for line, leader in zip(lines, paragraph_flags)
         for w, f in zip(line.words, leader)
-        if not f and _LEADER_TAIL.search(w.text)
+        if not f and w.text and w.text[-1] in _LEADER_ENDS and _LEADER_TAIL.search(w.text)
     )
     if sum(sum(f) for paragraph in flags for f in paragraph) + tails < _LEADER_PAGE:
         return groups
@@ -848,10 +868,7 @@ def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
     every = np.concatenate([boxes, np.array(dropped, dtype=np.float64).reshape(-1, 4)])
     x0, y0, x1, y1 = (every[:, k] for k in range(4))
     height = np.maximum(y1 - y0, 1e-6)
-    small = np.minimum(height[:, None], height[None, :])
-    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
-    same_row = (overlap >= 0.5 * small) & (np.maximum(height[:, None], height[None, :]) <= 2.0 * small)
-    np.fill_diagonal(same_row, False)
+    same_row = _same_rows(every, 0.5, 2.0)
     pairs: dict[int, int] = {}
     for a in range(len(places)):
         right = np.flatnonzero(same_row[a] & (x0 >= x1[a] - 0.25 * height[a]))
@@ -992,11 +1009,7 @@ def _number_joins(boxes: np.ndarray, texts: Sequence[str]) -> list[tuple[int, in
         near = np.abs(edge[:, None] - edge[None, :]) <= 0.5 * unit
         return flags & ((near & flags[None, :]).sum(1) >= _NUMBER_COLUMN)
 
-    small = np.minimum(height[:, None], height[None, :])
-    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
-    ratio = np.maximum(height[:, None], height[None, :]) / small
-    same_row = (overlap >= 0.5 * small) & (ratio <= 1.6)
-    np.fill_diagonal(same_row, False)
+    same_row = _same_rows(boxes, 0.5, 1.6)
     right_of: dict[int, int] = {}
     left_of: dict[int, int] = {}
 
