@@ -17,6 +17,7 @@ from textspotter.models.quantize import (
     calibrate,
     calibrate_detector,
     int8_available,
+    int8_pack_engine,
 )
 from textspotter.models.spec import Int8Config, ModelSpec
 from textspotter.pipeline.stages import DetectionOptions, RecognitionOptions, recognize, uses_int8
@@ -258,3 +259,36 @@ def test_int8_available_is_false_with_another_quantized_engine(monkeypatch):
     finally:
         monkeypatch.undo()
         int8_available.cache_clear()
+
+
+def test_pack_engine_is_onednn_on_avx2_only_cpus_and_the_selected_engine_elsewhere(monkeypatch):
+    int8_pack_engine.cache_clear()
+    try:
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+        assert int8_pack_engine() == ("onednn" if "onednn" in torch.backends.quantized.supported_engines else "x86")
+        int8_pack_engine.cache_clear()
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+        assert int8_pack_engine() == torch.backends.quantized.engine
+    finally:
+        monkeypatch.undo()
+        int8_pack_engine.cache_clear()
+
+
+@needs_int8
+@pytest.mark.parametrize("engine", ["x86", "onednn"])
+def test_int8_encoder_packed_for_either_engine_reads_alike_and_leaves_the_engine_selected(
+    calibrated, engine, monkeypatch
+):
+    import textspotter.models.quantize as quantize
+
+    if engine not in torch.backends.quantized.supported_engines:
+        pytest.skip(f"no {engine} engine in this build")
+    strips = _strips(calibrated, count=16, seed=2)
+    selected = torch.backends.quantized.engine
+    with torch.no_grad():
+        expected = calibrated.recognizer.encoder(strips)
+        monkeypatch.setattr(quantize, "int8_pack_engine", lambda: engine)
+        encoder = Int8Encoder(calibrated.recognizer, calibrated.spec.int8)
+        assert torch.backends.quantized.engine == selected  # packing switched it only while packing
+        got = encoder(strips)
+    assert ((got - expected).norm() / expected.norm()) < 0.05

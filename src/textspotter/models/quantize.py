@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import warnings
 import weakref
 from collections.abc import Iterable, Iterator
@@ -59,6 +60,38 @@ __all__ = [
 
 _QUANT_MAX = 127  # unsigned 7-bit activations: what x86's int8 convolutions expect (reduce_range)
 _ENGINES = ("x86", "fbgemm")
+_PACKING = threading.Lock()  # the quantized engine is process-wide: one packing at a time switches it
+
+
+@functools.lru_cache(maxsize=1)
+def int8_pack_engine() -> str:
+    """The quantized engine the int8 convolutions are packed for: ``"onednn"`` on a CPU whose best instruction set is
+    AVX2 (no AVX-512), else the engine selected (``"x86"``, which picks FBGEMM's kernels).
+
+    The packed weights carry their engine, so a convolution packed for oneDNN runs oneDNN's kernel whatever engine the
+    process selects later. On an AVX2-only AMD EPYC (Zen 3) oneDNN's kernels took 0.63× FBGEMM's time on the
+    recognizer's encoder and 0.78× on the detector at 1 thread, with int8 values that differ only in rounding
+    (benchmarks/RESULTS.md, "Session 45"); on AVX-512 CPUs FBGEMM's kernels were the ones measured, and stay.
+    """
+    if torch.backends.cpu.get_cpu_capability() == "AVX2" and "onednn" in torch.backends.quantized.supported_engines:
+        return "onednn"
+    return torch.backends.quantized.engine
+
+
+@contextlib.contextmanager
+def _packing_engine() -> Iterator[None]:
+    """Select :func:`int8_pack_engine` while weights are packed, and the caller's engine again after."""
+    engine = int8_pack_engine()
+    with _PACKING:
+        previous = torch.backends.quantized.engine
+        if previous == engine:
+            yield
+            return
+        torch.backends.quantized.engine = engine
+        try:
+            yield
+        finally:
+            torch.backends.quantized.engine = previous
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,9 +154,10 @@ def _quantized_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | 
     scales = (weight.abs().amax(dim=(1, 2, 3)) / 127.5).clamp(min=1e-8).double()
     zero = torch.zeros(weight.shape[0], dtype=torch.int64)
     qweight = torch.quantize_per_channel(weight.float(), scales, zero, 0, torch.qint8)
-    packed = torch.ops.quantized.conv2d_prepack(
-        qweight, bias, list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups
-    )
+    with _packing_engine():
+        packed = torch.ops.quantized.conv2d_prepack(
+            qweight, bias, list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups
+        )
     return _QuantizedConv(packed, relu, qparams)
 
 
