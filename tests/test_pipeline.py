@@ -385,7 +385,7 @@ def _title_linked_past_a_paragraph():
     # Title, a two-line paragraph, then another two-line paragraph; the graph wrongly continues the title with the
     # first line of the second paragraph (and the first line of paragraph one is read after its second line).
     return _readings(
-        texts=["Title", "one", "two", "three", "four"],
+        texts=["Title", "one", "two", "Three", "Four"],  # capitals: "Four" does not continue "Three"'s paragraph
         boxes=[(10, 0, 90, 10), (10, 20, 90, 30), (10, 34, 90, 44), (10, 60, 90, 70), (10, 74, 90, 84)],
         detection=[0.9] * 5,
         text_conf=[0.9] * 5,
@@ -395,14 +395,14 @@ def _title_linked_past_a_paragraph():
 
 def test_assemble_orders_lines_and_splits_paragraphs_that_disagree():
     page = assemble_page(_title_linked_past_a_paragraph())
-    assert page.text() == "Title\n\none\ntwo\n\nthree\n\nfour"
+    assert page.text() == "Title\n\none\ntwo\n\nThree\n\nFour"
     assert [line.order for p in page.paragraphs for line in p.lines] == [0, 0, 1, 0, 0]
     assert [p.order for p in page.paragraphs] == [0, 1, 2, 3]
     assert page.paragraphs[1].quad == ((10, 20), (90, 20), (90, 44), (10, 44))
     # The graph's paragraphs kept whole and placed as blocks: the title's paragraph spans the first one, so it is
-    # read first, with "three" right after the title.
+    # read first, with "Three" right after the title.
     whole = assemble_page(_title_linked_past_a_paragraph(), options=AssemblyOptions(order="paragraphs"))
-    assert whole.text() == "Title\nthree\n\none\ntwo\n\nfour"
+    assert whole.text() == "Title\nThree\n\none\ntwo\n\nFour"
 
 
 def test_assemble_lines_order_keeps_paragraphs_read_in_graph_order():
@@ -607,7 +607,8 @@ def _justified_column_with_a_broken_row():
 
 def test_assemble_joins_the_pieces_of_a_broken_row():
     page = assemble_page(_justified_column_with_a_broken_row())
-    assert page.text() == "wide line one\nAdriatic below weath-\n\nered time\nthat historians"
+    # The joined row ends open ("weath-") and "ered" continues it below: one paragraph (continue_paragraphs).
+    assert page.text() == "wide line one\nAdriatic below weath-\nered time\nthat historians"
     joined = page.paragraphs[0].lines[1]
     assert [w.text for w in joined.words] == ["Adriatic", "below", "weath-"] or joined.text == "Adriatic below weath-"
     assert joined.quad == ((0, 13), (200, 13), (200, 23), (0, 23))
@@ -1280,6 +1281,45 @@ def test_assemble_drops_dot_leaders_read_as_words_and_joins_entry_and_page():
     assert "×" in few and "·" in few
     with pytest.raises(TypeError, match="drop_leaders"):
         AssemblyOptions(drop_leaders=1)
+
+
+def _paragraph_and_its_last_line(last: str = "evening", ending: str = "the", drop: float = 14.0, left: float = 0.0):
+    # A paragraph of two full lines (the second ending with ``ending``) and, as a paragraph of its own, a short line
+    # starting with ``last`` at ``left``, ``drop`` pixels below the second line's top (lines 10 px high).
+    texts = ["The", "library", "welcomed", "Most", "came", ending, last, "classes."]
+    boxes = [(0, 0, 40, 10), (45, 0, 100, 10), (105, 0, 190, 10)]
+    boxes += [(0, 14, 40, 24), (45, 14, 100, 24), (105, 14, 190, 24)]
+    top = 14 + drop
+    boxes += [(left, top, left + 50, top + 10), (left + 55, top, left + 100, top + 10)]
+    groups = [[[0, 1, 2], [3, 4, 5]], [[6, 7]]]
+    return _readings(texts, boxes, [0.9] * 8, [0.95] * 8, groups, width=200, height=100)
+
+
+def test_a_paragraph_left_open_is_continued_by_the_lower_case_line_below_it():
+    page = assemble_page(_paragraph_and_its_last_line())
+    assert [len(p.lines) for p in page.paragraphs] == [3]
+    assert page.text() == "The library welcomed\nMost came the\nevening classes."
+    apart = assemble_page(_paragraph_and_its_last_line(), options=AssemblyOptions(continue_paragraphs=False))
+    assert [len(p.lines) for p in apart.paragraphs] == [2, 1]
+    with pytest.raises(TypeError, match="continue_paragraphs"):
+        AssemblyOptions(continue_paragraphs="yes")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ending": "the."},  # the sentence ended: a paragraph may end there
+        {"ending": "said:"},
+        {"ending": "end.)"},  # a closing mark before a closing bracket
+        {"last": "Evening"},  # a capital may start a paragraph
+        {"last": "2"},
+        {"drop": 30.0},  # a gap of two line heights: a paragraph break
+        {"left": 30.0},  # indented: a new paragraph's first line
+    ],
+)
+def test_a_paragraph_is_not_continued_across_a_closed_line_a_capital_a_gap_or_an_indent(change):
+    page = assemble_page(_paragraph_and_its_last_line(**change))
+    assert [len(p.lines) for p in page.paragraphs] == [2, 1]
 
 
 def test_leader_words_are_unsure_or_in_long_runs():

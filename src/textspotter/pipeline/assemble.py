@@ -192,6 +192,14 @@ class AssemblyOptions:
             (:func:`_drop_leaders`). The leaders are not text (the corpus
             references leave them out); an ellipsis ``. . .`` or a bullet read with confidence stays. True
             (default); False keeps every word read.
+        continue_paragraphs: ours. Two paragraphs of the relational model are made one when the first one's last
+            line is left open and the other's first line continues it: that line ends without a sentence's closing
+            mark (``. ! ? : ;``, also before a closing quote or bracket), the next starts with a lower-case letter,
+            sits directly below it (at most :data:`_CONTINUE_GAP` line heights lower), starts at the paragraph's
+            left edge and is no wider to the right than the open line, in text of the same height
+            (:func:`_continue_paragraphs`). The model leaves a paragraph's short last line on its own now and then
+            ("... the children's corner and the" / "evening classes on local history."). Scripts without letter
+            case (Chinese, Japanese) are left as the model grouped them. True (default).
     """
 
     include_invalid: bool = False
@@ -204,6 +212,7 @@ class AssemblyOptions:
     fix_dashes: bool = True
     deskew: float | None = 1.0
     drop_leaders: bool = True
+    continue_paragraphs: bool = True
 
     def __post_init__(self) -> None:
         if self.order not in _ORDERS:
@@ -220,6 +229,8 @@ class AssemblyOptions:
             raise TypeError(f"AssemblyOptions.fix_dashes must be a bool, got {self.fix_dashes!r}")
         if not isinstance(self.drop_leaders, bool):
             raise TypeError(f"AssemblyOptions.drop_leaders must be a bool, got {self.drop_leaders!r}")
+        if not isinstance(self.continue_paragraphs, bool):
+            raise TypeError(f"AssemblyOptions.continue_paragraphs must be a bool, got {self.continue_paragraphs!r}")
         if self.deskew is not None and not 0 < self.deskew <= MAX_SKEW_DEGREES:
             raise ValueError(f"AssemblyOptions.deskew must be None or in (0, {MAX_SKEW_DEGREES}], got {self.deskew!r}")
         valid = self.valid_confidence
@@ -883,6 +894,106 @@ def _drop_leaders(groups: list[list[Line]]) -> list[list[Line]]:
     return _apply_joins(out, places, sorted(pairs.items()))
 
 
+# A line that ends with one of these (before closing quotes and brackets) ends its sentence or clause: a paragraph
+# may end there, so it is not continued across a paragraph break of the model.
+_CLOSING_MARKS = frozenset(".!?:;…")
+_CLOSERS = "\"')]}”’»"
+_OPENERS = "\"'([{“‘«"
+_CONTINUE_GAP = 0.8  # widest gap between an open line and the line continuing it, in line heights
+_CONTINUE_HEIGHT = 1.3  # largest ratio of the two lines' text heights
+_CONTINUE_INDENT = 1.0  # how far right of its paragraph's left edge the continuing line may start, in line heights
+_CONTINUE_OUTDENT = 3.0  # ... and how far left (a one-line paragraph's line may be its first, indented line)
+_CONTINUE_WIDER = 2.0  # how far the continuing line may reach right of the open line, in line heights
+_CONTINUE_WORDS = 3  # words an open line holds at least (a line of prose, not a name in a list or a table cell)
+# A list item's marker: "a)", "(c)", "ii.", "b." start an item of their own, not the rest of a sentence.
+_ITEM_MARKER = re.compile(r"^\(?([a-z]|[ivx]{1,4})[.)]$")
+
+
+def _is_open(text: str) -> bool:
+    """Whether a line ending with ``text`` leaves its sentence open: no closing mark at its end."""
+    text = text.rstrip(_CLOSERS)
+    return bool(text) and text[-1] not in _CLOSING_MARKS
+
+
+def _starts_lower(text: str) -> bool:
+    """Whether ``text`` (a line's first word) starts with a lower-case letter, after opening quotes or brackets,
+    and is not a list item's marker (``a)``, ``(c)``, ``ii.``)."""
+    if _ITEM_MARKER.match(text):
+        return False
+    text = text.lstrip(_OPENERS)
+    return bool(text) and text[0].islower()
+
+
+def _text_height(line: Line) -> float:
+    return _median([_box(w.quad)[3] - _box(w.quad)[1] for w in line.words])
+
+
+def _continue_paragraphs(groups: list[list[Line]]) -> list[list[Line]]:
+    """Append to a paragraph the paragraph that continues its open last line (``AssemblyOptions.continue_paragraphs``).
+
+    Paragraph ``a`` is continued by ``b`` when ``a``'s last line is open (:func:`_is_open`) and holds at least
+    :data:`_CONTINUE_WORDS` words, ``b``'s first line
+    starts lower-case (:func:`_starts_lower`), the two have text heights within :data:`_CONTINUE_HEIGHT` of each
+    other, ``b``'s first line starts at most :data:`_CONTINUE_GAP` line heights below the open line and overlaps
+    it across at least half the narrower one's width, starts between :data:`_CONTINUE_OUTDENT` line heights left
+    and :data:`_CONTINUE_INDENT` right of ``a``'s left edge, and ends at most :data:`_CONTINUE_WIDER` right of the
+    open line. Of several candidates the nearest below is taken, and a paragraph continues at most one other; chains
+    are followed, so the joined paragraph keeps the place of its first part.
+    """
+    if len(groups) < 2:
+        return groups
+    heads = [
+        a
+        for a, lines in enumerate(groups)
+        if lines and len(lines[-1].words) >= _CONTINUE_WORDS and _is_open(lines[-1].words[-1].text)
+    ]
+    tails = [b for b, lines in enumerate(groups) if lines and lines[0].words and _starts_lower(lines[0].words[0].text)]
+    if not heads or not tails:
+        return groups
+    last = np.array([_box(groups[a][-1].quad) for a in heads]).reshape(-1, 4)
+    left = np.array([min(_box(line.quad)[0] for line in groups[a]) for a in heads])
+    first = np.array([_box(groups[b][0].quad) for b in tails]).reshape(-1, 4)
+    h_last = np.array([_text_height(groups[a][-1]) for a in heads])
+    h_first = np.array([_text_height(groups[b][0]) for b in tails])
+    height = np.maximum(h_last[:, None], h_first[None, :])
+    ratio = height / np.maximum(np.minimum(h_last[:, None], h_first[None, :]), 1e-6)
+    gap = first[None, :, 1] - last[:, None, 3]
+    overlap = np.minimum(last[:, None, 2], first[None, :, 2]) - np.maximum(last[:, None, 0], first[None, :, 0])
+    narrower = np.minimum(last[:, None, 2] - last[:, None, 0], first[None, :, 2] - first[None, :, 0])
+    start = first[None, :, 0] - left[:, None]
+    fits = (
+        (ratio <= _CONTINUE_HEIGHT)
+        & (gap >= -0.25 * height)
+        & (gap <= _CONTINUE_GAP * height)
+        & (overlap >= 0.5 * narrower)
+        & (start >= -_CONTINUE_OUTDENT * height)
+        & (start <= _CONTINUE_INDENT * height)
+        & (first[None, :, 2] - last[:, None, 2] <= _CONTINUE_WIDER * height)
+        & (np.array(heads)[:, None] != np.array(tails)[None, :])
+    )
+    following: dict[int, int] = {}
+    taken: set[int] = set()
+    for i, j in sorted(zip(*np.nonzero(fits)), key=lambda ij: float(gap[ij[0], ij[1]])):
+        a, b = heads[int(i)], tails[int(j)]
+        if a in following or b in taken:
+            continue
+        following[a] = b
+        taken.add(b)
+    if not following:
+        return groups
+    out: list[list[Line]] = []
+    for a in range(len(groups)):
+        if a in taken:
+            continue
+        lines, seen = list(groups[a]), {a}
+        while a in following and following[a] not in seen:  # a chain; a cycle cannot arise below the open line
+            a = following[a]
+            seen.add(a)
+            lines.extend(groups[a])
+        out.append(lines)
+    return out
+
+
 def _line_of(words: Sequence[Word]) -> Line:
     """A line of ``words`` (renumbered from 0), with their bounding box and mean confidence."""
     words = tuple(w if w.order == k else replace(w, order=k) for k, w in enumerate(words))
@@ -1189,6 +1300,8 @@ def assemble_page(readings: PageReadings, *, options: AssemblyOptions | None = N
         # After the joins: the leaders read as words had a say in them when the model was measured, and the
         # lines they connected are joined here.
         groups = _drop_leaders(groups)
+    if options.continue_paragraphs:
+        groups = _continue_paragraphs(groups)
 
     tolerance = _GAP_TOLERANCE * float(np.median(quad_height(quads))) if count else 0.0
     paragraphs: list[list[Line]] = []
