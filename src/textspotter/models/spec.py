@@ -396,6 +396,11 @@ class PostprocessConfig:
         refine_ends: ours. Re-place each region's two ends from the cells nearest to them
             (``ops.refine_quad_ends``): the merged quads of long words stop short of their ends, cutting off
             final letters and punctuation. ``False`` (the published behaviour) keeps the merged ends.
+        refine_end_passes: ours. How many times ``refine_ends`` places the ends, each pass from the previous one's
+            (``refine_quad_ends(passes=...)``): one pass moves an end at most about half a height past the merged
+            quad, short of the end of a long monospace word whose cells run on. 1 (the default) is one pass; the
+            shipped English model uses 3 (benchmarks/RESULTS.md, "Session 45"), the multilingual one 1 (its long
+            CJK lines are merged and filled instead: ``merge_lines``, ``fill_gaps``).
         merge_lines: ours. Merge the regions that overlap along one line into one region each
             (``ops.merge_line_overlaps``): the NMS leaves long unspaced lines (and some words) as overlapping
             pieces, and each piece read apart reads the overlap twice. ``False`` (the published behaviour) keeps them.
@@ -421,6 +426,7 @@ class PostprocessConfig:
     prefilter_peak_kernel: int = 3
     refine_quads: bool = False
     refine_ends: bool = False
+    refine_end_passes: int = 1
     merge_lines: bool = False
     fill_gaps: bool = False
     text_confidence: str = "product"
@@ -517,6 +523,9 @@ class ModelSpec:
         floor = self.postprocess.orientation_confidence
         if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 <= floor <= 1.0:
             raise ValueError(f"orientation_confidence must be a number in [0, 1], got {floor!r}")
+        passes = self.postprocess.refine_end_passes
+        if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+            raise ValueError(f"refine_end_passes must be an int >= 1, got {passes!r}")
 
     def replace(self, **changes: Any) -> ModelSpec:
         return dataclasses.replace(self, **changes)

@@ -394,6 +394,7 @@ def refine_quad_ends(
     softness: float = 0.5,
     max_shift: float = 1.5,
     min_cells: int = 3,
+    passes: int = 1,
 ) -> torch.Tensor:
     """Place each region's two ends where the cells nearest to them put them (ours).
 
@@ -411,6 +412,12 @@ def refine_quad_ends(
     axis-aligned box keeps its place, unless that region's facing end moves into this one's box too (one word the
     NMS split in two).
 
+    Only cells within ``reach`` heights of the current ends vote, so an end the merged quad left several cells short
+    (a long monospace word: ``\\documentclass{artic`` for ``\\documentclass{article}``, its confident cells running
+    on past the quad) moves out by at most about ``reach`` heights a pass; the placement is repeated ``passes``
+    times, each from the ends the previous pass found, which reaches such an end in two or three
+    (``PostprocessConfig.refine_end_passes``; the shipped English model uses 3).
+
     Args:
         quads: ``[N, 4, 2]`` region quads of a batch, image-major, in the cells' pixel frame.
         counts: ``[B]`` int64 regions per image.
@@ -422,6 +429,7 @@ def refine_quad_ends(
         softness: the width of the weighting towards each end, in region heights.
         max_shift: the largest move of an end, in region heights (a guard against stray cells).
         min_cells: regions with fewer voting cells keep their quad.
+        passes: how many times the ends are placed, each pass from the previous one's (at least 1).
 
     Returns:
         ``[N, 4, 2]`` float32 quads.
@@ -438,6 +446,29 @@ def refine_quad_ends(
     >>> round(float(refined[0, 1, 0]), 1)
     31.5
     """
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise ValueError(f"passes must be an int >= 1, got {passes!r}")
+    out = quads
+    for _ in range(passes):
+        out = _place_ends(
+            out, counts, cell_quads, probs, prob_threshold, cell_size, reach, softness, max_shift, min_cells
+        )
+    return out
+
+
+def _place_ends(
+    quads: torch.Tensor,
+    counts: torch.Tensor,
+    cell_quads: torch.Tensor,
+    probs: torch.Tensor,
+    prob_threshold: float,
+    cell_size: int,
+    reach: float,
+    softness: float,
+    max_shift: float,
+    min_cells: int,
+) -> torch.Tensor:
+    """One pass of :func:`refine_quad_ends` (same arguments): ``[N, 4, 2]`` float32 quads with their ends placed."""
     import numpy as np
 
     if quads.ndim != 3 or tuple(quads.shape[1:]) != (4, 2):

@@ -461,6 +461,7 @@ def detect(
                 probs,
                 prob_threshold=prob_threshold,
                 cell_size=cell_size,
+                passes=post.refine_end_passes,
             )
             # A word the NMS split in two now has two regions with the same ends: read it once.
             batch_quads, batch_conf, batch_counts = drop_duplicate_regions(batch_quads, batch_conf, batch_counts)
