@@ -46,6 +46,7 @@ from ..ops import (
 )
 from ..ops.charlm import CharLMOptions, charset_has_lm_chars, rescore_cjk
 from ..ops.homoglyphs import settle_alphabets, unify_scripts
+from ..ops.kana import KANA, han_pages, kana_token_ids
 from ..ops.longwords import LongWordOptions, join_readings, window_quads
 from ..ops.quotes import QuoteOptions, accept_closing_quotes, quote_candidates
 
@@ -242,6 +243,10 @@ class RecognitionOptions:
             quote (``felt.`` → ``felt.”``) keeps it, at most as many as the page left open
             (:mod:`~textspotter.ops.quotes`, docs/usage.md §4). :class:`~textspotter.ops.quotes.QuoteOptions` to set
             it; ``None`` keeps the readings; ``"auto"`` (default) is ``QuoteOptions()`` for a charset with ``”``.
+        han_pages: ours. On a page whose Han and kana readings are nearly all Han (kana under a quarter of at least
+            30 such characters: a Chinese page), the regions read with kana are read again with kana left out of the
+            decoding: there they are misread Han characters (:mod:`~textspotter.ops.kana`). True (default); a
+            no-op for charsets without kana (the English model) and on Japanese pages.
     """
 
     chunk_size: int = 128
@@ -253,6 +258,7 @@ class RecognitionOptions:
     int8: Literal["auto", "on", "off"] = "auto"
     long_words: LongWordOptions | Literal["auto"] | None = "auto"
     closing_quotes: QuoteOptions | Literal["auto"] | None = "auto"
+    han_pages: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
@@ -268,6 +274,8 @@ class RecognitionOptions:
             raise TypeError(f"RecognitionOptions.cjk_lm must be CharLMOptions, 'auto' or None, got {self.cjk_lm!r}")
         if not isinstance(self.unify_scripts, bool):
             raise TypeError(f"RecognitionOptions.unify_scripts must be a bool, got {self.unify_scripts!r}")
+        if not isinstance(self.han_pages, bool):
+            raise TypeError(f"RecognitionOptions.han_pages must be a bool, got {self.han_pages!r}")
         if self.long_words not in (None, "auto") and not isinstance(self.long_words, LongWordOptions):
             raise TypeError(
                 f"RecognitionOptions.long_words must be LongWordOptions, 'auto' or None, got {self.long_words!r}"
@@ -937,6 +945,21 @@ def recognize(
             ink=ink if config.pixel_scale else None,
             skip=set(rereads),
         )
+    if options.han_pages and config.decoding == "ctc" and kana_token_ids(spec.charset):
+        _read_kana_again(
+            recognizer,
+            spec,
+            features,
+            read_quads,
+            image_indices,
+            texts,
+            all_confidence,
+            input_size=input_size,
+            options=dataclasses.replace(options, long_words=long_words),
+            cjk_lm=cjk_lm,
+            ink=ink if config.pixel_scale else None,
+            windowed=set(rereads),
+        )
     if lexicon is not None and held:
         texts, all_confidence = rescore_pages(
             texts,
@@ -956,11 +979,18 @@ def recognize(
 
 
 def _decode_strips(
-    logits: torch.Tensor, spec: Any, options: RecognitionOptions, cjk_lm: CharLMOptions | None
+    logits: torch.Tensor,
+    spec: Any,
+    options: RecognitionOptions,
+    cjk_lm: CharLMOptions | None,
+    banned: Sequence[int] = (),
 ) -> tuple[list[str], torch.Tensor]:
     """Greedy texts and confidences of ``[n, w, V]`` strip logits, alphabets settled and CJK readings rescored as
-    :func:`recognize` asks."""
+    :func:`recognize` asks; the tokens ``banned`` are never read."""
     ctc = spec.recognizer.decoding == "ctc"
+    if banned:
+        logits = logits.float().clone()
+        logits[..., list(banned)] = -1e9
     texts, conf = decode_greedy(
         logits.float(), spec.charset, mode=spec.postprocess.text_confidence, collapse_repeats=ctc
     )
@@ -982,9 +1012,11 @@ def _read_again(
     options: RecognitionOptions,
     cjk_lm: CharLMOptions | None,
     ink: torch.Tensor | None,
+    banned: Sequence[int] = (),
 ) -> tuple[list[str], torch.Tensor]:
     """Texts and ``[n]`` float32 confidences of ``n`` extra quads (windows, lengthened quads) read and decoded as
-    :func:`recognize` reads its own, ``options.chunk_size`` at a time; the second passes of the stage use it."""
+    :func:`recognize` reads its own (never reading the tokens ``banned``), ``options.chunk_size`` at a time; the
+    second passes of the stage use it."""
     texts: list[str] = []
     confidence: list[torch.Tensor] = []
     dtype = _model_dtype(recognizer)
@@ -1003,13 +1035,79 @@ def _read_again(
         chunk_texts: list[str] = [""] * count
         chunk_conf = torch.zeros(count, device=features.device)
         for bucket in buckets:
-            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm)
+            bucket_texts, bucket_conf = _decode_strips(bucket.logits, spec, options, cjk_lm, banned)
             for position, text in zip(bucket.index.tolist(), bucket_texts, strict=True):
                 chunk_texts[position] = text
             chunk_conf[bucket.index] = bucket_conf.float()
         texts.extend(chunk_texts)
         confidence.append(chunk_conf)
     return texts, torch.cat(confidence) if confidence else torch.zeros(0, device=features.device)
+
+
+def _read_kana_again(
+    recognizer: Any,
+    spec: Any,
+    features: torch.Tensor,
+    read_quads: torch.Tensor,
+    image_indices: torch.Tensor,
+    texts: list[str],
+    confidence: torch.Tensor,
+    *,
+    input_size: tuple[int, int],
+    options: RecognitionOptions,
+    cjk_lm: CharLMOptions | None,
+    ink: torch.Tensor | None,
+    windowed: set[int],
+) -> None:
+    """Read again, kana left out, the regions read with kana on Chinese pages (``RecognitionOptions.han_pages``);
+    ``texts`` and ``confidence`` are updated in place. A region whose reading was joined from windows (``windowed``,
+    a long CJK line) is read in windows again; one whose windows no longer join keeps its reading."""
+    pages = image_indices.tolist()
+    chinese = han_pages(texts, pages)
+    if not chinese:
+        return
+    redo = [i for i, (text, page) in enumerate(zip(texts, pages)) if page in chinese and KANA.search(text)]
+    if not redo:
+        return
+    banned = kana_token_ids(spec.charset)
+    whole = [i for i in redo if i not in windowed]
+    if whole:
+        chosen = torch.tensor(whole, dtype=torch.int64, device=read_quads.device)
+        second, second_confidence = _read_again(
+            recognizer,
+            spec,
+            features,
+            read_quads[chosen],
+            image_indices[chosen],
+            input_size=input_size,
+            options=options,
+            cjk_lm=cjk_lm,
+            ink=ink,
+            banned=banned,
+        )
+        for k, index in enumerate(whole):
+            texts[index] = second[k]
+            confidence[index] = second_confidence[k]
+    long = [i for i in redo if i in windowed]
+    if long and isinstance(options.long_words, LongWordOptions):
+        eligible = torch.zeros(read_quads.shape[0], dtype=torch.bool, device=read_quads.device)
+        eligible[long] = True
+        joined = _read_long_words(
+            recognizer,
+            spec,
+            features,
+            read_quads,
+            image_indices,
+            input_size=input_size,
+            options=options,
+            cjk_lm=cjk_lm,
+            ink=ink,
+            eligible=eligible,
+            banned=banned,
+        )
+        for index, (text, text_confidence) in joined.items():
+            texts[index] = text
+            confidence[index] = text_confidence
 
 
 def _read_closing_quotes(
@@ -1061,10 +1159,11 @@ def _read_long_words(
     cjk_lm: CharLMOptions | None,
     ink: torch.Tensor | None,
     eligible: torch.Tensor,
+    banned: Sequence[int] = (),
 ) -> dict[int, tuple[str, float]]:
     """Read the quads too long for the recognizer's strip again in overlapping windows
     (:mod:`~textspotter.ops.longwords`); returns ``{quad index: (joined text, confidence)}`` for the quads whose
-    windows could be joined (the lowest window confidence)."""
+    windows could be joined (the lowest window confidence). The tokens ``banned`` are never read."""
     assert options.long_words is not None
     config = spec.recognizer
     windows, owner = window_quads(
@@ -1082,6 +1181,7 @@ def _read_long_words(
         options=options,
         cjk_lm=cjk_lm,
         ink=ink,
+        banned=banned,
     )
     window_conf = confidence.tolist()
     joined: dict[int, tuple[str, float]] = {}
