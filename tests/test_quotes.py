@@ -90,7 +90,7 @@ def test_recognize_reads_punctuated_words_again_lengthened_and_adds_the_quote(mo
         seen.append(quads.clone())
         return real_read(recognizer, features, quads, *args, **kwargs)
 
-    def decode(logits, spec, options, cjk_lm):
+    def decode(logits, spec, options, cjk_lm, banned=()):
         texts = readings[len(seen) - 1]
         assert len(texts) == logits.shape[0]
         return texts, torch.full((logits.shape[0],), 0.9)
