@@ -78,10 +78,19 @@ def int8_pack_engine() -> str:
     return torch.backends.quantized.engine
 
 
+_ONEDNN_MIN_CHANNELS = 16  # oneDNN packs only convolutions at least this wide (input per group and output)
+
+
 @contextlib.contextmanager
-def _packing_engine() -> Iterator[None]:
-    """Select :func:`int8_pack_engine` while weights are packed, and the caller's engine again after."""
-    engine = int8_pack_engine()
+def _packing_engine(conv: nn.Conv2d) -> Iterator[None]:
+    """Select :func:`int8_pack_engine` while ``conv``'s weights are packed, and the caller's engine again after.
+
+    Convolutions narrower than :data:`_ONEDNN_MIN_CHANNELS` channels stay with the selected engine: oneDNN's kernel
+    for a 1 × 1 convolution of 8 to 8 channels (the tiny test model's) gave one of two results, up to 31 int8 steps
+    apart, from one process to the next; every convolution of the shipped models gave the same bytes in six processes.
+    """
+    wide = min(conv.in_channels // conv.groups, conv.out_channels) >= _ONEDNN_MIN_CHANNELS
+    engine = int8_pack_engine() if wide else torch.backends.quantized.engine
     with _PACKING:
         previous = torch.backends.quantized.engine
         if previous == engine:
@@ -154,7 +163,7 @@ def _quantized_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | 
     scales = (weight.abs().amax(dim=(1, 2, 3)) / 127.5).clamp(min=1e-8).double()
     zero = torch.zeros(weight.shape[0], dtype=torch.int64)
     qweight = torch.quantize_per_channel(weight.float(), scales, zero, 0, torch.qint8)
-    with _packing_engine():
+    with _packing_engine(conv):
         packed = torch.ops.quantized.conv2d_prepack(
             qweight, bias, list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups
         )
