@@ -72,3 +72,19 @@ def test_recognize_reads_kana_again_without_them_on_a_chinese_page(han, expected
     assert [w.text for w in doc.pages[0].words] == [expected] * 5
     with pytest.raises(TypeError, match="han_pages"):
         RecognitionOptions(han_pages="on")
+
+
+def test_read_eval_and_batch_pass_the_han_pages_flag(read_recognition):
+    import argparse
+
+    from textspotter.cli.eval import add_arguments, engine_options
+    from textspotter.evaluate.engines import TextspotterOptions
+
+    assert read_recognition().han_pages is True
+    assert read_recognition("--han-pages", "off").han_pages is False
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--dataset", "docbank", "--engine", "textspotter"]
+    assert engine_options("textspotter", parser.parse_args(base)).han_pages is True
+    assert engine_options("textspotter", parser.parse_args([*base, "--han-pages", "off"])).han_pages is False
+    assert TextspotterOptions().han_pages is True

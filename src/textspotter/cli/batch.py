@@ -159,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
                 long_words=long_word_options(args.long_words),
                 closing_quotes=quote_options(args.closing_quotes),
                 unify_scripts=args.unify_scripts == "on",
+                han_pages=args.han_pages == "on",
                 int8=args.int8,
             ),
             relation=RelationOptions(precision=args.precision),

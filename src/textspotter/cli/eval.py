@@ -118,6 +118,7 @@ def engine_options(name: str, args: argparse.Namespace) -> Any:
             long_words=args.long_words,
             closing_quotes=args.closing_quotes,
             unify_scripts=args.unify_scripts == "on",
+            han_pages=args.han_pages == "on",
             int8=args.int8,
             crop_to_page=args.crop_to_page,
             crop_margin=args.crop_margin,

@@ -190,8 +190,8 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
     """Add ``--lexicon auto|off|en`` (``RecognitionOptions.lexicon``), ``--cjk-lm auto|on|off``
     (``RecognitionOptions.cjk_lm``), ``--long-words auto|on|off`` (``RecognitionOptions.long_words``),
     ``--closing-quotes auto|on|off`` (``RecognitionOptions.closing_quotes``), ``--unify-scripts on|off``
-    (``RecognitionOptions.unify_scripts``) and ``--int8 auto|on|off`` (``RecognitionOptions.int8``); shared by read,
-    batch, eval and bench."""
+    (``RecognitionOptions.unify_scripts``), ``--han-pages on|off`` (``RecognitionOptions.han_pages``) and ``--int8
+    auto|on|off`` (``RecognitionOptions.int8``); shared by read, batch, eval and bench."""
     parser.add_argument(
         "--lexicon",
         choices=("auto", "off", "en"),
@@ -229,6 +229,14 @@ def add_lexicon_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         help="on (default): read a word spelled in Latin and Cyrillic letters mixed again in one alphabet, and write "
         "Latin/Cyrillic look-alike letters (о/o, А/A) in the script of their word, or of their page for one- and "
         "two-letter words (RecognitionOptions.unify_scripts, docs/usage.md §8.2)",
+    )
+    parser.add_argument(
+        "--han-pages",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): on a page whose Han and kana characters are nearly all Han (a Chinese page), read the "
+        "regions read with kana again with kana left out, since there they are misread Han characters; no effect for "
+        "models without kana (RecognitionOptions.han_pages, docs/usage.md §8.3)",
     )
     _add_auto_switch(
         parser,
@@ -658,6 +666,7 @@ def run(args: argparse.Namespace) -> int:
                 long_words=long_word_options(args.long_words),
                 closing_quotes=quote_options(args.closing_quotes),
                 unify_scripts=args.unify_scripts == "on",
+                han_pages=args.han_pages == "on",
                 int8=args.int8,
             ),
             "relation": RelationOptions(precision=args.precision),

@@ -217,6 +217,7 @@ class TextspotterOptions:
         long_words: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.long_words`` (``long_word_options``).
         closing_quotes: ``"auto"``, ``"on"`` or ``"off"``: ``RecognitionOptions.closing_quotes`` (``quote_options``).
         unify_scripts: ``RecognitionOptions.unify_scripts`` (Latin/Cyrillic look-alikes in their word's script).
+        han_pages: ``RecognitionOptions.han_pages`` (kana read on Chinese pages read again without kana).
         int8: ``DetectionOptions.int8`` and ``RecognitionOptions.int8`` (``"auto"``, ``"on"`` or ``"off"``); the
             version string names it unless off.
         crop_margin: ``RecognitionOptions.crop_margin``; ``None`` keeps the pipeline's default.
@@ -236,6 +237,7 @@ class TextspotterOptions:
     long_words: str = "auto"
     closing_quotes: str = "auto"
     unify_scripts: bool = True
+    han_pages: bool = True
     int8: str = "auto"
     crop_margin: float | None = None
     valid_confidence: float | None = None
@@ -310,6 +312,9 @@ class TextspotterEngine:
         if self.options.unify_scripts:
             # Named when on: results cached before the option existed kept look-alikes as read.
             extra += "; scripts unified"
+        if not self.options.han_pages:
+            # Named when off: the default (on) is in the code's fingerprint already.
+            extra += "; kana kept on Chinese pages"
         if self.options.int8 != "off":
             # Named unless off: results cached before the option existed were read with a float encoder (the
             # model's fingerprint says whether it holds int8 ranges).
@@ -378,6 +383,7 @@ class TextspotterEngine:
                     long_words=long_word_options(self.options.long_words),
                     closing_quotes=quote_options(self.options.closing_quotes),
                     unify_scripts=self.options.unify_scripts,
+                    han_pages=self.options.han_pages,
                     int8=self.options.int8,  # type: ignore[arg-type]
                     **({} if self.options.crop_margin is None else {"crop_margin": self.options.crop_margin}),
                 ),
