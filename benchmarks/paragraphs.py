@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assembly_ab import kept_name, load_readings, parse_setting  # noqa: E402
 
 from textspotter.document import Page  # noqa: E402
+from textspotter.geometry import aabb_iou, quad_aabb  # noqa: E402
 from textspotter.pipeline import AssemblyOptions  # noqa: E402
 from textspotter.pipeline.assemble import assemble_page  # noqa: E402
 
@@ -72,20 +73,7 @@ class BreakCounts:
 
 def _boxes(quads: list[Any]) -> np.ndarray:
     """``[n, 4]`` axis-aligned boxes (x0, y0, x1, y1) of ``[4, 2]`` quads."""
-    points = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)
-    return np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise intersection over union of ``[n, 4]`` and ``[m, 4]`` boxes."""
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    return np.asarray(quad_aabb(np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)))
 
 
 def reference_paragraph_of_words(record: dict[str, Any]) -> np.ndarray:
@@ -109,7 +97,7 @@ def line_paragraphs(page: Page, record: dict[str, Any], min_iou: float) -> list[
         for line in paragraph.lines:
             votes: Counter[int] = Counter()
             if len(ref_boxes) and line.words:
-                iou = _iou(_boxes([w.quad for w in line.words]), ref_boxes)
+                iou = np.asarray(aabb_iou(_boxes([w.quad for w in line.words]), ref_boxes))
                 best = iou.argmax(axis=1)
                 for k, j in enumerate(best):
                     if iou[k, j] >= min_iou and truth[j] >= 0:

@@ -925,7 +925,8 @@ def _starts_lower(text: str) -> bool:
 
 
 def _text_height(line: Line) -> float:
-    return _median([_box(w.quad)[3] - _box(w.quad)[1] for w in line.words])
+    """The median height of ``line``'s words' axis-aligned boxes."""
+    return _median([box[3] - box[1] for box in (_box(w.quad) for w in line.words)])
 
 
 def _continue_paragraphs(groups: list[list[Line]]) -> list[list[Line]]:

@@ -1070,6 +1070,7 @@ def _read_kana_again(
     if not redo:
         return
     banned = kana_token_ids(spec.charset)
+    found: dict[int, tuple[str, float]] = {}
     whole = [i for i in redo if i not in windowed]
     if whole:
         chosen = torch.tensor(whole, dtype=torch.int64, device=read_quads.device)
@@ -1085,29 +1086,29 @@ def _read_kana_again(
             ink=ink,
             banned=banned,
         )
-        for k, index in enumerate(whole):
-            texts[index] = second[k]
-            confidence[index] = second_confidence[k]
+        found.update(zip(whole, zip(second, second_confidence.tolist())))
     long = [i for i in redo if i in windowed]
     if long and isinstance(options.long_words, LongWordOptions):
         eligible = torch.zeros(read_quads.shape[0], dtype=torch.bool, device=read_quads.device)
         eligible[long] = True
-        joined = _read_long_words(
-            recognizer,
-            spec,
-            features,
-            read_quads,
-            image_indices,
-            input_size=input_size,
-            options=options,
-            cjk_lm=cjk_lm,
-            ink=ink,
-            eligible=eligible,
-            banned=banned,
+        found.update(
+            _read_long_words(
+                recognizer,
+                spec,
+                features,
+                read_quads,
+                image_indices,
+                input_size=input_size,
+                options=options,
+                cjk_lm=cjk_lm,
+                ink=ink,
+                eligible=eligible,
+                banned=banned,
+            )
         )
-        for index, (text, text_confidence) in joined.items():
-            texts[index] = text
-            confidence[index] = text_confidence
+    for index, (text, text_confidence) in found.items():
+        texts[index] = text
+        confidence[index] = text_confidence
 
 
 def _read_closing_quotes(
