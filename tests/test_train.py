@@ -90,6 +90,29 @@ def test_config_errors_name_the_key(override, message):
         resolve_config(overrides=[override])
 
 
+def test_yaml_words_like_off_stay_strings_and_only_true_false_are_booleans(tmp_path):
+    # YAML 1.1 reads an unquoted `off` as false, which failed the documented `--set train.amp=off`.
+    config = resolve_config(overrides=["train.amp=off", "train.find_unused_parameters=false"])
+    assert config.train.amp == "off" and config.train.find_unused_parameters is False
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  amp: off\n  find_unused_parameters: true\n", encoding="utf-8")
+    assert resolve_config(path).train.amp == "off"
+    with pytest.raises(ValueError, match="train.find_unused_parameters: expected true/false"):
+        resolve_config(overrides=["train.find_unused_parameters=no"])
+
+
+def test_amp_auto_is_bfloat16_only_where_the_device_computes_it(monkeypatch):
+    import textspotter.train.loop as loop
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert loop.amp_dtype_for("off", cuda) is None and loop.amp_dtype_for("bf16", cpu) is torch.bfloat16
+    assert loop.amp_dtype_for("auto", cuda) is torch.bfloat16
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: False)
+    assert loop.amp_dtype_for("auto", cpu) is None
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: True)
+    assert loop.amp_dtype_for("auto", cpu) is torch.bfloat16
+
+
 def test_lr_schedule():
     def factor(step, schedule):
         return lr_factor(step, warmup_steps=10, total_steps=110, schedule=schedule, min_ratio=0.1)

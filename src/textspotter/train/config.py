@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -268,7 +269,8 @@ class RunSection:
     Attributes:
         steps: optimizer steps to train.
         accumulate: micro-batches per optimizer step (gradient accumulation).
-        amp: ``"auto"`` (bf16 autocast on GPU, off on CPU), ``"bf16"`` or ``"off"``.
+        amp: ``"auto"`` (bf16 autocast on GPU and on a CPU with native bfloat16, float32 on other CPUs), ``"bf16"``
+            (forced; on a CPU that emulates bfloat16 many times slower than float32) or ``"off"``.
         freeze: modules (``detector``, ``recognizer``, ``relational`` or a dotted sub-module such as
             ``detector.extractor``) whose weights and BatchNorm statistics stay fixed.
         seed: seed of the model initialisation and of torch's random stream (plus the rank).
@@ -452,6 +454,24 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return plain(config)
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with YAML 1.2's booleans: only ``true`` / ``false``. Under YAML 1.1 an unquoted ``off``
+    (``train.amp: off``, ``--set train.amp=off``) reads as ``False`` and fails a string field."""
+
+
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass: plain data only
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key.path=value`` overrides to a plain config (values are parsed as YAML: ``[a, b]``, ``1e-3``, ...).
 
@@ -466,7 +486,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key = key.strip()
         if not sep or not key:
             raise ValueError(f"override must look like key.path=value, got {override!r}")
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _load_yaml(raw) if raw.strip() else None
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
@@ -491,7 +511,7 @@ def resolve_config(path: str | os.PathLike[str] | None = None, *, overrides: lis
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = _load_yaml(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: a training config must be a mapping")
         data = _merge(data, loaded)

@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..charset import NUM_SPECIAL_TOKENS, Charset
+from ..pipeline.stages import cpu_has_native_bf16
 from .checkpoint import (
     capture_rng_state,
     checkpoint_path,
@@ -79,9 +80,24 @@ def lr_factor(step: int, *, warmup_steps: int, total_steps: int, schedule: str, 
     return min_ratio + (1.0 - min_ratio) * decay
 
 
+EMULATED_BF16_NOTE = (
+    "train.amp is bf16 but this CPU has no native bfloat16 (no AVX-512 BF16 or AMX): autocast is emulated, about 25x "
+    "slower than float32 here; use train.amp: auto or off"
+)
+"""The run log's note when bf16 autocast is forced on a CPU that emulates it."""
+
+
 def amp_dtype_for(setting: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype: ``auto`` → bf16 on GPU and None (float32) on CPU; ``bf16`` → bf16; ``off`` → None."""
-    if setting == "bf16" or (setting == "auto" and device.type == "cuda"):
+    """Autocast dtype: ``auto`` → bf16 on GPU and on a CPU with native bfloat16 (AVX-512 BF16 or AMX), None
+    (float32) on other CPUs; ``bf16`` → bf16; ``off`` → None.
+
+    Why ``auto`` looks at the CPU: where bfloat16 is native, autocast trained the recognizer 2.2× faster (128 against
+    58 words per second per thread); where oneDNN emulates it, a recognizer step took 25× longer than in float32
+    (0.022 against 0.5 steps per second, an AVX2-only AMD EPYC; benchmarks/RESULTS.md, "Session 46").
+    """
+    if setting == "bf16":
+        return torch.bfloat16
+    if setting == "auto" and (device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())):
         return torch.bfloat16
     return None
 
@@ -749,6 +765,8 @@ def _train(
         run_log.truncate_after(step)
         for change in rate_changes:
             run_log.write({"kind": "note", "step": step, "note": change})
+        if amp_dtype is not None and info.device.type == "cpu" and not cpu_has_native_bf16():
+            run_log.write({"kind": "note", "step": step, "note": EMULATED_BF16_NOTE})
     frozen = list(run.freeze)
     trainer = Trainer(
         module,
